@@ -1,0 +1,156 @@
+"""Configurations of the two units of work (one training run, one attack on one run) and their hashes.
+
+A config hash names the stored result: the same config is never computed twice, and a sweep that was
+interrupted resumes by skipping every hash already in the workspace. Only fields that change the numbers
+enter the hash (not the device, not --quiet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from .data import DATASETS
+from .errors import HotbenchError
+from .models import ACTIVATIONS, ARCHS
+
+
+def stable_hash(payload: Any, length: int = 12) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def check_temperature(t: float, what: str = "temperature") -> float:
+    if t is None or math.isnan(t) or math.isinf(t) or t <= 0:
+        raise HotbenchError(f"{what} must be a finite number > 0, got {t}", "use e.g. --temp 1, 10 or 50")
+    return float(t)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TrainConfig(_Frozen):
+    dataset: str = "digits"
+    arch: str | None = None  # None: the dataset's default architecture
+    act: str = "tanh"
+    temp: float = 1.0
+    epochs: int | None = None  # None: the dataset's default
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    n_train: int | None = None  # train on the first n images only (CPU-sized reproductions)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        DATASETS.check(self.dataset)
+        ACTIVATIONS.check(self.act)
+        if self.arch is not None:
+            ARCHS.check(self.arch)
+        check_temperature(self.temp)
+        for name in ("epochs", "batch_size", "n_train"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise HotbenchError(f"{name.replace('_', '-')} must be > 0, got {v}", f"pass a positive --{name.replace('_', '-')}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise HotbenchError(f"lr must be > 0, got {self.lr}", "pass a positive --lr")
+        return self
+
+    def resolved(self) -> "TrainConfig":
+        """Fill dataset defaults so that the hash never depends on what was left implicit."""
+        spec = DATASETS.get(self.dataset)
+        return self.model_copy(update={"arch": self.arch or spec.default_arch,
+                                       "epochs": self.epochs or spec.default_epochs})
+
+    @property
+    def run_id(self) -> str:
+        r = self.resolved()
+        return f"{r.dataset}-{r.act}-T{r.temp:g}-{stable_hash(r.model_dump(), 8)}"
+
+
+AttackOn = Literal["output", "logits"]
+Targeted = Literal["random", "least-likely"]
+
+
+class AttackConfig(_Frozen):
+    method: str = "pgd"
+    eps: float = 0.3
+    steps: int = 40
+    alpha: float | None = None  # None: 2.5 * eps / steps (Madry et al.)
+    n_samples: int | None = None  # None: the whole test set
+    batch_size: int = 256
+    seed: int = 0
+    eval_temp: float | None = None  # None: the model's training temperature
+    on: AttackOn = "output"
+    targeted: Targeted | None = None
+    params: dict[str, Any] = {}  # method-specific (e.g. cw's c, square's n_queries)
+
+    @field_validator("eps")
+    @classmethod
+    def _eps(cls, v: float) -> float:
+        if not (v >= 0 and math.isfinite(v)):
+            raise HotbenchError(f"eps must be a finite number >= 0, got {v}", "pass e.g. --eps 0.3")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "AttackConfig":
+        from .attacks import ATTACKS
+
+        ATTACKS.check(self.method)
+        if self.steps <= 0:
+            raise HotbenchError(f"steps must be >= 1, got {self.steps}", "pass e.g. --steps 40")
+        if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):
+            raise HotbenchError(f"alpha must be > 0, got {self.alpha}", "omit --alpha for 2.5 * eps / steps")
+        if self.n_samples is not None and self.n_samples <= 0:
+            raise HotbenchError(f"n-samples must be > 0, got {self.n_samples}", "pass e.g. --n-samples 500")
+        if self.batch_size <= 0:
+            raise HotbenchError(f"batch-size must be > 0, got {self.batch_size}", "pass e.g. --batch-size 256")
+        if self.eval_temp is not None:
+            check_temperature(self.eval_temp, "eval temperature")
+        return self
+
+    def resolved(self, train_temp: float, n_test: int) -> "AttackConfig":
+        from .attacks import ATTACKS
+
+        spec = ATTACKS.get(self.method)
+        if self.n_samples is not None and self.n_samples > n_test:
+            raise HotbenchError(f"n-samples {self.n_samples} is larger than the test set ({n_test})",
+                                f"pass --n-samples {n_test} or fewer")
+        return self.model_copy(update={
+            "eval_temp": train_temp if self.eval_temp is None else self.eval_temp,
+            "n_samples": n_test if self.n_samples is None else self.n_samples,
+            "alpha": (self.alpha if self.alpha is not None else 2.5 * self.eps / self.steps)
+            if spec.uses_alpha else None,
+            "steps": self.steps if spec.uses_steps else 1,
+            "params": {**spec.defaults, **self.params},
+        })
+
+    def attack_id(self, run_id: str) -> str:
+        return f"{self.label_slug}-{stable_hash({'run': run_id, **self.model_dump()}, 10)}"
+
+    @property
+    def label_slug(self) -> str:
+        parts = [self.method]
+        if self.on != "output":
+            parts.append(self.on)
+        if self.targeted:
+            parts.append(f"t{self.targeted}")
+        return "-".join(parts)
+
+    @property
+    def label(self) -> str:
+        """Column name in reports: method, what it attacks, and eps."""
+        from .attacks import ATTACKS
+
+        name = self.method
+        if self.on == "logits":
+            name += "@z"
+        if self.targeted:
+            name += f"[{self.targeted}]"
+        if ATTACKS.get(self.method).norm is None:
+            return name  # minimum-norm attacks have no eps budget
+        return f"{name} ε={self.eps:g}"

@@ -1,0 +1,38 @@
+"""User-facing errors.
+
+Every mistake a user can make (a misspelt name, a bad number, a missing file) raises `HotbenchError`. The CLI
+prints it as one line and exits with code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_USAGE = 2
+
+
+class HotbenchError(Exception):
+    """A problem the user can fix: the message names the problem, `fix` says how."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem.rstrip(".")
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.problem}. {self.fix}" if self.fix else f"{self.problem}."
+
+
+def closest(name: str, valid: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def unknown_name(kind: str, name: str, valid: Iterable[str]) -> HotbenchError:
+    valid = sorted(valid)
+    guess = closest(name, valid)
+    hint = f"did you mean '{guess}'? " if guess else ""
+    return HotbenchError(f"unknown {kind} '{name}'", f"{hint}Valid {kind}s: {', '.join(valid)}")

@@ -1,0 +1,148 @@
+"""Classifiers with a temperature-scaled activation on the output layer: y = act(z / T).
+
+The network is trained with cross-entropy on softmax(act(z / T_train)). At a high T_train it learns logits
+about T times larger; evaluated at T_eval = 1 the activation saturates and its input gradient is exactly zero
+in float32. That is the mechanism under test, so the pre-activation logits z stay reachable (`logits`), and
+the temperature used at evaluation is a property of a *view*, never baked into the weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import DatasetSpec
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    bounds: tuple[float, float] | None  # the values it saturates at, for the saturation diagnostic
+
+
+ACTIVATIONS: Registry[Activation] = Registry("activation")
+for _act in (
+    Activation("none", lambda u: u, None),
+    Activation("tanh", torch.tanh, (-1.0, 1.0)),
+    Activation("sigmoid", torch.sigmoid, (0.0, 1.0)),
+    Activation("softsign", F.softsign, (-1.0, 1.0)),
+    Activation("hardtanh", F.hardtanh, (-1.0, 1.0)),
+):
+    ACTIVATIONS.add(_act.name, _act)
+
+
+ARCHS: Registry[Callable[[DatasetSpec], nn.Module]] = Registry("arch")
+
+
+@ARCHS.register("digits-cnn")
+def digits_cnn(spec: DatasetSpec) -> nn.Module:
+    """Small CNN for 8x8 inputs (the embedded digits set)."""
+    side = spec.size // 2
+    return nn.Sequential(
+        nn.Conv2d(spec.channels, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
+        nn.Linear(128, spec.num_classes),
+    )
+
+
+@ARCHS.register("mnist-cnn")
+def mnist_cnn(spec: DatasetSpec) -> nn.Module:
+    """The two-conv CNN of PyTorch's MNIST example (the field's standard small MNIST model)."""
+    side = (spec.size - 4) // 2
+    return nn.Sequential(
+        nn.Conv2d(spec.channels, 32, 3), nn.ReLU(),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
+        nn.Linear(128, spec.num_classes),
+    )
+
+
+@ARCHS.register("cifar-vgg")
+def cifar_vgg(spec: DatasetSpec) -> nn.Module:
+    """VGG-style CNN: three blocks of two 3x3 convolutions with batch norm, then two dense layers."""
+    layers: list[nn.Module] = []
+    c_in = spec.channels
+    for c_out in (64, 128, 256):
+        for _ in range(2):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+            c_in = c_out
+        layers.append(nn.MaxPool2d(2))
+    side = spec.size // 8
+    layers += [nn.Flatten(), nn.Linear(256 * side * side, 256), nn.ReLU(), nn.Linear(256, spec.num_classes)]
+    return nn.Sequential(*layers)
+
+
+class HotNet(nn.Module):
+    """Normalisation -> body -> logits z -> act(z / T). Inputs are in [0, 1]."""
+
+    def __init__(self, body: nn.Module, act: str, train_temp: float,
+                 mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.body = body
+        self.act = ACTIVATIONS.get(act)
+        self.train_temp = float(train_temp)
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-activation logits z."""
+        return self.body((x - self.mean) / self.std)
+
+    def head(self, z: torch.Tensor, temp: float) -> torch.Tensor:
+        return self.act.fn(z / temp)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Output at the training temperature (what training minimises cross-entropy on)."""
+        return self.head(self.logits(x), self.train_temp)
+
+    def deployed(self, temp: float | None = None) -> "OutputView":
+        return OutputView(self, self.train_temp if temp is None else temp)
+
+
+class OutputView(nn.Module):
+    """The deployed model: act(z / T_eval). The attacks of the paper follow this output's gradient."""
+
+    def __init__(self, net: HotNet, temp: float) -> None:
+        super().__init__()
+        self.net = net
+        self.temp = float(temp)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.head(self.net.logits(x), self.temp)
+
+
+class LogitView(nn.Module):
+    """z / T_train: the output activation removed, at the scale the network was trained at.
+
+    Cross-entropy on this neither vanishes (no saturated activation) nor saturates the softmax (the 1/T
+    undoes the learnt logit scale): Carlini and Wagner's attack on defensive distillation.
+    """
+
+    def __init__(self, net: HotNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.logits(x) / self.net.train_temp
+
+
+def build_model(spec: DatasetSpec, arch: str, act: str, train_temp: float) -> HotNet:
+    body = ARCHS.get(arch)(spec)
+    return HotNet(body, act, train_temp, spec.mean, spec.std)
+
+
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Argmax predictions; ties (saturated outputs at exactly the bound) go to the lowest index, as torch does."""
+    device = next(model.parameters()).device
+    out = []
+    with torch.inference_mode():
+        for i in range(0, x.shape[0], batch_size):
+            out.append(model(x[i:i + batch_size].to(device)).argmax(1).cpu())
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)

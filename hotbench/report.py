@@ -1,0 +1,170 @@
+"""Results -> tables. One row per (model, eval temperature); clean and adversarial accuracy per attack.
+
+The JSON format is one record per (model, attack config): the unit that is stored, hashed and compared by
+regression gates. Table, CSV and markdown are the pivot that people read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from .attacks import ATTACKS
+from .config import AttackConfig
+from .errors import HotbenchError
+from .store import Workspace
+
+FORMATS = ("table", "json", "csv", "markdown")
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Filters:
+    dataset: list[str] = field(default_factory=list)
+    act: list[str] = field(default_factory=list)
+    temp: list[float] = field(default_factory=list)
+    run: list[str] = field(default_factory=list)
+
+    def match(self, cfg, run_id: str) -> bool:
+        return ((not self.dataset or cfg.dataset in self.dataset)
+                and (not self.act or cfg.act in self.act)
+                and (not self.temp or any(math.isclose(cfg.temp, t) for t in self.temp))
+                and (not self.run or any(run_id.startswith(r) or r in run_id for r in self.run)))
+
+
+def select_runs(ws: Workspace, filters: Filters):
+    if not ws.runs.is_dir() or not any(ws.runs.iterdir()):
+        raise HotbenchError(f"workspace '{ws.root}' has no trained models",
+                            "train some first (`hotbench train --dataset digits --act tanh --temp 50`) or pass --workspace")
+    records = [r for r in ws.records() if filters.match(r.config, r.run_id)]
+    if not records:
+        raise HotbenchError(f"no trained model in '{ws.root}' matches the filters",
+                            "loosen --dataset/--act/--temp/--run, or list what is there with `hotbench ls`")
+    return records
+
+
+def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """One flat record per stored (model, attack config), in a stable order."""
+    out = []
+    for rec in select_runs(ws, filters or Filters()):
+        cfg = rec.config
+        for doc in ws.load_results(rec.run_id):
+            acfg = AttackConfig(**doc["config"])
+            out.append({
+                "run_id": rec.run_id,
+                "attack_id": doc["attack_id"],
+                "dataset": cfg.dataset, "arch": cfg.arch, "act": cfg.act,
+                "train_temp": cfg.temp, "eval_temp": acfg.eval_temp,
+                "train_seed": cfg.seed, "epochs": cfg.epochs,
+                "method": acfg.method, "label": acfg.label, "on": acfg.on, "targeted": acfg.targeted,
+                "eps": acfg.eps if ATTACKS.get(acfg.method).norm else None,
+                "threat_model": doc.get("threat_model"),
+                "attack_config": doc["config"],
+                **doc["metrics"],
+                "time_s": doc["time_s"],
+                "versions": doc["provenance"]["versions"],
+                "device": doc["provenance"]["hardware"]["device"],
+            })
+    out.sort(key=_record_key)
+    return out
+
+
+def _record_key(r: dict[str, Any]):
+    order = ATTACKS.names()
+    return (r["dataset"], r["act"], r["train_temp"], -r["eval_temp"], r["run_id"],
+            order.index(r["method"]), r["on"], r["eps"] if r["eps"] is not None else -1, str(r["targeted"]))
+
+
+@dataclass
+class Row:
+    run_id: str
+    dataset: str
+    act: str
+    train_temp: float
+    eval_temp: float
+    clean_acc: float
+    n_samples: int | None
+    adv: dict[str, float]  # column label -> adversarial accuracy
+
+
+def pivot(ws: Workspace, filters: Filters | None = None) -> tuple[list[Row], list[str]]:
+    filters = filters or Filters()
+    records = flat_records(ws, filters)
+    rows: dict[tuple[str, float], Row] = {}
+    columns: list[str] = []
+    for r in records:
+        key = (r["run_id"], r["eval_temp"])
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(r["run_id"], r["dataset"], r["act"], r["train_temp"], r["eval_temp"],
+                                  r["clean_acc"], r["n_samples"], {})
+        row.adv[r["label"]] = r["adv_acc"]
+        if r["label"] not in columns:
+            columns.append(r["label"])
+    # models never attacked still get a row, with their clean accuracy at the training temperature
+    for rec in select_runs(ws, filters):
+        if not any(k[0] == rec.run_id for k in rows):
+            c = rec.config
+            rows[(rec.run_id, c.temp)] = Row(rec.run_id, c.dataset, c.act, c.temp, c.temp, rec.test_acc,
+                                             rec.doc["metrics"].get("n_test"), {})
+    ordered = sorted(rows.values(), key=lambda r: (r.dataset, r.act, r.train_temp, -r.eval_temp, r.run_id))
+    return ordered, _order_columns(columns, records)
+
+
+def _order_columns(columns: list[str], records: list[dict[str, Any]]) -> list[str]:
+    first = {}
+    for r in records:
+        first.setdefault(r["label"], _record_key(r)[5:])
+    return sorted(columns, key=lambda c: first[c])
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+HEAD = ["dataset", "act", "train T", "eval T", "clean"]
+
+
+def _cells(row: Row, columns: list[str]) -> list[str]:
+    return [row.dataset, row.act, f"{row.train_temp:g}", f"{row.eval_temp:g}", _fmt(row.clean_acc)] + \
+           [_fmt(row.adv.get(c)) for c in columns]
+
+
+def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int | None = None) -> str:
+    if fmt not in FORMATS:
+        raise HotbenchError(f"unknown format '{fmt}'", f"valid formats: {', '.join(FORMATS)}")
+    if fmt == "json":
+        return json.dumps({"schema_version": SCHEMA_VERSION, "records": flat_records(ws, filters)}, indent=1) + "\n"
+    rows, columns = pivot(ws, filters)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["run_id", "dataset", "act", "train_temp", "eval_temp", "clean_acc", "n_samples"] + columns)
+        for r in rows:
+            w.writerow([r.run_id, r.dataset, r.act, r.train_temp, r.eval_temp, r.clean_acc, r.n_samples]
+                       + ["" if r.adv.get(c) is None else r.adv[c] for c in columns])
+        return buf.getvalue()
+    if fmt == "markdown":
+        head = HEAD + columns
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        lines += ["| " + " | ".join(_cells(r, columns)) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+    table = Table(title="hotbench: clean vs adversarial accuracy", box=box.SIMPLE_HEAVY,
+                  caption="adversarial accuracy = correct after attack / all samples; only clean-correct samples are attacked")
+    for h in HEAD:
+        table.add_column(h, justify="right" if h not in ("dataset", "act") else "left")
+    for c in columns:
+        table.add_column(c, justify="right")
+    for r in rows:
+        table.add_row(*_cells(r, columns))
+    console = Console(file=io.StringIO(), width=width or 200, record=True, force_terminal=False)
+    console.print(table)
+    return console.export_text()
