@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny, real models on the embedded digits set (seconds to train on 2 CPU cores)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from hotbench.config import TrainConfig
+from hotbench.runner import ensure_trained
+from hotbench.store import Workspace
+
+CPU = torch.device("cpu")
+# 20 epochs: enough for tanh at T=50 to saturate at eval T=1 on most test inputs (measured: ~86%).
+FAST_EPOCHS = 20
+
+TANH50 = TrainConfig(dataset="digits", act="tanh", temp=50, epochs=FAST_EPOCHS)
+NONE1 = TrainConfig(dataset="digits", act="none", temp=1, epochs=FAST_EPOCHS)
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch, tmp_path):
+    """No test reads or writes the developer's ./hotbench-runs or data folder."""
+    monkeypatch.setenv("HOTBENCH_HOME", str(tmp_path / "default-ws"))
+    monkeypatch.setenv("HOTBENCH_DATA", str(tmp_path / "no-data"))
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def _trained_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("trained")
+    ws = Workspace(root)
+    for cfg in (TANH50, NONE1):
+        ensure_trained(ws, cfg, CPU)
+    return root
+
+
+@pytest.fixture
+def trained_ws(_trained_root, tmp_path) -> Workspace:
+    """A private copy of a workspace holding digits tanh T=50 and none T=1 (trained once per session)."""
+    dst = tmp_path / "ws"
+    shutil.copytree(_trained_root, dst)
+    return Workspace(dst)
+
+
+@pytest.fixture
+def ws(tmp_path) -> Workspace:
+    return Workspace(tmp_path / "ws")
