@@ -8,6 +8,7 @@ Normalisation lives inside the model (torchattacks' and RobustBench's convention
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,7 @@ def _digits(data_dir: Path | None, download: bool) -> Dataset:
 
 def _missing(name: str, root: Path, fix_extra: str = "") -> HotbenchError:
     return HotbenchError(
-        f"{name} files not found under '{root}'",
+        f"{name} files not found under '{root}'{fix_extra}",
         f"pass --data-dir pointing at the folder that holds the dataset's folder{fix_extra}, or add --download",
     )
 
@@ -83,8 +84,6 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
 
         root = Path(data_dir) if data_dir is not None else default_data_dir()
         cls = getattr(tvd, cls_name)
-        if cls_name == "CIFAR10":
-            cls = _cifar10_class()
         splits = []
         for train in (True, False):
             try:
@@ -97,13 +96,7 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
             except OSError as exc:
                 raise HotbenchError(f"could not read {name} under '{root}': {exc}",
                                     "re-download it with --download or fix the files") from None
-            data = ds.data
-            data = torch.as_tensor(np.asarray(data))
-            if data.ndim == 3:  # (N, H, W) grey
-                data = data[:, None]
-            else:  # (N, H, W, C)
-                data = data.permute(0, 3, 1, 2)
-            x = data.float().div_(255.0).contiguous()
+            x = torch.as_tensor(np.asarray(ds.data))[:, None].float().div_(255.0)  # (N, 1, H, W)
             y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
             splits.append(Split(x, y))
         return Dataset(DATASETS.get(name), splits[0], splits[1])
@@ -111,22 +104,50 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
     return load
 
 
-def _cifar10_class():
-    import torchvision.datasets as tvd
+class _ArrayUnpickler(pickle.Unpickler):
+    """CIFAR-10 ships as pickles. This unpickler admits only what those files hold (numpy arrays, lists,
+    dicts, strings), so a crafted data file cannot run code, unlike plain `pickle.load` in torchvision."""
 
-    class CIFAR10(tvd.CIFAR10):
-        """torchvision's CIFAR-10, with the integrity check reduced to file presence.
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+                ("numpy._core.multiarray", "scalar")}
 
-        torchvision compares the MD5 of each batch file on every load (about a second for 170 MB) and so
-        cannot read small files in the real pickled-batch format; the download itself is still checked
-        against torchvision's archive checksum.
-        """
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
 
-        def _check_integrity(self) -> bool:
-            base = Path(self.root) / self.base_folder
-            return all((base / fname).is_file() for fname, _ in self.train_list + self.test_list)
 
-    return CIFAR10
+def _cifar10(data_dir: Path | None, download: bool) -> Dataset:
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    base = root / "cifar-10-batches-py"
+    names = {True: [f"data_batch_{i}" for i in range(1, 6)], False: ["test_batch"]}
+    if download and not all((base / n).is_file() for n in names[True] + names[False]):
+        import torchvision.datasets as tvd
+
+        try:  # torchvision fetches the archive and checks its MD5
+            tvd.CIFAR10(root=str(root), train=False, download=True)
+        except (RuntimeError, OSError) as exc:
+            raise HotbenchError(f"could not download cifar10 into '{root}': {exc}",
+                                "check the network or place the files there by hand") from None
+    splits = []
+    for train in (True, False):
+        xs, ys = [], []
+        for name in names[train]:
+            path = base / name
+            if not path.is_file():
+                raise _missing("cifar10", root, " (cifar-10-batches-py/)")
+            try:
+                with open(path, "rb") as f:
+                    entry = _ArrayUnpickler(f, encoding="latin1").load()
+                xs.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                ys.extend(entry["labels"])
+            except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as exc:
+                raise HotbenchError(f"cannot read cifar10 batch '{path}' ({exc})",
+                                    "re-download it with --download") from None
+        x = torch.from_numpy(np.concatenate(xs)).float().div_(255.0)
+        splits.append(Split(x, torch.as_tensor(ys, dtype=torch.int64)))
+    return Dataset(DATASETS.get("cifar10"), splits[0], splits[1])
 
 
 def default_data_dir() -> Path:
@@ -139,7 +160,7 @@ DATASETS.add("mnist", DatasetSpec("mnist", 1, 28, 10, (0.1307,), (0.3081,), "mni
 DATASETS.add("fashion-mnist", DatasetSpec("fashion-mnist", 1, 28, 10, (0.2860,), (0.3530,), "mnist-cnn", 10,
                                           True, _torchvision("fashion-mnist", "FashionMNIST")))
 DATASETS.add("cifar10", DatasetSpec("cifar10", 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
-                                    "cifar-vgg", 30, True, _torchvision("cifar10", "CIFAR10")))
+                                    "cifar-vgg", 30, True, _cifar10))
 
 
 _CACHE: dict[tuple[str, str], Dataset] = {}

@@ -1,0 +1,128 @@
+"""Datasets: the embedded digits split, and torchvision loading on tiny files in the real on-disk formats."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hotbench import data as hdata
+from hotbench.data import DATASETS, load_dataset
+from hotbench.errors import HotbenchError
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    hdata._CACHE.clear()
+    yield
+    hdata._CACHE.clear()
+
+
+def test_digits_split_is_fixed_stratified_and_in_unit_range():
+    d = load_dataset("digits")
+    assert (len(d.train), len(d.test)) == (1797 - 397, 397)
+    assert d.train.x.shape[1:] == (1, 8, 8) and d.train.x.dtype == torch.float32
+    assert float(d.train.x.min()) == 0.0 and float(d.train.x.max()) == 1.0
+    counts = torch.bincount(d.test.y, minlength=10)
+    assert counts.min() >= 38 and counts.max() <= 41  # stratified: ~39.7 per class
+    hdata._CACHE.clear()
+    again = load_dataset("digits")
+    assert torch.equal(again.test.x, d.test.x) and torch.equal(again.test.y, d.test.y)
+
+
+def _write_idx_images(path: Path, images: np.ndarray) -> None:
+    n, h, w = images.shape
+    path.write_bytes(struct.pack(">IIII", 0x803, n, h, w) + images.astype(np.uint8).tobytes())
+
+
+def _write_idx_labels(path: Path, labels: np.ndarray) -> None:
+    path.write_bytes(struct.pack(">II", 0x801, labels.shape[0]) + labels.astype(np.uint8).tobytes())
+
+
+def write_tiny_mnist(root: Path, folder: str = "MNIST", n_train: int = 12, n_test: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    out = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        imgs = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+        _write_idx_images(raw / f"{prefix}-images-idx3-ubyte", imgs)
+        _write_idx_labels(raw / f"{prefix}-labels-idx1-ubyte", labels)
+        out[prefix] = (imgs, labels)
+    return out
+
+
+def write_tiny_cifar10(root: Path, per_batch: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    base = root / "cifar-10-batches-py"
+    base.mkdir(parents=True)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, size=(per_batch, 3 * 32 * 32), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=per_batch).tolist()
+        with open(base / name, "wb") as f:
+            pickle.dump({"batch_label": name, "data": data, "labels": labels}, f)
+        batches[name] = (data, labels)
+    with open(base / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                     "ship", "truck"], "num_cases_per_batch": per_batch, "num_vis": 3072}, f)
+    return batches
+
+
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_torchvision_idx_files_load_in_unit_range(tmp_path, name, folder):
+    written = write_tiny_mnist(tmp_path, folder)
+    d = load_dataset(name, tmp_path)
+    assert d.train.x.shape == (12, 1, 28, 28) and d.test.x.shape == (6, 1, 28, 28)
+    np.testing.assert_allclose(d.test.x[:, 0].numpy(), written["t10k"][0] / 255.0, rtol=0, atol=1e-7)
+    assert d.test.y.tolist() == written["t10k"][1].tolist()
+    assert d.spec.default_arch == "mnist-cnn"
+
+
+def test_cifar10_pickled_batches_load_channels_first(tmp_path):
+    batches = write_tiny_cifar10(tmp_path)
+    d = load_dataset("cifar10", tmp_path)
+    assert d.train.x.shape == (20, 3, 32, 32) and d.test.x.shape == (4, 3, 32, 32)
+    data, labels = batches["test_batch"]
+    expected = data.reshape(-1, 3, 32, 32) / 255.0  # CIFAR stores each image as R plane, G plane, B plane
+    np.testing.assert_allclose(d.test.x.numpy(), expected, atol=1e-7)
+    assert d.test.y.tolist() == labels
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "cifar10"])
+def test_missing_files_name_the_folder_and_the_fix(tmp_path, name):
+    with pytest.raises(HotbenchError) as exc:
+        load_dataset(name, tmp_path / "empty")
+    msg = str(exc.value)
+    assert str(tmp_path / "empty") in msg and "--download" in msg and "--data-dir" in msg
+    assert "\n" not in msg
+
+
+def test_unknown_dataset_lists_valid_names_and_suggests():
+    with pytest.raises(HotbenchError) as exc:
+        load_dataset("mnsit")
+    assert "did you mean 'mnist'" in str(exc.value)
+    for name in DATASETS.names():
+        assert name in str(exc.value)
+
+
+class _Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def test_cifar10_batch_that_would_run_code_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tiny_cifar10(tmp_path)
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({"data": _Boom(), "labels": [0]}, f)
+    with pytest.raises(HotbenchError, match="refusing to load"):
+        load_dataset("cifar10", tmp_path)
+    assert not (tmp_path / "pwned").exists()
