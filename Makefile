@@ -19,11 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/hotbench train --dataset digits --act none --temp 1
-	$(BIN)/hotbench train --dataset digits --act tanh --temp 1 --temp 50
-	$(BIN)/hotbench attack --method fgsm --method pgd --eval-temp 1
-	$(BIN)/hotbench attack --method fgsm --method pgd
-	$(BIN)/hotbench report
+	$(BIN)/hotbench run quick
 
 test: setup
 	$(BIN)/pytest -q

@@ -13,6 +13,7 @@ What hotbench adds around torchattacks, each for a reason given in ../shared/tor
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import AttackConfig
+from .config import AttackConfig, TrainConfig
 from .data import Split
 from .errors import HotbenchError
 from .models import HotNet, LogitView, predict
@@ -41,6 +42,8 @@ class AttackSpec:
     uses_steps: bool = False
     targeted: bool = True  # supports --targeted
     gradient: bool = True  # follows the model's gradient (False: black-box)
+    surrogate: bool = False  # crafts on a surrogate model (transfer): the runner supplies it, see surrogate_config
+    label_params: tuple[str, ...] = ()  # params named in the report label (apgd's loss: apgd-ce, apgd-dlr)
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,8 +67,51 @@ register(AttackSpec("fgsm", lambda m, c: _ta().FGSM(m, eps=c.eps), "Linf",
                     "Fast Gradient Sign Method (Goodfellow et al. 2015), one step"))
 register(AttackSpec("bim", lambda m, c: _ta().BIM(m, eps=c.eps, alpha=c.alpha, steps=c.steps), "Linf",
                     "Basic Iterative Method / I-FGSM (Kurakin et al. 2017)", uses_alpha=True, uses_steps=True))
-register(AttackSpec("pgd", lambda m, c: _ta().PGD(m, eps=c.eps, alpha=c.alpha, steps=c.steps,
-                                                   random_start=c.params["random_start"]), "Linf",
+
+
+@functools.cache
+def _seeded_pgd_class() -> type:
+    """torchattacks' PGD, except that the random start of each sample comes from that sample's own seed.
+
+    torchattacks draws the start for the whole batch from the global RNG, so a sample's start (and its
+    result) would depend on which other samples share its batch. Per-sample seeds make a sample's outcome
+    the same whether it is attacked with all test samples, with the clean-correct ones only, or with the
+    few that earlier attacks of a suite left robust (fasteval's skip mode): the fast paths cannot change
+    results. The loop below is torchattacks 3.5.1's PGD.forward verbatim after the start."""
+    ta = _ta()
+
+    class SeededPGD(ta.PGD):
+        sample_seeds: torch.Tensor | None = None  # set by attack_batch, one int per sample
+
+        def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            if not self.random_start or self.sample_seeds is None:
+                return super().forward(images, labels)
+            images = images.clone().detach().to(self.device)
+            labels = labels.clone().detach().to(self.device)
+            target_labels = self.get_target_label(images, labels) if self.targeted else None
+            loss = nn.CrossEntropyLoss()
+            noise = torch.stack([torch.empty(images.shape[1:]).uniform_(
+                -self.eps, self.eps, generator=torch.Generator().manual_seed(int(s))) for s in self.sample_seeds])
+            adv_images = torch.clamp(images + noise.to(images.device), min=0, max=1).detach()
+            for _ in range(self.steps):
+                adv_images.requires_grad = True
+                outputs = self.get_logits(adv_images)
+                cost = -loss(outputs, target_labels) if self.targeted else loss(outputs, labels)
+                grad = torch.autograd.grad(cost, adv_images, retain_graph=False, create_graph=False)[0]
+                adv_images = adv_images.detach() + self.alpha * grad.sign()
+                delta = torch.clamp(adv_images - images, min=-self.eps, max=self.eps)
+                adv_images = torch.clamp(images + delta, min=0, max=1).detach()
+            return adv_images
+
+    return SeededPGD
+
+
+def _seeded_pgd(model: nn.Module, cfg: AttackConfig) -> Any:
+    return _seeded_pgd_class()(model, eps=cfg.eps, alpha=cfg.alpha, steps=cfg.steps,
+                               random_start=cfg.params["random_start"])
+
+
+register(AttackSpec("pgd", _seeded_pgd, "Linf",
                     "Projected Gradient Descent, Linf, random start (Madry et al. 2018)",
                     uses_alpha=True, uses_steps=True, defaults={"random_start": True}))
 register(AttackSpec("pgdl2", lambda m, c: _ta().PGDL2(m, eps=c.eps, alpha=c.alpha, steps=c.steps,
@@ -85,9 +131,18 @@ register(AttackSpec("deepfool", lambda m, c: _ta().DeepFool(m, steps=c.steps, ov
                     targeted=False, defaults={"overshoot": 0.02}))
 
 
+class _AllFound(Exception):
+    """Raised from inside an attack's loop once every sample of the batch has a kept adversarial point."""
+
+
 class _Tracked(nn.Module):
     """The model the attack sees. It also watches every full-batch query the attack makes and keeps, per
-    sample, the first point that the deployed model misclassifies inside the threat model."""
+    sample, the first point that the deployed model misclassifies inside the threat model.
+
+    Since a found sample's result is that first point whatever the attack does next, the remaining
+    iterations are wasted once every sample of the batch is found: with `stop_early` the query raises
+    `_AllFound` and attack_batch returns the kept points. Results are identical; on a model that breaks
+    in a few steps a 40-step attack costs a few steps."""
 
     def __init__(self, net: HotNet, cfg: AttackConfig, norm: Norm | None, x0: torch.Tensor, y: torch.Tensor):
         super().__init__()
@@ -99,6 +154,8 @@ class _Tracked(nn.Module):
         self.x0, self.y = x0, y
         self.found = torch.zeros_like(y, dtype=torch.bool)
         self.best = x0.clone()
+        self.surrogate: HotNet | None = None  # set by attack_batch for transfer attacks
+        self.stop_early = False  # set by attack_batch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.net.logits(x)
@@ -110,6 +167,8 @@ class _Tracked(nn.Module):
                 if hit.any():
                     self.best[hit] = x[hit].detach()
                     self.found |= hit
+                    if self.stop_early and bool(self.found.all()):
+                        raise _AllFound
         return out
 
 
@@ -136,6 +195,7 @@ class AttackOutcome:
     l2: np.ndarray
     time_s: float
     n_invalid: int = 0  # adversarial points outside the threat model, discarded
+    attacked: np.ndarray | None = None  # which samples were attacked (None: all clean-correct ones)
 
     @property
     def clean_correct(self) -> np.ndarray:
@@ -183,20 +243,35 @@ def _set_target_mode(atk: Any, cfg: AttackConfig, spec: AttackSpec) -> None:
         atk.set_mode_targeted_least_likely(quiet=True)
 
 
-def attack_batch(net: HotNet, cfg: AttackConfig, x: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[torch.Tensor, int]:
-    """Adversarial inputs for one batch of clean-correct samples, and how many were discarded as invalid."""
+def attack_batch(net: HotNet, cfg: AttackConfig, x: torch.Tensor, y: torch.Tensor, seed: int,
+                 surrogate: HotNet | None = None, index: torch.Tensor | None = None,
+                 stop_early: bool = True) -> tuple[torch.Tensor, int]:
+    """Adversarial inputs for one batch of clean-correct samples, and how many were discarded as invalid.
+
+    `index` (test-set indices of the batch) seeds per-sample randomness where the attack supports it
+    (pgd's random start), so that a sample's outcome does not depend on its batch; without it the
+    per-sample seeds derive from `seed`. `stop_early=False` runs every iteration (the naive baseline)."""
     spec = ATTACKS.get(cfg.method)
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         tracked = _Tracked(net, cfg, spec.norm, x, y)
+        tracked.surrogate = surrogate
+        tracked.stop_early = stop_early
         atk = spec.build(tracked, cfg)
         if hasattr(atk, "seed"):
             atk.seed = seed
+        if hasattr(atk, "sample_seeds"):
+            ids = index.cpu() if index is not None else torch.arange(x.shape[0]) + seed * 100_003
+            atk.sample_seeds = cfg.seed * 1_000_003 + ids
         _set_target_mode(atk, cfg, spec)
-        adv = atk(x, y).detach()
+        try:
+            adv = atk(x, y).detach()
+        except _AllFound:
+            adv = tracked.best.clone()
     valid = inside(adv, x, cfg.eps, spec.norm)
-    n_invalid = int((~valid).sum())
+    # a final point outside the threat model is discarded; it only counts when nothing valid replaces it
+    n_invalid = int((~valid & ~tracked.found).sum()) if spec.norm is not None else int((~valid).sum())
     adv = torch.where(valid.view(-1, 1, 1, 1), adv, x)
     if spec.norm is not None:
         adv = torch.where(tracked.found.view(-1, 1, 1, 1), tracked.best, adv)
@@ -204,8 +279,14 @@ def attack_batch(net: HotNet, cfg: AttackConfig, x: torch.Tensor, y: torch.Tenso
 
 
 def run_attack(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device,
-               on_batch: Callable[[int], None] | None = None) -> AttackOutcome:
-    """Evaluate one resolved attack config on the first `cfg.n_samples` test images."""
+               on_batch: Callable[[int], None] | None = None, surrogate: HotNet | None = None,
+               only: torch.Tensor | None = None) -> AttackOutcome:
+    """Evaluate one resolved attack config on the first `cfg.n_samples` test images.
+
+    `only` (bool per sample) restricts the attack to those samples (fasteval's skip mode: the ones that
+    earlier attacks of a suite left robust); the others keep their clean prediction and `attacked` False.
+
+    `surrogate` is the model that transfer attacks craft on (see `surrogate_config`); others ignore it."""
     start = time.perf_counter()
     net.eval()
     data = test.head(cfg.n_samples)
@@ -214,12 +295,16 @@ def run_attack(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device
     adv_pred = clean_pred.clone()
     linf = torch.zeros(len(data))
     l2 = torch.zeros(len(data))
-    todo = (clean_pred == data.y).nonzero().flatten()
+    attacked = clean_pred == data.y
+    if only is not None:
+        attacked &= only.cpu().bool()
+    todo = attacked.nonzero().flatten()
     n_invalid = 0
     for b, i in enumerate(range(0, todo.numel(), cfg.batch_size)):
         idx = todo[i:i + cfg.batch_size]
         x, y = data.x[idx].to(device), data.y[idx].to(device)
-        adv, bad = attack_batch(net, cfg, x, y, seed=cfg.seed * 100_003 + b)
+        adv, bad = attack_batch(net, cfg, x, y, seed=cfg.seed * 100_003 + b,
+                                 surrogate=surrogate, index=idx)
         n_invalid += bad
         with torch.inference_mode():
             adv_pred[idx] = deployed(adv).argmax(1).cpu()
@@ -230,4 +315,150 @@ def run_attack(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device
             on_batch(idx.numel())
     n = len(data)
     return AttackOutcome(cfg, np.arange(n), data.y.numpy(), clean_pred.numpy(), adv_pred.numpy(),
-                         linf.numpy(), l2.numpy(), time.perf_counter() - start, n_invalid)
+                         linf.numpy(), l2.numpy(), time.perf_counter() - start, n_invalid, attacked.numpy())
+
+
+# ---- adaptive attacks: the ones that do not trust a saturated output (issue 4) -----------------------------
+# Cheap to expensive, so that a suite run in registry order can skip what earlier attacks already broke.
+
+def _num_classes(m: _Tracked) -> int:
+    """Classes of the attacked model (APGD-T and FAB-T target every other class, so they must know it)."""
+    with torch.no_grad():
+        return int(m.net.logits(m.x0[:1]).shape[1])
+
+
+def _need_classes(m: _Tracked, k: int, what: str) -> int:
+    n = _num_classes(m)
+    if n < k:
+        raise HotbenchError(f"{what} needs at least {k} classes, this model has {n}",
+                            "use the ce loss (apgd --param loss=ce) or another attack")
+    return n
+
+
+def _apgd(m: _Tracked, c: AttackConfig) -> Any:
+    loss = c.params["loss"]
+    if loss not in ("ce", "dlr"):
+        raise HotbenchError(f"apgd loss must be 'ce' or 'dlr', got {loss!r}", "pass --param loss=ce or --param loss=dlr")
+    if loss == "dlr":
+        _need_classes(m, 3, "the DLR loss")
+    return _ta().APGD(m, norm="Linf", eps=c.eps, steps=c.steps, n_restarts=c.params["n_restarts"], loss=loss,
+                      rho=c.params["rho"], seed=c.seed)
+
+
+def _apgdt(m: _Tracked, c: AttackConfig) -> Any:
+    n = _need_classes(m, 4, "APGD-T (targeted DLR)")
+    return _ta().APGDT(m, norm="Linf", eps=c.eps, steps=c.steps, n_restarts=c.params["n_restarts"],
+                       rho=c.params["rho"], n_classes=n, seed=c.seed)
+
+
+def _square(m: _Tracked, c: AttackConfig) -> Any:
+    return _ta().Square(m, norm="Linf", eps=c.eps, n_queries=c.params["n_queries"], n_restarts=c.params["n_restarts"],
+                        p_init=c.params["p_init"], loss=c.params["loss"], seed=c.seed)
+
+
+class _Ensemble:
+    """Run attacks in order on the samples that are still robust; keep each sample's first valid success.
+
+    Used for AutoAttack instead of torchattacks' MultiAttack for two reasons: a success only counts if it lies
+    inside the threat model (FAB is a minimum-norm attack and may return points beyond eps, which MultiAttack
+    would count and then stop attacking that sample), and `seed` reaches every sub-attack (MultiAttack and
+    torchattacks' AutoAttack fix the sub-attacks' seeds at construction, AutoAttack to time.time() by default).
+    """
+
+    def __init__(self, model: _Tracked, attacks: list[Any], eps: float, norm: Norm) -> None:
+        self.model, self.attacks, self.eps, self.norm = model, attacks, eps, norm
+
+    @property
+    def seed(self) -> int:
+        return self.attacks[0].seed
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        for k, atk in enumerate(self.attacks):  # distinct per sub-attack, as the original's seeds are
+            atk.seed = value + k
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        final = x.clone()
+        todo = torch.arange(x.shape[0], device=x.device)
+        for atk in self.attacks:
+            adv = atk(x[todo], y[todo]).detach()
+            with torch.no_grad():
+                pred = self.model.net.head(self.model.net.logits(adv), self.model.eval_temp).argmax(1)
+                broke = inside(adv, x[todo], self.eps, self.norm) & (pred != y[todo])  # judged on the deployed model
+            final[todo[broke]] = adv[broke]
+            todo = todo[~broke]
+            if todo.numel() == 0:
+                break
+        return final
+
+
+def _autoattack(m: _Tracked, c: AttackConfig) -> _Ensemble:
+    """AutoAttack "standard" (Croce and Hein 2020) with the ORIGINAL parameters, composed here.
+
+    The original (fra31/auto-attack, version='standard', Linf) runs APGD-CE (100 iterations, 1 restart),
+    APGD-T (DLR-targeted, 100 iterations, 9 target classes, 1 restart each), FAB-T (100 iterations, 9 target
+    classes, 1 restart) and Square (5000 queries, 1 restart), each on the samples still robust. torchattacks'
+    AutoAttack builds APGD and FAB with steps=10, so we compose the same four with params apgd_steps=100,
+    fab_steps=100, n_queries=5000 (every target class: n_classes - 1, which is 9 on 10-class data).
+    """
+    ta = _ta()
+    n = _need_classes(m, 4, "AutoAttack (APGD-T)")
+    p = c.params
+    attacks = [
+        ta.APGD(m, norm="Linf", eps=c.eps, steps=p["apgd_steps"], n_restarts=1, loss="ce", seed=c.seed),
+        ta.APGDT(m, norm="Linf", eps=c.eps, steps=p["apgd_steps"], n_restarts=1, n_classes=n, seed=c.seed + 1),
+        ta.FAB(m, norm="Linf", eps=c.eps, steps=p["fab_steps"], n_restarts=1, multi_targeted=True, n_classes=n,
+               seed=c.seed + 2),
+        ta.Square(m, norm="Linf", eps=c.eps, n_queries=p["n_queries"], n_restarts=1, seed=c.seed + 3),
+    ]
+    return _Ensemble(m, attacks, c.eps, "Linf")
+
+
+class _Transfer:
+    """PGD crafted on a surrogate model's logits, then handed to the target unchanged (it never queries it)."""
+
+    def __init__(self, m: _Tracked, c: AttackConfig) -> None:
+        if m.surrogate is None:
+            raise HotbenchError("the transfer attack needs a surrogate model",
+                                "run it through `hotbench attack` (it trains the surrogate if missing)")
+        # the per-sample seeded PGD (see _seeded_pgd_class): a sample's start does not depend on its batch
+        self.pgd = _seeded_pgd_class()(LogitView(m.surrogate), eps=c.eps, alpha=c.alpha, steps=c.steps,
+                                       random_start=c.params["random_start"])
+
+    @property
+    def sample_seeds(self) -> torch.Tensor | None:
+        return self.pgd.sample_seeds
+
+    @sample_seeds.setter
+    def sample_seeds(self, seeds: torch.Tensor) -> None:  # set per batch by attack_batch
+        self.pgd.sample_seeds = seeds
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.pgd(x, y)
+
+
+def surrogate_config(target: TrainConfig, cfg: AttackConfig) -> TrainConfig:
+    """The surrogate a transfer attack crafts on: the target's dataset, arch, epochs, seed and optimiser, with
+    the output activation of `cfg.params` (default: none at T=1, a plain softmax classifier)."""
+    p = {**ATTACKS.get("transfer").defaults, **cfg.params}
+    return target.resolved().model_copy(update={"act": p["surrogate_act"], "temp": float(p["surrogate_temp"])})
+
+
+register(AttackSpec("apgd", _apgd, "Linf",
+                    "Auto-PGD (Croce and Hein 2020), step size free; --param loss=ce|dlr (DLR: scale-invariant margin)",
+                    uses_steps=True, targeted=False, label_params=("loss",),
+                    defaults={"loss": "ce", "n_restarts": 1, "rho": 0.75}))
+register(AttackSpec("apgdt", _apgdt, "Linf",
+                    "APGD-T: targeted DLR loss against every other class (Croce and Hein 2020)",
+                    uses_steps=True, targeted=False, defaults={"n_restarts": 1, "rho": 0.75}))
+register(AttackSpec("transfer", _Transfer, "Linf",
+                    "PGD on a surrogate (same data and arch, no output activation, T=1), evaluated on the target",
+                    uses_alpha=True, uses_steps=True, targeted=False, gradient=False, surrogate=True,
+                    defaults={"random_start": True, "surrogate_act": "none", "surrogate_temp": 1.0}))
+register(AttackSpec("square", _square, "Linf",
+                    "Square attack (Andriushchenko et al. 2020): score-based black-box, margin loss, no gradients",
+                    targeted=False, gradient=False,
+                    defaults={"n_queries": 5000, "n_restarts": 1, "p_init": 0.8, "loss": "margin"}))
+register(AttackSpec("autoattack", _autoattack, "Linf",
+                    "AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square with the original's parameters",
+                    targeted=False, defaults={"apgd_steps": 100, "fab_steps": 100, "n_queries": 5000}))

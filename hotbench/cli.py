@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
 
 from .attacks import ATTACKS
 from .config import AttackConfig, TrainConfig
@@ -20,6 +21,7 @@ from .provenance import resolve_device
 from .report import FORMATS, Filters, render, select_runs
 from .runner import ensure_attacked, ensure_trained
 from .store import Workspace
+from .sweep import EXECUTORS
 
 app = typer.Typer(
     help="hotbench: does a high-temperature output activation make a classifier robust, or only hide its gradients?",
@@ -46,10 +48,10 @@ def cli_command(*args, **kwargs):
             try:
                 return fn(*a, **kw)
             except HotbenchError as exc:
-                stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(exc.exit_code) from None
             except ValidationError as exc:
-                stderr.print(f"[bold red]error:[/] {validation_error(exc)}", highlight=False, soft_wrap=True)
+                stderr.print(f"[bold red]error:[/] {escape(str(validation_error(exc)))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(2) from None
             except KeyboardInterrupt:
                 stderr.print("interrupted: finished results are kept; run the same command again to resume")
@@ -72,6 +74,31 @@ DatasetF = Annotated[Optional[list[str]], typer.Option("--dataset", help=f"Only 
 ActF = Annotated[Optional[list[str]], typer.Option("--act", help=f"Only these activations: {_names(ACTIVATIONS)}.")]
 TempF = Annotated[Optional[list[float]], typer.Option("--temp", help="Only these training temperatures.")]
 RunF = Annotated[Optional[list[str]], typer.Option("--run", help="Only these run ids (a prefix is enough).")]
+PresetF = Annotated[Optional[str], typer.Option("--preset", help="A preset name (presets/NAME.yaml) or YAML path: "
+                                                "run its part of the sweep; replaces the other sweep options.")]
+
+
+def _run_preset(name: str, part: str, workspace, device, data_dir, download, force, quiet, executor="local",
+                workers: int | None = None, address: str | None = None) -> None:
+    """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep executor."""
+    from .presets import execute, load, summary
+    from .sweep import SweepContext, unit_table
+
+    path, preset = load(name)
+    ws = Workspace(workspace)
+    ws.ensure_writable()
+    reporter = Reporter(quiet)
+    ctx = SweepContext(ws=ws, device=resolve_device(device), reporter=reporter, data_dir=data_dir,
+                       download=download, force=force, workers=workers, address=address)
+    with reporter.session():
+        statuses = execute(preset, part, ctx, executor)
+    if statuses:
+        reporter.log(unit_table(statuses))
+    reporter.log(f"preset {path.stem} ({part}): {summary(statuses)}")
+    failed = [s for s in statuses if s.status.startswith("failed")]
+    if failed:  # the others are stored: a re-run computes only these
+        raise HotbenchError(f"{len(failed)} of {len(statuses)} units failed (first: {failed[0].name}, "
+                            f"{failed[0].status})", "run the same command again to retry only what is missing")
 
 
 def _filters(dataset, act, temp, run) -> Filters:
@@ -95,9 +122,11 @@ def train(
     n_train: Annotated[Optional[int], typer.Option(help="Train on the first N training images only.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Retrain even if this config is stored.")] = False,
     workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
-    quiet: Quiet = False,
+    quiet: Quiet = False, preset: PresetF = None,
 ) -> None:
     """Train models with act(z / T) on the output layer and store them in the workspace."""
+    if preset is not None:
+        return _run_preset(preset, "train", workspace, device, data_dir, download, force, quiet)
     temps = temp or [1.0]
     configs = [TrainConfig(dataset=dataset, act=act, temp=t, arch=arch, epochs=epochs, batch_size=batch_size,
                            lr=lr, seed=seed, n_train=n_train) for t in temps]
@@ -114,33 +143,79 @@ def train(
 
 @cli_command()
 def attack(
-    method: Annotated[list[str], typer.Option(help=f"Attack, repeatable; one of: {_names(ATTACKS)}.")] = ["pgd"],
+    method: Annotated[Optional[list[str]], typer.Option(help=f"Attack, repeatable; one of: {_names(ATTACKS)} [default: pgd unless --suite].")] = None,
+    suite: Annotated[Optional[str], typer.Option(help="A named attack suite instead of --method: paper (the paper's attacks) or adaptive (logit, margin, black-box, transfer, AutoAttack).")] = None,
     eps: Annotated[Optional[list[float]], typer.Option(help="Perturbation budget (Linf or L2 by attack); repeatable.")] = None,
-    steps: Annotated[int, typer.Option(help="Iterations of iterative attacks.")] = 40,
+    steps: Annotated[Optional[int], typer.Option(help="Iterations of iterative attacks [default: 40; with --suite, the suite's own].")] = None,
     alpha: Annotated[Optional[float], typer.Option(help="Step size [default: 2.5 * eps / steps].")] = None,
     n_samples: Annotated[Optional[int], typer.Option(help="Evaluate on the first N test images [default: all].")] = None,
     batch_size: Annotated[int, typer.Option()] = 256,
     seed: Annotated[int, typer.Option()] = 0,
     eval_temp: Annotated[Optional[list[float]], typer.Option(help="Evaluation temperature(s) [default: the training T]; 1 = the deployed model of the paper.")] = None,
+    targeted: Annotated[Optional[str], typer.Option(help="Targeted mode: random or least-likely (torchattacks' target modes) [default: untargeted].")] = None,
+    on: Annotated[Optional[str], typer.Option(help="output: follow act(z / T_eval) as the paper; logits: follow z / T_train, judged on the deployed model; both: one config each [default: output].")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="Method parameter KEY=VALUE, repeatable (e.g. --param c=1.0 for cw).")] = None,
     dataset: DatasetF = None, act: ActF = None, temp: TempF = None, run: RunF = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if stored.")] = False,
     workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
-    quiet: Quiet = False,
+    quiet: Quiet = False, preset: PresetF = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Worst-case mode: run the attacks in order, each only on the samples the earlier ones left robust (AutoAttack's practice). The worst case is exact; per-attack numbers after the first are partial and stored apart.")] = False,
 ) -> None:
     """Attack every trained model in the workspace that matches the filters; store one result per config."""
-    configs = [AttackConfig(method=m, eps=e, steps=steps, alpha=alpha, n_samples=n_samples, batch_size=batch_size,
-                            seed=seed, eval_temp=t)
-               for m in method for e in (eps or [0.3]) for t in (eval_temp or [None])]
+    if preset is not None:
+        return _run_preset(preset, "attack", workspace, device, data_dir, download, force, quiet)
+    from .presets import check_params, parse_param
+
+    if targeted is not None and targeted not in ("random", "least-likely"):
+        raise HotbenchError(f"unknown targeted mode '{targeted}'", "pass --targeted random or --targeted least-likely")
+    if on not in (None, "output", "logits", "both"):
+        raise HotbenchError(f"unknown --on '{on}'", "pass --on output, --on logits or --on both")
+    if suite is not None:
+        from .suites import SUITES
+
+        SUITES.check(suite)
+        given = [f for f, v in (("--method", method), ("--on", on), ("--param", param), ("--targeted", targeted),
+                                ("--alpha", alpha)) if v]
+        if given:
+            raise HotbenchError(f"{given[0]} does not combine with --suite (the suite sets it per attack)",
+                                f"drop {given[0]}, or run the attack apart with --method")
+    method = method or ["pgd"]
+    ons = ["output", "logits"] if on == "both" else [on or "output"]
+    params = dict(parse_param(p) for p in param or [])
+    for m in method:
+        ATTACKS.check(m)
+        check_params(m, params)
+        if targeted is not None and not ATTACKS.get(m).targeted:
+            raise HotbenchError(f"attack '{m}' has no targeted mode",
+                                "drop --targeted, or pick one of: " + ", ".join(n for n, s in ATTACKS.items() if s.targeted))
+    if suite is not None:
+        from .suites import suite_configs
+
+        configs = [c for t in (eval_temp or [None]) for c in
+                   suite_configs(suite, eps or [0.3], steps, n_samples=n_samples, batch_size=batch_size, seed=seed,
+                                 eval_temp=t)]
+    else:
+        configs = [AttackConfig(method=m, eps=e, steps=40 if steps is None else steps, alpha=alpha, n_samples=n_samples,
+                                batch_size=batch_size, seed=seed, eval_temp=t, targeted=targeted, on=o, params=params)
+                   for m in method for o in ons for e in (eps or [0.3]) for t in (eval_temp or [None])]
     ws = Workspace(workspace)
     records = select_runs(ws, _filters(dataset, act, temp, run))
     dev = resolve_device(device)
     reporter = Reporter(quiet)
     with reporter.session():
         for rec in records:
+            if fast:  # skip mode: each attack only on what the earlier ones left robust (hotbench.fasteval)
+                from .fasteval import ensure_suite
+
+                for chain in ensure_suite(ws, rec, configs, dev, reporter, data_dir, download, force, skip=True):
+                    c = chain.docs[0]["config"]
+                    reporter.log(f"worst case {rec.run_id} eval T={c['eval_temp']:g} over {len(chain.docs)} attacks:"
+                                 f" robust {chain.worst_case.mean():.3f} (per-attack numbers after the first are partial)")
+                continue
             for cfg in configs:
                 doc, fresh = ensure_attacked(ws, rec, cfg, dev, reporter, data_dir, download, force)
                 m = doc["metrics"]
-                reporter.log(f"{'attacked' if fresh else 'stored  '} {rec.run_id} {doc['config']['method']}"
+                reporter.log(f"{'attacked' if fresh else 'stored  '} {rec.run_id} {AttackConfig(**doc['config']).label}"
                              f" eval T={doc['config']['eval_temp']:g}: clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}")
 
 
@@ -149,16 +224,108 @@ def report(
     format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "table",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
     dataset: DatasetF = None, act: ActF = None, temp: TempF = None, run: RunF = None,
-    workspace: Workspace_ = None,
+    workspace: Workspace_ = None, preset: PresetF = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write accuracy vs training temperature to FILE.png or FILE.svg.")] = None,
+    plot_eps: Annotated[Optional[Path], typer.Option("--plot-eps", help="Also write accuracy vs eps (attacks run at several eps) to FILE.png or FILE.svg.")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Regression gate: compare with this results JSON (matched by run_id/attack_id); diff table on stderr.")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Largest allowed drop of an accuracy below the baseline (absolute).")] = 0.02,
+    save_baseline: Annotated[Optional[Path], typer.Option("--save-baseline", help="Write the current results as a baseline JSON (not if a gate failed).")] = None,
+    fail_under: Annotated[Optional[list[str]], typer.Option("--fail-under", help="[SCOPE:]METRIC=VALUE, repeatable: fail if METRIC (clean_acc, adv_acc, robust_acc) < VALUE for any result in SCOPE (an attack method like pgd, or a column label like 'pgd ε=0.3'; default all).")] = None,
 ) -> None:
-    """Print clean vs adversarial accuracy per (dataset, act, train T, eval T)."""
-    text = render(Workspace(workspace), format, _filters(dataset, act, temp, run))
+    """Print clean vs adversarial accuracy per (dataset, act, train T, eval T).
+
+    Exit codes (for CI):
+    0 = report written, every gate passed.
+    1 = regression: an accuracy fell more than --tolerance below --baseline, a baseline record is missing, or a --fail-under threshold is not met.
+    2 = bad input: a wrong option value, an unreadable baseline, an empty workspace.
+    """
+    from .gate import evaluate, finish, prepare
+    from .plots import plot_format, write_report_plots
+    from .report import results_document
+
+    filters = _filters(dataset, act, temp, run)
+    if preset is not None:
+        from .presets import load, report_filters
+
+        filters.run = report_filters(load(preset)[1]).run
+    for path in (plot, plot_eps):
+        if path is not None:
+            plot_format(path)  # a bad extension fails before anything is written
+    gates = prepare(baseline, tolerance, fail_under, save_baseline)
+    ws = Workspace(workspace)
+    outcome = evaluate(gates, results_document(ws, filters), filters) if gates.active else None
+    text = render(ws, format, filters)
     if output is not None:
         from .store import atomic_write_bytes
 
         atomic_write_bytes(output, text.encode())
     else:
         sys.stdout.write(text)
+    if plot is not None or plot_eps is not None:
+        write_report_plots(ws, filters, plot, plot_eps)
+    if outcome is not None and (code := finish(outcome)):
+        raise typer.Exit(code)
+
+
+@cli_command("run")
+def run_cmd(
+    preset: Annotated[str, typer.Argument(help="Preset name (presets/NAME.yaml) or path to a preset YAML file.")],
+    executor: Annotated[str, typer.Option(help=f"Where units run; one of: {_names(EXECUTORS)}.")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes for --executor process; "
+                                                   "default: one per GPU, else one per CPU core, up to 4.")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster for --executor ray: auto (on a cluster "
+                                                   "node) or ray://HEAD:10001; default: a local Ray instance.")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help=f"Report format, one of: {', '.join(FORMATS)}.")] = "table",
+    force: Annotated[bool, typer.Option("--force", help="Recompute every unit even if stored.")] = False,
+    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run a whole preset: train its models, attack them, print the report. Stored units are skipped, so
+    re-running an interrupted preset resumes it."""
+    from .presets import load, report_filters
+
+    if format not in FORMATS:
+        raise HotbenchError(f"unknown format '{format}'", f"valid formats: {', '.join(FORMATS)}")
+    _run_preset(preset, "all", workspace, device, data_dir, download, force, quiet, executor, workers, address)
+    sys.stdout.write(render(Workspace(workspace), format, report_filters(load(preset)[1])))
+
+
+@cli_command()
+def diagnose(
+    eval_temp: Annotated[Optional[list[float]], typer.Option(help="Evaluation temperature(s) [default: every one the model was attacked at].")] = None,
+    eps: Annotated[Optional[float], typer.Option(help="Linf budget the verdict speaks about [default: the one with the most stored results].")] = None,
+    probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Run the cheap probe attacks the checks need if missing (PGD at eps 1.0 and with a second seed).")] = True,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    dataset: DatasetF = None, act: ActF = None, temp: TempF = None, run: RunF = None,
+    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
+    quiet: Quiet = False,
+) -> None:
+    """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per model and
+    eval temperature, with the evidence. Stored in the run directory (diagnosis/T<eval>.json)."""
+    from . import diagnose as dg
+
+    if format not in ("table", "json"):
+        raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
+    if eps is not None and not (eps > 0 and eps < float("inf")):
+        raise HotbenchError(f"eps must be a finite number > 0, got {eps}", "pass e.g. --eps 0.3")
+    ws = Workspace(workspace)
+    records = select_runs(ws, _filters(dataset, act, temp, run))
+    dev = resolve_device(device)
+    reporter = Reporter(quiet)
+    docs = []
+    with reporter.session():
+        for rec in records:
+            for t in eval_temp or dg.eval_temps(ws, rec):
+                if eps is None and not dg.load_stored(ws, rec.run_id, t):
+                    reporter.log(f"skipped {rec.run_id} at eval T={t:g}: no attack result (attack it, or pass --eps)")
+                    continue
+                doc = dg.diagnose(ws, rec, t, dev, run_missing=probe, eps=eps, reporter=reporter,
+                                  data_dir=data_dir, download=download)
+                docs.append(dg.save(ws, doc))
+    if not docs:
+        raise HotbenchError("no attack result to diagnose on the selected models",
+                            "run `hotbench attack --suite adaptive` first, or pass --eps to probe with PGD")
+    sys.stdout.write(dg.render(docs, format))
 
 
 @cli_command("ls")
@@ -173,7 +340,54 @@ def list_runs(workspace: Workspace_ = None, dataset: DatasetF = None, act: ActF 
                    f"\ttest_acc={rec.test_acc:.3f}\tresults={n}")
 
 
+@cli_command("import-weights")
+def import_weights_cmd(
+    file: Annotated[Path, typer.Argument(help="A .safetensors file, or a .pt/.pth state_dict (read with weights_only=True).")],
+    dataset: Annotated[str, typer.Option(help=f"Dataset the weights were trained on: {_names(DATASETS)}.")] = "digits",
+    act: Annotated[str, typer.Option(help=f"Output activation: {_names(ACTIVATIONS)}.")] = "tanh",
+    temp: Annotated[float, typer.Option(help="Training temperature T of act(z / T).")] = 1.0,
+    arch: Annotated[Optional[str], typer.Option(help=f"One of: {_names(ARCHS)} [default: the dataset's].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Store again even if this file was imported.")] = False,
+    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
+    quiet: Quiet = False,
+) -> None:
+    """Store weights trained elsewhere as a run (its id goes to stdout). Pickles that hold more than tensors
+    are refused: loading them could run code."""
+    from .checkpoints import import_weights
+
+    cfg = TrainConfig(dataset=dataset, act=act, temp=temp, arch=arch)
+    record, stored = import_weights(Workspace(workspace), file, cfg, resolve_device(device), data_dir, download,
+                                    force, Reporter(quiet))
+    if not stored:
+        Reporter(quiet).log(f"already imported as {record.run_id} (pass --force to store again)")
+    typer.echo(record.run_id)
+
+
+@cli_command()
+def doctor(
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    workspace: Workspace_ = None, data_dir: DataDir = None,
+) -> None:
+    """Print versions, devices, threads, workspace and data paths, and what is missing (for bug reports).
+    Exit code 1 when something a command needs is missing."""
+    from .doctor import diagnose, render as render_doctor
+
+    if format not in ("text", "json"):
+        raise HotbenchError(f"unknown format '{format}'", "valid formats: text, json")
+    report = diagnose(workspace, data_dir)
+    sys.stdout.write(render_doctor(report, format))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
+    from .fasteval import configure_threads
+
+    try:
+        configure_threads()  # once, before any work; HOTBENCH_THREADS overrides (docs/performance.md)
+    except HotbenchError as exc:
+        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
     app()
 
 

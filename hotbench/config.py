@@ -88,6 +88,10 @@ class AttackConfig(_Frozen):
     on: AttackOn = "output"
     targeted: Targeted | None = None
     params: dict[str, Any] = {}  # method-specific (e.g. cw's c, square's n_queries)
+    # Skip mode (hotbench.fasteval): the exact attack ids of the suite attacks that ran before this one; only
+    # the samples they left robust were attacked, so the per-attack number is partial (the worst case stays
+    # exact). Empty = a normal, exact run; left out of the hash then, so existing ids do not change.
+    skip_after: tuple[str, ...] = ()
 
     @field_validator("eps")
     @classmethod
@@ -130,7 +134,15 @@ class AttackConfig(_Frozen):
         })
 
     def attack_id(self, run_id: str) -> str:
-        return f"{self.label_slug}-{stable_hash({'run': run_id, **self.model_dump()}, 10)}"
+        dump = self.model_dump()
+        if not dump["skip_after"]:
+            del dump["skip_after"]
+        return f"{self.label_slug}-{stable_hash({'run': run_id, **dump}, 10)}"
+
+    @property
+    def partial(self) -> bool:
+        """Run in skip mode: its per-attack accuracy covers only the samples earlier attacks left robust."""
+        return bool(self.skip_after)
 
     @property
     def label_slug(self) -> str:
@@ -139,6 +151,8 @@ class AttackConfig(_Frozen):
             parts.append(self.on)
         if self.targeted:
             parts.append(f"t{self.targeted}")
+        if self.skip_after:
+            parts.append("skip")
         return "-".join(parts)
 
     @property
@@ -147,10 +161,15 @@ class AttackConfig(_Frozen):
         from .attacks import ATTACKS
 
         name = self.method
+        for key in ATTACKS.get(self.method).label_params:  # apgd-ce and apgd-dlr are different attacks
+            if key in self.params:
+                name += f"-{self.params[key]}"
         if self.on == "logits":
             name += "@z"
         if self.targeted:
             name += f"[{self.targeted}]"
+        if self.seed:  # a second random start (diagnose's restart probe) must not overwrite the first's column
+            name += f" seed={self.seed}"
         if ATTACKS.get(self.method).norm is None:
-            return name  # minimum-norm attacks have no eps budget
-        return f"{name} ε={self.eps:g}"
+            return name + (" (partial)" if self.partial else "")  # minimum-norm attacks have no eps budget
+        return f"{name} ε={self.eps:g}" + (" (partial)" if self.partial else "")

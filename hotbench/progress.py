@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 stderr = Console(stderr=True)
@@ -51,7 +51,7 @@ class Reporter:
     def task(self, description: str, total: float | None) -> Tracker:
         return Tracker(self._progress, description, total)
 
-    def log(self, message: str) -> None:
+    def log(self, message: "str | RenderableType") -> None:
         if not self.quiet:
             if self._progress is not None:
                 self._progress.console.print(message)

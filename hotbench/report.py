@@ -11,6 +11,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -22,8 +23,12 @@ from .config import AttackConfig
 from .errors import HotbenchError
 from .store import Workspace
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html")
+# Version of the JSON results document (`--format json`, baselines). Adding a field keeps the version;
+# renaming, removing or changing the meaning of one bumps it. See docs/results-schema.md and
+# hotbench/schemas/results.schema.json.
 SCHEMA_VERSION = 1
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "results.schema.json"
 
 
 @dataclass
@@ -70,11 +75,41 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
                 "attack_config": doc["config"],
                 **doc["metrics"],
                 "time_s": doc["time_s"],
+                "attack_seed": acfg.seed,
+                "train_time_s": rec.doc["metrics"].get("train_time_s"),
+                "n_train": rec.doc["metrics"].get("n_train"),
+                "created": doc["provenance"].get("created"),
                 "versions": doc["provenance"]["versions"],
                 "device": doc["provenance"]["hardware"]["device"],
             })
     out.sort(key=_record_key)
     return out
+
+
+def worst_case_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """HOOK: the per-model worst case ("robust accuracy"), one dict per (run_id, eval T, threat model, eps).
+
+    Plots draw it as the "robust (worst case)" line, the JSON document carries it under "robust", and the
+    regression gate compares its `robust_acc` like any other accuracy. Each dict has: robust_id (stable key
+    within the run), run_id, dataset, act, train_temp, eval_temp, threat_model, eps, robust_acc, n_samples,
+    attacks (labels that entered the worst case). Computed by hotbench.worstcase (exact, per sample).
+    """
+    from .worstcase import worst_case_records as compute
+
+    return compute(ws, select_runs(ws, filters or Filters()))
+
+
+def results_document(ws: Workspace, filters: Filters | None = None) -> dict[str, Any]:
+    """The versioned JSON results document: what `--format json` prints and what baselines store."""
+    from . import __version__
+
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
+                           "generator": {"name": "hotbench", "version": __version__},
+                           "records": flat_records(ws, filters)}
+    robust = worst_case_records(ws, filters)
+    if robust:
+        doc["robust"] = robust
+    return doc
 
 
 def _record_key(r: dict[str, Any]):
@@ -93,6 +128,7 @@ class Row:
     clean_acc: float
     n_samples: int | None
     adv: dict[str, float]  # column label -> adversarial accuracy
+    notes: dict[str, str] = field(default_factory=dict)  # text columns (hotbench.diagnose: broken by, verdict)
 
 
 def pivot(ws: Workspace, filters: Filters | None = None) -> tuple[list[Row], list[str]]:
@@ -100,6 +136,7 @@ def pivot(ws: Workspace, filters: Filters | None = None) -> tuple[list[Row], lis
     records = flat_records(ws, filters)
     rows: dict[tuple[str, float], Row] = {}
     columns: list[str] = []
+    size_columns: list[str] = []  # success rate / mean L2 of minimum-norm attacks, over the clean-correct
     for r in records:
         key = (r["run_id"], r["eval_temp"])
         row = rows.get(key)
@@ -109,6 +146,11 @@ def pivot(ws: Workspace, filters: Filters | None = None) -> tuple[list[Row], lis
         row.adv[r["label"]] = r["adv_acc"]
         if r["label"] not in columns:
             columns.append(r["label"])
+        if r["eps"] is None:  # minimum-norm attack (cw, deepfool): read its success rate and mean L2 size
+            for col, value in ((f"{r['label']} success", r.get("success_rate")), (f"{r['label']} L2", r.get("mean_l2"))):
+                row.notes[col] = _fmt(value)
+                if col not in size_columns:
+                    size_columns.append(col)
     # models never attacked still get a row, with their clean accuracy at the training temperature
     for rec in select_runs(ws, filters):
         if not any(k[0] == rec.run_id for k in rows):
@@ -116,7 +158,10 @@ def pivot(ws: Workspace, filters: Filters | None = None) -> tuple[list[Row], lis
             rows[(rec.run_id, c.temp)] = Row(rec.run_id, c.dataset, c.act, c.temp, c.temp, rec.test_acc,
                                              rec.doc["metrics"].get("n_test"), {})
     ordered = sorted(rows.values(), key=lambda r: (r.dataset, r.act, r.train_temp, -r.eval_temp, r.run_id))
-    return ordered, _order_columns(columns, records)
+    from .diagnose import annotate_rows  # worst case ("robust"), the attack that broke most, the verdict
+
+    return ordered, (_order_columns(columns, records) + size_columns
+                     + annotate_rows(ws, select_runs(ws, filters), ordered))
 
 
 def _order_columns(columns: list[str], records: list[dict[str, Any]]) -> list[str]:
@@ -135,14 +180,35 @@ HEAD = ["dataset", "act", "train T", "eval T", "clean"]
 
 def _cells(row: Row, columns: list[str]) -> list[str]:
     return [row.dataset, row.act, f"{row.train_temp:g}", f"{row.eval_temp:g}", _fmt(row.clean_acc)] + \
-           [_fmt(row.adv.get(c)) for c in columns]
+           [row.notes.get(c) or _fmt(row.adv.get(c)) for c in columns]
+
+
+CAPTION = "adversarial accuracy = correct after attack / all samples; only clean-correct samples are attacked"
+MARKDOWN_NOTE = f"*Cells after `clean` are {CAPTION}.*"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_table(rows: list[Row], columns: list[str]) -> str:
+    """A GitHub-flavoured markdown table: text columns left-aligned, numbers right-aligned (paper/PR ready)."""
+    head = HEAD + columns
+    align = [":---" if h in ("dataset", "act") else "---:" for h in head]
+    lines = ["| " + " | ".join(_md_escape(h) for h in head) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in _cells(r, columns)) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int | None = None) -> str:
     if fmt not in FORMATS:
         raise HotbenchError(f"unknown format '{fmt}'", f"valid formats: {', '.join(FORMATS)}")
     if fmt == "json":
-        return json.dumps({"schema_version": SCHEMA_VERSION, "records": flat_records(ws, filters)}, indent=1) + "\n"
+        return json.dumps(results_document(ws, filters), indent=1) + "\n"
+    if fmt == "html":
+        from .htmlreport import render_html
+
+        return render_html(ws, filters)
     rows, columns = pivot(ws, filters)
     if fmt == "csv":
         buf = io.StringIO()
@@ -150,15 +216,12 @@ def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int |
         w.writerow(["run_id", "dataset", "act", "train_temp", "eval_temp", "clean_acc", "n_samples"] + columns)
         for r in rows:
             w.writerow([r.run_id, r.dataset, r.act, r.train_temp, r.eval_temp, r.clean_acc, r.n_samples]
-                       + ["" if r.adv.get(c) is None else r.adv[c] for c in columns])
+                       + [r.notes.get(c, "" if r.adv.get(c) is None else r.adv[c]) for c in columns])
         return buf.getvalue()
     if fmt == "markdown":
-        head = HEAD + columns
-        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-        lines += ["| " + " | ".join(_cells(r, columns)) + " |" for r in rows]
-        return "\n".join(lines) + "\n"
+        return markdown_table(rows, columns) + "\n\n" + MARKDOWN_NOTE + "\n"
     table = Table(title="hotbench: clean vs adversarial accuracy", box=box.SIMPLE_HEAVY,
-                  caption="adversarial accuracy = correct after attack / all samples; only clean-correct samples are attacked")
+                  caption=CAPTION)
     for h in HEAD:
         table.add_column(h, justify="right" if h not in ("dataset", "act") else "left")
     for c in columns:
@@ -167,4 +230,7 @@ def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int |
         table.add_row(*_cells(r, columns))
     console = Console(file=io.StringIO(), width=width or 200, record=True, force_terminal=False)
     console.print(table)
-    return console.export_text()
+    from .diagnose import verdict_lines  # the evidence behind each verdict column
+
+    evidence = verdict_lines(ws, select_runs(ws, filters or Filters()))
+    return console.export_text() + "".join(line + "\n" for line in evidence)

@@ -113,9 +113,19 @@ class Workspace:
         self.runs = self.root / "runs"
 
     def ensure_writable(self) -> None:
+        """Fail early if the workspace cannot be written, without creating anything.
+
+        Commands call this before validating everything else (data files, ...), so it must leave no trace:
+        the probe file goes in the deepest folder that already exists on the way to runs/ and is removed at
+        once; folders are created only when a result is saved.
+        """
+        existing = self.runs
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
         try:
-            self.runs.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=self.runs, prefix=".probe", delete=True)
+            if not existing.is_dir():
+                raise NotADirectoryError(20, "Not a directory", str(existing))
+            probe = tempfile.NamedTemporaryFile(dir=existing, prefix=".hotbench-probe", delete=True)
             probe.close()
         except OSError as exc:
             raise HotbenchError(f"workspace '{self.root}' is not writable ({exc.strerror})",
@@ -140,11 +150,15 @@ class Workspace:
     def has_run(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / "run.json").is_file()
 
-    def save_run(self, cfg: TrainConfig, model: HotNet, metrics: dict[str, Any], provenance: dict[str, Any]) -> RunRecord:
+    def save_run(self, cfg: TrainConfig, model: HotNet, metrics: dict[str, Any], provenance: dict[str, Any],
+                 run_id: str | None = None) -> RunRecord:
+        """Store a model. `run_id` defaults to the config hash; imported weights get their own id (see
+        checkpoints.py) so that `ensure_trained` never mistakes them for a model trained with `cfg`."""
         from safetensors.torch import save_file
 
         cfg = cfg.resolved()
-        d = self.run_dir(cfg.run_id)
+        run_id = run_id or cfg.run_id
+        d = self.run_dir(run_id)
         d.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".model.", suffix=".tmp")
@@ -158,13 +172,13 @@ class Workspace:
             raise
         doc = {
             "schema": RUN_SCHEMA,
-            "run_id": cfg.run_id,
+            "run_id": run_id,
             "config": cfg.model_dump(),
             "metrics": metrics,
             "provenance": {**provenance, "created": now()},
             "weights": {"file": WEIGHTS, "sha256": digest},
         }
-        return RunRecord(cfg.run_id, d, atomic_write_json(d / "run.json", doc))
+        return RunRecord(run_id, d, atomic_write_json(d / "run.json", doc))
 
     def load_record(self, run_id: str) -> RunRecord:
         d = self.run_dir(run_id)

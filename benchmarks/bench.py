@@ -1,0 +1,316 @@
+"""`make bench`: how fast hotbench is on this machine, and whether its fast paths keep results identical.
+
+Prints, each a median of several repeats (issue 6):
+1. training throughput (images/s) of the MNIST CNN and the CIFAR-10 CNN on random tensors (no dataset files
+   needed), and the achieved GFLOP/s as a fraction of this machine's measured fp32 matmul GFLOP/s;
+2. PGD throughput (image-steps/s): hotbench's attack_batch versus torchattacks.PGD called directly;
+3. the paper's attack suite on one model: hotbench's exact mode and skip mode versus the naive loop (every
+   attack on every sample, every iteration, no reuse), and a check that the numbers are identical;
+4. wall time of `hotbench run quick` from an empty workspace.
+
+Usage: python benchmarks/bench.py [--quick] [--device cpu|cuda] [--json]
+With --json the figures go to stdout as one JSON document and the human-readable lines to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hotbench.attacks import attack_batch  # noqa: E402
+from hotbench.config import AttackConfig, TrainConfig  # noqa: E402
+from hotbench.data import DATASETS, load_dataset  # noqa: E402
+from hotbench.fasteval import chains, configure_threads, ensure_suite, naive_robust, robust_mask  # noqa: E402
+from hotbench.models import build_model  # noqa: E402
+from hotbench.provenance import resolve_device  # noqa: E402
+from hotbench.runner import ensure_trained  # noqa: E402
+from hotbench.store import Workspace  # noqa: E402
+
+OUT = sys.stdout
+
+
+def say(msg: str = "") -> None:
+    print(msg, file=OUT, flush=True)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> list[float]:
+    """Wall seconds of `fn` per repeat, after `warmup` untimed calls (allocator, kernels, caches)."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def machine(device: torch.device) -> dict[str, Any]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"nproc": os.cpu_count(), "cpu": model, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "device": str(device), "python": platform.python_version(), "load_avg_start": os.getloadavg()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+# ---- 1. matmul reference and training throughput ----------------------------------------------------------
+def matmul_gflops(device: torch.device, repeats: int) -> float:
+    """fp32 GFLOP/s of one large square matmul: the physical reference the training figures are set against."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    times = timed(lambda: torch.matmul(a, b), device, repeats)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """FLOPs of one training step (forward + backward), counted by torch (conv and matmul ops)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
+
+
+def train_throughput(dataset: str, device: torch.device, batch: int, steps: int, repeats: int,
+                     channels_last: bool = False) -> dict[str, float]:
+    """Images/s of hotbench's training step (Adam, cross-entropy on act(z / T)) on random inputs of the
+    dataset's shape: the same code path as train.train_model, without needing the dataset's files."""
+    spec = DATASETS.get(dataset)
+    torch.manual_seed(0)
+    model = build_model(spec, spec.default_arch, "tanh", 10.0).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(batch, spec.channels, spec.size, spec.size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, spec.num_classes, (batch,), device=device)
+    flops = step_flops(model, x, y)
+
+    def run() -> None:
+        for _ in range(steps):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    t = statistics.median(timed(run, device, repeats))
+    return {"images_per_s": batch * steps / t, "gflops": flops * steps / t / 1e9, "flops_per_image": flops / batch,
+            "batch": batch}
+
+
+# ---- 2. PGD overhead ---------------------------------------------------------------------------------------
+def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> dict[str, float]:
+    """hotbench's attack_batch (tracking of the first success, validity checks, per-sample seeds) against
+    torchattacks.PGD on the same model view and data. stop_early=False: the same number of iterations on
+    both sides, so the difference is pure overhead (the early stop is measured in 3)."""
+    import torchattacks
+
+    spec = DATASETS.get("mnist")
+    torch.manual_seed(0)
+    net = build_model(spec, "mnist-cnn", "tanh", 10.0).to(device).eval()
+    x = torch.rand(batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    cfg = AttackConfig(method="pgd", eps=0.3, steps=steps, batch_size=batch).resolved(10.0, batch)
+    idx = torch.arange(batch)
+    ta = torchattacks.PGD(net.deployed(cfg.eval_temp), eps=cfg.eps, alpha=cfg.alpha, steps=steps, random_start=True)
+    t_ta = statistics.median(timed(lambda: ta(x, y), device, repeats))
+    t_hb = statistics.median(timed(lambda: attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=False),
+                                   device, repeats))
+    return {"torchattacks_img_steps_per_s": batch * steps / t_ta, "hotbench_img_steps_per_s": batch * steps / t_hb,
+            "overhead_pct": 100 * (t_hb / t_ta - 1), "batch": batch, "steps": steps}
+
+
+# ---- 3. suite evaluation -----------------------------------------------------------------------------------
+def suite_configs(eps: float, n: int) -> tuple[str, list[AttackConfig]]:
+    """The paper suite from hotbench.suites when it exists, else the gradient attacks it is built around."""
+    try:
+        from hotbench.suites import suite_configs as named
+
+        return "paper", named("paper", [eps], n_samples=n)
+    except ImportError:
+        return "fgsm,bim,pgd,mim", [AttackConfig(method=m, eps=eps, steps=40, n_samples=n) for m in ("fgsm", "bim", "pgd", "mim")]
+
+
+def suite_eval(device: torch.device, repeats: int, n: int, eps: float, epochs: int) -> dict[str, Any]:
+    """digits, no output activation, T = 1 (eval T = train T): a model most samples of which break early,
+    where skipping pays. Timings exclude training; each repeat starts from an empty attack store."""
+    root = Path(tempfile.mkdtemp(prefix="hotbench-bench-"))
+    try:
+        ws = Workspace(root)
+        record, _ = ensure_trained(ws, TrainConfig(dataset="digits", act="none", temp=1.0, epochs=epochs), device)
+        net = ws.load_model(record, device)
+        test = load_dataset("digits").test
+        name, configs = suite_configs(eps, n)
+        resolved = [c.resolved(record.config.temp, len(test)) for c in configs]
+        attacks_dir = record.path / "attacks"
+
+        naive: list[np.ndarray] = []
+
+        def run_naive() -> None:
+            naive[:] = [naive_robust(net, test, c, device) for c in resolved]
+
+        def run_mode(skip: bool) -> Callable[[], Any]:
+            def go():
+                shutil.rmtree(attacks_dir, ignore_errors=True)
+                return ensure_suite(ws, record, configs, device, skip=skip)
+            return go
+
+        t_naive = timed(run_naive, device, repeats, warmup=0)
+        t_exact = timed(run_mode(False), device, repeats, warmup=0)
+        exact = run_mode(False)()
+        t_skip = timed(run_mode(True), device, repeats, warmup=0)
+        skipped = run_mode(True)()
+
+        per_attack = []
+        exact_docs = [d for chain in exact for d in chain.docs]
+        for cfg, ref in zip(resolved, naive):
+            doc = next(d for d in exact_docs if d["attack_id"] == cfg.attack_id(record.run_id))
+            per_attack.append({"attack": cfg.label, "naive_adv_acc": float(ref.mean()),
+                               "exact_adv_acc": doc["metrics"]["adv_acc"],
+                               "identical": bool(np.array_equal(robust_mask(doc), ref))})
+        # worst case per chain (one chain per budget; minimum-norm attacks form their own)
+        worst = []
+        for group, chain in zip(chains(resolved), skipped):  # ensure_suite returns one result per chain
+            ref = np.logical_and.reduce([naive[next(i for i, r in enumerate(resolved) if r is c)] for c in group])
+            worst.append({"attacks": [c.label for c in group], "naive": float(ref.mean()),
+                          "skip": float(chain.worst_case.mean()),
+                          "identical": bool(np.array_equal(chain.worst_case, ref))})
+        med = statistics.median
+        return {"suite": name, "n_samples": n, "eps": eps, "model": record.run_id,
+                "clean_acc": exact_docs[0]["metrics"]["clean_acc"],
+                "naive_s": med(t_naive), "exact_s": med(t_exact), "skip_s": med(t_skip),
+                "speedup_exact": med(t_naive) / med(t_exact), "speedup_skip": med(t_naive) / med(t_skip),
+                "per_attack": per_attack, "worst_case": worst,
+                "all_identical": all(p["identical"] for p in per_attack) and all(w["identical"] for w in worst)}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ---- 4. hotbench run quick ---------------------------------------------------------------------------------
+def run_quick_preset(device: torch.device) -> dict[str, Any]:
+    preset = ROOT / "presets" / "quick.yaml"
+    exe = Path(sys.executable).parent / "hotbench"
+    if not preset.is_file():
+        return {"skipped": f"{preset.relative_to(ROOT)} does not exist (yet)"}
+    probe = subprocess.run([str(exe), "run", "--help"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return {"skipped": "this hotbench has no `run` command (yet)"}
+    with tempfile.TemporaryDirectory(prefix="hotbench-quick-") as ws:
+        env = {**os.environ, "HOTBENCH_HOME": ws}
+        start = time.perf_counter()
+        proc = subprocess.run([str(exe), "run", "quick", "--quiet", "--device", device.type], env=env,
+                              capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {"failed": f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}",
+                "wall_s": wall}
+    return {"wall_s": wall}
+
+
+def main() -> int:
+    global OUT
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and smaller problems (a smoke test)")
+    ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    ap.add_argument("--json", action="store_true", help="figures as JSON on stdout (text goes to stderr)")
+    ap.add_argument("--skip-preset", action="store_true", help="do not time `hotbench run quick`")
+    args = ap.parse_args()
+    if args.json:
+        OUT = sys.stderr
+    configure_threads()
+    device = resolve_device(args.device)
+    q = args.quick
+    reps = 2 if q else 5
+    gpu = device.type == "cuda"
+    fig: dict[str, Any] = {"machine": machine(device), "quick": q}
+    m = fig["machine"]
+    say(f"machine: {m['nproc']} CPUs ({m['cpu']}), torch {m['torch']}, {m['threads']} threads, device {m['device']}"
+        f"{', ' + m['gpu'] if gpu else ''}; load avg {m['load_avg_start'][0]:.2f}")
+
+    ref = matmul_gflops(device, reps)
+    fig["matmul_gflops"] = ref
+    say(f"\n1. fp32 matmul reference: {ref:.1f} GFLOP/s")
+    fig["train"] = {}
+    for ds, batch, steps in (("mnist", 128, 3 if q else 10), ("cifar10", 32 if q else 128, 1 if q else 3)):
+        if gpu:
+            batch, steps = 512, 20
+        for cl in (False, True):
+            r = train_throughput(ds, device, batch, steps, reps, channels_last=cl)
+            r["fraction_of_matmul"] = r["gflops"] / ref
+            key = f"{DATASETS.get(ds).default_arch}{'+channels_last' if cl else ''}"
+            fig["train"][key] = r
+            say(f"   train {key:<26} batch {batch:>4}: {r['images_per_s']:8.0f} images/s, "
+                f"{r['gflops']:6.1f} GFLOP/s = {100 * r['fraction_of_matmul']:5.1f}% of matmul")
+
+    batch, steps = (1024, 40) if gpu else (256, 5 if q else 20)
+    r = pgd_overhead(device, batch, steps, reps)
+    fig["pgd"] = r
+    say(f"\n2. PGD (mnist-cnn, batch {batch}, {steps} steps): torchattacks {r['torchattacks_img_steps_per_s']:.0f}"
+        f" image-steps/s, hotbench {r['hotbench_img_steps_per_s']:.0f}: overhead {r['overhead_pct']:+.1f}%"
+        f" (target < 10%)")
+
+    r = suite_eval(device, 1 if q else 3, 40 if q else 397, 0.3, 5 if q else 20)
+    fig["suite"] = r
+    say(f"\n3. suite '{r['suite']}' at eps {r['eps']} on {r['model']} ({r['n_samples']} samples, clean "
+        f"{r['clean_acc']:.3f}): naive {r['naive_s']:.1f}s, exact {r['exact_s']:.1f}s "
+        f"({r['speedup_exact']:.1f}x), skip mode {r['skip_s']:.1f}s ({r['speedup_skip']:.1f}x)")
+    for p in r["per_attack"]:
+        say(f"   {p['attack']:<16} adv acc naive {p['naive_adv_acc']:.4f} exact {p['exact_adv_acc']:.4f}"
+            f" {'identical' if p['identical'] else 'DIFFERENT'}")
+    for w in r["worst_case"]:
+        say(f"   worst case over {', '.join(w['attacks'])}: naive {w['naive']:.4f} skip {w['skip']:.4f}"
+            f" {'identical' if w['identical'] else 'DIFFERENT'}")
+
+    if args.skip_preset:
+        fig["run_quick"] = {"skipped": "--skip-preset"}
+    else:
+        fig["run_quick"] = run_quick_preset(device)
+    rq = fig["run_quick"]
+    say("\n4. hotbench run quick from an empty workspace: "
+        + (f"{rq['wall_s']:.1f}s (target < 180s)" if "wall_s" in rq and "failed" not in rq
+           else f"SKIPPED: {rq.get('skipped') or rq.get('failed')}"))
+    fig["machine"]["load_avg_end"] = os.getloadavg()
+    say(f"\nload avg at the end: {fig['machine']['load_avg_end'][0]:.2f}")
+    if args.json:
+        json.dump(fig, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    return 0 if r["all_identical"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
