@@ -12,7 +12,6 @@ setup: $(STAMP)
 # security hole) and torchvision, neither of which its code imports. See README, "Install".
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps torchattacks==3.5.1

@@ -11,9 +11,12 @@ Measured, not assumed:
    in eps; results change with the random restart.
 
 Verdict (one of VERDICTS):
-- "masking suspected": at least one check fired. Each fired check is a line of evidence with its numbers,
-  next to the worst case (hotbench.worstcase) and the attack that broke the most samples. Whatever the worst
-  case, the numbers of the paper's attacks are not to be trusted for this model.
+- "masking suspected": at least one check fired, and the best white-box attack on the output (the paper's
+  kind) leaves more than THRESHOLDS.beats accuracy above the worst case: the output's gradient hides
+  robustness that is not there. Each fired check is a line of evidence with its numbers, next to the worst
+  case (hotbench.worstcase) and the attack that broke the most samples.
+- "not robust" also when checks fired but the output's own gradient attacks already reach the worst case
+  (e.g. a tanh model at T = 1 with a few saturated outputs): the indicators are listed, nothing is hidden.
 - "not robust": no check fired and the worst-case accuracy at the reference eps is below
   THRESHOLDS.robust_acc.
 - "robust": no check fired and the worst case stays at or above THRESHOLDS.robust_acc.
@@ -166,7 +169,7 @@ def _beats(name: str, a: tuple[float, str] | None, b: tuple[float, str] | None, 
         return Check(name, None, f"no {missing} result at this budget")
     fired = a[0] < b[0] - th.beats
     rel = "beats" if fired else "does not beat"
-    return Check(name, fired, f"{what_a} {a[1]} {a[0]:.3f} {rel} {what_b} {b[1]} {b[0]:.3f}",
+    return Check(name, fired, f"{what_a} {a[1]} {a[0] + 0.0:.3f} {rel} {what_b} {b[1]} {b[0] + 0.0:.3f}",
                  {"a_acc": a[0], "a": a[1], "b_acc": b[0], "b": b[1]})
 
 
@@ -281,12 +284,18 @@ def reference_budget(results: list[StoredResult], th: Thresholds = THRESHOLDS) -
     return max(options, key=lambda b: (b[0] == "Linf", count[b], b[1]))
 
 
-def decide(checks: list[Check], wc: WorstCase | None, th: Thresholds = THRESHOLDS) -> tuple[str, list[str]]:
-    """The verdict and its evidence lines (see the module docstring)."""
+def decide(checks: list[Check], wc: WorstCase | None, th: Thresholds = THRESHOLDS,
+           output_best: tuple[float, str] | None = None) -> tuple[str, list[str]]:
+    """The verdict and its evidence lines (see the module docstring). `output_best` is the lowest accuracy of
+    a white-box attack on the deployed output at the reference budget (None: not measured)."""
     fired = [c for c in checks if c.fired]
     evidence = [f"{c.name}: {c.evidence}" for c in fired]
     if wc is not None:
         evidence.append(wc.summary())
+    if fired and wc is not None and output_best is not None and output_best[0] <= wc.robust_acc + th.beats:
+        return "not robust", evidence + [
+            f"masking indicators present, but the output's own gradient attack {output_best[1]} already reaches "
+            f"{output_best[0]:.3f} (worst case {wc.robust_acc:.3f})"]
     if fired:
         return "masking suspected", evidence
     if wc is None:
@@ -350,13 +359,15 @@ def diagnose(ws: Workspace, record: RunRecord, eval_temp: float, device: torch.d
             raise
         # the report may run where the dataset is not reachable: the checks on stored results still stand
     checks = [check_zero_gradients(grad, th), check_saturation(sat, th), check_ties(sat, th)]
-    wc = None
+    wc = output_best = None
     if ref is not None:
+        output_best = _best([r for r in _at_budget(results, *ref) if r.threat is not None and _spec(r).gradient
+                             and r.config.on == "output" and r.config.method not in ("autoattack", "transfer")], *ref)
         checks += [check_single_step(results, *ref, th), check_black_box(results, *ref, th),
                    check_logits(results, *ref, th), check_restarts(results, *ref, th)]
         wc = worst_case(results, record.run_id, eval_temp, *ref)
     checks += [check_large_eps(results, th), check_monotone(results, th)]
-    verdict, evidence = decide(checks, wc, th)
+    verdict, evidence = decide(checks, wc, th, output_best)
     return {
         "schema": DIAGNOSIS_SCHEMA,
         "run_id": record.run_id,

@@ -115,7 +115,7 @@ def results_document(ws: Workspace, filters: Filters | None = None) -> dict[str,
 def _record_key(r: dict[str, Any]):
     order = ATTACKS.names()
     return (r["dataset"], r["act"], r["train_temp"], -r["eval_temp"], r["run_id"],
-            order.index(r["method"]), r["on"], r["eps"] if r["eps"] is not None else -1, str(r["targeted"]))
+            order.index(r["method"]), r["on"] != "output", r["eps"] if r["eps"] is not None else -1, str(r["targeted"]))
 
 
 @dataclass

@@ -140,6 +140,11 @@ def test_decide():
     assert dg.decide([quiet], low)[0] == "not robust"
     assert dg.decide([quiet], high)[0] == "robust"
     assert dg.decide([quiet], None)[0] == "not evaluated"
+    # indicators fire, but the output's own gradient attack already reaches the worst case: nothing is hidden
+    verdict, evidence = dg.decide([fired], low, output_best=(0.02, "pgd"))
+    assert verdict == "not robust" and "already reaches 0.020" in evidence[-1]
+    # ... whereas a gap between the output attack and the worst case is the masking the paper missed
+    assert dg.decide([fired], low, output_best=(0.85, "pgd"))[0] == "masking suspected"
     assert all(v in dg.VERDICTS for v in ("robust", "masking suspected", "not robust"))
 
 

@@ -66,7 +66,9 @@ def test_quick_matches_the_issue():
     plan = load("quick")[1].plan()
     assert {(c.dataset, c.act) for c in plan.train} == {("digits", "tanh"), ("digits", "none")}
     assert sorted({c.temp for c in plan.train}) == [1, 10, 50, 100]
-    assert {a.method for a in plan.attack} == {"fgsm", "pgd", "cw", "deepfool"}
+    # the paper's attacks (issue 3), and those that expose the masking in the report's worst case (issue 4)
+    assert {a.method for a in plan.attack} == {"fgsm", "pgd", "cw", "deepfool", "transfer", "square"}
+    assert {a.on for a in plan.attack if a.method == "pgd"} == {"output", "logits"}
     assert {a.eval_temp for a in plan.attack} == {None, 1.0}  # None = the training temperature
 
 
