@@ -135,6 +135,9 @@ class _AllFound(Exception):
     """Raised from inside an attack's loop once every sample of the batch has a kept adversarial point."""
 
 
+_SYNC_EVERY = 8
+
+
 class _Tracked(nn.Module):
     """The model the attack sees. It also watches every full-batch query the attack makes and keeps, per
     sample, the first point that the deployed model misclassifies inside the threat model.
@@ -156,6 +159,8 @@ class _Tracked(nn.Module):
         self.best = x0.clone()
         self.surrogate: HotNet | None = None  # set by attack_batch for transfer attacks
         self.stop_early = False  # set by attack_batch
+        self._queries = 0
+        self.sync_free = x0.device.type != "cpu"  # see forward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.net.logits(x)
@@ -164,10 +169,20 @@ class _Tracked(nn.Module):
             with torch.no_grad():
                 deployed = out if self.on == "output" else self.net.head(z, self.eval_temp)
                 hit = (deployed.argmax(1) != self.y) & inside(x, self.x0, self.eps, self.norm) & ~self.found
-                if hit.any():
-                    self.best[hit] = x[hit].detach()
+                if not self.sync_free:
+                    if hit.any():
+                        self.best[hit] = x[hit].detach()
+                        self.found |= hit
+                        if self.stop_early and bool(self.found.all()):
+                            raise _AllFound
+                else:
+                    # On an accelerator every `.any()` is a host sync per attack step (measured on an H100:
+                    # +55% over plain torchattacks PGD). Same kept points without syncing; the early-stop
+                    # test syncs once every `_SYNC_EVERY` queries instead.
+                    self.best = torch.where(hit.view(-1, *([1] * (x.dim() - 1))), x.detach(), self.best)
                     self.found |= hit
-                    if self.stop_early and bool(self.found.all()):
+                    self._queries += 1
+                    if self.stop_early and self._queries % _SYNC_EVERY == 0 and bool(self.found.all()):
                         raise _AllFound
         return out
 

@@ -98,3 +98,28 @@ def test_thread_count_env(monkeypatch):
     monkeypatch.setenv("HOTBENCH_THREADS", "many")
     with pytest.raises(HotbenchError, match="HOTBENCH_THREADS"):
         configure_threads()
+
+
+def test_sync_free_tracking_keeps_the_same_points(trained_ws, monkeypatch):
+    """The accelerator path of attacks._Tracked (no host sync per step) keeps exactly the CPU path's points."""
+    import hotbench.attacks as A
+    from hotbench.config import AttackConfig
+    from hotbench.data import load_dataset
+
+    from .conftest import TANH50
+
+    net = trained_ws.load_model(trained_ws.load_record(TANH50.run_id))
+    test = load_dataset("digits").test
+    x, y = test.x[:96], test.y[:96]
+    cfg = AttackConfig(method="pgd", eps=0.3, steps=10).resolved(50.0, 397)
+    plain, _ = A.attack_batch(net, cfg, x, y, seed=3)
+    init = A._Tracked.__init__
+
+    def sync_free_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.sync_free = True
+
+    monkeypatch.setattr(A._Tracked, "__init__", sync_free_init)
+    free, _ = A.attack_batch(net, cfg, x, y, seed=3)
+    assert torch.equal(plain, free)
+    assert (net.deployed(50.0)(free).argmax(1) != y).float().mean() > 0.5  # the attack did break samples
