@@ -78,6 +78,19 @@ PresetF = Annotated[Optional[str], typer.Option("--preset", help="A preset name 
                                                 "run its part of the sweep; replaces the other sweep options.")]
 
 
+ExecutorO = Annotated[str, typer.Option(help=f"Where units run; one of: {_names(EXECUTORS)}.")]
+WorkersO = Annotated[Optional[int], typer.Option(help="Worker processes for --executor process; "
+                                                "default: one per GPU, else one per CPU core, up to 4.")]
+AddressO = Annotated[Optional[str], typer.Option(help="Ray cluster for --executor ray: auto (on a cluster "
+                                                 "node) or ray://HEAD:10001; default: a local Ray instance.")]
+
+
+def _only_with_preset(preset: str | None, executor: str, workers: int | None, address: str | None) -> None:
+    if preset is None and (executor != "local" or workers is not None or address is not None):
+        raise HotbenchError("--executor, --workers and --address apply to preset sweeps",
+                            "add --preset NAME, or use `hotbench run PRESET --executor ...`")
+
+
 def _run_preset(name: str, part: str, workspace, device, data_dir, download, force, quiet, executor="local",
                 workers: int | None = None, address: str | None = None) -> None:
     """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep executor."""
@@ -123,10 +136,13 @@ def train(
     force: Annotated[bool, typer.Option("--force", help="Retrain even if this config is stored.")] = False,
     workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
     quiet: Quiet = False, preset: PresetF = None,
+    executor: ExecutorO = "local", workers: WorkersO = None, address: AddressO = None,
 ) -> None:
     """Train models with act(z / T) on the output layer and store them in the workspace."""
+    _only_with_preset(preset, executor, workers, address)
     if preset is not None:
-        return _run_preset(preset, "train", workspace, device, data_dir, download, force, quiet)
+        return _run_preset(preset, "train", workspace, device, data_dir, download, force, quiet, executor, workers,
+                           address)
     temps = temp or [1.0]
     configs = [TrainConfig(dataset=dataset, act=act, temp=t, arch=arch, epochs=epochs, batch_size=batch_size,
                            lr=lr, seed=seed, n_train=n_train) for t in temps]
@@ -160,10 +176,13 @@ def attack(
     workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
     quiet: Quiet = False, preset: PresetF = None,
     fast: Annotated[bool, typer.Option("--fast", help="Worst-case mode: run the attacks in order, each only on the samples the earlier ones left robust (AutoAttack's practice). The worst case is exact; per-attack numbers after the first are partial and stored apart.")] = False,
+    executor: ExecutorO = "local", workers: WorkersO = None, address: AddressO = None,
 ) -> None:
     """Attack every trained model in the workspace that matches the filters; store one result per config."""
+    _only_with_preset(preset, executor, workers, address)
     if preset is not None:
-        return _run_preset(preset, "attack", workspace, device, data_dir, download, force, quiet)
+        return _run_preset(preset, "attack", workspace, device, data_dir, download, force, quiet, executor, workers,
+                           address)
     from .presets import check_params, parse_param
 
     if targeted is not None and targeted not in ("random", "least-likely"):
@@ -270,11 +289,7 @@ def report(
 @cli_command("run")
 def run_cmd(
     preset: Annotated[str, typer.Argument(help="Preset name (presets/NAME.yaml) or path to a preset YAML file.")],
-    executor: Annotated[str, typer.Option(help=f"Where units run; one of: {_names(EXECUTORS)}.")] = "local",
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes for --executor process; "
-                                                   "default: one per GPU, else one per CPU core, up to 4.")] = None,
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster for --executor ray: auto (on a cluster "
-                                                   "node) or ray://HEAD:10001; default: a local Ray instance.")] = None,
+    executor: ExecutorO = "local", workers: WorkersO = None, address: AddressO = None,
     format: Annotated[str, typer.Option("--format", "-f", help=f"Report format, one of: {', '.join(FORMATS)}.")] = "table",
     force: Annotated[bool, typer.Option("--force", help="Recompute every unit even if stored.")] = False,
     workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,

@@ -37,12 +37,17 @@ def _trained_root(tmp_path_factory) -> Path:
     return root
 
 
+def private_copy(root: Path, tmp_path: Path) -> Workspace:
+    """A test's own copy of a shared workspace: it may add results or plant files without affecting others."""
+    dst = tmp_path / "ws"
+    shutil.copytree(root, dst)
+    return Workspace(dst)
+
+
 @pytest.fixture
 def trained_ws(_trained_root, tmp_path) -> Workspace:
     """A private copy of a workspace holding digits tanh T=50 and none T=1 (trained once per session)."""
-    dst = tmp_path / "ws"
-    shutil.copytree(_trained_root, dst)
-    return Workspace(dst)
+    return private_copy(_trained_root, tmp_path)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import torch
 from typer.testing import CliRunner
 
 from hotbench import executors
+from hotbench.cli import app
 from hotbench.config import AttackConfig, TrainConfig
 from hotbench.errors import HotbenchError
 from hotbench.progress import Reporter
@@ -104,7 +105,6 @@ def test_ray_not_installed_names_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(HotbenchError, match=r"not installed.*pip install 'hotbench\[ray\]'"):
         run_plan(PLAN, ctx_for(tmp_path), "ray")
-    from hotbench.cli import app
 
     result = CliRunner().invoke(app, ["run", "ci-smoke", "--executor", "ray", "-w", str(tmp_path / "ws")])
     assert result.exit_code == 2
@@ -190,3 +190,32 @@ def test_ray_matches_local_and_retries_a_dead_worker(tmp_path, references, ray_l
     assert marker.exists()  # the first attempt's worker did die
     assert again[f"{T20}/{victim.stem}"] == "done" and sum(s == "stored" for s in again.values()) == N_UNITS - 1
     assert snapshot(tmp_path) == snapshot(ref)
+
+
+# ---- `train` / `attack` with a preset take the executor too ------------------------------------------
+def test_executor_options_need_a_preset(tmp_path):
+    for cmd in ("train", "attack"):
+        r = CliRunner().invoke(app, [cmd, "--executor", "process", "-w", str(tmp_path / "ws")])
+        assert r.exit_code == 2 and "apply to preset sweeps" in r.stderr
+
+
+def test_train_preset_through_the_process_executor_matches_local(tmp_path):
+    preset = tmp_path / "tiny.yaml"
+    preset.write_text("train:\n  acts: [tanh]\n  temps: [5]\n  epochs: 2\nattack:\n  n_samples: 30\n"
+                      "  attacks:\n    - method: fgsm\n      eps: [0.1]\n")
+    r = CliRunner().invoke(app, ["train", "--preset", str(preset), "--executor", "process", "--workers", "1",
+                                 "-w", str(tmp_path / "pool"), "-q", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["attack", "--preset", str(preset), "--executor", "bogus", "-w", str(tmp_path / "pool")])
+    assert r.exit_code == 2 and "unknown executor 'bogus'" in r.stderr
+    before = torch.get_num_threads()
+    torch.set_num_threads(pool_threads(1))
+    try:
+        r = CliRunner().invoke(app, ["train", "--preset", str(preset), "-w", str(tmp_path / "local"), "-q",
+                                     "--device", "cpu"])
+    finally:
+        torch.set_num_threads(before)
+    assert r.exit_code == 0, r.output
+    pool, local = snapshot(tmp_path / "pool"), snapshot(tmp_path / "local")
+    assert pool.keys() == local.keys() and any(k.endswith("model.safetensors") for k in pool)
+    assert pool == local

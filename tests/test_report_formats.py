@@ -23,7 +23,7 @@ from hotbench.report import SCHEMA_FILE, SCHEMA_VERSION, flat_records, render, r
 from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
 
-from .conftest import CPU
+from .conftest import CPU, private_copy
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -50,10 +50,7 @@ def _results_root(_trained_root, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def results_ws(_results_root, tmp_path) -> Workspace:
-    """A private copy: tests may add results or plant files without affecting each other."""
-    dst = tmp_path / "ws"
-    shutil.copytree(_results_root, dst)
-    return Workspace(dst)
+    return private_copy(_results_root, tmp_path)
 
 
 def invoke(*args: str):
