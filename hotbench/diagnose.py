@@ -44,7 +44,8 @@ from .progress import Reporter
 from .store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
 from .worstcase import StoredResult, WorstCase, budgets, load_stored, positions, worst_case
 
-DIAGNOSIS_SCHEMA = "hotbench.diagnosis/1"
+# Bumped whenever the verdict rule changes, so that a stored diagnosis made by an older rule is recomputed.
+DIAGNOSIS_SCHEMA = "hotbench.diagnosis/2"
 VERDICTS = ("robust", "masking suspected", "not robust", "not evaluated")
 
 
@@ -407,7 +408,8 @@ def current(ws: Workspace, record: RunRecord, eval_temp: float) -> dict[str, Any
         return None
     doc = read_json_checked(path)
     ids = sorted(r.attack_id for r in load_stored(ws, record.run_id, eval_temp))
-    return doc if doc.get("attack_ids") == ids and doc.get("thresholds") == asdict(THRESHOLDS) else None
+    fresh = doc.get("schema") == DIAGNOSIS_SCHEMA and doc.get("thresholds") == asdict(THRESHOLDS)
+    return doc if fresh and doc.get("attack_ids") == ids else None
 
 
 def report_verdicts(ws: Workspace, records: list[RunRecord]) -> dict[tuple[str, float], dict[str, Any]]:

@@ -228,7 +228,7 @@ def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int |
         table.add_column(c, justify="right")
     for r in rows:
         table.add_row(*_cells(r, columns))
-    console = Console(file=io.StringIO(), width=width or 200, record=True, force_terminal=False)
+    console = Console(file=io.StringIO(), width=width or 10_000, record=True, force_terminal=False)
     console.print(table)
     from .diagnose import verdict_lines  # the evidence behind each verdict column
 
