@@ -459,7 +459,8 @@ BROKEN_BY = "broken most by"
 VERDICT = "verdict"
 
 
-def annotate_rows(ws: Workspace, records: list[RunRecord], rows: list[Any]) -> list[str]:
+def annotate_rows(ws: Workspace, records: list[RunRecord], rows: list[Any],
+                  verdicts: dict[tuple[str, float], dict[str, Any]] | None = None) -> list[str]:
     """The report's extra columns, filled into its rows (report.Row: .run_id, .eval_temp, .adv, .notes):
     the worst case per budget ("robust ε=0.3", "robust L2 ε=0.5"), the attack that broke the most samples at
     the reference budget, and the verdict. Returns the column names to append (none if nothing was attacked)."""
@@ -467,7 +468,7 @@ def annotate_rows(ws: Workspace, records: list[RunRecord], rows: list[Any]) -> l
 
     by_run = {r.run_id: r for r in records}
     robust_cols: list[str] = []
-    verdicts = report_verdicts(ws, records)
+    verdicts = report_verdicts(ws, records) if verdicts is None else verdicts
     for rec in records:
         for wc in worst_cases(ws, rec):
             if wc.n_samples == 0:
@@ -487,10 +488,11 @@ def annotate_rows(ws: Workspace, records: list[RunRecord], rows: list[Any]) -> l
     return robust_cols + ([BROKEN_BY, VERDICT] if verdicts else [])
 
 
-def verdict_lines(ws: Workspace, records: list[RunRecord]) -> list[str]:
+def verdict_lines(ws: Workspace, records: list[RunRecord],
+                  verdicts: dict[tuple[str, float], dict[str, Any]] | None = None) -> list[str]:
     """The evidence under each verdict, as text lines for reports."""
     lines = []
-    for (run_id, t), doc in report_verdicts(ws, records).items():
+    for (run_id, t), doc in (report_verdicts(ws, records) if verdicts is None else verdicts).items():
         lines.append(f"verdict of {run_id} at eval T={t:g}: {doc['verdict']}")
         lines += [f"  - {e}" for e in doc["evidence"]]
     return lines

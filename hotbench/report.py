@@ -131,7 +131,9 @@ class Row:
     notes: dict[str, str] = field(default_factory=dict)  # text columns (hotbench.diagnose: broken by, verdict)
 
 
-def pivot(ws: Workspace, filters: Filters | None = None) -> tuple[list[Row], list[str]]:
+def pivot(ws: Workspace, filters: Filters | None = None,
+          verdicts: dict[tuple[str, float], dict[str, Any]] | None = None) -> tuple[list[Row], list[str]]:
+    """Rows and columns of the people's table. `verdicts` (diagnose.report_verdicts) is computed if not given."""
     filters = filters or Filters()
     records = flat_records(ws, filters)
     rows: dict[tuple[str, float], Row] = {}
@@ -161,7 +163,7 @@ def pivot(ws: Workspace, filters: Filters | None = None) -> tuple[list[Row], lis
     from .diagnose import annotate_rows  # worst case ("robust"), the attack that broke most, the verdict
 
     return ordered, (_order_columns(columns, records) + size_columns
-                     + annotate_rows(ws, select_runs(ws, filters), ordered))
+                     + annotate_rows(ws, select_runs(ws, filters), ordered, verdicts))
 
 
 def _order_columns(columns: list[str], records: list[dict[str, Any]]) -> list[str]:
@@ -209,7 +211,11 @@ def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int |
         from .htmlreport import render_html
 
         return render_html(ws, filters)
-    rows, columns = pivot(ws, filters)
+    from .diagnose import report_verdicts, verdict_lines  # the verdict columns and the evidence behind them
+
+    records = select_runs(ws, filters or Filters())
+    verdicts = report_verdicts(ws, records)  # once: it loads every model and takes a gradient pass
+    rows, columns = pivot(ws, filters, verdicts)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -230,7 +236,5 @@ def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int |
         table.add_row(*_cells(r, columns))
     console = Console(file=io.StringIO(), width=width or 10_000, record=True, force_terminal=False)
     console.print(table)
-    from .diagnose import verdict_lines  # the evidence behind each verdict column
-
-    evidence = verdict_lines(ws, select_runs(ws, filters or Filters()))
+    evidence = verdict_lines(ws, records, verdicts)
     return console.export_text() + "".join(line + "\n" for line in evidence)
