@@ -426,12 +426,12 @@ def report_verdicts(ws: Workspace, records: list[RunRecord]) -> dict[tuple[str, 
 
 def render(docs: list[dict[str, Any]], fmt: str = "table", width: int | None = None) -> str:
     """Diagnoses as JSON (a list of documents) or as a rich table with the evidence under each row."""
-    import io
     import json
 
     from rich import box
-    from rich.console import Console
     from rich.table import Table
+
+    from .progress import plain_text
 
     if fmt == "json":
         return json.dumps(docs, indent=1) + "\n"
@@ -449,9 +449,7 @@ def render(docs: list[dict[str, Any]], fmt: str = "table", width: int | None = N
                       d["verdict"])
         lines.append(f"{d['run_id']} at eval T={d['eval_temp']:g}: {d['verdict']}")
         lines += [f"  - {e}" for e in d["evidence"]]
-    console = Console(file=io.StringIO(), width=width or 160, record=True, force_terminal=False)
-    console.print(table)
-    return console.export_text() + "\n".join(lines) + "\n"
+    return plain_text(table, width or 160) + "\n".join(lines) + "\n"
 
 
 ROBUST_PREFIX = "robust"

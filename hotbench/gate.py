@@ -246,11 +246,10 @@ def _f(v: float | None) -> str:
 def render_checks(result: GateResult, title: str, ref: str = "baseline", only_interesting: bool = False,
                   width: int = 160) -> str:
     """The diff table (baseline or threshold, now, delta, status) as plain text, one row per check."""
-    import io
-
     from rich import box
-    from rich.console import Console
     from rich.table import Table
+
+    from .progress import plain_text
 
     rows = [c for c in result.checks if c.status != OK] if only_interesting else result.checks
     table = Table(title=title, box=box.SIMPLE, caption=result.summary())
@@ -260,9 +259,7 @@ def render_checks(result: GateResult, title: str, ref: str = "baseline", only_in
     for c in rows:
         d = c.delta
         table.add_row(c.what, c.metric, _f(c.baseline), _f(c.now), "-" if d is None else f"{d:+.3f}", c.status)
-    console = Console(file=io.StringIO(), width=width, record=True, force_terminal=False)
-    console.print(table)
-    return console.export_text()
+    return plain_text(table, width)
 
 
 # ---- the report command's gate step -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,6 +10,14 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 stderr = Console(stderr=True)
+
+
+def plain_text(renderable, width: int) -> str:
+    """A rich renderable (a table) as plain text, for reports written to stdout or a file: no colour codes,
+    and at the width asked for rather than the terminal's."""
+    console = Console(file=io.StringIO(), width=width, record=True, force_terminal=False)
+    console.print(renderable)
+    return console.export_text()
 
 
 class Tracker:

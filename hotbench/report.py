@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from .attacks import ATTACKS
 from .config import AttackConfig
 from .errors import HotbenchError
+from .progress import plain_text
 from .store import Workspace
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -234,7 +234,5 @@ def render(ws: Workspace, fmt: str, filters: Filters | None = None, width: int |
         table.add_column(c, justify="right")
     for r in rows:
         table.add_row(*_cells(r, columns))
-    console = Console(file=io.StringIO(), width=width or 10_000, record=True, force_terminal=False)
-    console.print(table)
     evidence = verdict_lines(ws, records, verdicts)
-    return console.export_text() + "".join(line + "\n" for line in evidence)
+    return plain_text(table, width or 10_000) + "".join(line + "\n" for line in evidence)

@@ -13,6 +13,18 @@ from hotbench.runner import ensure_trained
 from hotbench.store import Workspace
 
 CPU = torch.device("cpu")
+
+# Fields that legitimately differ between two runs of the same work: wall times, creation time, and the
+# checksum over them. Tests that compare stored documents across runs ignore exactly these.
+VOLATILE = {"time_s", "train_time_s", "created", "checksum"}
+
+
+def strip_volatile(doc):
+    if isinstance(doc, dict):
+        return {k: strip_volatile(v) for k, v in doc.items() if k not in VOLATILE}
+    if isinstance(doc, list):
+        return [strip_volatile(v) for v in doc]
+    return doc
 # 20 epochs: enough for tanh at T=50 to saturate at eval T=1 on most test inputs (measured: ~86%).
 FAST_EPOCHS = 20
 

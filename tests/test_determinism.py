@@ -11,18 +11,9 @@ from typer.testing import CliRunner
 from hotbench.cli import app
 from hotbench.store import Workspace
 
+from .conftest import strip_volatile
+
 runner = CliRunner()
-
-# Fields that legitimately differ between two runs: wall times, creation time, and the checksum over them.
-VOLATILE = {"time_s", "train_time_s", "created", "checksum"}
-
-
-def strip_volatile(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: strip_volatile(v) for k, v in doc.items() if k not in VOLATILE}
-    if isinstance(doc, list):
-        return [strip_volatile(v) for v in doc]
-    return doc
 
 
 def _sweep(ws: Path) -> None:

@@ -26,7 +26,7 @@ from hotbench.progress import Reporter
 from hotbench.store import Workspace
 from hotbench.sweep import Plan, SweepContext, UnitStatus, run_plan
 
-from .conftest import CPU
+from .conftest import CPU, strip_volatile
 
 PLAN = Plan(
     train=[TrainConfig(dataset="digits", act="tanh", temp=t, epochs=3) for t in (1.0, 20.0)],
@@ -36,7 +36,6 @@ PLAN = Plan(
 )
 T1, T20 = (c.run_id for c in PLAN.train)
 N_UNITS = 2 + 2 * 3 + 1  # the executors list the transfer surrogate's training as a unit of its own
-VOLATILE = {"created", "time_s", "train_time_s", "checksum"}  # when and how long, not what
 
 
 def ctx_for(root: Path, **kw: Any) -> SweepContext:
@@ -45,11 +44,8 @@ def ctx_for(root: Path, **kw: Any) -> SweepContext:
 
 def snapshot(root: Path) -> dict[str, Any]:
     """Every JSON of a workspace minus the volatile keys, plus the raw weights."""
-
-    def strip(d: Any) -> Any:
-        return {k: strip(v) for k, v in d.items() if k not in VOLATILE} if isinstance(d, dict) else d
-
-    out: dict[str, Any] = {str(p.relative_to(root)): strip(json.loads(p.read_text())) for p in root.rglob("*.json")}
+    out: dict[str, Any] = {str(p.relative_to(root)): strip_volatile(json.loads(p.read_text()))
+                           for p in root.rglob("*.json")}
     out.update({str(p.relative_to(root)): p.read_bytes() for p in root.rglob("model.safetensors")})
     return out
 
