@@ -126,8 +126,67 @@ register(AttackSpec("cw", lambda m, c: _ta().CW(m, c=c.params["c"], kappa=c.para
                                                  lr=c.params["lr"]), None,
                     "Carlini-Wagner L2, minimum-norm (Carlini and Wagner 2017)", uses_steps=True,
                     defaults={"c": 1.0, "kappa": 0.0, "lr": 0.01}))
-register(AttackSpec("deepfool", lambda m, c: _ta().DeepFool(m, steps=c.steps, overshoot=c.params["overshoot"]),
-                    None, "DeepFool, minimum-norm L2 (Moosavi-Dezfooli et al. 2016)", uses_steps=True,
+@functools.cache
+def _deepfool_class() -> type:
+    """torchattacks' DeepFool with the reference implementation's overshoot.
+
+    torchattacks 3.5.1 overshoots each step from the current point, x_(i+1) = x_i + (1 + overshoot) r_i; the
+    reference (LTS4/DeepFool, as Foolbox) overshoots the total, x_i = x_0 + (1 + overshoot) * sum_j r_j. The
+    reference's is the stronger of the two: on the digits softmax model (40 samples, 50 steps) it left 7
+    samples robust where torchattacks' left 13, both judged as `judge` does. Points are clamped to [0, 1] as
+    torchattacks does. The clamp is also DeepFool's limit here: a step that points out of the box is cut, so
+    the iterates approach the boundary from the correct side (margin shrinking 5-10x per step) and some never
+    cross it. A sample whose step is not finite (a zero gradient: the saturated output this benchmark is about)
+    stops where it is instead of becoming NaN."""
+    ta = _ta()
+
+    class ReferenceDeepFool(ta.DeepFool):
+        def forward_return_target_labels(self, images: torch.Tensor, labels: torch.Tensor):
+            images = images.clone().detach().to(self.device)
+            labels = labels.clone().detach().to(self.device)
+            adv = images.clone()
+            r_tot = torch.zeros_like(images)
+            target_labels = labels.clone()
+            active = list(range(len(images)))
+            for _ in range(self.steps):
+                still = []
+                for i in active:
+                    pre, r = self._step(adv[i:i + 1], labels[i])
+                    target_labels[i] = pre
+                    if r is None:
+                        continue
+                    r_tot[i] += r
+                    adv[i] = torch.clamp(images[i] + (1 + self.overshoot) * r_tot[i], min=0, max=1)
+                    still.append(i)
+                active = still
+                if not active:
+                    break
+            return adv.detach(), target_labels
+
+        def _step(self, image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+            """(class now predicted or aimed at, the linearised step to the nearest boundary), or no step
+            once the sample is misclassified or the step is not finite."""
+            image = image.clone().detach().requires_grad_(True)
+            fs = self.get_logits(image)[0]
+            pre = fs.argmax()
+            if pre != label:
+                return pre, None
+            ws = self._construct_jacobian(fs, image)
+            wrong = [k for k in range(len(fs)) if k != label]
+            f_prime = (fs[wrong] - fs[label]).detach()
+            w_prime = ws[wrong] - ws[label]
+            value = f_prime.abs() / w_prime.flatten(1).norm(dim=1)
+            hat = value.argmin()
+            r = f_prime[hat].abs() * w_prime[hat][0] / w_prime[hat].norm() ** 2
+            if not torch.isfinite(r).all():
+                return label, None
+            return (hat if hat < label else hat + 1), r
+
+    return ReferenceDeepFool
+
+
+register(AttackSpec("deepfool", lambda m, c: _deepfool_class()(m, steps=c.steps, overshoot=c.params["overshoot"]),
+                    None, "DeepFool, minimum-norm L2 (Moosavi-Dezfooli et al. 2016), the reference's overshoot", uses_steps=True,
                     targeted=False, defaults={"overshoot": 0.02}))
 
 
@@ -293,6 +352,22 @@ def attack_batch(net: HotNet, cfg: AttackConfig, x: torch.Tensor, y: torch.Tenso
     return adv, n_invalid
 
 
+def judge(deployed: nn.Module, adv: torch.Tensor, spec: AttackSpec) -> torch.Tensor:
+    """The class the deployed model gives each adversarial input: what every result records as adv_pred.
+
+    A minimum-norm attack (cw, deepfool) stops at its first point past the decision boundary, where the
+    top-2 margin is a rounding error (measured on the digits softmax model with deepfool: median 1.4e-6),
+    so the class of such a point depends on the kernel that computes it: a batched forward pass disagreed
+    with a batch-1 pass on 20 of 40 points, and the batch's other samples changed it again. Those points are
+    therefore judged one at a time, the pass DeepFool itself decides with, so a sample's result never
+    depends on which samples share its batch (fast and naive paths agree). Bounded attacks keep the batched
+    pass: their kept point is the first iterate past the boundary, a whole step beyond it."""
+    with torch.inference_mode():
+        if spec.norm is None:
+            return torch.cat([deployed(adv[i:i + 1]).argmax(1) for i in range(adv.shape[0])])
+        return deployed(adv).argmax(1)
+
+
 def run_attack(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device,
                on_batch: Callable[[int], None] | None = None, surrogate: HotNet | None = None,
                only: torch.Tensor | None = None) -> AttackOutcome:
@@ -303,6 +378,7 @@ def run_attack(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device
 
     `surrogate` is the model that transfer attacks craft on (see `surrogate_config`); others ignore it."""
     start = time.perf_counter()
+    spec = ATTACKS.get(cfg.method)
     net.eval()
     data = test.head(cfg.n_samples)
     deployed = net.deployed(cfg.eval_temp)
@@ -321,8 +397,7 @@ def run_attack(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device
         adv, bad = attack_batch(net, cfg, x, y, seed=cfg.seed * 100_003 + b,
                                  surrogate=surrogate, index=idx)
         n_invalid += bad
-        with torch.inference_mode():
-            adv_pred[idx] = deployed(adv).argmax(1).cpu()
+        adv_pred[idx] = judge(deployed, adv, spec).cpu()
         d = (adv - x).flatten(1).cpu()
         linf[idx] = d.abs().amax(1)
         l2[idx] = d.norm(dim=1)

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .attacks import attack_batch
+from .attacks import ATTACKS, attack_batch, judge
 from .config import AttackConfig
 from .data import Split, load_dataset
 from .errors import HotbenchError
-from .models import HotNet, predict
+from .models import HotNet
 from .progress import Reporter
 from .runner import ensure_attacked
 from .store import RunRecord, Workspace
@@ -91,8 +91,6 @@ def chains(configs: list[AttackConfig]) -> list[list[AttackConfig]]:
     over the same samples and within one budget. Minimum-norm attacks (cw, deepfool: no budget) form their
     own chain, so they never skip a sample because of a bounded attack or the reverse. Order inside a
     chain is the suite's order (cheap attacks first pays off most)."""
-    from .attacks import ATTACKS
-
     groups: dict[tuple[float, int, float | None], list[AttackConfig]] = {}
     for c in configs:
         budget = float(c.eps) if ATTACKS.get(c.method).norm is not None else None
@@ -148,6 +146,6 @@ def naive_robust(net: HotNet, test: Split, cfg: AttackConfig, device: torch.devi
         idx = torch.arange(i, min(i + cfg.batch_size, len(data)))
         x, y = data.x[idx].to(device), data.y[idx].to(device)
         adv, _ = attack_batch(net, cfg, x, y, seed=cfg.seed * 100_003 + b, index=idx, stop_early=False)
-        robust[idx.numpy()] = (predict(deployed, adv) == data.y[idx]).numpy()
+        robust[idx.numpy()] = (judge(deployed, adv, ATTACKS.get(cfg.method)).cpu() == data.y[idx]).numpy()
     return robust
 

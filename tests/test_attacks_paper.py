@@ -12,7 +12,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hotbench.attacks import ATTACKS
+from hotbench.attacks import ATTACKS, _deepfool_class, run_attack
 from hotbench.cli import app
 from hotbench.config import AttackConfig
 from hotbench.data import load_dataset
@@ -73,7 +73,8 @@ def test_minimum_norm_attacks_report_perturbation_sizes(trained_ws, method, step
     doc = _attack(trained_ws, NONE1, method=method, steps=steps, params=params)
     m = doc["metrics"]
     assert doc["threat_model"] is None  # no eps budget
-    assert m["success_rate"] > (0.5 if method == "cw" else 0.3), m  # deepfool's 2% overshoot lands near the boundary
+    # deepfool at 10 steps: 0.61 measured (the [0, 1] clamp keeps some iterates short of the boundary)
+    assert m["success_rate"] > 0.5, m
     broken = _broken(doc)
     l2 = np.array(doc["per_sample"]["l2"])
     assert (l2[broken] > 0).all()
@@ -103,6 +104,61 @@ def test_targeted_pgd_reaches_its_targets(trained_ws, mode):
 def test_targeted_cw_succeeds_on_some_samples(trained_ws):
     doc = _attack(trained_ws, NONE1, method="cw", steps=20, targeted="least-likely", params={"lr": 0.1})
     assert _broken(doc).any() and doc["metrics"]["mean_l2"] > 0
+
+
+def _linear_model(weight: torch.Tensor, bias: torch.Tensor) -> torch.nn.Module:
+    lin = torch.nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        lin.weight.copy_(weight)
+        lin.bias.copy_(bias)
+    return torch.nn.Sequential(torch.nn.Flatten(), lin)
+
+
+def test_deepfool_takes_the_reference_step_on_a_linear_model():
+    """On a linear model one DeepFool step reaches the nearest boundary exactly; the reference then
+    overshoots the total perturbation by 2%, and the next iteration sees a misclassified point and stops."""
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(3, 16, generator=g) * 0.5, torch.tensor([1.5, 0.0, 0.0])
+    model = _linear_model(w, b)
+    x0 = torch.full((1, 1, 4, 4), 0.5)
+    f = model(x0)[0].detach()
+    assert f.argmax() == 0
+    dists = [(f[0] - f[k]) / (w[k] - w[0]).norm() for k in (1, 2)]
+    k = 1 + int(torch.tensor(dists).argmin())
+    r = (f[0] - f[k]) * (w[k] - w[0]) / (w[k] - w[0]).norm() ** 2
+    expected = x0 + 1.02 * r.view(1, 1, 4, 4)
+    assert 0 < expected.min() and expected.max() < 1  # the clamp plays no part in this check
+    adv = _deepfool_class()(model, steps=50, overshoot=0.02)(x0, torch.tensor([0]))
+    torch.testing.assert_close(adv, expected, rtol=0, atol=1e-6)
+    assert model(adv).argmax(1).item() == k
+
+
+def test_deepfool_stops_on_a_zero_gradient_instead_of_returning_nan():
+    """A saturated output has no gradient to follow: the sample stays at the clean input (unbroken), where
+    torchattacks' DeepFool returns NaN (0 / 0) that hotbench would then count as an invalid point."""
+    model = _linear_model(torch.zeros(3, 16), torch.tensor([1.0, 0.0, 0.0]))
+    x0 = torch.full((2, 1, 4, 4), 0.5)
+    adv = _deepfool_class()(model, steps=5, overshoot=0.02)(x0, torch.tensor([0, 0]))
+    assert torch.equal(adv, x0)
+
+
+def test_minimum_norm_results_do_not_depend_on_the_batch(trained_ws):
+    """DeepFool's points sit within float rounding of the boundary, so they are judged one at a time: a sample
+    gets the same verdict whether it is attacked with all samples or in a batch of five (skip mode's
+    situation). Judged in batches instead, 13 of these 40 verdicts changed between the two."""
+    record = trained_ws.load_record(NONE1.resolved().run_id)
+    net = trained_ws.load_model(record, CPU)
+    test = load_dataset("digits").test
+    cfg = AttackConfig(method="deepfool", steps=10, n_samples=N).resolved(record.config.temp, len(test))
+    full = run_attack(net, test, cfg, CPU)
+    pieces = np.full(N, -1)
+    for j in range(8):
+        only = torch.arange(N) % 8 == j
+        part = run_attack(net, test, cfg, CPU, only=only)
+        pieces[only.numpy()] = part.adv_pred[only.numpy()]
+    correct = full.clean_correct
+    assert (full.adv_pred[correct] != full.labels[correct]).sum() > 10
+    assert np.array_equal(pieces[correct], full.adv_pred[correct])
 
 
 def test_deepfool_targeted_is_a_clean_error(trained_ws):
