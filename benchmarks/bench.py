@@ -8,7 +8,7 @@ Prints, each a median of several repeats (issue 6):
    attack on every sample, every iteration, no reuse), and a check that the numbers are identical;
 4. wall time of `hotbench run quick` from an empty workspace.
 
-Usage: python benchmarks/bench.py [--quick] [--device cpu|cuda] [--json]
+Usage: python benchmarks/bench.py [--quick] [--device cpu|cuda] [--json] [--only train,pgd,suite,preset]
 With --json the figures go to stdout as one JSON document and the human-readable lines to stderr.
 """
 
@@ -39,10 +39,11 @@ from hotbench.attacks import attack_batch  # noqa: E402
 from hotbench.config import AttackConfig, TrainConfig  # noqa: E402
 from hotbench.data import DATASETS, load_dataset  # noqa: E402
 from hotbench.fasteval import chains, configure_threads, ensure_suite, naive_robust, robust_mask  # noqa: E402
-from hotbench.models import build_model  # noqa: E402
+from hotbench.models import ARCHS, build_model  # noqa: E402
 from hotbench.provenance import resolve_device  # noqa: E402
 from hotbench.runner import ensure_trained  # noqa: E402
 from hotbench.store import Workspace  # noqa: E402
+from hotbench.train import train_step  # noqa: E402
 
 OUT = sys.stdout
 
@@ -56,17 +57,23 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> list[float]:
-    """Wall seconds of `fn` per repeat, after `warmup` untimed calls (allocator, kernels, caches)."""
-    for _ in range(warmup):
-        fn()
+def interleaved(fns: list[Callable[[], Any]], device: torch.device, repeats: int, warmup: int = 1) -> list[list[float]]:
+    """Wall seconds per repeat of each of `fns`, timed in turns (a b a b ...), one list per fn.
+
+    A shared machine drifts: timed back to back, all repeats of one side could land in a slow minute and
+    all of the other side in a fast one (seen here: PGD's overhead read anywhere from -5% to +10%). Ratios
+    of the same turn compare like with like; the figures below are medians of those ratios."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
     sync(device)
-    out = []
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        out.append(time.perf_counter() - start)
+        for fn, times in zip(fns, out):
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times.append(time.perf_counter() - start)
     return out
 
 
@@ -87,12 +94,11 @@ def machine(device: torch.device) -> dict[str, Any]:
 
 
 # ---- 1. matmul reference and training throughput ----------------------------------------------------------
-def matmul_gflops(device: torch.device, repeats: int) -> float:
-    """fp32 GFLOP/s of one large square matmul: the physical reference the training figures are set against."""
+def matmul_probe(device: torch.device) -> tuple[Callable[[], Any], float]:
+    """One large square fp32 matmul and its FLOPs: the physical reference the training figures are set against."""
     n = 8192 if device.type == "cuda" else 2048
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    times = timed(lambda: torch.matmul(a, b), device, repeats)
-    return 2 * n ** 3 / statistics.median(times) / 1e9
+    return (lambda: torch.matmul(a, b)), 2.0 * n ** 3
 
 
 def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
@@ -106,31 +112,31 @@ def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
 
 
 def train_throughput(dataset: str, device: torch.device, batch: int, steps: int, repeats: int,
-                     channels_last: bool = False) -> dict[str, float]:
-    """Images/s of hotbench's training step (Adam, cross-entropy on act(z / T)) on random inputs of the
-    dataset's shape: the same code path as train.train_model, without needing the dataset's files."""
+                     memory_format: torch.memory_format | None = None) -> dict[str, Any]:
+    """Images/s of hotbench's training step (train.train_step: Adam, cross-entropy on act(z / T)) on random
+    inputs of the dataset's shape, in the memory layout train_model uses for the arch (`memory_format=None`)
+    or in the one given: the same code path as train.train_model, without needing the dataset's files."""
     spec = DATASETS.get(dataset)
+    fmt = ARCHS.get(spec.default_arch).memory_format if memory_format is None else memory_format
     torch.manual_seed(0)
-    model = build_model(spec, spec.default_arch, "tanh", 10.0).to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = build_model(spec, spec.default_arch, "tanh", 10.0).to(device, memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(batch, spec.channels, spec.size, spec.size, device=device)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = torch.rand(batch, spec.channels, spec.size, spec.size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, spec.num_classes, (batch,), device=device)
     flops = step_flops(model, x, y)
 
     def run() -> None:
         for _ in range(steps):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            train_step(model, opt, x, y)
 
-    t = statistics.median(timed(run, device, repeats))
+    mm, mm_flops = matmul_probe(device)
+    t_mm, t_run = interleaved([mm, run], device, repeats)
+    t = statistics.median(t_run)
     return {"images_per_s": batch * steps / t, "gflops": flops * steps / t / 1e9, "flops_per_image": flops / batch,
-            "batch": batch}
+            "batch": batch, "memory_format": "channels_last" if fmt == torch.channels_last else "contiguous",
+            "default_layout": memory_format is None,
+            "matmul_gflops": mm_flops / statistics.median(t_mm) / 1e9,
+            "fraction_of_matmul": statistics.median(flops * steps / r / (mm_flops / m) for m, r in zip(t_mm, t_run))}
 
 
 # ---- 2. PGD overhead ---------------------------------------------------------------------------------------
@@ -148,22 +154,21 @@ def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> 
     cfg = AttackConfig(method="pgd", eps=0.3, steps=steps, batch_size=batch).resolved(10.0, batch)
     idx = torch.arange(batch)
     ta = torchattacks.PGD(net.deployed(cfg.eval_temp), eps=cfg.eps, alpha=cfg.alpha, steps=steps, random_start=True)
-    t_ta = statistics.median(timed(lambda: ta(x, y), device, repeats))
-    t_hb = statistics.median(timed(lambda: attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=False),
-                                   device, repeats))
+    ts_ta, ts_hb = interleaved([lambda: ta(x, y),
+                                lambda: attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=False)],
+                               device, repeats)
+    t_ta, t_hb = statistics.median(ts_ta), statistics.median(ts_hb)
     return {"torchattacks_img_steps_per_s": batch * steps / t_ta, "hotbench_img_steps_per_s": batch * steps / t_hb,
-            "overhead_pct": 100 * (t_hb / t_ta - 1), "batch": batch, "steps": steps}
+            "overhead_pct": 100 * (statistics.median(h / a for a, h in zip(ts_ta, ts_hb)) - 1),
+            "batch": batch, "steps": steps}
 
 
 # ---- 3. suite evaluation -----------------------------------------------------------------------------------
 def suite_configs(eps: float, n: int) -> tuple[str, list[AttackConfig]]:
-    """The paper suite from hotbench.suites when it exists, else the gradient attacks it is built around."""
-    try:
-        from hotbench.suites import suite_configs as named
+    """The paper's suite (hotbench.suites) at one eps, on the first n test samples."""
+    from hotbench.suites import suite_configs as named
 
-        return "paper", named("paper", [eps], n_samples=n)
-    except ImportError:
-        return "fgsm,bim,pgd,mim", [AttackConfig(method=m, eps=eps, steps=40, n_samples=n) for m in ("fgsm", "bim", "pgd", "mim")]
+    return "paper", named("paper", [eps], n_samples=n)
 
 
 def suite_eval(device: torch.device, repeats: int, n: int, eps: float, epochs: int) -> dict[str, Any]:
@@ -184,17 +189,17 @@ def suite_eval(device: torch.device, repeats: int, n: int, eps: float, epochs: i
         def run_naive() -> None:
             naive[:] = [naive_robust(net, test, c, device) for c in resolved]
 
-        def run_mode(skip: bool) -> Callable[[], Any]:
-            def go():
-                shutil.rmtree(attacks_dir, ignore_errors=True)
-                return ensure_suite(ws, record, configs, device, skip=skip)
+        last: dict[bool, Any] = {}
+
+        def run_mode(skip: bool) -> Callable[[], None]:
+            def go() -> None:
+                shutil.rmtree(attacks_dir, ignore_errors=True)  # every turn from an empty attack store
+                last[skip] = ensure_suite(ws, record, configs, device, skip=skip)
             return go
 
-        t_naive = timed(run_naive, device, repeats, warmup=0)
-        t_exact = timed(run_mode(False), device, repeats, warmup=0)
-        exact = run_mode(False)()
-        t_skip = timed(run_mode(True), device, repeats, warmup=0)
-        skipped = run_mode(True)()
+        t_naive, t_exact, t_skip = interleaved([run_naive, run_mode(False), run_mode(True)], device, repeats,
+                                               warmup=0)
+        exact, skipped = last[False], last[True]
 
         per_attack = []
         exact_docs = [d for chain in exact for d in chain.docs]
@@ -214,7 +219,8 @@ def suite_eval(device: torch.device, repeats: int, n: int, eps: float, epochs: i
         return {"suite": name, "n_samples": n, "eps": eps, "model": record.run_id,
                 "clean_acc": exact_docs[0]["metrics"]["clean_acc"],
                 "naive_s": med(t_naive), "exact_s": med(t_exact), "skip_s": med(t_skip),
-                "speedup_exact": med(t_naive) / med(t_exact), "speedup_skip": med(t_naive) / med(t_skip),
+                "speedup_exact": med(a / b for a, b in zip(t_naive, t_exact)),
+                "speedup_skip": med(a / b for a, b in zip(t_naive, t_skip)),
                 "per_attack": per_attack, "worst_case": worst,
                 "all_identical": all(p["identical"] for p in per_attack) and all(w["identical"] for w in worst)}
     finally:
@@ -223,13 +229,7 @@ def suite_eval(device: torch.device, repeats: int, n: int, eps: float, epochs: i
 
 # ---- 4. hotbench run quick ---------------------------------------------------------------------------------
 def run_quick_preset(device: torch.device) -> dict[str, Any]:
-    preset = ROOT / "presets" / "quick.yaml"
     exe = Path(sys.executable).parent / "hotbench"
-    if not preset.is_file():
-        return {"skipped": f"{preset.relative_to(ROOT)} does not exist (yet)"}
-    probe = subprocess.run([str(exe), "run", "--help"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return {"skipped": "this hotbench has no `run` command (yet)"}
     with tempfile.TemporaryDirectory(prefix="hotbench-quick-") as ws:
         env = {**os.environ, "HOTBENCH_HOME": ws}
         start = time.perf_counter()
@@ -242,6 +242,9 @@ def run_quick_preset(device: torch.device) -> dict[str, Any]:
     return {"wall_s": wall}
 
 
+SECTIONS = ("train", "pgd", "suite", "preset")
+
+
 def main() -> int:
     global OUT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -249,43 +252,78 @@ def main() -> int:
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     ap.add_argument("--json", action="store_true", help="figures as JSON on stdout (text goes to stderr)")
     ap.add_argument("--skip-preset", action="store_true", help="do not time `hotbench run quick`")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections to run, of: {', '.join(SECTIONS)} [default: all]")
     args = ap.parse_args()
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if not only or only - set(SECTIONS):
+        ap.error(f"--only takes sections of: {', '.join(SECTIONS)}")
+    if args.skip_preset:
+        only.discard("preset")
     if args.json:
         OUT = sys.stderr
     configure_threads()
     device = resolve_device(args.device)
     q = args.quick
-    reps = 2 if q else 5
+    reps = 2 if q else 7
     gpu = device.type == "cuda"
     fig: dict[str, Any] = {"machine": machine(device), "quick": q}
     m = fig["machine"]
     say(f"machine: {m['nproc']} CPUs ({m['cpu']}), torch {m['torch']}, {m['threads']} threads, device {m['device']}"
         f"{', ' + m['gpu'] if gpu else ''}; load avg {m['load_avg_start'][0]:.2f}")
 
-    ref = matmul_gflops(device, reps)
-    fig["matmul_gflops"] = ref
-    say(f"\n1. fp32 matmul reference: {ref:.1f} GFLOP/s")
-    fig["train"] = {}
+    if "train" in only:
+        fig["matmul_gflops"], fig["train"] = section_train(device, q, reps, gpu)
+    if "pgd" in only:
+        fig["pgd"] = section_pgd(device, q, reps, gpu)
+    ok = True
+    if "suite" in only:
+        fig["suite"] = section_suite(device, q)
+        ok = fig["suite"]["all_identical"]
+    if "preset" in only:
+        fig["run_quick"] = rq = run_quick_preset(device)
+        ok = ok and "failed" not in rq
+        say("\n4. hotbench run quick from an empty workspace: "
+            + (f"FAILED: {rq['failed']}" if "failed" in rq else f"{rq['wall_s']:.1f}s (target < 180s)"))
+    fig["machine"]["load_avg_end"] = os.getloadavg()
+    say(f"\nload avg at the end: {fig['machine']['load_avg_end'][0]:.2f}")
+    if args.json:
+        json.dump(fig, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    return 0 if ok else 1
+
+
+def section_train(device: torch.device, q: bool, reps: int, gpu: bool) -> tuple[float, dict[str, Any]]:
+    say("\n1. training throughput against the fp32 matmul reference (timed in turns with it)")
+    out: dict[str, Any] = {}
     for ds, batch, steps in (("mnist", 128, 3 if q else 10), ("cifar10", 32 if q else 128, 1 if q else 3)):
         if gpu:
             batch, steps = 512, 20
-        for cl in (False, True):
-            r = train_throughput(ds, device, batch, steps, reps, channels_last=cl)
-            r["fraction_of_matmul"] = r["gflops"] / ref
-            key = f"{DATASETS.get(ds).default_arch}{'+channels_last' if cl else ''}"
-            fig["train"][key] = r
-            say(f"   train {key:<26} batch {batch:>4}: {r['images_per_s']:8.0f} images/s, "
-                f"{r['gflops']:6.1f} GFLOP/s = {100 * r['fraction_of_matmul']:5.1f}% of matmul")
+        arch = ARCHS.get(DATASETS.get(ds).default_arch)
+        other = torch.contiguous_format if arch.channels_last else torch.channels_last
+        for fmt in (None, other):  # hotbench's layout for the arch first, then the other one for comparison
+            r = train_throughput(ds, device, batch, steps, reps, memory_format=fmt)
+            key = f"{DATASETS.get(ds).default_arch} {r['memory_format']}" + ("" if fmt is None else " (not used)")
+            out[key] = r
+            say(f"   train {key:<34} batch {batch:>4}: {r['images_per_s']:8.0f} images/s, "
+                f"{r['gflops']:6.1f} GFLOP/s = {100 * r['fraction_of_matmul']:5.1f}% of matmul "
+                f"({r['matmul_gflops']:.0f} GFLOP/s)" + (" (target >= 40%)" if fmt is None and ds == "mnist" else ""))
+    ref = statistics.median(r["matmul_gflops"] for r in out.values())
+    say(f"   fp32 matmul reference: {ref:.1f} GFLOP/s (median over the turns above)")
+    return ref, out
 
+
+def section_pgd(device: torch.device, q: bool, reps: int, gpu: bool) -> dict[str, Any]:
     batch, steps = (1024, 40) if gpu else (256, 5 if q else 20)
     r = pgd_overhead(device, batch, steps, reps)
-    fig["pgd"] = r
     say(f"\n2. PGD (mnist-cnn, batch {batch}, {steps} steps): torchattacks {r['torchattacks_img_steps_per_s']:.0f}"
         f" image-steps/s, hotbench {r['hotbench_img_steps_per_s']:.0f}: overhead {r['overhead_pct']:+.1f}%"
         f" (target < 10%)")
+    return r
 
+
+def section_suite(device: torch.device, q: bool) -> dict[str, Any]:
     r = suite_eval(device, 1 if q else 3, 40 if q else 397, 0.3, 5 if q else 20)
-    fig["suite"] = r
     say(f"\n3. suite '{r['suite']}' at eps {r['eps']} on {r['model']} ({r['n_samples']} samples, clean "
         f"{r['clean_acc']:.3f}): naive {r['naive_s']:.1f}s, exact {r['exact_s']:.1f}s "
         f"({r['speedup_exact']:.1f}x), skip mode {r['skip_s']:.1f}s ({r['speedup_skip']:.1f}x)")
@@ -295,21 +333,7 @@ def main() -> int:
     for w in r["worst_case"]:
         say(f"   worst case over {', '.join(w['attacks'])}: naive {w['naive']:.4f} skip {w['skip']:.4f}"
             f" {'identical' if w['identical'] else 'DIFFERENT'}")
-
-    if args.skip_preset:
-        fig["run_quick"] = {"skipped": "--skip-preset"}
-    else:
-        fig["run_quick"] = run_quick_preset(device)
-    rq = fig["run_quick"]
-    say("\n4. hotbench run quick from an empty workspace: "
-        + (f"{rq['wall_s']:.1f}s (target < 180s)" if "wall_s" in rq and "failed" not in rq
-           else f"SKIPPED: {rq.get('skipped') or rq.get('failed')}"))
-    fig["machine"]["load_avg_end"] = os.getloadavg()
-    say(f"\nload avg at the end: {fig['machine']['load_avg_end'][0]:.2f}")
-    if args.json:
-        json.dump(fig, sys.stdout, indent=1, default=str)
-        sys.stdout.write("\n")
-    return 0 if r["all_identical"] else 1
+    return r
 
 
 if __name__ == "__main__":

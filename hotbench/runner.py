@@ -51,7 +51,8 @@ def compute_trained(cfg: TrainConfig, data: Dataset, device: torch.device,
         "n_train": len(data.train.head(cfg.n_train)),
         "n_test": len(data.test),
     }
-    prov = {"versions": versions(), "hardware": hardware(device), "seed": cfg.seed}
+    prov = {"versions": versions(), "hardware": hardware(device), "seed": cfg.seed,
+            "memory_format": result.memory_format}
     return Trained(cfg, result.model, metrics, prov)
 
 

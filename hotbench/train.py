@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .data import Dataset, Split
-from .models import HotNet, build_model, predict
+from .models import ARCHS, HotNet, build_model, predict
 
 
 @dataclass
@@ -26,6 +26,7 @@ class TrainResult:
     train_time_s: float
     test_acc: float
     epoch_loss: list[float] = field(default_factory=list)
+    memory_format: str = "contiguous"  # the layout it trained in (the returned model is always NCHW)
 
 
 def accuracy(model: torch.nn.Module, split: Split) -> float:
@@ -34,15 +35,26 @@ def accuracy(model: torch.nn.Module, split: Split) -> float:
     return float((predict(model, split.x) == split.y).float().mean())
 
 
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """One optimisation step; returns the batch's mean loss (detached, not synced). Shared with `make bench`,
+    so the throughput it prints is this loop's."""
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
 def train_model(cfg: TrainConfig, data: Dataset, device: torch.device,
                 on_epoch: Callable[[int, float], None] | None = None) -> TrainResult:
     cfg = cfg.resolved()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = build_model(data.spec, cfg.arch, cfg.act, cfg.temp).to(device)
+    fmt = ARCHS.get(cfg.arch).memory_format
+    model = build_model(data.spec, cfg.arch, cfg.act, cfg.temp).to(device, memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     train = data.train.head(cfg.n_train)
-    x, y = train.x.to(device), train.y.to(device)
+    x, y = train.x.to(device).contiguous(memory_format=fmt), train.y.to(device)
     n = len(train)
     losses: list[float] = []
     start = time.perf_counter()
@@ -52,14 +64,14 @@ def train_model(cfg: TrainConfig, data: Dataset, device: torch.device,
         total = torch.zeros((), device=device)
         for i in range(0, n, cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * idx.numel()
+            total += train_step(model, opt, x[idx], y[idx]) * idx.numel()
         losses.append(float(total) / n)
         if on_epoch is not None:
             on_epoch(epoch + 1, losses[-1])
     model.eval()
     train_time = time.perf_counter() - start
-    return TrainResult(model, cfg, train_time, accuracy(model, data.test), losses)
+    # Back to NCHW: the layout a checkpoint is loaded in, so the accuracy recorded here is the one every
+    # later evaluation of the saved weights sees (and safetensors stores contiguous tensors only).
+    model = model.to(memory_format=torch.contiguous_format)
+    return TrainResult(model, cfg, train_time, accuracy(model, data.test), losses,
+                       "channels_last" if fmt == torch.channels_last else "contiguous")
