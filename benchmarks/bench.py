@@ -39,7 +39,7 @@ from hotbench.attacks import attack_batch  # noqa: E402
 from hotbench.config import AttackConfig, TrainConfig  # noqa: E402
 from hotbench.data import DATASETS, load_dataset  # noqa: E402
 from hotbench.fasteval import chains, configure_threads, ensure_suite, naive_robust, robust_mask  # noqa: E402
-from hotbench.models import ARCHS, build_model  # noqa: E402
+from hotbench.models import ARCHS, build_model, layout_name  # noqa: E402
 from hotbench.provenance import resolve_device  # noqa: E402
 from hotbench.runner import ensure_trained  # noqa: E402
 from hotbench.store import Workspace  # noqa: E402
@@ -133,8 +133,7 @@ def train_throughput(dataset: str, device: torch.device, batch: int, steps: int,
     t_mm, t_run = interleaved([mm, run], device, repeats)
     t = statistics.median(t_run)
     return {"images_per_s": batch * steps / t, "gflops": flops * steps / t / 1e9, "flops_per_image": flops / batch,
-            "batch": batch, "memory_format": "channels_last" if fmt == torch.channels_last else "contiguous",
-            "default_layout": memory_format is None,
+            "batch": batch, "memory_format": layout_name(fmt),
             "matmul_gflops": mm_flops / statistics.median(t_mm) / 1e9,
             "fraction_of_matmul": statistics.median(flops * steps / r / (mm_flops / m) for m, r in zip(t_mm, t_run))}
 
@@ -299,11 +298,11 @@ def section_train(device: torch.device, q: bool, reps: int, gpu: bool) -> tuple[
     for ds, batch, steps in (("mnist", 128, 3 if q else 10), ("cifar10", 32 if q else 128, 1 if q else 3)):
         if gpu:
             batch, steps = 512, 20
-        arch = ARCHS.get(DATASETS.get(ds).default_arch)
-        other = torch.contiguous_format if arch.channels_last else torch.channels_last
+        arch_name = DATASETS.get(ds).default_arch
+        other = torch.contiguous_format if ARCHS.get(arch_name).channels_last else torch.channels_last
         for fmt in (None, other):  # hotbench's layout for the arch first, then the other one for comparison
             r = train_throughput(ds, device, batch, steps, reps, memory_format=fmt)
-            key = f"{DATASETS.get(ds).default_arch} {r['memory_format']}" + ("" if fmt is None else " (not used)")
+            key = f"{arch_name} {r['memory_format']}" + ("" if fmt is None else " (not used)")
             out[key] = r
             say(f"   train {key:<34} batch {batch:>4}: {r['images_per_s']:8.0f} images/s, "
                 f"{r['gflops']:6.1f} GFLOP/s = {100 * r['fraction_of_matmul']:5.1f}% of matmul "

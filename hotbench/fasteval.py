@@ -141,11 +141,12 @@ def naive_robust(net: HotNet, test: Split, cfg: AttackConfig, device: torch.devi
     net.eval()
     data = test.head(cfg.n_samples)
     deployed = net.deployed(cfg.eval_temp)
+    spec = ATTACKS.get(cfg.method)
     robust = np.zeros(len(data), dtype=bool)
     for b, i in enumerate(range(0, len(data), cfg.batch_size)):
         idx = torch.arange(i, min(i + cfg.batch_size, len(data)))
         x, y = data.x[idx].to(device), data.y[idx].to(device)
         adv, _ = attack_batch(net, cfg, x, y, seed=cfg.seed * 100_003 + b, index=idx, stop_early=False)
-        robust[idx.numpy()] = (judge(deployed, adv, ATTACKS.get(cfg.method)).cpu() == data.y[idx]).numpy()
+        robust[idx.numpy()] = (judge(deployed, adv, spec).cpu() == data.y[idx]).numpy()
     return robust
 

@@ -42,7 +42,7 @@ class Arch:
     """A network body and how it trains fastest.
 
     `channels_last`: train in NHWC memory layout. oneDNN (CPU) and cuDNN (GPU) run these convolutions and the
-    pooling after them faster that way (`make bench`, 2 CPU cores: mnist-cnn training 39% -> 55% of the fp32
+    pooling after them faster that way (`make bench`, 2 CPU cores: mnist-cnn training 36% -> 53% of the fp32
     matmul reference; docs/performance.md). It changes the order of float summation, so weights differ from
     an NCHW run in the last bits (deterministic either way; recorded in run.json as
     `provenance.memory_format`). The 8x8 digits model gains nothing measurable and stays NCHW, so its
@@ -55,6 +55,11 @@ class Arch:
     @property
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
+
+
+def layout_name(fmt: torch.memory_format) -> str:
+    """How run.json and `make bench` name a memory layout."""
+    return "channels_last" if fmt == torch.channels_last else "contiguous"
 
 
 ARCHS: Registry[Arch] = Registry("arch")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .data import Dataset, Split
-from .models import ARCHS, HotNet, build_model, predict
+from .models import ARCHS, HotNet, build_model, layout_name, predict
 
 
 @dataclass
@@ -73,5 +73,4 @@ def train_model(cfg: TrainConfig, data: Dataset, device: torch.device,
     # Back to NCHW: the layout a checkpoint is loaded in, so the accuracy recorded here is the one every
     # later evaluation of the saved weights sees (and safetensors stores contiguous tensors only).
     model = model.to(memory_format=torch.contiguous_format)
-    return TrainResult(model, cfg, train_time, accuracy(model, data.test), losses,
-                       "channels_last" if fmt == torch.channels_last else "contiguous")
+    return TrainResult(model, cfg, train_time, accuracy(model, data.test), losses, layout_name(fmt))
