@@ -1,15 +1,19 @@
-"""`make bench`: how fast hotbench is on this machine, and whether its fast paths keep results identical.
+"""`make bench`: how fast hotbench is on this machine, and whether its fast paths keep results
+identical.
 
 Prints, each a median of several repeats (issue 6):
-1. training throughput (images/s) of the MNIST CNN and the CIFAR-10 CNN on random tensors (no dataset files
-   needed), and the achieved GFLOP/s as a fraction of this machine's measured fp32 matmul GFLOP/s;
+1. training throughput (images/s) of the MNIST CNN and the CIFAR-10 CNN on random tensors (no
+   dataset files needed), and the achieved GFLOP/s as a fraction of this machine's measured fp32
+   matmul GFLOP/s;
 2. PGD throughput (image-steps/s): hotbench's attack_batch versus torchattacks.PGD called directly;
-3. the paper's attack suite on one model: hotbench's exact mode and skip mode versus the naive loop (every
-   attack on every sample, every iteration, no reuse), and a check that the numbers are identical;
+3. the paper's attack suite on one model: hotbench's exact mode and skip mode versus the naive loop
+   (every attack on every sample, every iteration, no reuse), and a check that the numbers are
+   identical;
 4. wall time of `hotbench run quick` from an empty workspace.
 
-Usage: python benchmarks/bench.py [--quick] [--device cpu|cuda] [--json] [--only train,pgd,suite,preset]
-With --json the figures go to stdout as one JSON document and the human-readable lines to stderr.
+Usage: python benchmarks/bench.py [--quick] [--device cpu|cuda] [--json] [--only
+train,pgd,suite,preset] With --json the figures go to stdout as one JSON document and the
+human-readable lines to stderr.
 """
 
 from __future__ import annotations
@@ -35,13 +39,13 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hotbench.attacks import attack_batch  # noqa: E402
+from hotbench.attacks.engine import attack_batch  # noqa: E402
 from hotbench.config import AttackConfig, TrainConfig  # noqa: E402
 from hotbench.data import DATASETS, load_dataset  # noqa: E402
-from hotbench.fasteval import chains, configure_threads, ensure_suite, naive_robust, robust_mask  # noqa: E402
+from hotbench.evaluate.fasteval import chains, ensure_suite, naive_robust, robust_mask  # noqa: E402
 from hotbench.models import ARCHS, build_model, layout_name  # noqa: E402
-from hotbench.provenance import resolve_device  # noqa: E402
 from hotbench.runner import ensure_trained  # noqa: E402
+from hotbench.runtime import configure_threads, resolve_device  # noqa: E402
 from hotbench.store import Workspace  # noqa: E402
 from hotbench.train import train_step  # noqa: E402
 
@@ -57,19 +61,22 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved(fns: list[Callable[[], Any]], device: torch.device, repeats: int, warmup: int = 1) -> list[list[float]]:
+def interleaved(
+    fns: list[Callable[[], Any]], device: torch.device, repeats: int, warmup: int = 1
+) -> list[list[float]]:
     """Wall seconds per repeat of each of `fns`, timed in turns (a b a b ...), one list per fn.
 
-    A shared machine drifts: timed back to back, all repeats of one side could land in a slow minute and
-    all of the other side in a fast one (seen here: PGD's overhead read anywhere from -5% to +10%). Ratios
-    of the same turn compare like with like; the figures below are medians of those ratios."""
+    A shared machine drifts: timed back to back, all repeats of one side could land in a slow minute
+    and all of the other side in a fast one (seen here: PGD's overhead read anywhere from -5% to
+    +10%). Ratios of the same turn compare like with like; the figures below are medians of those
+    ratios."""
     for fn in fns:
         for _ in range(warmup):
             fn()
     sync(device)
     out: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, times in zip(fns, out):
+        for fn, times in zip(fns, out, strict=False):
             start = time.perf_counter()
             fn()
             sync(device)
@@ -86,19 +93,27 @@ def machine(device: torch.device) -> dict[str, Any]:
                 break
     except OSError:
         pass
-    info = {"nproc": os.cpu_count(), "cpu": model, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "device": str(device), "python": platform.python_version(), "load_avg_start": os.getloadavg()}
+    info = {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "python": platform.python_version(),
+        "load_avg_start": os.getloadavg(),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
 
 
-# ---- 1. matmul reference and training throughput ----------------------------------------------------------
+# ---- 1. matmul reference and training throughput -------------------------------------------------
 def matmul_probe(device: torch.device) -> tuple[Callable[[], Any], float]:
-    """One large square fp32 matmul and its FLOPs: the physical reference the training figures are set against."""
+    """One large square fp32 matmul and its FLOPs: the physical reference the training figures are
+    set against."""
     n = 8192 if device.type == "cuda" else 2048
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    return (lambda: torch.matmul(a, b)), 2.0 * n ** 3
+    return (lambda: torch.matmul(a, b)), 2.0 * n**3
 
 
 def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
@@ -111,17 +126,27 @@ def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-def train_throughput(dataset: str, device: torch.device, batch: int, steps: int, repeats: int,
-                     memory_format: torch.memory_format | None = None) -> dict[str, Any]:
-    """Images/s of hotbench's training step (train.train_step: Adam, cross-entropy on act(z / T)) on random
-    inputs of the dataset's shape, in the memory layout train_model uses for the arch (`memory_format=None`)
-    or in the one given: the same code path as train.train_model, without needing the dataset's files."""
+def train_throughput(
+    dataset: str,
+    device: torch.device,
+    batch: int,
+    steps: int,
+    repeats: int,
+    memory_format: torch.memory_format | None = None,
+) -> dict[str, Any]:
+    """Images/s of hotbench's training step (train.train_step: Adam, cross-entropy on act(z / T)) on
+    random inputs of the dataset's shape, in the memory layout train_model uses for the arch
+    (`memory_format=None`) or in the one given: the same code path as train.train_model, without
+    needing the dataset's files.
+    """
     spec = DATASETS.get(dataset)
     fmt = ARCHS.get(spec.default_arch).memory_format if memory_format is None else memory_format
     torch.manual_seed(0)
     model = build_model(spec, spec.default_arch, "tanh", 10.0).to(device, memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(batch, spec.channels, spec.size, spec.size, device=device).contiguous(memory_format=fmt)
+    x = torch.rand(batch, spec.channels, spec.size, spec.size, device=device).contiguous(
+        memory_format=fmt
+    )
     y = torch.randint(0, spec.num_classes, (batch,), device=device)
     flops = step_flops(model, x, y)
 
@@ -132,17 +157,25 @@ def train_throughput(dataset: str, device: torch.device, batch: int, steps: int,
     mm, mm_flops = matmul_probe(device)
     t_mm, t_run = interleaved([mm, run], device, repeats)
     t = statistics.median(t_run)
-    return {"images_per_s": batch * steps / t, "gflops": flops * steps / t / 1e9, "flops_per_image": flops / batch,
-            "batch": batch, "memory_format": layout_name(fmt),
-            "matmul_gflops": mm_flops / statistics.median(t_mm) / 1e9,
-            "fraction_of_matmul": statistics.median(flops * steps / r / (mm_flops / m) for m, r in zip(t_mm, t_run))}
+    return {
+        "images_per_s": batch * steps / t,
+        "gflops": flops * steps / t / 1e9,
+        "flops_per_image": flops / batch,
+        "batch": batch,
+        "memory_format": layout_name(fmt),
+        "matmul_gflops": mm_flops / statistics.median(t_mm) / 1e9,
+        "fraction_of_matmul": statistics.median(
+            flops * steps / r / (mm_flops / m) for m, r in zip(t_mm, t_run, strict=False)
+        ),
+    }
 
 
-# ---- 2. PGD overhead ---------------------------------------------------------------------------------------
+# ---- 2. PGD overhead -----------------------------------------------------------------------------
 def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> dict[str, float]:
-    """hotbench's attack_batch (tracking of the first success, validity checks, per-sample seeds) against
-    torchattacks.PGD on the same model view and data. stop_early=False: the same number of iterations on
-    both sides, so the difference is pure overhead (the early stop is measured in 3)."""
+    """hotbench's attack_batch (tracking of the first success, validity checks, per-sample seeds)
+    against torchattacks.PGD on the same model view and data. stop_early=False: the same number of
+    iterations on both sides, so the difference is pure overhead (the early stop is measured in
+    3)."""
     import torchattacks
 
     spec = DATASETS.get("mnist")
@@ -152,31 +185,48 @@ def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> 
     y = torch.randint(0, 10, (batch,), device=device)
     cfg = AttackConfig(method="pgd", eps=0.3, steps=steps, batch_size=batch).resolved(10.0, batch)
     idx = torch.arange(batch)
-    ta = torchattacks.PGD(net.deployed(cfg.eval_temp), eps=cfg.eps, alpha=cfg.alpha, steps=steps, random_start=True)
-    ts_ta, ts_hb = interleaved([lambda: ta(x, y),
-                                lambda: attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=False)],
-                               device, repeats)
+    ta = torchattacks.PGD(
+        net.deployed(cfg.eval_temp), eps=cfg.eps, alpha=cfg.alpha, steps=steps, random_start=True
+    )
+    ts_ta, ts_hb = interleaved(
+        [
+            lambda: ta(x, y),
+            lambda: attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=False),
+        ],
+        device,
+        repeats,
+    )
     t_ta, t_hb = statistics.median(ts_ta), statistics.median(ts_hb)
-    return {"torchattacks_img_steps_per_s": batch * steps / t_ta, "hotbench_img_steps_per_s": batch * steps / t_hb,
-            "overhead_pct": 100 * (statistics.median(h / a for a, h in zip(ts_ta, ts_hb)) - 1),
-            "batch": batch, "steps": steps}
+    return {
+        "torchattacks_img_steps_per_s": batch * steps / t_ta,
+        "hotbench_img_steps_per_s": batch * steps / t_hb,
+        "overhead_pct": 100
+        * (statistics.median(h / a for a, h in zip(ts_ta, ts_hb, strict=False)) - 1),
+        "batch": batch,
+        "steps": steps,
+    }
 
 
-# ---- 3. suite evaluation -----------------------------------------------------------------------------------
+# ---- 3. suite evaluation -------------------------------------------------------------------------
 def suite_configs(eps: float, n: int) -> tuple[str, list[AttackConfig]]:
-    """The paper's suite (hotbench.suites) at one eps, on the first n test samples."""
-    from hotbench.suites import suite_configs as named
+    """The paper's suite (hotbench.evaluate.suites) at one eps, on the first n test samples."""
+    from hotbench.evaluate.suites import suite_configs as named
 
     return "paper", named("paper", [eps], n_samples=n)
 
 
-def suite_eval(device: torch.device, repeats: int, n: int, eps: float, epochs: int) -> dict[str, Any]:
-    """digits, no output activation, T = 1 (eval T = train T): a model most samples of which break early,
-    where skipping pays. Timings exclude training; each repeat starts from an empty attack store."""
+def suite_eval(
+    device: torch.device, repeats: int, n: int, eps: float, epochs: int
+) -> dict[str, Any]:
+    """digits, no output activation, T = 1 (eval T = train T): a model most samples of which break
+    early, where skipping pays. Timings exclude training; each repeat starts from an empty attack
+    store."""
     root = Path(tempfile.mkdtemp(prefix="hotbench-bench-"))
     try:
         ws = Workspace(root)
-        record, _ = ensure_trained(ws, TrainConfig(dataset="digits", act="none", temp=1.0, epochs=epochs), device)
+        record, _ = ensure_trained(
+            ws, TrainConfig(dataset="digits", act="none", temp=1.0, epochs=epochs), device
+        )
         net = ws.load_model(record, device)
         test = load_dataset("digits").test
         name, configs = suite_configs(eps, n)
@@ -192,52 +242,89 @@ def suite_eval(device: torch.device, repeats: int, n: int, eps: float, epochs: i
 
         def run_mode(skip: bool) -> Callable[[], None]:
             def go() -> None:
-                shutil.rmtree(attacks_dir, ignore_errors=True)  # every turn from an empty attack store
+                shutil.rmtree(
+                    attacks_dir, ignore_errors=True
+                )  # every turn from an empty attack store
                 last[skip] = ensure_suite(ws, record, configs, device, skip=skip)
+
             return go
 
-        t_naive, t_exact, t_skip = interleaved([run_naive, run_mode(False), run_mode(True)], device, repeats,
-                                               warmup=0)
+        t_naive, t_exact, t_skip = interleaved(
+            [run_naive, run_mode(False), run_mode(True)], device, repeats, warmup=0
+        )
         exact, skipped = last[False], last[True]
 
         per_attack = []
         exact_docs = [d for chain in exact for d in chain.docs]
-        for cfg, ref in zip(resolved, naive):
+        for cfg, ref in zip(resolved, naive, strict=False):
             doc = next(d for d in exact_docs if d["attack_id"] == cfg.attack_id(record.run_id))
-            per_attack.append({"attack": cfg.label, "naive_adv_acc": float(ref.mean()),
-                               "exact_adv_acc": doc["metrics"]["adv_acc"],
-                               "identical": bool(np.array_equal(robust_mask(doc), ref))})
+            per_attack.append(
+                {
+                    "attack": cfg.label,
+                    "naive_adv_acc": float(ref.mean()),
+                    "exact_adv_acc": doc["metrics"]["adv_acc"],
+                    "identical": bool(np.array_equal(robust_mask(doc), ref)),
+                }
+            )
         # worst case per chain (one chain per budget; minimum-norm attacks form their own)
         worst = []
-        for group, chain in zip(chains(resolved), skipped):  # ensure_suite returns one result per chain
-            ref = np.logical_and.reduce([naive[next(i for i, r in enumerate(resolved) if r is c)] for c in group])
-            worst.append({"attacks": [c.label for c in group], "naive": float(ref.mean()),
-                          "skip": float(chain.worst_case.mean()),
-                          "identical": bool(np.array_equal(chain.worst_case, ref))})
+        for group, chain in zip(
+            chains(resolved), skipped, strict=False
+        ):  # ensure_suite returns one result per chain
+            ref = np.logical_and.reduce(
+                [naive[next(i for i, r in enumerate(resolved) if r is c)] for c in group]
+            )
+            worst.append(
+                {
+                    "attacks": [c.label for c in group],
+                    "naive": float(ref.mean()),
+                    "skip": float(chain.worst_case.mean()),
+                    "identical": bool(np.array_equal(chain.worst_case, ref)),
+                }
+            )
         med = statistics.median
-        return {"suite": name, "n_samples": n, "eps": eps, "model": record.run_id,
-                "clean_acc": exact_docs[0]["metrics"]["clean_acc"],
-                "naive_s": med(t_naive), "exact_s": med(t_exact), "skip_s": med(t_skip),
-                "speedup_exact": med(a / b for a, b in zip(t_naive, t_exact)),
-                "speedup_skip": med(a / b for a, b in zip(t_naive, t_skip)),
-                "per_attack": per_attack, "worst_case": worst,
-                "all_identical": all(p["identical"] for p in per_attack) and all(w["identical"] for w in worst)}
+        return {
+            "suite": name,
+            "n_samples": n,
+            "eps": eps,
+            "model": record.run_id,
+            "clean_acc": exact_docs[0]["metrics"]["clean_acc"],
+            "naive_s": med(t_naive),
+            "exact_s": med(t_exact),
+            "skip_s": med(t_skip),
+            "speedup_exact": med(a / b for a, b in zip(t_naive, t_exact, strict=False)),
+            "speedup_skip": med(a / b for a, b in zip(t_naive, t_skip, strict=False)),
+            "per_attack": per_attack,
+            "worst_case": worst,
+            "all_identical": (
+                all(p["identical"] for p in per_attack) and all(w["identical"] for w in worst)
+            ),
+        }
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-# ---- 4. hotbench run quick ---------------------------------------------------------------------------------
+# ---- 4. hotbench run quick -----------------------------------------------------------------------
 def run_quick_preset(device: torch.device) -> dict[str, Any]:
     exe = Path(sys.executable).parent / "hotbench"
     with tempfile.TemporaryDirectory(prefix="hotbench-quick-") as ws:
         env = {**os.environ, "HOTBENCH_HOME": ws}
         start = time.perf_counter()
-        proc = subprocess.run([str(exe), "run", "quick", "--quiet", "--device", device.type], env=env,
-                              capture_output=True, text=True, cwd=ROOT)
+        proc = subprocess.run(
+            [str(exe), "run", "quick", "--quiet", "--device", device.type],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         wall = time.perf_counter() - start
     if proc.returncode != 0:
-        return {"failed": f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}",
-                "wall_s": wall}
+        return {
+            "failed": (
+                f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}"
+            ),
+            "wall_s": wall,
+        }
     return {"wall_s": wall}
 
 
@@ -247,12 +334,19 @@ SECTIONS = ("train", "pgd", "suite", "preset")
 def main() -> int:
     global OUT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats and smaller problems (a smoke test)")
+    ap.add_argument(
+        "--quick", action="store_true", help="fewer repeats and smaller problems (a smoke test)"
+    )
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    ap.add_argument("--json", action="store_true", help="figures as JSON on stdout (text goes to stderr)")
+    ap.add_argument(
+        "--json", action="store_true", help="figures as JSON on stdout (text goes to stderr)"
+    )
     ap.add_argument("--skip-preset", action="store_true", help="do not time `hotbench run quick`")
-    ap.add_argument("--only", default=",".join(SECTIONS),
-                    help=f"comma-separated sections to run, of: {', '.join(SECTIONS)} [default: all]")
+    ap.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, of: {', '.join(SECTIONS)} [default: all]",
+    )
     args = ap.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if not only or only - set(SECTIONS):
@@ -268,8 +362,11 @@ def main() -> int:
     gpu = device.type == "cuda"
     fig: dict[str, Any] = {"machine": machine(device), "quick": q}
     m = fig["machine"]
-    say(f"machine: {m['nproc']} CPUs ({m['cpu']}), torch {m['torch']}, {m['threads']} threads, device {m['device']}"
-        f"{', ' + m['gpu'] if gpu else ''}; load avg {m['load_avg_start'][0]:.2f}")
+    say(
+        f"machine: {m['nproc']} CPUs ({m['cpu']}), torch {m['torch']}, {m['threads']} threads,"
+        f" device {m['device']}{', ' + m['gpu'] if gpu else ''}; load avg"
+        f" {m['load_avg_start'][0]:.2f}"
+    )
 
     if "train" in only:
         fig["matmul_gflops"], fig["train"] = section_train(device, q, reps, gpu)
@@ -282,8 +379,14 @@ def main() -> int:
     if "preset" in only:
         fig["run_quick"] = rq = run_quick_preset(device)
         ok = ok and "failed" not in rq
-        say("\n4. hotbench run quick from an empty workspace: "
-            + (f"FAILED: {rq['failed']}" if "failed" in rq else f"{rq['wall_s']:.1f}s (target < 180s)"))
+        say(
+            "\n4. hotbench run quick from an empty workspace: "
+            + (
+                f"FAILED: {rq['failed']}"
+                if "failed" in rq
+                else f"{rq['wall_s']:.1f}s (target < 180s)"
+            )
+        )
     fig["machine"]["load_avg_end"] = os.getloadavg()
     say(f"\nload avg at the end: {fig['machine']['load_avg_end'][0]:.2f}")
     if args.json:
@@ -292,21 +395,34 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def section_train(device: torch.device, q: bool, reps: int, gpu: bool) -> tuple[float, dict[str, Any]]:
+def section_train(
+    device: torch.device, q: bool, reps: int, gpu: bool
+) -> tuple[float, dict[str, Any]]:
     say("\n1. training throughput against the fp32 matmul reference (timed in turns with it)")
     out: dict[str, Any] = {}
-    for ds, batch, steps in (("mnist", 128, 3 if q else 10), ("cifar10", 32 if q else 128, 1 if q else 3)):
+    for ds, batch, steps in (
+        ("mnist", 128, 3 if q else 10),
+        ("cifar10", 32 if q else 128, 1 if q else 3),
+    ):
         if gpu:
             batch, steps = 512, 20
         arch_name = DATASETS.get(ds).default_arch
-        other = torch.contiguous_format if ARCHS.get(arch_name).channels_last else torch.channels_last
-        for fmt in (None, other):  # hotbench's layout for the arch first, then the other one for comparison
+        other = (
+            torch.contiguous_format if ARCHS.get(arch_name).channels_last else torch.channels_last
+        )
+        for fmt in (
+            None,
+            other,
+        ):  # hotbench's layout for the arch first, then the other one for comparison
             r = train_throughput(ds, device, batch, steps, reps, memory_format=fmt)
             key = f"{arch_name} {r['memory_format']}" + ("" if fmt is None else " (not used)")
             out[key] = r
-            say(f"   train {key:<34} batch {batch:>4}: {r['images_per_s']:8.0f} images/s, "
+            say(
+                f"   train {key:<34} batch {batch:>4}: {r['images_per_s']:8.0f} images/s, "
                 f"{r['gflops']:6.1f} GFLOP/s = {100 * r['fraction_of_matmul']:5.1f}% of matmul "
-                f"({r['matmul_gflops']:.0f} GFLOP/s)" + (" (target >= 40%)" if fmt is None and ds == "mnist" else ""))
+                f"({r['matmul_gflops']:.0f} GFLOP/s)"
+                + (" (target >= 40%)" if fmt is None and ds == "mnist" else "")
+            )
     ref = statistics.median(r["matmul_gflops"] for r in out.values())
     say(f"   fp32 matmul reference: {ref:.1f} GFLOP/s (median over the turns above)")
     return ref, out
@@ -315,23 +431,31 @@ def section_train(device: torch.device, q: bool, reps: int, gpu: bool) -> tuple[
 def section_pgd(device: torch.device, q: bool, reps: int, gpu: bool) -> dict[str, Any]:
     batch, steps = (1024, 40) if gpu else (256, 5 if q else 20)
     r = pgd_overhead(device, batch, steps, reps)
-    say(f"\n2. PGD (mnist-cnn, batch {batch}, {steps} steps): torchattacks {r['torchattacks_img_steps_per_s']:.0f}"
-        f" image-steps/s, hotbench {r['hotbench_img_steps_per_s']:.0f}: overhead {r['overhead_pct']:+.1f}%"
-        f" (target < 10%)")
+    say(
+        f"\n2. PGD (mnist-cnn, batch {batch}, {steps} steps): torchattacks"
+        f" {r['torchattacks_img_steps_per_s']:.0f} image-steps/s, hotbench"
+        f" {r['hotbench_img_steps_per_s']:.0f}: overhead {r['overhead_pct']:+.1f}% (target < 10%)"
+    )
     return r
 
 
 def section_suite(device: torch.device, q: bool) -> dict[str, Any]:
     r = suite_eval(device, 1 if q else 3, 40 if q else 397, 0.3, 5 if q else 20)
-    say(f"\n3. suite '{r['suite']}' at eps {r['eps']} on {r['model']} ({r['n_samples']} samples, clean "
-        f"{r['clean_acc']:.3f}): naive {r['naive_s']:.1f}s, exact {r['exact_s']:.1f}s "
-        f"({r['speedup_exact']:.1f}x), skip mode {r['skip_s']:.1f}s ({r['speedup_skip']:.1f}x)")
+    say(
+        f"\n3. suite '{r['suite']}' at eps {r['eps']} on {r['model']} ({r['n_samples']} samples,"
+        f" clean {r['clean_acc']:.3f}): naive {r['naive_s']:.1f}s, exact {r['exact_s']:.1f}s"
+        f" ({r['speedup_exact']:.1f}x), skip mode {r['skip_s']:.1f}s ({r['speedup_skip']:.1f}x)"
+    )
     for p in r["per_attack"]:
-        say(f"   {p['attack']:<16} adv acc naive {p['naive_adv_acc']:.4f} exact {p['exact_adv_acc']:.4f}"
-            f" {'identical' if p['identical'] else 'DIFFERENT'}")
+        say(
+            f"   {p['attack']:<16} adv acc naive {p['naive_adv_acc']:.4f} exact"
+            f" {p['exact_adv_acc']:.4f} {'identical' if p['identical'] else 'DIFFERENT'}"
+        )
     for w in r["worst_case"]:
-        say(f"   worst case over {', '.join(w['attacks'])}: naive {w['naive']:.4f} skip {w['skip']:.4f}"
-            f" {'identical' if w['identical'] else 'DIFFERENT'}")
+        say(
+            f"   worst case over {', '.join(w['attacks'])}: naive {w['naive']:.4f} skip"
+            f" {w['skip']:.4f} {'identical' if w['identical'] else 'DIFFERENT'}"
+        )
     return r
 
 

@@ -1,13 +1,14 @@
 """Importing weights trained elsewhere, without ever running code from the file.
 
-A `.pt`/`.pth` checkpoint is a pickle, and plain `torch.load` (or `pickle.load`) executes whatever the file's
-`__reduce__` entries name: a shared checkpoint is a program. hotbench therefore reads weights in two ways
-only: safetensors (a header and raw tensor bytes, no code at all), or `torch.load(weights_only=True)`, whose
-restricted unpickler admits tensors and plain containers and refuses every other global *before* calling it.
+A `.pt`/`.pth` checkpoint is a pickle, and plain `torch.load` (or `pickle.load`) executes whatever
+the file's `__reduce__` entries name: a shared checkpoint is a program. hotbench therefore reads
+weights in two ways only: safetensors (a header and raw tensor bytes, no code at all), or
+`torch.load(weights_only=True)`, whose restricted unpickler admits tensors and plain containers and
+refuses every other global *before* calling it.
 
-An imported model is stored like a trained one (safetensors + run.json with its checksum) but under its own
-run id, `<dataset>-<act>-T<T>-import-<hash of config and file>`: `hotbench train` with the same config must
-never mistake weights of unknown provenance for a model it trained, and vice versa.
+An imported model is stored like a trained one (safetensors + run.json with its checksum) but under
+its own run id, `<dataset>-<act>-T<T>-import-<hash of config and file>`: `hotbench train` with the
+same config must never mistake weights of unknown provenance for a model it trained, and vice versa.
 """
 
 from __future__ import annotations
@@ -21,20 +22,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from .config import TrainConfig, stable_hash
 from .data import DATASETS, load_dataset
 from .errors import HotbenchError
 from .models import HotNet, build_model
 from .progress import Reporter
-from .provenance import hardware, versions
+from .runtime import hardware, versions
 from .store import RunRecord, Workspace, sha256_file
 from .train import accuracy
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-_EXPORT_FIX = ("export a plain state_dict instead: safetensors.torch.save_file(model.state_dict(), 'w.safetensors')"
-               " (or torch.save(model.state_dict(), 'w.pt'))")
+_EXPORT_FIX = (
+    "export a plain state_dict instead: safetensors.torch.save_file(model.state_dict(),"
+    " 'w.safetensors') (or torch.save(model.state_dict(), 'w.pt'))"
+)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -58,26 +63,34 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
         raise HotbenchError(f"weights file '{path}' not found", "check the path")
     suffix = path.suffix.lower()
     if suffix in SAFETENSORS_SUFFIXES:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
             return load_file(str(path)), "safetensors"
         except (SafetensorError, OSError, ValueError) as exc:
-            raise HotbenchError(f"'{path}' is not a valid safetensors file ({_first_line(exc)})", _EXPORT_FIX) from None
+            raise HotbenchError(
+                f"'{path}' is not a valid safetensors file ({_first_line(exc)})", _EXPORT_FIX
+            ) from None
     if suffix in TORCH_SUFFIXES:
         try:
-            with warnings.catch_warnings():  # torch warns about pickle protocols on stderr: the error says enough
+            with (
+                warnings.catch_warnings()
+            ):  # torch warns about pickle protocols on stderr: the error says enough
                 warnings.simplefilter("ignore", UserWarning)
                 obj = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
-            raise HotbenchError(f"refused to load '{path}': it is a pickle that holds more than tensors "
-                                f"({_refusal_reason(exc)}), and loading it could run code", _EXPORT_FIX) from None
+            raise HotbenchError(
+                f"refused to load '{path}': it is a pickle that holds more than tensors "
+                f"({_refusal_reason(exc)}), and loading it could run code",
+                _EXPORT_FIX,
+            ) from None
         except (RuntimeError, EOFError, OSError, ValueError) as exc:
-            raise HotbenchError(f"'{path}' is not a readable torch weights file ({_first_line(exc)})", _EXPORT_FIX) from None
+            raise HotbenchError(
+                f"'{path}' is not a readable torch weights file ({_first_line(exc)})", _EXPORT_FIX
+            ) from None
         return _as_state_dict(obj, path), "torch"
-    raise HotbenchError(f"unknown weights format '{suffix or path.name}'",
-                        f"use a .safetensors file or a torch state_dict ({', '.join(TORCH_SUFFIXES)})")
+    raise HotbenchError(
+        f"unknown weights format '{suffix or path.name}'",
+        f"use a .safetensors file or a torch state_dict ({', '.join(TORCH_SUFFIXES)})",
+    )
 
 
 def _as_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -87,17 +100,22 @@ def _as_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
             if isinstance(obj.get(key), Mapping):
                 obj = obj[key]
                 break
-    if not isinstance(obj, Mapping) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                          for k, v in obj.items()):
-        raise HotbenchError(f"'{path}' does not hold a state_dict (a mapping of names to tensors)", _EXPORT_FIX)
+    if (
+        not isinstance(obj, Mapping)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
+        raise HotbenchError(
+            f"'{path}' does not hold a state_dict (a mapping of names to tensors)", _EXPORT_FIX
+        )
     return dict(obj)
 
 
 def _fit_keys(state: dict[str, torch.Tensor], expected: set[str]) -> dict[str, torch.Tensor]:
-    """Map the naming of common exports onto HotNet's: DataParallel's `module.` prefix, and a bare body
-    (an `nn.Sequential` saved on its own, without HotNet's `body.`)."""
+    """Map the naming of common exports onto HotNet's: DataParallel's `module.` prefix, and a bare
+    body (an `nn.Sequential` saved on its own, without HotNet's `body.`)."""
     if all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     if not set(state) & expected and {f"body.{k}" for k in state} & expected:
         state = {f"body.{k}": v for k, v in state.items()}
     return state
@@ -113,27 +131,44 @@ def build_from_weights(path: Path, cfg: TrainConfig) -> tuple[HotNet, str]:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())[:300]
-        raise HotbenchError(f"weights in '{path}' do not fit arch '{cfg.arch}' for {cfg.dataset}: {detail}",
-                            "pass the --arch (and --dataset) the weights were trained with") from None
-    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        raise HotbenchError(
+            f"weights in '{path}' do not fit arch '{cfg.arch}' for {cfg.dataset}: {detail}",
+            "pass the --arch (and --dataset) the weights were trained with",
+        ) from None
+    bad = [
+        k
+        for k, v in model.state_dict().items()
+        if v.is_floating_point() and not torch.isfinite(v).all()
+    ]
     if bad:
-        raise HotbenchError(f"weights in '{path}' contain NaN or infinite values (first: '{bad[0]}')",
-                            "export the weights of a finished, healthy training run")
+        raise HotbenchError(
+            f"weights in '{path}' contain NaN or infinite values (first: '{bad[0]}')",
+            "export the weights of a finished, healthy training run",
+        )
     return model.eval(), fmt
 
 
 def import_run_id(cfg: TrainConfig, weights_sha256: str) -> str:
     r = cfg.resolved()
-    return f"{r.dataset}-{r.act}-T{r.temp:g}-import-{stable_hash({'config': r.model_dump(), 'weights': weights_sha256}, 8)}"
+    digest = stable_hash({"config": r.model_dump(), "weights": weights_sha256}, 8)
+    return f"{r.dataset}-{r.act}-T{r.temp:g}-import-{digest}"
 
 
-def import_weights(ws: Workspace, path: Path, cfg: TrainConfig, device: torch.device | str = "cpu",
-                   data_dir: Path | None = None, download: bool = False, force: bool = False,
-                   reporter: Reporter | None = None) -> tuple[RunRecord, bool]:
-    """Store external weights as a run of `ws` (idempotent: the same file and config give the same run).
+def import_weights(
+    ws: Workspace,
+    path: Path,
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+    data_dir: Path | None = None,
+    download: bool = False,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> tuple[RunRecord, bool]:
+    """Store external weights as a run of `ws` (idempotent: the same file and config give the same
+    run).
 
-    Everything is validated (file format, fit to the architecture, finite values, dataset present) before
-    anything is written. The bool says whether the run was stored now.
+    Everything is validated (file format, fit to the architecture, finite values, dataset present)
+    before anything is written. The bool says whether the run was stored now.
     """
     reporter = reporter or Reporter(quiet=True)
     path = Path(path)
@@ -149,12 +184,27 @@ def import_weights(ws: Workspace, path: Path, cfg: TrainConfig, device: torch.de
     test_acc = accuracy(model.to(device), data.test)
     if not math.isfinite(test_acc):
         raise HotbenchError(f"the {cfg.dataset} test set is empty", "check --data-dir")
-    metrics = {"test_acc": test_acc, "train_time_s": None, "epoch_loss": [], "n_train": None,
-               "n_test": len(data.test)}
-    prov = {"versions": versions(), "hardware": hardware(device), "seed": None,
-            "imported": {"file": str(path.resolve()), "sha256": digest, "format": fmt,
-                         "note": "weights trained outside hotbench: config fields other than dataset, arch, act "
-                                 "and temp do not describe how they were trained"}}
+    metrics = {
+        "test_acc": test_acc,
+        "train_time_s": None,
+        "epoch_loss": [],
+        "n_train": None,
+        "n_test": len(data.test),
+    }
+    prov = {
+        "versions": versions(),
+        "hardware": hardware(device),
+        "seed": None,
+        "imported": {
+            "file": str(path.resolve()),
+            "sha256": digest,
+            "format": fmt,
+            "note": (
+                "weights trained outside hotbench: config fields other than dataset, arch, act "
+                "and temp do not describe how they were trained"
+            ),
+        },
+    }
     with ws.lock(run_id):
         record = ws.save_run(cfg, model.cpu(), metrics, prov, run_id=run_id)
     reporter.log(f"imported {run_id} from {path.name} ({fmt}): test acc {test_acc:.3f}")

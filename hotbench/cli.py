@@ -1,31 +1,47 @@
-"""The command line. Thin on purpose: parse, validate, call library functions that tests call directly."""
+"""The command line. Thin on purpose: parse, validate, call library functions that tests call
+directly."""
 
 from __future__ import annotations
 
 import functools
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
 
-from .attacks import ATTACKS
+from .attacks.spec import ATTACKS
+from .checkpoints import import_weights
 from .config import AttackConfig, TrainConfig
+from .context import Context
 from .data import DATASETS
+from .doctor import examine, render_doctor
 from .errors import HotbenchError
+from .evaluate import diagnose as dg
+from .evaluate.fasteval import ensure_suite
+from .evaluate.suites import SUITES, suite_configs
 from .models import ACTIVATIONS, ARCHS
 from .progress import Reporter, stderr
-from .provenance import resolve_device
-from .report import FORMATS, Filters, render, select_runs
+from .report.formats import FORMATS, render_report
+from .report.gate import evaluate, finish, prepare
+from .report.plots import plot_format, write_report_plots
+from .report.records import Filters, results_document, select_runs
 from .runner import ensure_attacked, ensure_trained
-from .store import Workspace
-from .sweep import EXECUTORS
+from .runtime import configure_threads, resolve_device
+from .store import Workspace, atomic_write_bytes
+from .sweep import EXECUTORS, unit_table
+from .sweep.presets import check_params, execute, load, parse_param, summary
 
 app = typer.Typer(
-    help="hotbench: does a high-temperature output activation make a classifier robust, or only hide its gradients?",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help=(
+        "hotbench: does a high-temperature output activation make a classifier robust, or only hide"
+        " its gradients?"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -40,7 +56,8 @@ def validation_error(exc: ValidationError, source: str = "option") -> HotbenchEr
 
 
 def cli_command(*args, **kwargs):
-    """Register a command whose user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
+    """Register a command whose user errors become one line on stderr and exit code 2, Ctrl-C exit
+    130."""
 
     def deco(fn):
         @functools.wraps(fn)
@@ -48,13 +65,21 @@ def cli_command(*args, **kwargs):
             try:
                 return fn(*a, **kw)
             except HotbenchError as exc:
-                stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+                stderr.print(
+                    f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                )
                 raise typer.Exit(exc.exit_code) from None
             except ValidationError as exc:
-                stderr.print(f"[bold red]error:[/] {escape(str(validation_error(exc)))}", highlight=False, soft_wrap=True)
+                stderr.print(
+                    f"[bold red]error:[/] {escape(str(validation_error(exc)))}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
                 raise typer.Exit(2) from None
             except KeyboardInterrupt:
-                stderr.print("interrupted: finished results are kept; run the same command again to resume")
+                stderr.print(
+                    "interrupted: finished results are kept; run the same command again to resume"
+                )
                 raise typer.Exit(130) from None
 
         return app.command(*args, **kwargs)(wrapper)
@@ -62,47 +87,112 @@ def cli_command(*args, **kwargs):
     return deco
 
 
-# ---- shared options ---------------------------------------------------------------------------------------
-Workspace_ = Annotated[Optional[Path], typer.Option("--workspace", "-w", envvar="HOTBENCH_HOME",
-                                                    help="Workspace directory [default: ./hotbench-runs].")]
+# ---- shared options ------------------------------------------------------------------------------
+Workspace_ = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="HOTBENCH_HOME",
+        help="Workspace directory [default: ./hotbench-runs].",
+    ),
+]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or log lines.")]
-DataDir = Annotated[Optional[Path], typer.Option(help="Folder holding torchvision datasets (e.g. ../shared/data).",
-                                                 envvar="HOTBENCH_DATA")]
-Download = Annotated[bool, typer.Option("--download", help="Download torchvision datasets if missing.")]
-DatasetF = Annotated[Optional[list[str]], typer.Option("--dataset", help=f"Only these datasets: {_names(DATASETS)}.")]
-ActF = Annotated[Optional[list[str]], typer.Option("--act", help=f"Only these activations: {_names(ACTIVATIONS)}.")]
-TempF = Annotated[Optional[list[float]], typer.Option("--temp", help="Only these training temperatures.")]
-RunF = Annotated[Optional[list[str]], typer.Option("--run", help="Only these run ids (a prefix is enough).")]
-PresetF = Annotated[Optional[str], typer.Option("--preset", help="A preset name (presets/NAME.yaml) or YAML path: "
-                                                "run its part of the sweep; replaces the other sweep options.")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder holding torchvision datasets (e.g. ../shared/data).", envvar="HOTBENCH_DATA"
+    ),
+]
+Download = Annotated[
+    bool, typer.Option("--download", help="Download torchvision datasets if missing.")
+]
+DatasetF = Annotated[
+    list[str] | None, typer.Option("--dataset", help=f"Only these datasets: {_names(DATASETS)}.")
+]
+ActF = Annotated[
+    list[str] | None,
+    typer.Option("--act", help=f"Only these activations: {_names(ACTIVATIONS)}."),
+]
+TempF = Annotated[
+    list[float] | None, typer.Option("--temp", help="Only these training temperatures.")
+]
+RunF = Annotated[
+    list[str] | None, typer.Option("--run", help="Only these run ids (a prefix is enough).")
+]
+PresetF = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help=(
+            "A preset name (presets/NAME.yaml) or YAML path: "
+            "run its part of the sweep; replaces the other sweep options."
+        ),
+    ),
+]
 
 
 ExecutorO = Annotated[str, typer.Option(help=f"Where units run; one of: {_names(EXECUTORS)}.")]
-WorkersO = Annotated[Optional[int], typer.Option(help="Worker processes for --executor process; "
-                                                "default: one per GPU, else one per CPU core, up to 4.")]
-AddressO = Annotated[Optional[str], typer.Option(help="Ray cluster for --executor ray: auto (on a cluster "
-                                                 "node) or ray://HEAD:10001; default: a local Ray instance.")]
+WorkersO = Annotated[
+    int | None,
+    typer.Option(
+        help=(
+            "Worker processes for --executor process; "
+            "default: one per GPU, else one per CPU core, up to 4."
+        )
+    ),
+]
+AddressO = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            "Ray cluster for --executor ray: auto (on a cluster "
+            "node) or ray://HEAD:10001; default: a local Ray instance."
+        )
+    ),
+]
 
 
-def _only_with_preset(preset: str | None, executor: str, workers: int | None, address: str | None) -> None:
+def _only_with_preset(
+    preset: str | None, executor: str, workers: int | None, address: str | None
+) -> None:
     if preset is None and (executor != "local" or workers is not None or address is not None):
-        raise HotbenchError("--executor, --workers and --address apply to preset sweeps",
-                            "add --preset NAME, or use `hotbench run PRESET --executor ...`")
+        raise HotbenchError(
+            "--executor, --workers and --address apply to preset sweeps",
+            "add --preset NAME, or use `hotbench run PRESET --executor ...`",
+        )
 
 
-def _run_preset(name: str, part: str, workspace, device, data_dir, download, force, quiet, executor="local",
-                workers: int | None = None, address: str | None = None) -> None:
-    """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep executor."""
-    from .presets import execute, load, summary
-    from .sweep import SweepContext, unit_table
-
+def _run_preset(
+    name: str,
+    part: str,
+    workspace,
+    device,
+    data_dir,
+    download,
+    force,
+    quiet,
+    executor="local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> None:
+    """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep
+    executor."""
     path, preset = load(name)
     ws = Workspace(workspace)
     ws.ensure_writable()
     reporter = Reporter(quiet)
-    ctx = SweepContext(ws=ws, device=resolve_device(device), reporter=reporter, data_dir=data_dir,
-                       download=download, force=force, workers=workers, address=address)
+    ctx = Context(
+        ws=ws,
+        device=resolve_device(device),
+        reporter=reporter,
+        data_dir=data_dir,
+        download=download,
+        force=force,
+        workers=workers,
+        address=address,
+    )
     with reporter.session():
         statuses = execute(preset, part, ctx, executor)
     if statuses:
@@ -110,8 +200,11 @@ def _run_preset(name: str, part: str, workspace, device, data_dir, download, for
     reporter.log(f"preset {path.stem} ({part}): {summary(statuses)}")
     failed = [s for s in statuses if s.status.startswith("failed")]
     if failed:  # the others are stored: a re-run computes only these
-        raise HotbenchError(f"{len(failed)} of {len(statuses)} units failed (first: {failed[0].name}, "
-                            f"{failed[0].status})", "run the same command again to retry only what is missing")
+        raise HotbenchError(
+            f"{len(failed)} of {len(statuses)} units failed (first: {failed[0].name}, "
+            f"{failed[0].status})",
+            "run the same command again to retry only what is missing",
+        )
 
 
 def _filters(dataset, act, temp, run) -> Filters:
@@ -125,27 +218,69 @@ def _filters(dataset, act, temp, run) -> Filters:
 @cli_command()
 def train(
     dataset: Annotated[str, typer.Option(help=f"One of: {_names(DATASETS)}.")] = "digits",
-    act: Annotated[str, typer.Option(help=f"Output activation, one of: {_names(ACTIVATIONS)}.")] = "tanh",
-    temp: Annotated[Optional[list[float]], typer.Option(help="Training temperature T in act(z / T); repeat for a sweep.")] = None,
-    arch: Annotated[Optional[str], typer.Option(help=f"One of: {_names(ARCHS)} [default: the dataset's].")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="[default: the dataset's (digits 40, mnist 5)].")] = None,
+    act: Annotated[
+        str, typer.Option(help=f"Output activation, one of: {_names(ACTIVATIONS)}.")
+    ] = "tanh",
+    temp: Annotated[
+        list[float] | None,
+        typer.Option(help="Training temperature T in act(z / T); repeat for a sweep."),
+    ] = None,
+    arch: Annotated[
+        str | None, typer.Option(help=f"One of: {_names(ARCHS)} [default: the dataset's].")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="[default: the dataset's (digits 40, mnist 5)].")
+    ] = None,
     batch_size: Annotated[int, typer.Option()] = 128,
     lr: Annotated[float, typer.Option()] = 1e-3,
     seed: Annotated[int, typer.Option()] = 0,
-    n_train: Annotated[Optional[int], typer.Option(help="Train on the first N training images only.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Retrain even if this config is stored.")] = False,
-    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
-    quiet: Quiet = False, preset: PresetF = None,
-    executor: ExecutorO = "local", workers: WorkersO = None, address: AddressO = None,
+    n_train: Annotated[
+        int | None, typer.Option(help="Train on the first N training images only.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even if this config is stored.")
+    ] = False,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
+    quiet: Quiet = False,
+    preset: PresetF = None,
+    executor: ExecutorO = "local",
+    workers: WorkersO = None,
+    address: AddressO = None,
 ) -> None:
     """Train models with act(z / T) on the output layer and store them in the workspace."""
     _only_with_preset(preset, executor, workers, address)
     if preset is not None:
-        return _run_preset(preset, "train", workspace, device, data_dir, download, force, quiet, executor, workers,
-                           address)
+        return _run_preset(
+            preset,
+            "train",
+            workspace,
+            device,
+            data_dir,
+            download,
+            force,
+            quiet,
+            executor,
+            workers,
+            address,
+        )
     temps = temp or [1.0]
-    configs = [TrainConfig(dataset=dataset, act=act, temp=t, arch=arch, epochs=epochs, batch_size=batch_size,
-                           lr=lr, seed=seed, n_train=n_train) for t in temps]
+    configs = [
+        TrainConfig(
+            dataset=dataset,
+            act=act,
+            temp=t,
+            arch=arch,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            n_train=n_train,
+        )
+        for t in temps
+    ]
     ws = Workspace(workspace)
     ws.ensure_writable()
     dev = resolve_device(device)
@@ -154,50 +289,146 @@ def train(
         for cfg in configs:
             record, trained = ensure_trained(ws, cfg, dev, reporter, data_dir, download, force)
             if not trained:
-                reporter.log(f"reused {record.run_id}: test acc {record.test_acc:.3f} (pass --force to retrain)")
+                reporter.log(
+                    f"reused {record.run_id}: test acc {record.test_acc:.3f} (pass --force to"
+                    " retrain)"
+                )
 
 
 @cli_command()
 def attack(
-    method: Annotated[Optional[list[str]], typer.Option(help=f"Attack, repeatable; one of: {_names(ATTACKS)} [default: pgd unless --suite].")] = None,
-    suite: Annotated[Optional[str], typer.Option(help="A named attack suite instead of --method: paper (the paper's attacks) or adaptive (logit, margin, black-box, transfer, AutoAttack).")] = None,
-    eps: Annotated[Optional[list[float]], typer.Option(help="Perturbation budget (Linf or L2 by attack); repeatable.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Iterations of iterative attacks [default: 40; with --suite, the suite's own].")] = None,
-    alpha: Annotated[Optional[float], typer.Option(help="Step size [default: 2.5 * eps / steps].")] = None,
-    n_samples: Annotated[Optional[int], typer.Option(help="Evaluate on the first N test images [default: all].")] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"Attack, repeatable; one of: {_names(ATTACKS)} [default: pgd unless --suite]."
+        ),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "A named attack suite instead of --method: paper (the paper's attacks) or adaptive"
+                " (logit, margin, black-box, transfer, AutoAttack)."
+            )
+        ),
+    ] = None,
+    eps: Annotated[
+        list[float] | None,
+        typer.Option(help="Perturbation budget (Linf or L2 by attack); repeatable."),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Iterations of iterative attacks [default: 40; with --suite, the suite's own]."
+        ),
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="Step size [default: 2.5 * eps / steps].")
+    ] = None,
+    n_samples: Annotated[
+        int | None, typer.Option(help="Evaluate on the first N test images [default: all].")
+    ] = None,
     batch_size: Annotated[int, typer.Option()] = 256,
     seed: Annotated[int, typer.Option()] = 0,
-    eval_temp: Annotated[Optional[list[float]], typer.Option(help="Evaluation temperature(s) [default: the training T]; 1 = the deployed model of the paper.")] = None,
-    targeted: Annotated[Optional[str], typer.Option(help="Targeted mode: random or least-likely (torchattacks' target modes) [default: untargeted].")] = None,
-    on: Annotated[Optional[str], typer.Option(help="output: follow act(z / T_eval) as the paper; logits: follow z / T_train, judged on the deployed model; both: one config each [default: output].")] = None,
-    param: Annotated[Optional[list[str]], typer.Option(help="Method parameter KEY=VALUE, repeatable (e.g. --param c=1.0 for cw).")] = None,
-    dataset: DatasetF = None, act: ActF = None, temp: TempF = None, run: RunF = None,
+    eval_temp: Annotated[
+        list[float] | None,
+        typer.Option(
+            help=(
+                "Evaluation temperature(s) [default: the training T]; 1 = the deployed model of the"
+                " paper."
+            )
+        ),
+    ] = None,
+    targeted: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Targeted mode: random or least-likely (torchattacks' target modes) [default:"
+                " untargeted]."
+            )
+        ),
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "output: follow act(z / T_eval) as the paper; logits: follow z / T_train, judged on"
+                " the deployed model; both: one config each [default: output]."
+            )
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Method parameter KEY=VALUE, repeatable (e.g. --param c=1.0 for cw)."),
+    ] = None,
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if stored.")] = False,
-    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
-    quiet: Quiet = False, preset: PresetF = None,
-    fast: Annotated[bool, typer.Option("--fast", help="Worst-case mode: run the attacks in order, each only on the samples the earlier ones left robust (AutoAttack's practice). The worst case is exact; per-attack numbers after the first are partial and stored apart.")] = False,
-    executor: ExecutorO = "local", workers: WorkersO = None, address: AddressO = None,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
+    quiet: Quiet = False,
+    preset: PresetF = None,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help=(
+                "Worst-case mode: run the attacks in order, each only on the samples the earlier"
+                " ones left robust (AutoAttack's practice). The worst case is exact; per-attack"
+                " numbers after the first are partial and stored apart."
+            ),
+        ),
+    ] = False,
+    executor: ExecutorO = "local",
+    workers: WorkersO = None,
+    address: AddressO = None,
 ) -> None:
-    """Attack every trained model in the workspace that matches the filters; store one result per config."""
+    """Attack every trained model in the workspace that matches the filters; store one result per
+    config."""
     _only_with_preset(preset, executor, workers, address)
     if preset is not None:
-        return _run_preset(preset, "attack", workspace, device, data_dir, download, force, quiet, executor, workers,
-                           address)
-    from .presets import check_params, parse_param
-
+        return _run_preset(
+            preset,
+            "attack",
+            workspace,
+            device,
+            data_dir,
+            download,
+            force,
+            quiet,
+            executor,
+            workers,
+            address,
+        )
     if targeted is not None and targeted not in ("random", "least-likely"):
-        raise HotbenchError(f"unknown targeted mode '{targeted}'", "pass --targeted random or --targeted least-likely")
+        raise HotbenchError(
+            f"unknown targeted mode '{targeted}'",
+            "pass --targeted random or --targeted least-likely",
+        )
     if on not in (None, "output", "logits", "both"):
         raise HotbenchError(f"unknown --on '{on}'", "pass --on output, --on logits or --on both")
     if suite is not None:
-        from .suites import SUITES
-
         SUITES.check(suite)
-        given = [f for f, v in (("--method", method), ("--on", on), ("--param", param), ("--targeted", targeted),
-                                ("--alpha", alpha)) if v]
+        given = [
+            f
+            for f, v in (
+                ("--method", method),
+                ("--on", on),
+                ("--param", param),
+                ("--targeted", targeted),
+                ("--alpha", alpha),
+            )
+            if v
+        ]
         if given:
-            raise HotbenchError(f"{given[0]} does not combine with --suite (the suite sets it per attack)",
-                                f"drop {given[0]}, or run the attack apart with --method")
+            raise HotbenchError(
+                f"{given[0]} does not combine with --suite (the suite sets it per attack)",
+                f"drop {given[0]}, or run the attack apart with --method",
+            )
     method = method or ["pgd"]
     ons = ["output", "logits"] if on == "both" else [on or "output"]
     params = dict(parse_param(p) for p in param or [])
@@ -205,78 +436,154 @@ def attack(
         ATTACKS.check(m)
         check_params(m, params)
         if targeted is not None and not ATTACKS.get(m).targeted:
-            raise HotbenchError(f"attack '{m}' has no targeted mode",
-                                "drop --targeted, or pick one of: " + ", ".join(n for n, s in ATTACKS.items() if s.targeted))
+            raise HotbenchError(
+                f"attack '{m}' has no targeted mode",
+                "drop --targeted, or pick one of: "
+                + ", ".join(n for n, s in ATTACKS.items() if s.targeted),
+            )
     if suite is not None:
-        from .suites import suite_configs
-
-        configs = [c for t in (eval_temp or [None]) for c in
-                   suite_configs(suite, eps or [0.3], steps, n_samples=n_samples, batch_size=batch_size, seed=seed,
-                                 eval_temp=t)]
+        configs = [
+            c
+            for t in eval_temp or [None]
+            for c in suite_configs(
+                suite,
+                eps or [0.3],
+                steps,
+                n_samples=n_samples,
+                batch_size=batch_size,
+                seed=seed,
+                eval_temp=t,
+            )
+        ]
     else:
-        configs = [AttackConfig(method=m, eps=e, steps=40 if steps is None else steps, alpha=alpha, n_samples=n_samples,
-                                batch_size=batch_size, seed=seed, eval_temp=t, targeted=targeted, on=o, params=params)
-                   for m in method for o in ons for e in (eps or [0.3]) for t in (eval_temp or [None])]
+        configs = [
+            AttackConfig(
+                method=m,
+                eps=e,
+                steps=40 if steps is None else steps,
+                alpha=alpha,
+                n_samples=n_samples,
+                batch_size=batch_size,
+                seed=seed,
+                eval_temp=t,
+                targeted=targeted,
+                on=o,
+                params=params,
+            )
+            for m in method
+            for o in ons
+            for e in eps or [0.3]
+            for t in eval_temp or [None]
+        ]
     ws = Workspace(workspace)
     records = select_runs(ws, _filters(dataset, act, temp, run))
     dev = resolve_device(device)
     reporter = Reporter(quiet)
     with reporter.session():
         for rec in records:
-            if fast:  # skip mode: each attack only on what the earlier ones left robust (hotbench.fasteval)
-                from .fasteval import ensure_suite
-
-                for chain in ensure_suite(ws, rec, configs, dev, reporter, data_dir, download, force, skip=True):
+            if fast:
+                # skip mode: each attack only on what the earlier ones left robust (fasteval)
+                for chain in ensure_suite(
+                    ws, rec, configs, dev, reporter, data_dir, download, force, skip=True
+                ):
                     c = chain.docs[0]["config"]
-                    reporter.log(f"worst case {rec.run_id} eval T={c['eval_temp']:g} over {len(chain.docs)} attacks:"
-                                 f" robust {chain.worst_case.mean():.3f} (per-attack numbers after the first are partial)")
+                    reporter.log(
+                        f"worst case {rec.run_id} eval T={c['eval_temp']:g} over {len(chain.docs)}"
+                        f" attacks: robust {chain.worst_case.mean():.3f} (per-attack numbers after"
+                        " the first are partial)"
+                    )
                 continue
             for cfg in configs:
                 doc, fresh = ensure_attacked(ws, rec, cfg, dev, reporter, data_dir, download, force)
                 m = doc["metrics"]
-                reporter.log(f"{'attacked' if fresh else 'stored  '} {rec.run_id} {AttackConfig(**doc['config']).label}"
-                             f" eval T={doc['config']['eval_temp']:g}: clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}")
+                reporter.log(
+                    f"{'attacked' if fresh else 'stored  '} {rec.run_id}"
+                    f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
+                    f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
+                )
 
 
 @cli_command()
 def report(
-    format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "table",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    dataset: DatasetF = None, act: ActF = None, temp: TempF = None, run: RunF = None,
-    workspace: Workspace_ = None, preset: PresetF = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write accuracy vs training temperature to FILE.png or FILE.svg.")] = None,
-    plot_eps: Annotated[Optional[Path], typer.Option("--plot-eps", help="Also write accuracy vs eps (attacks run at several eps) to FILE.png or FILE.svg.")] = None,
-    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Regression gate: compare with this results JSON (matched by run_id/attack_id); diff table on stderr.")] = None,
-    tolerance: Annotated[float, typer.Option("--tolerance", help="Largest allowed drop of an accuracy below the baseline (absolute).")] = 0.02,
-    save_baseline: Annotated[Optional[Path], typer.Option("--save-baseline", help="Write the current results as a baseline JSON (not if a gate failed).")] = None,
-    fail_under: Annotated[Optional[list[str]], typer.Option("--fail-under", help="[SCOPE:]METRIC=VALUE, repeatable: fail if METRIC (clean_acc, adv_acc, robust_acc) < VALUE for any result in SCOPE (an attack method like pgd, or a column label like 'pgd ε=0.3'; default all).")] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
+    workspace: Workspace_ = None,
+    preset: PresetF = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Also write accuracy vs training temperature to FILE.png or FILE.svg."
+        ),
+    ] = None,
+    plot_eps: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot-eps",
+            help="Also write accuracy vs eps (attacks run at several eps) to FILE.png or FILE.svg.",
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help=(
+                "Regression gate: compare with this results JSON (matched by run_id/attack_id);"
+                " diff table on stderr."
+            ),
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance", help="Largest allowed drop of an accuracy below the baseline (absolute)."
+        ),
+    ] = 0.02,
+    save_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-baseline",
+            help="Write the current results as a baseline JSON (not if a gate failed).",
+        ),
+    ] = None,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-under",
+            help=(
+                "[SCOPE:]METRIC=VALUE, repeatable: fail if METRIC (clean_acc, adv_acc, robust_acc)"
+                " < VALUE for any result in SCOPE (an attack method like pgd, or a column label"
+                " like 'pgd ε=0.3'; default all)."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Print clean vs adversarial accuracy per (dataset, act, train T, eval T).
 
     Exit codes (for CI):
     0 = report written, every gate passed.
-    1 = regression: an accuracy fell more than --tolerance below --baseline, a baseline record is missing, or a --fail-under threshold is not met.
-    2 = bad input: a wrong option value, an unreadable baseline, an empty workspace.
+    1 = regression: an accuracy fell more than --tolerance below --baseline, a baseline record is
+    missing, or a --fail-under threshold is not met. 2 = bad input: a wrong option value, an
+    unreadable baseline, an empty workspace.
     """
-    from .gate import evaluate, finish, prepare
-    from .plots import plot_format, write_report_plots
-    from .report import results_document
-
     filters = _filters(dataset, act, temp, run)
     if preset is not None:
-        from .presets import load, report_filters
-
-        filters.run = report_filters(load(preset)[1]).run
+        filters.run = load(preset)[1].run_ids()
     for path in (plot, plot_eps):
         if path is not None:
             plot_format(path)  # a bad extension fails before anything is written
     gates = prepare(baseline, tolerance, fail_under, save_baseline)
     ws = Workspace(workspace)
     outcome = evaluate(gates, results_document(ws, filters), filters) if gates.active else None
-    text = render(ws, format, filters)
+    text = render_report(ws, format, filters)
     if output is not None:
-        from .store import atomic_write_bytes
-
         atomic_write_bytes(output, text.encode())
     else:
         sys.stdout.write(text)
@@ -288,37 +595,87 @@ def report(
 
 @cli_command("run")
 def run_cmd(
-    preset: Annotated[str, typer.Argument(help="Preset name (presets/NAME.yaml) or path to a preset YAML file.")],
-    executor: ExecutorO = "local", workers: WorkersO = None, address: AddressO = None,
-    format: Annotated[str, typer.Option("--format", "-f", help=f"Report format, one of: {', '.join(FORMATS)}.")] = "table",
-    force: Annotated[bool, typer.Option("--force", help="Recompute every unit even if stored.")] = False,
-    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
+    preset: Annotated[
+        str, typer.Argument(help="Preset name (presets/NAME.yaml) or path to a preset YAML file.")
+    ],
+    executor: ExecutorO = "local",
+    workers: WorkersO = None,
+    address: AddressO = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"Report format, one of: {', '.join(FORMATS)}.")
+    ] = "table",
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute every unit even if stored.")
+    ] = False,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run a whole preset: train its models, attack them, print the report. Stored units are skipped, so
-    re-running an interrupted preset resumes it."""
-    from .presets import load, report_filters
-
+    """Run a whole preset: train its models, attack them, print the report. Stored units are
+    skipped, so re-running an interrupted preset resumes it."""
     if format not in FORMATS:
         raise HotbenchError(f"unknown format '{format}'", f"valid formats: {', '.join(FORMATS)}")
-    _run_preset(preset, "all", workspace, device, data_dir, download, force, quiet, executor, workers, address)
-    sys.stdout.write(render(Workspace(workspace), format, report_filters(load(preset)[1])))
+    _run_preset(
+        preset,
+        "all",
+        workspace,
+        device,
+        data_dir,
+        download,
+        force,
+        quiet,
+        executor,
+        workers,
+        address,
+    )
+    sys.stdout.write(
+        render_report(Workspace(workspace), format, Filters(run=load(preset)[1].run_ids()))
+    )
 
 
-@cli_command()
-def diagnose(
-    eval_temp: Annotated[Optional[list[float]], typer.Option(help="Evaluation temperature(s) [default: every one the model was attacked at].")] = None,
-    eps: Annotated[Optional[float], typer.Option(help="Linf budget the verdict speaks about [default: the one with the most stored results].")] = None,
-    probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Run the cheap probe attacks the checks need if missing (PGD at eps 1.0 and with a second seed).")] = True,
+@cli_command("diagnose")
+def diagnose_cmd(
+    eval_temp: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Evaluation temperature(s) [default: every one the model was attacked at]."
+        ),
+    ] = None,
+    eps: Annotated[
+        float | None,
+        typer.Option(
+            help=(
+                "Linf budget the verdict speaks about [default: the one with the most stored"
+                " results]."
+            )
+        ),
+    ] = None,
+    probe: Annotated[
+        bool,
+        typer.Option(
+            "--probe/--no-probe",
+            help=(
+                "Run the cheap probe attacks the checks need if missing (PGD at eps 1.0 and with a"
+                " second seed)."
+            ),
+        ),
+    ] = True,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-    dataset: DatasetF = None, act: ActF = None, temp: TempF = None, run: RunF = None,
-    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
     quiet: Quiet = False,
 ) -> None:
-    """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per model and
-    eval temperature, with the evidence. Stored in the run directory (diagnosis/T<eval>.json)."""
-    from . import diagnose as dg
-
+    """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per
+    model and eval temperature, with the evidence. Stored in the run directory
+    (diagnosis/T<eval>.json)."""
     if format not in ("table", "json"):
         raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
     if eps is not None and not (eps > 0 and eps < float("inf")):
@@ -332,47 +689,92 @@ def diagnose(
         for rec in records:
             for t in eval_temp or dg.eval_temps(ws, rec):
                 if eps is None and not dg.load_stored(ws, rec.run_id, t):
-                    reporter.log(f"skipped {rec.run_id} at eval T={t:g}: no attack result (attack it, or pass --eps)")
+                    reporter.log(
+                        f"skipped {rec.run_id} at eval T={t:g}: no attack result (attack it, or"
+                        " pass --eps)"
+                    )
                     continue
-                doc = dg.diagnose(ws, rec, t, dev, run_missing=probe, eps=eps, reporter=reporter,
-                                  data_dir=data_dir, download=download)
+                doc = dg.diagnose_run(
+                    ws,
+                    rec,
+                    t,
+                    dev,
+                    run_missing=probe,
+                    eps=eps,
+                    reporter=reporter,
+                    data_dir=data_dir,
+                    download=download,
+                )
                 docs.append(dg.save(ws, doc))
     if not docs:
-        raise HotbenchError("no attack result to diagnose on the selected models",
-                            "run `hotbench attack --suite adaptive` first, or pass --eps to probe with PGD")
-    sys.stdout.write(dg.render(docs, format))
+        raise HotbenchError(
+            "no attack result to diagnose on the selected models",
+            "run `hotbench attack --suite adaptive` first, or pass --eps to probe with PGD",
+        )
+    sys.stdout.write(dg.render_diagnoses(docs, format))
 
 
 @cli_command("ls")
-def list_runs(workspace: Workspace_ = None, dataset: DatasetF = None, act: ActF = None, temp: TempF = None,
-              run: RunF = None) -> None:
+def list_runs(
+    workspace: Workspace_ = None,
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
+) -> None:
     """List the trained models in the workspace, with their attack results."""
     ws = Workspace(workspace)
     for rec in select_runs(ws, _filters(dataset, act, temp, run)):
         c = rec.config
-        n = len(list((rec.path / "attacks").glob("*.json"))) if (rec.path / "attacks").is_dir() else 0
-        typer.echo(f"{rec.run_id}\t{c.dataset}\t{c.arch}\t{c.act}\tT={c.temp:g}\tepochs={c.epochs}\tseed={c.seed}"
-                   f"\ttest_acc={rec.test_acc:.3f}\tresults={n}")
+        n = (
+            len(list((rec.path / "attacks").glob("*.json")))
+            if (rec.path / "attacks").is_dir()
+            else 0
+        )
+        typer.echo(
+            f"{rec.run_id}\t{c.dataset}\t{c.arch}\t{c.act}\tT={c.temp:g}\tepochs={c.epochs}\tseed={c.seed}"
+            f"\ttest_acc={rec.test_acc:.3f}\tresults={n}"
+        )
 
 
 @cli_command("import-weights")
 def import_weights_cmd(
-    file: Annotated[Path, typer.Argument(help="A .safetensors file, or a .pt/.pth state_dict (read with weights_only=True).")],
-    dataset: Annotated[str, typer.Option(help=f"Dataset the weights were trained on: {_names(DATASETS)}.")] = "digits",
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A .safetensors file, or a .pt/.pth state_dict (read with weights_only=True)."
+        ),
+    ],
+    dataset: Annotated[
+        str, typer.Option(help=f"Dataset the weights were trained on: {_names(DATASETS)}.")
+    ] = "digits",
     act: Annotated[str, typer.Option(help=f"Output activation: {_names(ACTIVATIONS)}.")] = "tanh",
     temp: Annotated[float, typer.Option(help="Training temperature T of act(z / T).")] = 1.0,
-    arch: Annotated[Optional[str], typer.Option(help=f"One of: {_names(ARCHS)} [default: the dataset's].")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Store again even if this file was imported.")] = False,
-    workspace: Workspace_ = None, device: Device = "auto", data_dir: DataDir = None, download: Download = False,
+    arch: Annotated[
+        str | None, typer.Option(help=f"One of: {_names(ARCHS)} [default: the dataset's].")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Store again even if this file was imported.")
+    ] = False,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
     quiet: Quiet = False,
 ) -> None:
-    """Store weights trained elsewhere as a run (its id goes to stdout). Pickles that hold more than tensors
-    are refused: loading them could run code."""
-    from .checkpoints import import_weights
-
+    """Store weights trained elsewhere as a run (its id goes to stdout). Pickles that hold more than
+    tensors are refused: loading them could run code."""
     cfg = TrainConfig(dataset=dataset, act=act, temp=temp, arch=arch)
-    record, stored = import_weights(Workspace(workspace), file, cfg, resolve_device(device), data_dir, download,
-                                    force, Reporter(quiet))
+    record, stored = import_weights(
+        Workspace(workspace),
+        file,
+        cfg,
+        resolve_device(device),
+        data_dir,
+        download,
+        force,
+        Reporter(quiet),
+    )
     if not stored:
         Reporter(quiet).log(f"already imported as {record.run_id} (pass --force to store again)")
     typer.echo(record.run_id)
@@ -381,25 +783,23 @@ def import_weights_cmd(
 @cli_command()
 def doctor(
     format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
-    workspace: Workspace_ = None, data_dir: DataDir = None,
+    workspace: Workspace_ = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Print versions, devices, threads, workspace and data paths, and what is missing (for bug reports).
-    Exit code 1 when something a command needs is missing."""
-    from .doctor import diagnose, render as render_doctor
-
+    """Print versions, devices, threads, workspace and data paths, and what is missing (for bug
+    reports). Exit code 1 when something a command needs is missing."""
     if format not in ("text", "json"):
         raise HotbenchError(f"unknown format '{format}'", "valid formats: text, json")
-    report = diagnose(workspace, data_dir)
+    report = examine(workspace, data_dir)
     sys.stdout.write(render_doctor(report, format))
     if not report.ok:
         raise typer.Exit(1)
 
 
 def main() -> None:
-    from .fasteval import configure_threads
-
     try:
-        configure_threads()  # once, before any work; HOTBENCH_THREADS overrides (docs/performance.md)
+        # once, before any work; HOTBENCH_THREADS overrides (docs/performance.md)
+        configure_threads()
     except HotbenchError as exc:
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None

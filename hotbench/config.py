@@ -1,8 +1,9 @@
-"""Configurations of the two units of work (one training run, one attack on one run) and their hashes.
+"""Configurations of the two units of work (one training run, one attack on one run) and their
+hashes.
 
 A config hash names the stored result: the same config is never computed twice, and a sweep that was
-interrupted resumes by skipping every hash already in the workspace. Only fields that change the numbers
-enter the hash (not the device, not --quiet).
+interrupted resumes by skipping every hash already in the workspace. Only fields that change the
+numbers enter the hash (not the device, not --quiet).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from .attacks.spec import ATTACKS
 from .data import DATASETS
 from .errors import HotbenchError
 from .models import ACTIVATIONS, ARCHS
@@ -26,7 +28,9 @@ def stable_hash(payload: Any, length: int = 12) -> str:
 
 def check_temperature(t: float, what: str = "temperature") -> float:
     if t is None or math.isnan(t) or math.isinf(t) or t <= 0:
-        raise HotbenchError(f"{what} must be a finite number > 0, got {t}", "use e.g. --temp 1, 10 or 50")
+        raise HotbenchError(
+            f"{what} must be a finite number > 0, got {t}", "use e.g. --temp 1, 10 or 50"
+        )
     return float(t)
 
 
@@ -46,7 +50,7 @@ class TrainConfig(_Frozen):
     n_train: int | None = None  # train on the first n images only (CPU-sized reproductions)
 
     @model_validator(mode="after")
-    def _check(self) -> "TrainConfig":
+    def _check(self) -> TrainConfig:
         DATASETS.check(self.dataset)
         ACTIVATIONS.check(self.act)
         if self.arch is not None:
@@ -55,16 +59,23 @@ class TrainConfig(_Frozen):
         for name in ("epochs", "batch_size", "n_train"):
             v = getattr(self, name)
             if v is not None and v <= 0:
-                raise HotbenchError(f"{name.replace('_', '-')} must be > 0, got {v}", f"pass a positive --{name.replace('_', '-')}")
+                raise HotbenchError(
+                    f"{name.replace('_', '-')} must be > 0, got {v}",
+                    f"pass a positive --{name.replace('_', '-')}",
+                )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise HotbenchError(f"lr must be > 0, got {self.lr}", "pass a positive --lr")
         return self
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """Fill dataset defaults so that the hash never depends on what was left implicit."""
         spec = DATASETS.get(self.dataset)
-        return self.model_copy(update={"arch": self.arch or spec.default_arch,
-                                       "epochs": self.epochs or spec.default_epochs})
+        return self.model_copy(
+            update={
+                "arch": self.arch or spec.default_arch,
+                "epochs": self.epochs or spec.default_epochs,
+            }
+        )
 
     @property
     def run_id(self) -> str:
@@ -88,9 +99,10 @@ class AttackConfig(_Frozen):
     on: AttackOn = "output"
     targeted: Targeted | None = None
     params: dict[str, Any] = {}  # method-specific (e.g. cw's c, square's n_queries)
-    # Skip mode (hotbench.fasteval): the exact attack ids of the suite attacks that ran before this one; only
-    # the samples they left robust were attacked, so the per-attack number is partial (the worst case stays
-    # exact). Empty = a normal, exact run; left out of the hash then, so existing ids do not change.
+    # Skip mode (hotbench.fasteval): the exact attack ids of the suite attacks that ran before this
+    # one; only the samples they left robust were attacked, so the per-attack number is partial (the
+    # worst case stays exact). Empty = a normal, exact run; left out of the hash then, so existing
+    # ids do not change.
     skip_after: tuple[str, ...] = ()
 
     @field_validator("eps")
@@ -101,37 +113,46 @@ class AttackConfig(_Frozen):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> "AttackConfig":
-        from .attacks import ATTACKS
-
+    def _check(self) -> AttackConfig:
         ATTACKS.check(self.method)
         if self.steps <= 0:
             raise HotbenchError(f"steps must be >= 1, got {self.steps}", "pass e.g. --steps 40")
         if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):
-            raise HotbenchError(f"alpha must be > 0, got {self.alpha}", "omit --alpha for 2.5 * eps / steps")
+            raise HotbenchError(
+                f"alpha must be > 0, got {self.alpha}", "omit --alpha for 2.5 * eps / steps"
+            )
         if self.n_samples is not None and self.n_samples <= 0:
-            raise HotbenchError(f"n-samples must be > 0, got {self.n_samples}", "pass e.g. --n-samples 500")
+            raise HotbenchError(
+                f"n-samples must be > 0, got {self.n_samples}", "pass e.g. --n-samples 500"
+            )
         if self.batch_size <= 0:
-            raise HotbenchError(f"batch-size must be > 0, got {self.batch_size}", "pass e.g. --batch-size 256")
+            raise HotbenchError(
+                f"batch-size must be > 0, got {self.batch_size}", "pass e.g. --batch-size 256"
+            )
         if self.eval_temp is not None:
             check_temperature(self.eval_temp, "eval temperature")
         return self
 
-    def resolved(self, train_temp: float, n_test: int) -> "AttackConfig":
-        from .attacks import ATTACKS
-
+    def resolved(self, train_temp: float, n_test: int) -> AttackConfig:
         spec = ATTACKS.get(self.method)
         if self.n_samples is not None and self.n_samples > n_test:
-            raise HotbenchError(f"n-samples {self.n_samples} is larger than the test set ({n_test})",
-                                f"pass --n-samples {n_test} or fewer")
-        return self.model_copy(update={
-            "eval_temp": train_temp if self.eval_temp is None else self.eval_temp,
-            "n_samples": n_test if self.n_samples is None else self.n_samples,
-            "alpha": (self.alpha if self.alpha is not None else 2.5 * self.eps / self.steps)
-            if spec.uses_alpha else None,
-            "steps": self.steps if spec.uses_steps else 1,
-            "params": {**spec.defaults, **self.params},
-        })
+            raise HotbenchError(
+                f"n-samples {self.n_samples} is larger than the test set ({n_test})",
+                f"pass --n-samples {n_test} or fewer",
+            )
+        return self.model_copy(
+            update={
+                "eval_temp": train_temp if self.eval_temp is None else self.eval_temp,
+                "n_samples": n_test if self.n_samples is None else self.n_samples,
+                "alpha": (
+                    (self.alpha if self.alpha is not None else 2.5 * self.eps / self.steps)
+                    if spec.uses_alpha
+                    else None
+                ),
+                "steps": self.steps if spec.uses_steps else 1,
+                "params": {**spec.defaults, **self.params},
+            }
+        )
 
     def attack_id(self, run_id: str) -> str:
         dump = self.model_dump()
@@ -141,7 +162,8 @@ class AttackConfig(_Frozen):
 
     @property
     def partial(self) -> bool:
-        """Run in skip mode: its per-attack accuracy covers only the samples earlier attacks left robust."""
+        """Run in skip mode: its per-attack accuracy covers only the samples earlier attacks left
+        robust."""
         return bool(self.skip_after)
 
     @property
@@ -158,18 +180,22 @@ class AttackConfig(_Frozen):
     @property
     def label(self) -> str:
         """Column name in reports: method, what it attacks, and eps."""
-        from .attacks import ATTACKS
-
         name = self.method
-        for key in ATTACKS.get(self.method).label_params:  # apgd-ce and apgd-dlr are different attacks
+        for key in ATTACKS.get(
+            self.method
+        ).label_params:  # apgd-ce and apgd-dlr are different attacks
             if key in self.params:
                 name += f"-{self.params[key]}"
         if self.on == "logits":
             name += "@z"
         if self.targeted:
             name += f"[{self.targeted}]"
-        if self.seed:  # a second random start (diagnose's restart probe) must not overwrite the first's column
+        if (
+            self.seed
+        ):  # a second random start (diagnose's restart probe) must not overwrite the first's column
             name += f" seed={self.seed}"
         if ATTACKS.get(self.method).norm is None:
-            return name + (" (partial)" if self.partial else "")  # minimum-norm attacks have no eps budget
+            return name + (
+                " (partial)" if self.partial else ""
+            )  # minimum-norm attacks have no eps budget
         return f"{name} ε={self.eps:g}" + (" (partial)" if self.partial else "")

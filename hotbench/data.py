@@ -1,8 +1,9 @@
 """Datasets as in-memory tensors.
 
-All datasets that hotbench targets fit in memory (CIFAR-10's test set is 120 MB as float32), so they are held
-as tensors in [0, 1] with no DataLoader: no worker start-up, no per-item Python, and exact reproducibility.
-Normalisation lives inside the model (torchattacks' and RobustBench's convention), never here.
+All datasets that hotbench targets fit in memory (CIFAR-10's test set is 120 MB as float32), so they
+are held as tensors in [0, 1] with no DataLoader: no worker start-up, no per-item Python, and exact
+reproducibility. Normalisation lives inside the model (torchattacks' and RobustBench's convention),
+never here.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class DatasetSpec:
     default_arch: str
     default_epochs: int
     needs_files: bool
-    loader: Callable[[Path | None, bool], "Dataset"]
+    loader: Callable[[Path | None, bool], Dataset]
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Split:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    def head(self, n: int | None) -> "Split":
+    def head(self, n: int | None) -> Split:
         return self if n is None else Split(self.x[:n], self.y[:n])
 
 
@@ -65,16 +66,22 @@ def _digits(data_dir: Path | None, download: bool) -> Dataset:
     bunch = load_digits()
     x = (bunch.images.astype(np.float32) / 16.0)[:, None, :, :]
     y = bunch.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=DIGITS_TEST_SIZE, stratify=y, random_state=0)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=DIGITS_TEST_SIZE, stratify=y, random_state=0
+    )
     spec = DATASETS.get("digits")
-    return Dataset(spec, Split(torch.from_numpy(x_tr), torch.from_numpy(y_tr)),
-                   Split(torch.from_numpy(x_te), torch.from_numpy(y_te)))
+    return Dataset(
+        spec,
+        Split(torch.from_numpy(x_tr), torch.from_numpy(y_tr)),
+        Split(torch.from_numpy(x_te), torch.from_numpy(y_te)),
+    )
 
 
 def _missing(name: str, root: Path, fix_extra: str = "") -> HotbenchError:
     return HotbenchError(
         f"{name} files not found under '{root}'{fix_extra}",
-        f"pass --data-dir pointing at the folder that holds the dataset's folder{fix_extra}, or add --download",
+        f"pass --data-dir pointing at the folder that holds the dataset's folder{fix_extra}, or add"
+        " --download",
     )
 
 
@@ -90,12 +97,16 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
                 ds = cls(root=str(root), train=train, download=download)
             except RuntimeError as exc:  # torchvision: "Dataset not found..."
                 if download:
-                    raise HotbenchError(f"could not download {name} into '{root}': {exc}",
-                                        "check the network or place the files there by hand") from None
+                    raise HotbenchError(
+                        f"could not download {name} into '{root}': {exc}",
+                        "check the network or place the files there by hand",
+                    ) from None
                 raise _missing(name, root) from None
             except OSError as exc:
-                raise HotbenchError(f"could not read {name} under '{root}': {exc}",
-                                    "re-download it with --download or fix the files") from None
+                raise HotbenchError(
+                    f"could not read {name} under '{root}': {exc}",
+                    "re-download it with --download or fix the files",
+                ) from None
             x = torch.as_tensor(np.asarray(ds.data))[:, None].float().div_(255.0)  # (N, 1, H, W)
             y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
             splits.append(Split(x, y))
@@ -105,12 +116,19 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """CIFAR-10 ships as pickles. This unpickler admits only what those files hold (numpy arrays, lists,
-    dicts, strings), so a crafted data file cannot run code, unlike plain `pickle.load` in torchvision."""
+    """CIFAR-10 ships as pickles. This unpickler admits only what those files hold (numpy arrays,
+    lists, dicts, strings), so a crafted data file cannot run code, unlike plain `pickle.load` in
+    torchvision.
+    """
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-                ("numpy._core.multiarray", "scalar")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
@@ -128,8 +146,10 @@ def _cifar10(data_dir: Path | None, download: bool) -> Dataset:
         try:  # torchvision fetches the archive and checks its MD5
             tvd.CIFAR10(root=str(root), train=False, download=True)
         except (RuntimeError, OSError) as exc:
-            raise HotbenchError(f"could not download cifar10 into '{root}': {exc}",
-                                "check the network or place the files there by hand") from None
+            raise HotbenchError(
+                f"could not download cifar10 into '{root}': {exc}",
+                "check the network or place the files there by hand",
+            ) from None
     splits = []
     for train in (True, False):
         xs, ys = [], []
@@ -143,8 +163,9 @@ def _cifar10(data_dir: Path | None, download: bool) -> Dataset:
                 xs.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
                 ys.extend(entry["labels"])
             except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as exc:
-                raise HotbenchError(f"cannot read cifar10 batch '{path}' ({exc})",
-                                    "re-download it with --download") from None
+                raise HotbenchError(
+                    f"cannot read cifar10 batch '{path}' ({exc})", "re-download it with --download"
+                ) from None
         x = torch.from_numpy(np.concatenate(xs)).float().div_(255.0)
         splits.append(Split(x, torch.as_tensor(ys, dtype=torch.int64)))
     return Dataset(DATASETS.get("cifar10"), splits[0], splits[1])
@@ -154,13 +175,54 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("HOTBENCH_DATA", "./data"))
 
 
-DATASETS.add("digits", DatasetSpec("digits", 1, 8, 10, (0.0,), (1.0,), "digits-cnn", 40, False, _digits))
-DATASETS.add("mnist", DatasetSpec("mnist", 1, 28, 10, (0.1307,), (0.3081,), "mnist-cnn", 5, True,
-                                  _torchvision("mnist", "MNIST")))
-DATASETS.add("fashion-mnist", DatasetSpec("fashion-mnist", 1, 28, 10, (0.2860,), (0.3530,), "mnist-cnn", 10,
-                                          True, _torchvision("fashion-mnist", "FashionMNIST")))
-DATASETS.add("cifar10", DatasetSpec("cifar10", 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
-                                    "cifar-vgg", 30, True, _cifar10))
+DATASETS.add(
+    "digits", DatasetSpec("digits", 1, 8, 10, (0.0,), (1.0,), "digits-cnn", 40, False, _digits)
+)
+DATASETS.add(
+    "mnist",
+    DatasetSpec(
+        "mnist",
+        1,
+        28,
+        10,
+        (0.1307,),
+        (0.3081,),
+        "mnist-cnn",
+        5,
+        True,
+        _torchvision("mnist", "MNIST"),
+    ),
+)
+DATASETS.add(
+    "fashion-mnist",
+    DatasetSpec(
+        "fashion-mnist",
+        1,
+        28,
+        10,
+        (0.2860,),
+        (0.3530,),
+        "mnist-cnn",
+        10,
+        True,
+        _torchvision("fashion-mnist", "FashionMNIST"),
+    ),
+)
+DATASETS.add(
+    "cifar10",
+    DatasetSpec(
+        "cifar10",
+        3,
+        32,
+        10,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        "cifar-vgg",
+        30,
+        True,
+        _cifar10,
+    ),
+)
 
 
 _CACHE: dict[tuple[str, str], Dataset] = {}

@@ -1,9 +1,9 @@
 """`hotbench doctor`: everything a bug report needs, and what is missing with the fix for each.
 
-It only looks: no dataset is loaded (file presence is checked against what each loader reads), nothing is
-written to the workspace (writability is probed with a temporary file in the deepest existing folder,
-removed at once), and no package is imported beyond what hotbench itself imports, except torchattacks
-(to report its version when it imports at all).
+It only looks: no dataset is loaded (file presence is checked against what each loader reads),
+nothing is written to the workspace (writability is probed with a temporary file in the deepest
+existing folder, removed at once), and no package is imported beyond what hotbench itself imports,
+except torchattacks (to report its version when it imports at all).
 """
 
 from __future__ import annotations
@@ -22,18 +22,27 @@ from typing import Any, Literal
 import torch
 
 from .data import DATASETS, default_data_dir
-from .provenance import versions
+from .runtime import versions
 from .store import default_workspace
 
 Level = Literal["error", "warning"]
 
-# The files each loader reads, relative to the data dir (torchvision's layout for MNIST-like sets; the raw
-# CIFAR-10 batches that data.py unpickles). Kept here rather than loading the set, which takes seconds.
-_MNIST_RAW = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+# The files each loader reads, relative to the data dir (torchvision's layout for MNIST-like sets;
+# the raw CIFAR-10 batches that data.py unpickles). Kept here rather than loading the set, which
+# takes seconds.
+_MNIST_RAW = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
 DATASET_FILES: dict[str, list[str]] = {
     "mnist": [f"MNIST/raw/{f}" for f in _MNIST_RAW],
     "fashion-mnist": [f"FashionMNIST/raw/{f}" for f in _MNIST_RAW],
-    "cifar10": [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)] + ["cifar-10-batches-py/test_batch"],
+    "cifar10": (
+        [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)]
+        + ["cifar-10-batches-py/test_batch"]
+    ),
 }
 
 
@@ -76,7 +85,11 @@ def check_devices() -> dict[str, Any]:
     return {
         "cuda_available": cuda,
         "cuda_version": torch.version.cuda,
-        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "gpus": (
+            [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if cuda
+            else []
+        ),
         "mps_available": mps,
         "auto": "cuda" if cuda else "mps" if mps else "cpu",
     }
@@ -95,8 +108,13 @@ def check_threads() -> dict[str, Any]:
 def check_workspace(root: Path | None, problems: list[Problem]) -> dict[str, Any]:
     """Where results go and whether they can; nothing is created."""
     path = Path(root) if root is not None else default_workspace()
-    info: dict[str, Any] = {"path": str(path), "absolute": str(path.absolute()), "exists": path.exists(),
-                            "writable": False, "runs": 0}
+    info: dict[str, Any] = {
+        "path": str(path),
+        "absolute": str(path.absolute()),
+        "exists": path.exists(),
+        "writable": False,
+        "runs": 0,
+    }
     fix = "pass --workspace with a directory you can write to (or set HOTBENCH_HOME)"
     if path.exists() and not path.is_dir():
         problems.append(Problem("error", f"workspace '{path}' is a file, not a directory", fix))
@@ -110,7 +128,9 @@ def check_workspace(root: Path | None, problems: list[Problem]) -> dict[str, Any
         tempfile.NamedTemporaryFile(dir=existing, prefix=".hotbench-probe", delete=True).close()
         info["writable"] = True
     except OSError as exc:
-        problems.append(Problem("error", f"workspace '{path}' is not writable ({exc.strerror})", fix))
+        problems.append(
+            Problem("error", f"workspace '{path}' is not writable ({exc.strerror})", fix)
+        )
     runs = path / "runs"
     if runs.is_dir():
         info["runs"] = sum(1 for d in runs.iterdir() if (d / "run.json").is_file())
@@ -127,7 +147,9 @@ def check_data(data_dir: Path | None, problems: list[Problem]) -> dict[str, Any]
             present[name] = True  # embedded (scikit-learn's digits)
             continue
         expected = DATASET_FILES.get(name)
-        if expected is None:  # a dataset registered after this table was written: say so, do not guess
+        if (
+            expected is None
+        ):  # a dataset registered after this table was written: say so, do not guess
             present[name] = False
             missing_files[name] = ["(unknown to doctor)"]
             continue
@@ -137,20 +159,40 @@ def check_data(data_dir: Path | None, problems: list[Problem]) -> dict[str, Any]
             missing_files[name] = missing
     absent = [n for n, ok in present.items() if not ok]
     if absent:
-        problems.append(Problem(
-            "warning", f"datasets not found under '{root}': {', '.join(absent)}",
-            "pass --data-dir (or set HOTBENCH_DATA) to the folder holding them, or add --download to train/run"))
-    return {"path": str(root), "absolute": str(root.absolute()), "exists": root.is_dir(), "present": present,
-            "missing_files": missing_files}
+        problems.append(
+            Problem(
+                "warning",
+                f"datasets not found under '{root}': {', '.join(absent)}",
+                "pass --data-dir (or set HOTBENCH_DATA) to the folder holding them, or add"
+                " --download to train/run",
+            )
+        )
+    return {
+        "path": str(root),
+        "absolute": str(root.absolute()),
+        "exists": root.is_dir(),
+        "present": present,
+        "missing_files": missing_files,
+    }
 
 
 def check_torchattacks(problems: list[Problem]) -> dict[str, Any]:
-    """Is torchattacks importable, and does the partial `robustbench` copy its wheel installs shadow a real one?"""
-    info: dict[str, Any] = {"installed": False, "version": _dist_version("torchattacks"), "import_error": None,
-                            "robustbench": None}
+    """Is torchattacks importable, and does the partial `robustbench` copy its wheel installs shadow
+    a real one?"""
+    info: dict[str, Any] = {
+        "installed": False,
+        "version": _dist_version("torchattacks"),
+        "import_error": None,
+        "robustbench": None,
+    }
     if importlib.util.find_spec("torchattacks") is None:
-        problems.append(Problem("error", "torchattacks is not installed (every attack needs it)",
-                                "run `make setup`, or `.venv/bin/pip install --no-deps torchattacks==3.5.1`"))
+        problems.append(
+            Problem(
+                "error",
+                "torchattacks is not installed (every attack needs it)",
+                "run `make setup`, or `.venv/bin/pip install --no-deps torchattacks==3.5.1`",
+            )
+        )
     else:
         try:
             import torchattacks  # noqa: F401
@@ -158,25 +200,40 @@ def check_torchattacks(problems: list[Problem]) -> dict[str, Any]:
             info["installed"] = True
         except Exception as exc:  # a broken install can fail with anything; report it, do not crash
             info["import_error"] = f"{type(exc).__name__}: {exc}"
-            problems.append(Problem("error", f"torchattacks is installed but fails to import ({type(exc).__name__})",
-                                    "reinstall it: `.venv/bin/pip install --force-reinstall --no-deps torchattacks==3.5.1`"))
+            problems.append(
+                Problem(
+                    "error",
+                    f"torchattacks is installed but fails to import ({type(exc).__name__})",
+                    "reinstall it: `.venv/bin/pip install --force-reinstall --no-deps"
+                    " torchattacks==3.5.1`",
+                )
+            )
     spec = importlib.util.find_spec("robustbench")
     if spec is not None:
         owners = sorted(set(metadata.packages_distributions().get("robustbench", [])))
         real = _dist_version("robustbench")
         info["robustbench"] = {"path": spec.origin, "provided_by": owners, "real_robustbench": real}
         if "torchattacks" in owners and real is not None:
-            problems.append(Problem(
-                "warning", f"the 'robustbench' package at '{spec.origin}' is written by both torchattacks and "
-                           f"robustbench {real}: torchattacks' partial copy can shadow the real one",
-                "reinstall the real one last (`pip install --force-reinstall --no-deps robustbench`) or keep "
-                "robustbench in a separate virtual environment"))
+            problems.append(
+                Problem(
+                    "warning",
+                    f"the 'robustbench' package at '{spec.origin}' is written by both torchattacks"
+                    f" and robustbench {real}: torchattacks' partial copy can shadow the real one",
+                    "reinstall the real one last (`pip install --force-reinstall --no-deps"
+                    " robustbench`) or keep robustbench in a separate virtual environment",
+                )
+            )
     requests = _dist_version("requests")
     info["requests"] = requests
     if requests is not None and _older(requests, (2, 31)):
-        problems.append(Problem("warning", f"requests {requests} is installed (torchattacks' metadata pins ~=2.25.1;"
-                                           " releases before 2.31 miss the fix for CVE-2023-32681)",
-                                "install torchattacks with --no-deps and `pip install 'requests>=2.31'`"))
+        problems.append(
+            Problem(
+                "warning",
+                f"requests {requests} is installed (torchattacks' metadata pins ~=2.25.1;"
+                " releases before 2.31 miss the fix for CVE-2023-32681)",
+                "install torchattacks with --no-deps and `pip install 'requests>=2.31'`",
+            )
+        )
     return info
 
 
@@ -188,16 +245,26 @@ def _older(version: str, than: tuple[int, ...]) -> bool:
     return tuple(parts) < than
 
 
-def diagnose(workspace: Path | None = None, data_dir: Path | None = None) -> Report:
+def examine(workspace: Path | None = None, data_dir: Path | None = None) -> Report:
+    """What `hotbench doctor` reports: versions, platform, devices, threads, workspace, data,
+    problems."""
     problems: list[Problem] = []
-    vers = {**versions(), "torchattacks": _dist_version("torchattacks"), "safetensors": _dist_version("safetensors"),
-            "scikit-learn": _dist_version("scikit-learn")}
+    vers = {
+        **versions(),
+        "torchattacks": _dist_version("torchattacks"),
+        "safetensors": _dist_version("safetensors"),
+        "scikit-learn": _dist_version("scikit-learn"),
+    }
     for pkg in ("torchvision", "numpy"):
         if vers.get(pkg) is None:
             problems.append(Problem("error", f"{pkg} is not installed", "run `make setup`"))
     report = Report(
         versions=vers,
-        platform={"system": platform.platform(), "machine": platform.machine(), "python": sys.executable},
+        platform={
+            "system": platform.platform(),
+            "machine": platform.machine(),
+            "python": sys.executable,
+        },
         devices=check_devices(),
         threads=check_threads(),
         workspace=check_workspace(workspace, problems),
@@ -217,20 +284,36 @@ def render_text(report: Report) -> str:
     data = report.data
     lines = [
         "versions   " + ", ".join(f"{k} {val or 'MISSING'}" for k, val in v.items()),
-        f"platform   {report.platform['system']} ({report.platform['machine']}); python at {report.platform['python']}",
-        f"devices    auto -> {d['auto']}; cuda {'yes: ' + ', '.join(d['gpus']) if d['cuda_available'] else 'no'}"
-        f"; mps {'yes' if d['mps_available'] else 'no'}",
-        f"threads    torch {t['torch_threads']} (interop {t['torch_interop_threads']}) on {t['cpu_count']} CPUs"
-        f"; OMP_NUM_THREADS={t['OMP_NUM_THREADS'] or 'unset'}",
-        f"workspace  {w['absolute']} ({'exists' if w['exists'] else 'not created yet'}, "
-        f"{'writable' if w['writable'] else 'NOT writable'}, {w['runs']} trained models)",
+        (
+            f"platform   {report.platform['system']} ({report.platform['machine']}); python at"
+            f" {report.platform['python']}"
+        ),
+        (
+            f"devices    auto -> {d['auto']}; cuda"
+            f" {'yes: ' + ', '.join(d['gpus']) if d['cuda_available'] else 'no'}; mps"
+            f" {'yes' if d['mps_available'] else 'no'}"
+        ),
+        (
+            f"threads    torch {t['torch_threads']} (interop {t['torch_interop_threads']}) on"
+            f" {t['cpu_count']} CPUs; OMP_NUM_THREADS={t['OMP_NUM_THREADS'] or 'unset'}"
+        ),
+        (
+            f"workspace  {w['absolute']} ({'exists' if w['exists'] else 'not created yet'}, "
+            f"{'writable' if w['writable'] else 'NOT writable'}, {w['runs']} trained models)"
+        ),
         f"data       {data['absolute']} ({'exists' if data['exists'] else 'missing'}): "
         + ", ".join(f"{n} {'yes' if ok else 'no'}" for n, ok in data["present"].items()),
     ]
     rb = report.torchattacks.get("robustbench")
     ta = report.torchattacks
-    lines.append(f"attacks    torchattacks {ta['version'] or 'MISSING'}"
-                 + (f"; robustbench at {rb['path']} from {', '.join(rb['provided_by']) or 'unknown'}" if rb else ""))
+    lines.append(
+        f"attacks    torchattacks {ta['version'] or 'MISSING'}"
+        + (
+            f"; robustbench at {rb['path']} from {', '.join(rb['provided_by']) or 'unknown'}"
+            if rb
+            else ""
+        )
+    )
     if report.problems:
         lines.append("problems")
         lines += [f"  {p.level}: {p.what}. fix: {p.fix}" for p in report.problems]
@@ -239,7 +322,7 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(report: Report, fmt: str) -> str:
+def render_doctor(report: Report, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=1) + "\n"
     return render_text(report)

@@ -1,7 +1,8 @@
 """User-facing errors.
 
-Every mistake a user can make (a misspelt name, a bad number, a missing file) raises `HotbenchError`. The CLI
-prints it as one line and exits with code 2; anything else is a bug and keeps its traceback.
+Every mistake a user can make (a misspelt name, a bad number, a missing file) raises
+`HotbenchError`. The CLI prints it as one line and exits with code 2; anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Classifiers with a temperature-scaled activation on the output layer: y = act(z / T).
 
-The network is trained with cross-entropy on softmax(act(z / T_train)). At a high T_train it learns logits
-about T times larger; evaluated at T_eval = 1 the activation saturates and its input gradient is exactly zero
-in float32. That is the mechanism under test, so the pre-activation logits z stay reachable (`logits`), and
-the temperature used at evaluation is a property of a *view*, never baked into the weights.
+The network is trained with cross-entropy on softmax(act(z / T_train)). At a high T_train it learns
+logits about T times larger; evaluated at T_eval = 1 the activation saturates and its input gradient
+is exactly zero in float32. That is the mechanism under test, so the pre-activation logits z stay
+reachable (`logits`), and the temperature used at evaluation is a property of a *view*, never baked
+into the weights.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ for _act in (
 class Arch:
     """A network body and how it trains fastest.
 
-    `channels_last`: train in NHWC memory layout. oneDNN (CPU) and cuDNN (GPU) run these convolutions and the
-    pooling after them faster that way (`make bench`, 2 CPU cores: mnist-cnn training 36% -> 53% of the fp32
-    matmul reference; docs/performance.md). It changes the order of float summation, so weights differ from
-    an NCHW run in the last bits (deterministic either way; recorded in run.json as
-    `provenance.memory_format`). The 8x8 digits model gains nothing measurable and stays NCHW, so its
-    results (and CI's baseline) are unchanged.
+    `channels_last`: train in NHWC memory layout. oneDNN (CPU) and cuDNN (GPU) run these
+    convolutions and the pooling after them faster that way (`make bench`, 2 CPU cores: mnist-cnn
+    training 36% -> 53% of the fp32 matmul reference; docs/performance.md). It changes the order of
+    float summation, so weights differ from an NCHW run in the last bits (deterministic either way;
+    recorded in run.json as `provenance.memory_format`). The 8x8 digits model gains nothing
+    measurable and stays NCHW, so its results (and CI's baseline) are unchanged.
     """
 
     build: Callable[[DatasetSpec], nn.Module]
@@ -64,18 +65,24 @@ def layout_name(fmt: torch.memory_format) -> str:
 
 ARCHS: Registry[Arch] = Registry("arch")
 
-# Every body below pools *before* its ReLU. max and ReLU commute (ReLU is monotone), and the gradient reaches
-# the same element either way (tests/test_models.py checks both bit for bit), but the ReLU and its backward
-# then touch a quarter of the elements: the textbook order's cost, without its result.
+# Every body below pools *before* its ReLU. max and ReLU commute (ReLU is monotone), and the
+# gradient reaches the same element either way (tests/test_models.py checks both bit for bit), but
+# the ReLU and its backward then touch a quarter of the elements: the textbook order's cost, without
+# its result.
 
 
 def digits_cnn(spec: DatasetSpec) -> nn.Module:
     """Small CNN for 8x8 inputs (the embedded digits set)."""
     side = spec.size // 2
     return nn.Sequential(
-        nn.Conv2d(spec.channels, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 64, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
+        nn.Conv2d(spec.channels, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(64 * side * side, 128),
+        nn.ReLU(),
         nn.Linear(128, spec.num_classes),
     )
 
@@ -84,24 +91,41 @@ def mnist_cnn(spec: DatasetSpec) -> nn.Module:
     """The two-conv CNN of PyTorch's MNIST example (the field's standard small MNIST model)."""
     side = (spec.size - 4) // 2
     return nn.Sequential(
-        nn.Conv2d(spec.channels, 32, 3), nn.ReLU(),
-        nn.Conv2d(32, 64, 3), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
+        nn.Conv2d(spec.channels, 32, 3),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3),
+        nn.MaxPool2d(2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(64 * side * side, 128),
+        nn.ReLU(),
         nn.Linear(128, spec.num_classes),
     )
 
 
 def cifar_vgg(spec: DatasetSpec) -> nn.Module:
-    """VGG-style CNN: three blocks of two 3x3 convolutions with batch norm, then two dense layers."""
+    """VGG-style CNN: three blocks of two 3x3 convolutions with batch norm, then two dense
+    layers."""
     layers: list[nn.Module] = []
     c_in = spec.channels
     for c_out in (64, 128, 256):
-        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-                   nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                   nn.MaxPool2d(2), nn.ReLU()]
+        layers += [
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+        ]
         c_in = c_out
     side = spec.size // 8
-    layers += [nn.Flatten(), nn.Linear(256 * side * side, 256), nn.ReLU(), nn.Linear(256, spec.num_classes)]
+    layers += [
+        nn.Flatten(),
+        nn.Linear(256 * side * side, 256),
+        nn.ReLU(),
+        nn.Linear(256, spec.num_classes),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -113,8 +137,14 @@ ARCHS.add("cifar-vgg", Arch(cifar_vgg, channels_last=True))
 class HotNet(nn.Module):
     """Normalisation -> body -> logits z -> act(z / T). Inputs are in [0, 1]."""
 
-    def __init__(self, body: nn.Module, act: str, train_temp: float,
-                 mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    def __init__(
+        self,
+        body: nn.Module,
+        act: str,
+        train_temp: float,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+    ) -> None:
         super().__init__()
         self.body = body
         self.act = ACTIVATIONS.get(act)
@@ -133,12 +163,13 @@ class HotNet(nn.Module):
         """Output at the training temperature (what training minimises cross-entropy on)."""
         return self.head(self.logits(x), self.train_temp)
 
-    def deployed(self, temp: float | None = None) -> "OutputView":
+    def deployed(self, temp: float | None = None) -> OutputView:
         return OutputView(self, self.train_temp if temp is None else temp)
 
 
 class OutputView(nn.Module):
-    """The deployed model: act(z / T_eval). The attacks of the paper follow this output's gradient."""
+    """The deployed model: act(z / T_eval). The attacks of the paper follow this output's
+    gradient."""
 
     def __init__(self, net: HotNet, temp: float) -> None:
         super().__init__()
@@ -152,8 +183,8 @@ class OutputView(nn.Module):
 class LogitView(nn.Module):
     """z / T_train: the output activation removed, at the scale the network was trained at.
 
-    Cross-entropy on this neither vanishes (no saturated activation) nor saturates the softmax (the 1/T
-    undoes the learnt logit scale): Carlini and Wagner's attack on defensive distillation.
+    Cross-entropy on this neither vanishes (no saturated activation) nor saturates the softmax (the
+    1/T undoes the learnt logit scale): Carlini and Wagner's attack on defensive distillation.
     """
 
     def __init__(self, net: HotNet) -> None:
@@ -170,15 +201,17 @@ def build_model(spec: DatasetSpec, arch: str, act: str, train_temp: float) -> Ho
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
-    """Argmax predictions; ties (saturated outputs at exactly the bound) go to the lowest index, as torch does.
+    """Argmax predictions; ties (saturated outputs at exactly the bound) go to the lowest index, as
+    torch does.
 
-    Inference only (no graph kept), so the batch can be as large as memory allows: 1024 on CPU (larger
-    gains nothing on a few cores), 8192 on an accelerator, where small batches leave it idle."""
+    Inference only (no graph kept), so the batch can be as large as memory allows: 1024 on CPU
+    (larger gains nothing on a few cores), 8192 on an accelerator, where small batches leave it
+    idle."""
     device = next(model.parameters()).device
     if batch_size is None:
         batch_size = 1024 if device.type == "cpu" else 8192
     out = []
     with torch.inference_mode():
         for i in range(0, x.shape[0], batch_size):
-            out.append(model(x[i:i + batch_size].to(device)).argmax(1).cpu())
+            out.append(model(x[i : i + batch_size].to(device)).argmax(1).cpu())
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)

@@ -7,14 +7,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 stderr = Console(stderr=True)
 
 
 def plain_text(renderable, width: int) -> str:
-    """A rich renderable (a table) as plain text, for reports written to stdout or a file: no colour codes,
-    and at the width asked for rather than the terminal's."""
+    """A rich renderable (a table) as plain text, for reports written to stdout or a file: no colour
+    codes, and at the width asked for rather than the terminal's."""
     console = Console(file=io.StringIO(), width=width, record=True, force_terminal=False)
     console.print(renderable)
     return console.export_text()
@@ -47,12 +54,19 @@ class Reporter:
         self._progress: Progress | None = None
 
     @contextmanager
-    def session(self) -> Iterator["Reporter"]:
+    def session(self) -> Iterator[Reporter]:
         if self.quiet:
             yield self
             return
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), console=stderr, transient=False)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=False,
+        )
         with self._progress:
             yield self
         self._progress = None
@@ -60,7 +74,7 @@ class Reporter:
     def task(self, description: str, total: float | None) -> Tracker:
         return Tracker(self._progress, description, total)
 
-    def log(self, message: "str | RenderableType") -> None:
+    def log(self, message: str | RenderableType) -> None:
         if not self.quiet:
             if self._progress is not None:
                 self._progress.console.print(message)

@@ -1,7 +1,13 @@
-"""Name -> object registries, so that a new dataset, activation, model or attack is one entry."""
+"""Name -> object registries, so that a new dataset, activation, model or attack is one entry.
+
+A registry may name the module that fills it (`populate="hotbench.attacks.catalog"`): that module is
+imported on the first lookup, so the registry itself stays a leaf that low layers (config) can
+import without importing everything its entries need.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -11,9 +17,16 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, populate: str | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._populate = populate  # module that registers the entries, imported on first lookup
+
+    def _loaded(self) -> dict[str, T]:
+        if self._populate is not None:
+            module, self._populate = self._populate, None
+            importlib.import_module(module)
+        return self._items
 
     def add(self, name: str, item: T) -> T:
         if name in self._items:
@@ -28,10 +41,11 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
+        items = self._loaded()
         try:
-            return self._items[name]
+            return items[name]
         except KeyError:
-            raise unknown_name(self.kind, name, self._items) from None
+            raise unknown_name(self.kind, name, items) from None
 
     def check(self, name: str) -> str:
         """Validate a name (raising the user-facing error) and return it."""
@@ -39,13 +53,13 @@ class Registry(Generic[T]):
         return name
 
     def names(self) -> list[str]:
-        return list(self._items)
+        return list(self._loaded())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._loaded()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        return iter(self._loaded())
 
     def items(self):
-        return self._items.items()
+        return self._loaded().items()

@@ -1,12 +1,14 @@
 """The two units of work, each idempotent: train a config unless stored, attack a run unless stored.
 
-Sweeps (CLI, presets, executors) are loops over these; because each unit checks the workspace first and
-holds the run's lock while it computes, an interrupted sweep resumes and parallel sweeps do not collide.
+Sweeps (CLI, presets, executors) are loops over these; because each unit checks the workspace first
+and holds the run's lock while it computes, an interrupted sweep resumes and parallel sweeps do not
+collide.
 
-Each unit is split into a *compute* half that touches no workspace (`compute_trained`, `compute_attack`) and
-a *persist* half that writes it (`persist_trained`, `persist_attack`). `ensure_*` chain the two in-process;
-the pool and Ray executors (hotbench.executors) run the compute half in a worker and the persist half on
-the driver, so that only the driver ever writes the workspace and the files are the same either way.
+Each unit is split into a *compute* half that touches no workspace (`compute_trained`,
+`compute_attack`) and a *persist* half that writes it (`persist_trained`, `persist_attack`).
+`ensure_*` chain the two in-process; the pool and Ray executors (hotbench.sweep.pool,
+hotbench.sweep.ray) run the compute half in a worker and the persist half on the driver, so that
+only the driver ever writes the workspace and the files are the same either way.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 
 import torch
 
-from .attacks import ATTACKS, run_attack, surrogate_config
+from .attacks.composite import surrogate_config
+from .attacks.engine import run_attack
+from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .data import Dataset, load_dataset
 from .models import HotNet
 from .progress import Reporter
-from .provenance import hardware, versions
+from .runtime import hardware, versions
 from .store import RunRecord, Workspace, now, read_json_checked
 from .train import train_model
 
@@ -37,8 +41,9 @@ class Trained:
     provenance: dict[str, Any]
 
 
-def compute_trained(cfg: TrainConfig, data: Dataset, device: torch.device,
-                    reporter: Reporter | None = None) -> Trained:
+def compute_trained(
+    cfg: TrainConfig, data: Dataset, device: torch.device, reporter: Reporter | None = None
+) -> Trained:
     """Train `cfg` without touching any workspace: the compute half of `ensure_trained`."""
     reporter = reporter or Reporter(quiet=True)
     cfg = cfg.resolved()
@@ -51,8 +56,12 @@ def compute_trained(cfg: TrainConfig, data: Dataset, device: torch.device,
         "n_train": len(data.train.head(cfg.n_train)),
         "n_test": len(data.test),
     }
-    prov = {"versions": versions(), "hardware": hardware(device), "seed": cfg.seed,
-            "memory_format": result.memory_format}
+    prov = {
+        "versions": versions(),
+        "hardware": hardware(device),
+        "seed": cfg.seed,
+        "memory_format": result.memory_format,
+    }
     return Trained(cfg, result.model, metrics, prov)
 
 
@@ -61,9 +70,17 @@ def persist_trained(ws: Workspace, trained: Trained) -> RunRecord:
     return ws.save_run(trained.config, trained.model, trained.metrics, trained.provenance)
 
 
-def ensure_trained(ws: Workspace, cfg: TrainConfig, device: torch.device, reporter: Reporter | None = None,
-                   data_dir: Path | None = None, download: bool = False, force: bool = False) -> tuple[RunRecord, bool]:
-    """Return the stored run for `cfg`, training it first if needed. The bool says whether it was trained now."""
+def ensure_trained(
+    ws: Workspace,
+    cfg: TrainConfig,
+    device: torch.device,
+    reporter: Reporter | None = None,
+    data_dir: Path | None = None,
+    download: bool = False,
+    force: bool = False,
+) -> tuple[RunRecord, bool]:
+    """Return the stored run for `cfg`, training it first if needed. The bool says whether it was
+    trained now."""
     reporter = reporter or Reporter(quiet=True)
     cfg = cfg.resolved()
     run_id = cfg.run_id
@@ -76,18 +93,27 @@ def ensure_trained(ws: Workspace, cfg: TrainConfig, device: torch.device, report
             return ws.load_record(run_id), False
         trained = compute_trained(cfg, data, device, reporter)
         record = persist_trained(ws, trained)
-    reporter.log(f"trained {run_id}: test acc {trained.metrics['test_acc']:.3f} "
-                 f"in {trained.metrics['train_time_s']:.1f}s")
+    reporter.log(
+        f"trained {run_id}: test acc {trained.metrics['test_acc']:.3f} "
+        f"in {trained.metrics['train_time_s']:.1f}s"
+    )
     return record, True
 
 
-def attack_doc(run_id: str, train_cfg: TrainConfig, cfg: AttackConfig, outcome, device: torch.device) -> dict[str, Any]:
+def attack_doc(
+    run_id: str, train_cfg: TrainConfig, cfg: AttackConfig, outcome, device: torch.device
+) -> dict[str, Any]:
     """The document attacks/<attack_id>.json holds: one resolved attack config on one run."""
     return {
         "run_id": run_id,
         "attack_id": cfg.attack_id(run_id),
-        "model": {"dataset": train_cfg.dataset, "arch": train_cfg.arch, "act": train_cfg.act,
-                  "train_temp": train_cfg.temp, "eval_temp": cfg.eval_temp},
+        "model": {
+            "dataset": train_cfg.dataset,
+            "arch": train_cfg.arch,
+            "act": train_cfg.act,
+            "train_temp": train_cfg.temp,
+            "eval_temp": cfg.eval_temp,
+        },
         "config": cfg.model_dump(mode="json"),
         "threat_model": ATTACKS.get(cfg.method).norm,
         "metrics": outcome.metrics(),
@@ -98,38 +124,62 @@ def attack_doc(run_id: str, train_cfg: TrainConfig, cfg: AttackConfig, outcome, 
             "adv_pred": outcome.adv_pred.tolist(),
             "linf": [round(float(v), 6) for v in outcome.linf],
             "l2": [round(float(v), 6) for v in outcome.l2],
-            **({"attacked": outcome.attacked.tolist()} if getattr(outcome, "attacked", None) is not None else {}),
+            **(
+                {"attacked": outcome.attacked.tolist()}
+                if getattr(outcome, "attacked", None) is not None
+                else {}
+            ),
         },
         "time_s": round(outcome.time_s, 3),
-        "provenance": {"versions": versions(), "hardware": hardware(device), "seed": cfg.seed,
-                       "train_seed": train_cfg.seed, "created": now()},
+        "provenance": {
+            "versions": versions(),
+            "hardware": hardware(device),
+            "seed": cfg.seed,
+            "train_seed": train_cfg.seed,
+            "created": now(),
+        },
     }
 
 
-def result_doc(record: RunRecord, cfg: AttackConfig, outcome, device: torch.device) -> dict[str, Any]:
-    return attack_doc(record.run_id, record.config, cfg, outcome, device)
-
-
-def compute_attack(run_id: str, train_cfg: TrainConfig, net: HotNet, data: Dataset, cfg: AttackConfig,
-                   device: torch.device, reporter: Reporter | None = None,
-                   surrogate: HotNet | None = None, only: torch.Tensor | None = None) -> dict[str, Any]:
-    """Run one *resolved* attack config on a loaded model without touching any workspace: the compute half
-    of `ensure_attacked`. Returns the result document, not yet written."""
+def compute_attack(
+    run_id: str,
+    train_cfg: TrainConfig,
+    net: HotNet,
+    data: Dataset,
+    cfg: AttackConfig,
+    device: torch.device,
+    reporter: Reporter | None = None,
+    surrogate: HotNet | None = None,
+    only: torch.Tensor | None = None,
+) -> dict[str, Any]:
+    """Run one *resolved* attack config on a loaded model without touching any workspace: the
+    compute half of `ensure_attacked`. Returns the result document, not yet written."""
     reporter = reporter or Reporter(quiet=True)
     task = reporter.task(f"{cfg.label} on {run_id} @T={cfg.eval_temp:g}", cfg.n_samples)
-    outcome = run_attack(net, data.test, cfg, device, on_batch=task.advance, surrogate=surrogate, only=only)
+    outcome = run_attack(
+        net, data.test, cfg, device, on_batch=task.advance, surrogate=surrogate, only=only
+    )
     task.done()
     return attack_doc(run_id, train_cfg, cfg, outcome, device)
 
 
 def persist_attack(ws: Workspace, doc: dict[str, Any]) -> dict[str, Any]:
-    """Write one result document (atomically, with its checksum); the caller holds the run's lock."""
+    """Write one result document (atomically, with its checksum); the caller holds the run's
+    lock."""
     return ws.save_result(doc["run_id"], doc)
 
 
-def ensure_attacked(ws: Workspace, record: RunRecord, cfg: AttackConfig, device: torch.device,
-                    reporter: Reporter | None = None, data_dir: Path | None = None, download: bool = False,
-                    force: bool = False, only: torch.Tensor | None = None) -> tuple[dict[str, Any], bool]:
+def ensure_attacked(
+    ws: Workspace,
+    record: RunRecord,
+    cfg: AttackConfig,
+    device: torch.device,
+    reporter: Reporter | None = None,
+    data_dir: Path | None = None,
+    download: bool = False,
+    force: bool = False,
+    only: torch.Tensor | None = None,
+) -> tuple[dict[str, Any], bool]:
     """Return the stored result of `cfg` on `record`, computing it first if needed.
 
     `only` (bool per sample) attacks just those samples: fasteval's skip mode, whose configs carry
@@ -143,13 +193,23 @@ def ensure_attacked(ws: Workspace, record: RunRecord, cfg: AttackConfig, device:
     if path.is_file() and not force:
         return read_json_checked(path), False
     surrogate_record = None
-    if ATTACKS.get(cfg.method).surrogate:  # transfer: train the surrogate first (outside this run's lock)
-        surrogate_record, _ = ensure_trained(ws, surrogate_config(train_cfg, cfg), device, reporter, data_dir, download)
+    if ATTACKS.get(
+        cfg.method
+    ).surrogate:  # transfer: train the surrogate first (outside this run's lock)
+        surrogate_record, _ = ensure_trained(
+            ws, surrogate_config(train_cfg, cfg), device, reporter, data_dir, download
+        )
     with ws.lock(record.run_id):
         if path.is_file() and not force:
             return read_json_checked(path), False
         net = ws.load_model(record, device)
-        surrogate = ws.load_model(surrogate_record, device) if surrogate_record is not None else None
-        doc = persist_attack(ws, compute_attack(record.run_id, train_cfg, net, data, cfg, device, reporter,
-                                                surrogate, only))
+        surrogate = (
+            ws.load_model(surrogate_record, device) if surrogate_record is not None else None
+        )
+        doc = persist_attack(
+            ws,
+            compute_attack(
+                record.run_id, train_cfg, net, data, cfg, device, reporter, surrogate, only
+            ),
+        )
     return doc, True

@@ -2,11 +2,12 @@
 
     <workspace>/runs/<run_id>/model.safetensors   weights (no code runs when they are loaded)
     <workspace>/runs/<run_id>/run.json            config, metrics, provenance, weights checksum
-    <workspace>/runs/<run_id>/attacks/<id>.json   one file per attack config, with per-sample outcomes
+    <workspace>/runs/<run_id>/attacks/<id>.json   one file per attack config, with per-sample
+    outcomes
 
-Every file is written to a temporary name and renamed into place, and run.json is written last: a run (or
-an attack result) exists exactly when its JSON exists and its checksum holds. A process killed mid-way
-leaves at most a stray temporary file, never a result that a later run would trust.
+Every file is written to a temporary name and renamed into place, and run.json is written last: a
+run (or an attack result) exists exactly when its JSON exists and its checksum holds. A process
+killed mid-way leaves at most a stray temporary file, never a result that a later run would trust.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from typing import Any
 
 import torch
 from filelock import FileLock, Timeout
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
-from .config import AttackConfig, TrainConfig
+from .config import TrainConfig
 from .data import DATASETS
 from .errors import HotbenchError
 from .models import HotNet, build_model
@@ -49,7 +52,9 @@ def sha256_file(path: Path) -> str:
 
 def _json_checksum(doc: dict[str, Any]) -> str:
     body = {k: v for k, v in doc.items() if k != "checksum"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -73,15 +78,20 @@ def atomic_write_json(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_json_checked(path: Path) -> dict[str, Any]:
-    """Read a JSON written by `atomic_write_json`; a truncated or edited file is a user-facing error."""
+    """Read a JSON written by `atomic_write_json`; a truncated or edited file is a user-facing
+    error."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HotbenchError(f"'{path}' is unreadable or truncated ({type(exc).__name__})",
-                            f"delete '{path.parent}' and compute it again") from None
+        raise HotbenchError(
+            f"'{path}' is unreadable or truncated ({type(exc).__name__})",
+            f"delete '{path.parent}' and compute it again",
+        ) from None
     if not isinstance(doc, dict) or doc.get("checksum") != _json_checksum(doc):
-        raise HotbenchError(f"'{path}' fails its checksum (edited or corrupted)",
-                            f"delete '{path.parent}' and compute it again")
+        raise HotbenchError(
+            f"'{path}' fails its checksum (edited or corrupted)",
+            f"delete '{path.parent}' and compute it again",
+        )
     return doc
 
 
@@ -108,16 +118,18 @@ class Workspace:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root is not None else default_workspace()
         if self.root.exists() and not self.root.is_dir():
-            raise HotbenchError(f"workspace '{self.root}' is a file, not a directory",
-                                "pass --workspace with a directory path (or set HOTBENCH_HOME)")
+            raise HotbenchError(
+                f"workspace '{self.root}' is a file, not a directory",
+                "pass --workspace with a directory path (or set HOTBENCH_HOME)",
+            )
         self.runs = self.root / "runs"
 
     def ensure_writable(self) -> None:
         """Fail early if the workspace cannot be written, without creating anything.
 
-        Commands call this before validating everything else (data files, ...), so it must leave no trace:
-        the probe file goes in the deepest folder that already exists on the way to runs/ and is removed at
-        once; folders are created only when a result is saved.
+        Commands call this before validating everything else (data files, ...), so it must leave no
+        trace: the probe file goes in the deepest folder that already exists on the way to runs/ and
+        is removed at once; folders are created only when a result is saved.
         """
         existing = self.runs
         while not existing.exists() and existing != existing.parent:
@@ -128,34 +140,44 @@ class Workspace:
             probe = tempfile.NamedTemporaryFile(dir=existing, prefix=".hotbench-probe", delete=True)
             probe.close()
         except OSError as exc:
-            raise HotbenchError(f"workspace '{self.root}' is not writable ({exc.strerror})",
-                                "pass --workspace with a directory you can write to (or set HOTBENCH_HOME)") from None
+            raise HotbenchError(
+                f"workspace '{self.root}' is not writable ({exc.strerror})",
+                "pass --workspace with a directory you can write to (or set HOTBENCH_HOME)",
+            ) from None
 
-    # ---- runs -------------------------------------------------------------------------------------------
+    # ---- runs ------------------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:
         return self.runs / run_id
 
     @contextmanager
     def lock(self, run_id: str, timeout: float = -1) -> Iterator[None]:
-        """Exclusive lock on one run directory, so that parallel sweeps never write the same files."""
+        """Exclusive lock on one run directory, so that parallel sweeps never write the same
+        files."""
         d = self.run_dir(run_id)
         d.mkdir(parents=True, exist_ok=True)
         try:
             with FileLock(str(d / ".lock"), timeout=timeout):
                 yield
         except Timeout:
-            raise HotbenchError(f"run '{run_id}' is locked by another hotbench process",
-                                "wait for it to finish") from None
+            raise HotbenchError(
+                f"run '{run_id}' is locked by another hotbench process", "wait for it to finish"
+            ) from None
 
     def has_run(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / "run.json").is_file()
 
-    def save_run(self, cfg: TrainConfig, model: HotNet, metrics: dict[str, Any], provenance: dict[str, Any],
-                 run_id: str | None = None) -> RunRecord:
-        """Store a model. `run_id` defaults to the config hash; imported weights get their own id (see
-        checkpoints.py) so that `ensure_trained` never mistakes them for a model trained with `cfg`."""
-        from safetensors.torch import save_file
-
+    def save_run(
+        self,
+        cfg: TrainConfig,
+        model: HotNet,
+        metrics: dict[str, Any],
+        provenance: dict[str, Any],
+        run_id: str | None = None,
+    ) -> RunRecord:
+        """Store a model. `run_id` defaults to the config hash; imported weights get their own id
+        (see checkpoints.py) so that `ensure_trained` never mistakes them for a model trained with
+        `cfg`.
+        """
         cfg = cfg.resolved()
         run_id = run_id or cfg.run_id
         d = self.run_dir(run_id)
@@ -183,52 +205,65 @@ class Workspace:
     def load_record(self, run_id: str) -> RunRecord:
         d = self.run_dir(run_id)
         if not (d / "run.json").is_file():
-            raise HotbenchError(f"no trained model '{run_id}' in workspace '{self.root}'",
-                                "list them with `hotbench ls`, or train one with `hotbench train`")
+            raise HotbenchError(
+                f"no trained model '{run_id}' in workspace '{self.root}'",
+                "list them with `hotbench ls`, or train one with `hotbench train`",
+            )
         doc = read_json_checked(d / "run.json")
         if doc.get("schema") != RUN_SCHEMA:
-            raise HotbenchError(f"'{d / 'run.json'}' has schema {doc.get('schema')!r}, expected {RUN_SCHEMA}",
-                                "train it again with this hotbench version")
+            raise HotbenchError(
+                f"'{d / 'run.json'}' has schema {doc.get('schema')!r}, expected {RUN_SCHEMA}",
+                "train it again with this hotbench version",
+            )
         return RunRecord(run_id, d, doc)
 
     def load_model(self, record: RunRecord, device: torch.device | str = "cpu") -> HotNet:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         path = record.path / WEIGHTS
         fix = f"delete '{record.path}' and train it again (hotbench train ... --force)"
         if not path.is_file():
             raise HotbenchError(f"weights file '{path}' is missing", fix)
         if sha256_file(path) != record.doc["weights"]["sha256"]:
-            raise HotbenchError(f"weights file '{path}' does not match the checksum in run.json (truncated or replaced)", fix)
+            raise HotbenchError(
+                f"weights file '{path}' does not match the checksum in run.json (truncated or"
+                " replaced)",
+                fix,
+            )
         try:
             state = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
-            raise HotbenchError(f"weights file '{path}' is not valid safetensors ({exc})", fix) from None
+            raise HotbenchError(
+                f"weights file '{path}' is not valid safetensors ({exc})", fix
+            ) from None
         cfg = record.config
         model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise HotbenchError(f"weights in '{path}' do not fit arch '{cfg.arch}': {str(exc).splitlines()[0]}", fix) from None
+            raise HotbenchError(
+                f"weights in '{path}' do not fit arch '{cfg.arch}': {str(exc).splitlines()[0]}", fix
+            ) from None
         return model.to(device).eval()
 
     def records(self) -> list[RunRecord]:
-        """Every complete run, sorted by (dataset, act, temperature). Incomplete directories are skipped."""
+        """Every complete run, sorted by (dataset, act, temperature). Incomplete directories are
+        skipped."""
         if not self.runs.is_dir():
             return []
-        out = [self.load_record(d.name) for d in sorted(self.runs.iterdir()) if (d / "run.json").is_file()]
+        out = [
+            self.load_record(d.name)
+            for d in sorted(self.runs.iterdir())
+            if (d / "run.json").is_file()
+        ]
         return sorted(out, key=lambda r: (r.config.dataset, r.config.act, r.config.temp, r.run_id))
 
-    # ---- attack results ---------------------------------------------------------------------------------
+    # ---- attack results --------------------------------------------------------------------------
     def result_path(self, run_id: str, attack_id: str) -> Path:
         return self.run_dir(run_id) / "attacks" / f"{attack_id}.json"
 
-    def has_result(self, run_id: str, cfg: AttackConfig) -> bool:
-        return self.result_path(run_id, cfg.attack_id(run_id)).is_file()
-
     def save_result(self, run_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-        return atomic_write_json(self.result_path(run_id, doc["attack_id"]), {"schema": RESULT_SCHEMA, **doc})
+        return atomic_write_json(
+            self.result_path(run_id, doc["attack_id"]), {"schema": RESULT_SCHEMA, **doc}
+        )
 
     def load_results(self, run_id: str) -> list[dict[str, Any]]:
         d = self.run_dir(run_id) / "attacks"

@@ -1,8 +1,8 @@
 """Training: cross-entropy on softmax(act(z / T_train)), Adam, in-memory batches.
 
-Kept as small as airbench's loop on purpose: the data is a tensor on the device, an epoch is a permutation,
-and every source of randomness comes from one seeded generator, so a run is reproducible bit for bit on the
-same machine.
+Kept as small as airbench's loop on purpose: the data is a tensor on the device, an epoch is a
+permutation, and every source of randomness comes from one seeded generator, so a run is
+reproducible bit for bit on the same machine.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class TrainResult:
     train_time_s: float
     test_acc: float
     epoch_loss: list[float] = field(default_factory=list)
-    memory_format: str = "contiguous"  # the layout it trained in (the returned model is always NCHW)
+    memory_format: str = (
+        "contiguous"  # the layout it trained in (the returned model is always NCHW)
+    )
 
 
 def accuracy(model: torch.nn.Module, split: Split) -> float:
@@ -35,9 +37,11 @@ def accuracy(model: torch.nn.Module, split: Split) -> float:
     return float((predict(model, split.x) == split.y).float().mean())
 
 
-def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """One optimisation step; returns the batch's mean loss (detached, not synced). Shared with `make bench`,
-    so the throughput it prints is this loop's."""
+def train_step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
+    """One optimisation step; returns the batch's mean loss (detached, not synced). Shared with
+    `make bench`, so the throughput it prints is this loop's."""
     loss = F.cross_entropy(model(x), y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -45,8 +49,12 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tens
     return loss.detach()
 
 
-def train_model(cfg: TrainConfig, data: Dataset, device: torch.device,
-                on_epoch: Callable[[int, float], None] | None = None) -> TrainResult:
+def train_model(
+    cfg: TrainConfig,
+    data: Dataset,
+    device: torch.device,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> TrainResult:
     cfg = cfg.resolved()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -63,14 +71,15 @@ def train_model(cfg: TrainConfig, data: Dataset, device: torch.device,
         perm = torch.randperm(n, generator=gen).to(device)
         total = torch.zeros((), device=device)
         for i in range(0, n, cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
+            idx = perm[i : i + cfg.batch_size]
             total += train_step(model, opt, x[idx], y[idx]) * idx.numel()
         losses.append(float(total) / n)
         if on_epoch is not None:
             on_epoch(epoch + 1, losses[-1])
     model.eval()
     train_time = time.perf_counter() - start
-    # Back to NCHW: the layout a checkpoint is loaded in, so the accuracy recorded here is the one every
-    # later evaluation of the saved weights sees (and safetensors stores contiguous tensors only).
+    # Back to NCHW: the layout a checkpoint is loaded in, so the accuracy recorded here is the one
+    # every later evaluation of the saved weights sees (and safetensors stores contiguous tensors
+    # only).
     model = model.to(memory_format=torch.contiguous_format)
     return TrainResult(model, cfg, train_time, accuracy(model, data.test), losses, layout_name(fmt))

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny, real models on the embedded digits set (seconds to train on 2 CPU cores)."""
+"""Shared fixtures: tiny, real models on the embedded digits set (seconds to train on 2 CPU
+cores)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from hotbench.store import Workspace
 
 CPU = torch.device("cpu")
 
-# Fields that legitimately differ between two runs of the same work: wall times, creation time, and the
-# checksum over them. Tests that compare stored documents across runs ignore exactly these.
+# Fields that legitimately differ between two runs of the same work: wall times, creation time, and
+# the checksum over them. Tests that compare stored documents across runs ignore exactly these.
 VOLATILE = {"time_s", "train_time_s", "created", "checksum"}
 
 
@@ -25,6 +26,8 @@ def strip_volatile(doc):
     if isinstance(doc, list):
         return [strip_volatile(v) for v in doc]
     return doc
+
+
 # 20 epochs: enough for tanh at T=50 to saturate at eval T=1 on most test inputs (measured: ~86%).
 FAST_EPOCHS = 20
 
@@ -50,7 +53,8 @@ def _trained_root(tmp_path_factory) -> Path:
 
 
 def private_copy(root: Path, tmp_path: Path) -> Workspace:
-    """A test's own copy of a shared workspace: it may add results or plant files without affecting others."""
+    """A test's own copy of a shared workspace: it may add results or plant files without affecting
+    others."""
     dst = tmp_path / "ws"
     shutil.copytree(root, dst)
     return Workspace(dst)
@@ -58,7 +62,8 @@ def private_copy(root: Path, tmp_path: Path) -> Workspace:
 
 @pytest.fixture
 def trained_ws(_trained_root, tmp_path) -> Workspace:
-    """A private copy of a workspace holding digits tanh T=50 and none T=1 (trained once per session)."""
+    """A private copy of a workspace holding digits tanh T=50 and none T=1 (trained once per
+    session)."""
     return private_copy(_trained_root, tmp_path)
 
 

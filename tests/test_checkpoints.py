@@ -1,5 +1,5 @@
-"""Untrusted checkpoints: weights are read from safetensors or with torch.load(weights_only=True) only, and a
-pickle that would run code when loaded is refused before any of it runs."""
+"""Untrusted checkpoints: weights are read from safetensors or with torch.load(weights_only=True)
+only, and a pickle that would run code when loaded is refused before any of it runs."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def _hostile_torch_file(tmp_path: Path, good_state: dict[str, torch.Tensor]) -> 
 def _hostile_plain_pickle(tmp_path: Path) -> tuple[Path, Path]:
     marker = tmp_path / "marker-pickle"
     path = tmp_path / "hostile.pth"
-    path.write_bytes(pickle.dumps({"body.0.weight": _WritesMarker(marker)}, protocol=2))  # torch's legacy format
+    path.write_bytes(
+        pickle.dumps({"body.0.weight": _WritesMarker(marker)}, protocol=2)
+    )  # torch's legacy format
     return path, marker
 
 
@@ -66,10 +68,29 @@ def test_the_hostile_files_really_run_code(tmp_path: Path, state) -> None:
 
 @pytest.mark.parametrize("kind", ["torch-zip", "plain-pickle"])
 def test_code_running_pickle_is_refused_by_cli(kind: str, tmp_path: Path, state) -> None:
-    path, marker = _hostile_torch_file(tmp_path, state) if kind == "torch-zip" else _hostile_plain_pickle(tmp_path)
+    path, marker = (
+        _hostile_torch_file(tmp_path, state)
+        if kind == "torch-zip"
+        else _hostile_plain_pickle(tmp_path)
+    )
     ws = tmp_path / "import-ws"
-    result = runner.invoke(app, ["import-weights", str(path), "--dataset", "digits", "--act", "tanh", "--temp", "50",
-                                 "--device", "cpu", "-w", str(ws)])
+    result = runner.invoke(
+        app,
+        [
+            "import-weights",
+            str(path),
+            "--dataset",
+            "digits",
+            "--act",
+            "tanh",
+            "--temp",
+            "50",
+            "--device",
+            "cpu",
+            "-w",
+            str(ws),
+        ],
+    )
     err = result.stderr.strip()
     assert result.exit_code == 2, result.output
     assert len(err.splitlines()) == 1 and "Traceback" not in result.output
@@ -80,14 +101,18 @@ def test_code_running_pickle_is_refused_by_cli(kind: str, tmp_path: Path, state)
     assert not ws.exists(), "a refused file must not write to the workspace"
 
 
-def test_import_safetensors_stores_a_run_that_attacks_like_the_original(tmp_path: Path, trained_ws: Workspace, state) -> None:
+def test_import_safetensors_stores_a_run_that_attacks_like_the_original(
+    tmp_path: Path, trained_ws: Workspace, state
+) -> None:
     src = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in state.items()}, str(src))
     ws = Workspace(tmp_path / "imported")
     cfg = TrainConfig(dataset="digits", act="tanh", temp=50)
     record, stored = import_weights(ws, src, cfg, CPU)
     assert stored and record.run_id.startswith("digits-tanh-T50-import-")
-    assert record.run_id != cfg.run_id  # never confused with a model hotbench trained from this config
+    assert (
+        record.run_id != cfg.run_id
+    )  # never confused with a model hotbench trained from this config
     original = trained_ws.load_record(TANH50.run_id)
     assert record.test_acc == pytest.approx(original.test_acc)
     assert record.doc["provenance"]["imported"]["format"] == "safetensors"
@@ -100,12 +125,29 @@ def test_import_safetensors_stores_a_run_that_attacks_like_the_original(tmp_path
 
 
 def test_import_plain_torch_state_dict_via_cli(tmp_path: Path, state) -> None:
-    """A bare nn.Sequential state_dict saved with torch.save (keys without HotNet's `body.`) is accepted."""
+    """A bare nn.Sequential state_dict saved with torch.save (keys without HotNet's `body.`) is
+    accepted."""
     src = tmp_path / "body.pt"
-    torch.save({k[len("body."):]: v for k, v in state.items()}, src)
+    torch.save({k[len("body.") :]: v for k, v in state.items()}, src)
     ws = tmp_path / "import-ws"
-    result = runner.invoke(app, ["import-weights", str(src), "--dataset", "digits", "--act", "tanh", "--temp", "50",
-                                 "--device", "cpu", "-q", "-w", str(ws)])
+    result = runner.invoke(
+        app,
+        [
+            "import-weights",
+            str(src),
+            "--dataset",
+            "digits",
+            "--act",
+            "tanh",
+            "--temp",
+            "50",
+            "--device",
+            "cpu",
+            "-q",
+            "-w",
+            str(ws),
+        ],
+    )
     assert result.exit_code == 0, result.output
     run_id = result.stdout.strip()
     assert Workspace(ws).load_record(run_id).doc["provenance"]["imported"]["format"] == "torch"
@@ -113,13 +155,20 @@ def test_import_plain_torch_state_dict_via_cli(tmp_path: Path, state) -> None:
     assert run_id in listed.stdout
 
 
-@pytest.mark.parametrize("case", ["wrong-arch", "not-safetensors", "nan", "unknown-suffix", "missing", "not-a-dict"])
+@pytest.mark.parametrize(
+    "case", ["wrong-arch", "not-safetensors", "nan", "unknown-suffix", "missing", "not-a-dict"]
+)
 def test_bad_weight_files_are_one_line_errors(case: str, tmp_path: Path, state) -> None:
     path = tmp_path / "w.safetensors"
     cfg = TrainConfig(dataset="digits", act="tanh", temp=50)
-    expected = {"wrong-arch": "do not fit arch 'digits-cnn'", "not-safetensors": "is not a valid safetensors file",
-                "nan": "contain NaN or infinite values", "unknown-suffix": "unknown weights format '.npz'",
-                "missing": "not found", "not-a-dict": "does not hold a state_dict"}[case]
+    expected = {
+        "wrong-arch": "do not fit arch 'digits-cnn'",
+        "not-safetensors": "is not a valid safetensors file",
+        "nan": "contain NaN or infinite values",
+        "unknown-suffix": "unknown weights format '.npz'",
+        "missing": "not found",
+        "not-a-dict": "does not hold a state_dict",
+    }[case]
     if case == "wrong-arch":
         save_file({"body.0.weight": torch.zeros(3, 3)}, str(path))
     elif case == "not-safetensors":
@@ -135,7 +184,9 @@ def test_bad_weight_files_are_one_line_errors(case: str, tmp_path: Path, state) 
         path = tmp_path / "w.pt"
         torch.save([torch.zeros(2)], path)
     ws = Workspace(tmp_path / "import-ws")
-    with pytest.raises(HotbenchError, match=expected.replace("(", r"\(").replace(".", r"\.")) as info:
+    with pytest.raises(
+        HotbenchError, match=expected.replace("(", r"\(").replace(".", r"\.")
+    ) as info:
         import_weights(ws, path, cfg, CPU)
     assert "\n" not in str(info.value) and info.value.fix
     assert not ws.root.exists()

@@ -1,4 +1,5 @@
-"""The CLI end to end through Typer's CliRunner, and once through the installed `hotbench` script."""
+"""The CLI end to end through Typer's CliRunner, and once through the installed `hotbench`
+script."""
 
 from __future__ import annotations
 
@@ -26,8 +27,24 @@ def invoke(*args: str):
 @pytest.fixture
 def attacked_ws(trained_ws):
     w = str(trained_ws.root)
-    r = invoke("attack", "-w", w, "--method", "fgsm", "--method", "pgd", "--steps", "5", "--n-samples", "60",
-               "--eval-temp", "1", "--act", "tanh", "-q")
+    r = invoke(
+        "attack",
+        "-w",
+        w,
+        "--method",
+        "fgsm",
+        "--method",
+        "pgd",
+        "--steps",
+        "5",
+        "--n-samples",
+        "60",
+        "--eval-temp",
+        "1",
+        "--act",
+        "tanh",
+        "-q",
+    )
     assert r.exit_code == 0, r.output
     r = invoke("attack", "-w", w, "--method", "pgd", "--steps", "5", "--n-samples", "60", "-q")
     assert r.exit_code == 0, r.output
@@ -36,10 +53,16 @@ def attacked_ws(trained_ws):
 
 def test_train_sweep_and_reuse(tmp_path):
     w = str(tmp_path / "ws")
-    r = invoke("train", "-w", w, "--act", "sigmoid", "--temp", "1", "--temp", "10", "--epochs", "1", "-q")
+    r = invoke(
+        "train", "-w", w, "--act", "sigmoid", "--temp", "1", "--temp", "10", "--epochs", "1", "-q"
+    )
     assert r.exit_code == 0, r.output
     runs = sorted(p.name for p in (tmp_path / "ws" / "runs").iterdir())
-    assert len(runs) == 2 and runs[0].startswith("digits-sigmoid-T1-") and runs[1].startswith("digits-sigmoid-T10-")
+    assert (
+        len(runs) == 2
+        and runs[0].startswith("digits-sigmoid-T1-")
+        and runs[1].startswith("digits-sigmoid-T10-")
+    )
     r = invoke("train", "-w", w, "--act", "sigmoid", "--temp", "10", "--epochs", "1")
     assert r.exit_code == 0 and "reused" in r.output
 
@@ -58,7 +81,12 @@ def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):
     # none T=1 (eval 1), tanh T=50 at eval 50 and at eval 1
     assert len(lines) == 3
     assert "pgd ε=0.3" in r.output and "fgsm ε=0.3" in r.output
-    assert lines[1].split()[:4] == ["digits", "tanh", "50", "50"] and lines[2].split()[:4] == ["digits", "tanh", "50", "1"]
+    assert lines[1].split()[:4] == ["digits", "tanh", "50", "50"] and lines[2].split()[:4] == [
+        "digits",
+        "tanh",
+        "50",
+        "1",
+    ]
 
 
 def test_report_json_csv_markdown_agree(attacked_ws, tmp_path):
@@ -77,7 +105,9 @@ def test_report_json_csv_markdown_agree(attacked_ws, tmp_path):
                 assert float(row[label]) == pytest.approx(adv)
     md = invoke("report", "-w", w, "--format", "markdown").stdout
     assert md.startswith("| dataset | act | train T | eval T | clean |")
-    assert sum(line.startswith("|") for line in md.splitlines()) == 2 + 3  # header, alignment, 3 rows
+    assert (
+        sum(line.startswith("|") for line in md.splitlines()) == 2 + 3
+    )  # header, alignment, 3 rows
 
 
 def test_attack_filters_select_models(trained_ws):
@@ -88,15 +118,18 @@ def test_attack_filters_select_models(trained_ws):
     assert {r["act"] for r in records} == {"none"}
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["train", "--dataset", "mnsit"], "did you mean 'mnist'"),
-    (["train", "--act", "tahn"], "did you mean 'tanh'"),
-    (["train", "--arch", "resnet"], "unknown arch 'resnet'"),
-    (["train", "--temp", "0"], "temperature must be"),
-    (["train", "--temp", "-5"], "temperature must be"),
-    (["attack", "--method", "pgdd"], "did you mean 'pgd'"),
-    (["train", "--dataset", "mnist"], "mnist files not found"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["train", "--dataset", "mnsit"], "did you mean 'mnist'"),
+        (["train", "--act", "tahn"], "did you mean 'tanh'"),
+        (["train", "--arch", "resnet"], "unknown arch 'resnet'"),
+        (["train", "--temp", "0"], "temperature must be"),
+        (["train", "--temp", "-5"], "temperature must be"),
+        (["attack", "--method", "pgdd"], "did you mean 'pgd'"),
+        (["train", "--dataset", "mnist"], "mnist files not found"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
     r = invoke(*args, "-w", str(tmp_path / "ws"))
     assert r.exit_code == 2, r.output
@@ -110,15 +143,28 @@ def test_empty_workspace_is_an_error(tmp_path):
         assert r.exit_code == 2 and "no trained models" in r.stderr
 
 
-@pytest.mark.skipif(shutil.which("hotbench") is None and not (Path(sys.executable).parent / "hotbench").exists(),
-                    reason="hotbench script not installed")
+@pytest.mark.skipif(
+    shutil.which("hotbench") is None and not (Path(sys.executable).parent / "hotbench").exists(),
+    reason="hotbench script not installed",
+)
 def test_installed_script_runs(tmp_path):
     exe = shutil.which("hotbench") or str(Path(sys.executable).parent / "hotbench")
     env = {**os.environ, "HOTBENCH_HOME": str(tmp_path / "ws")}
-    p = subprocess.run([exe, "train", "--act", "tanh", "--temp", "5", "--epochs", "1", "-q"], env=env,
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [exe, "train", "--act", "tanh", "--temp", "5", "--epochs", "1", "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
-    p = subprocess.run([exe, "report", "--format", "json"], env=env, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [exe, "report", "--format", "json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 0 and json.loads(p.stdout)["records"] == []
-    p = subprocess.run([exe, "report", "--dataset", "nope"], env=env, capture_output=True, text=True, timeout=60)
-    assert p.returncode == 2 and "unknown dataset 'nope'" in p.stderr and "Traceback" not in p.stderr
+    p = subprocess.run(
+        [exe, "report", "--dataset", "nope"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (
+        p.returncode == 2 and "unknown dataset 'nope'" in p.stderr and "Traceback" not in p.stderr
+    )

@@ -1,4 +1,5 @@
-"""Datasets: the embedded digits split, and torchvision loading on tiny files in the real on-disk formats."""
+"""Datasets: the embedded digits split, and torchvision loading on tiny files in the real on-disk
+formats."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def _write_idx_labels(path: Path, labels: np.ndarray) -> None:
     path.write_bytes(struct.pack(">II", 0x801, labels.shape[0]) + labels.astype(np.uint8).tobytes())
 
 
-def write_tiny_mnist(root: Path, folder: str = "MNIST", n_train: int = 12, n_test: int = 6, seed: int = 0):
+def write_tiny_mnist(
+    root: Path, folder: str = "MNIST", n_train: int = 12, n_test: int = 6, seed: int = 0
+):
     rng = np.random.default_rng(seed)
     raw = root / folder / "raw"
     raw.mkdir(parents=True)
@@ -69,8 +72,25 @@ def write_tiny_cifar10(root: Path, per_batch: int = 4, seed: int = 0):
             pickle.dump({"batch_label": name, "data": data, "labels": labels}, f)
         batches[name] = (data, labels)
     with open(base / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                     "ship", "truck"], "num_cases_per_batch": per_batch, "num_vis": 3072}, f)
+        pickle.dump(
+            {
+                "label_names": [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ],
+                "num_cases_per_batch": per_batch,
+                "num_vis": 3072,
+            },
+            f,
+        )
     return batches
 
 
@@ -79,7 +99,9 @@ def test_torchvision_idx_files_load_in_unit_range(tmp_path, name, folder):
     written = write_tiny_mnist(tmp_path, folder)
     d = load_dataset(name, tmp_path)
     assert d.train.x.shape == (12, 1, 28, 28) and d.test.x.shape == (6, 1, 28, 28)
-    np.testing.assert_allclose(d.test.x[:, 0].numpy(), written["t10k"][0] / 255.0, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        d.test.x[:, 0].numpy(), written["t10k"][0] / 255.0, rtol=0, atol=1e-7
+    )
     assert d.test.y.tolist() == written["t10k"][1].tolist()
     assert d.spec.default_arch == "mnist-cnn"
 
@@ -89,7 +111,9 @@ def test_cifar10_pickled_batches_load_channels_first(tmp_path):
     d = load_dataset("cifar10", tmp_path)
     assert d.train.x.shape == (20, 3, 32, 32) and d.test.x.shape == (4, 3, 32, 32)
     data, labels = batches["test_batch"]
-    expected = data.reshape(-1, 3, 32, 32) / 255.0  # CIFAR stores each image as R plane, G plane, B plane
+    expected = (
+        data.reshape(-1, 3, 32, 32) / 255.0
+    )  # CIFAR stores each image as R plane, G plane, B plane
     np.testing.assert_allclose(d.test.x.numpy(), expected, atol=1e-7)
     assert d.test.y.tolist() == labels
 

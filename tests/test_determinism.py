@@ -1,4 +1,5 @@
-"""The same commands twice with the same seeds give identical stored JSON, timings and timestamps aside."""
+"""The same commands twice with the same seeds give identical stored JSON, timings and timestamps
+aside."""
 
 from __future__ import annotations
 
@@ -18,11 +19,41 @@ runner = CliRunner()
 
 def _sweep(ws: Path) -> None:
     for args in (
-        ["train", "--dataset", "digits", "--act", "tanh", "--temp", "20", "--epochs", "4", "--n-train", "500",
-         "--seed", "3"],
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--act",
+            "tanh",
+            "--temp",
+            "20",
+            "--epochs",
+            "4",
+            "--n-train",
+            "500",
+            "--seed",
+            "3",
+        ],
         # pgd has a random start, so this also checks that the attack's RNG is seeded, not inherited
-        ["attack", "--method", "pgd", "--method", "fgsm", "--eps", "0.2", "--steps", "8", "--n-samples", "60",
-         "--seed", "5", "--eval-temp", "1", "--eval-temp", "20"],
+        [
+            "attack",
+            "--method",
+            "pgd",
+            "--method",
+            "fgsm",
+            "--eps",
+            "0.2",
+            "--steps",
+            "8",
+            "--n-samples",
+            "60",
+            "--seed",
+            "5",
+            "--eval-temp",
+            "1",
+            "--eval-temp",
+            "20",
+        ],
     ):
         result = runner.invoke(app, [*args, "--device", "cpu", "-q", "-w", str(ws)])
         assert result.exit_code == 0, result.output
@@ -45,5 +76,7 @@ def test_same_command_same_seed_gives_identical_results(tmp_path: Path) -> None:
     (rec_a,), (rec_b,) = ws_a.records(), ws_b.records()
     assert rec_a.doc["weights"]["sha256"] == rec_b.doc["weights"]["sha256"]  # bit-identical weights
 
-    report = [runner.invoke(app, ["report", "--format", "csv", "-w", str(ws)]).stdout for ws in (a, b)]
+    report = [
+        runner.invoke(app, ["report", "--format", "csv", "-w", str(ws)]).stdout for ws in (a, b)
+    ]
     assert report[0] and report[0] == report[1]

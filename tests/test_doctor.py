@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import hotbench
 from hotbench.cli import app
-from hotbench.doctor import DATASET_FILES, diagnose, render_text
+from hotbench.doctor import DATASET_FILES, examine, render_text
 
 runner = CliRunner()
 
@@ -24,7 +24,9 @@ def test_json_report_describes_environment_and_writes_nothing(tmp_path: Path) ->
     data = tmp_path / "data"
     _fake_mnist(data)
     ws = tmp_path / "not-yet" / "ws"
-    result = runner.invoke(app, ["doctor", "--format", "json", "-w", str(ws), "--data-dir", str(data)])
+    result = runner.invoke(
+        app, ["doctor", "--format", "json", "-w", str(ws), "--data-dir", str(data)]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)  # stdout is pure JSON
     assert doc["ok"] is True
@@ -32,13 +34,20 @@ def test_json_report_describes_environment_and_writes_nothing(tmp_path: Path) ->
     assert doc["versions"]["torch"] and doc["versions"]["python"]
     assert doc["devices"]["auto"] in ("cpu", "cuda", "mps")
     assert doc["threads"]["torch_threads"] >= 1
-    assert doc["workspace"] == {"path": str(ws), "absolute": str(ws.absolute()), "exists": False,
-                                "writable": True, "runs": 0}
+    assert doc["workspace"] == {
+        "path": str(ws),
+        "absolute": str(ws.absolute()),
+        "exists": False,
+        "writable": True,
+        "runs": 0,
+    }
     assert doc["data"]["present"]["digits"] is True and doc["data"]["present"]["mnist"] is True
     assert doc["data"]["present"]["cifar10"] is False
     assert "cifar-10-batches-py/test_batch" in doc["data"]["missing_files"]["cifar10"]
     assert doc["torchattacks"]["installed"] is True
-    assert any("datasets not found" in p["what"] and "--data-dir" in p["fix"] for p in doc["problems"])
+    assert any(
+        "datasets not found" in p["what"] and "--data-dir" in p["fix"] for p in doc["problems"]
+    )
     assert not (tmp_path / "not-yet").exists(), "doctor created the workspace"
 
 
@@ -50,7 +59,7 @@ def test_unusable_workspace_is_an_error_with_exit_1(tmp_path: Path, trained_ws) 
     assert "error: workspace" in result.stdout and "not writable (Not a directory)" in result.stdout
     assert "fix: pass --workspace" in result.stdout
 
-    report = diagnose(trained_ws.root, tmp_path / "no-data")
+    report = examine(trained_ws.root, tmp_path / "no-data")
     assert report.workspace["runs"] == 2 and report.workspace["writable"]
     text = render_text(report)
     assert f"workspace  {trained_ws.root.absolute()} (exists, writable, 2 trained models)" in text

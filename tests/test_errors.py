@@ -1,9 +1,10 @@
-"""Every bad input a user can give: one line on stderr naming the problem and the fix, exit code 2, no
-traceback, and nothing written to the workspace.
+"""Every bad input a user can give: one line on stderr naming the problem and the fix, exit code 2,
+no traceback, and nothing written to the workspace.
 
-One parametrised test covers every case. Each case builds its situation in a fresh tmp dir (a private copy
-of the trained workspace where a stored run is needed), snapshots the whole workspace tree (paths and
-content hashes), runs the real CLI through Typer's CliRunner, and compares the snapshot afterwards.
+One parametrised test covers every case. Each case builds its situation in a fresh tmp dir (a
+private copy of the trained workspace where a stored run is needed), snapshots the whole workspace
+tree (paths and content hashes), runs the real CLI through Typer's CliRunner, and compares the
+snapshot afterwards.
 """
 
 from __future__ import annotations
@@ -31,18 +32,24 @@ def _has_command(name: str) -> bool:
 
 
 HAS_RUN = _has_command("run")
-NO_PRESETS = pytest.mark.xfail(not HAS_RUN, strict=True,
-                               reason="`hotbench run PRESET` (issue 3) is not in the CLI yet")
+NO_PRESETS = pytest.mark.xfail(
+    not HAS_RUN, strict=True, reason="`hotbench run PRESET` (issue 3) is not in the CLI yet"
+)
 
 
 def snapshot(root: Path) -> dict[str, str] | None:
-    """Every path under `root` with a hash of its content ('dir' for folders); None if root is absent."""
+    """Every path under `root` with a hash of its content ('dir' for folders); None if root is
+    absent."""
     if not root.exists():
         return None
     if root.is_file():
         return {".": hashlib.sha256(root.read_bytes()).hexdigest()}
-    return {str(p.relative_to(root)): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): (
+            "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        )
+        for p in sorted(root.rglob("*"))
+    }
 
 
 @dataclass
@@ -68,14 +75,30 @@ def _empty_ws(tmp: Path) -> Path:
 
 def train(*extra: str) -> Callable[[Path, Workspace], Situation]:
     """`hotbench train` into an empty (not yet existing) workspace."""
-    return lambda tmp, ws: Situation(["train", "--device", "cpu", "--epochs", "1", "-q", *extra,
-                                      "-w", str(_empty_ws(tmp))], _empty_ws(tmp))
+    return lambda tmp, ws: Situation(
+        ["train", "--device", "cpu", "--epochs", "1", "-q", *extra, "-w", str(_empty_ws(tmp))],
+        _empty_ws(tmp),
+    )
 
 
 def attack(*extra: str) -> Callable[[Path, Workspace], Situation]:
     """`hotbench attack` on the trained workspace (two stored models)."""
-    return lambda tmp, ws: Situation(["attack", "--device", "cpu", "-q", "--steps", "2", "--n-samples", "20",
-                                      *extra, "-w", str(ws.root)], ws.root)
+    return lambda tmp, ws: Situation(
+        [
+            "attack",
+            "--device",
+            "cpu",
+            "-q",
+            "--steps",
+            "2",
+            "--n-samples",
+            "20",
+            *extra,
+            "-w",
+            str(ws.root),
+        ],
+        ws.root,
+    )
 
 
 def tampered(mutate: Callable[[Path], None]) -> Callable[[Path, Workspace], Situation]:
@@ -112,8 +135,9 @@ def _ws_is_file(tmp: Path, ws: Workspace) -> Situation:
 
 
 def _ws_under_file(tmp: Path, ws: Workspace) -> Situation:
-    # root ignores permission bits, so chmod cannot make a directory unwritable for these tests. A path
-    # whose parent is a regular file cannot be created by anyone (ENOTDIR): an honest unwritable workspace.
+    # root ignores permission bits, so chmod cannot make a directory unwritable for these tests. A
+    # path whose parent is a regular file cannot be created by anyone (ENOTDIR): an honest
+    # unwritable workspace.
     parent = tmp / "plain-file"
     parent.write_text("x")
     return Situation(["train", "--epochs", "1", "-q", "-w", str(parent / "ws")], parent)
@@ -121,15 +145,30 @@ def _ws_under_file(tmp: Path, ws: Workspace) -> Situation:
 
 def _ws_in_procfs(tmp: Path, ws: Workspace) -> Situation:
     # procfs refuses new directories even to root: the kernel, not a permission bit, says no.
-    return Situation(["train", "--epochs", "1", "-q", "-w", "/proc/hotbench-no-such-dir/ws"],
-                     Path("/proc/hotbench-no-such-dir"))
+    return Situation(
+        ["train", "--epochs", "1", "-q", "-w", "/proc/hotbench-no-such-dir/ws"],
+        Path("/proc/hotbench-no-such-dir"),
+    )
 
 
 def _no_data(tmp: Path, ws: Workspace) -> Situation:
     data = tmp / "empty-data"
     data.mkdir()
-    return Situation(["train", "--dataset", "mnist", "--epochs", "1", "-q", "--data-dir", str(data),
-                      "-w", str(_empty_ws(tmp))], _empty_ws(tmp))
+    return Situation(
+        [
+            "train",
+            "--dataset",
+            "mnist",
+            "--epochs",
+            "1",
+            "-q",
+            "--data-dir",
+            str(data),
+            "-w",
+            str(_empty_ws(tmp)),
+        ],
+        _empty_ws(tmp),
+    )
 
 
 def _preset(text: str, command: str = "run") -> Callable[[Path, Workspace], Situation]:
@@ -139,7 +178,9 @@ def _preset(text: str, command: str = "run") -> Callable[[Path, Workspace], Situ
         p = tmp / "bad.yaml"
         p.write_text(text)
         where = [str(p)] if command == "run" else ["--preset", str(p)]
-        return Situation([command, *where, "--device", "cpu", "-q", "-w", str(_empty_ws(tmp))], _empty_ws(tmp))
+        return Situation(
+            [command, *where, "--device", "cpu", "-q", "-w", str(_empty_ws(tmp))], _empty_ws(tmp)
+        )
 
     return build
 
@@ -158,54 +199,165 @@ attack:
 """
 
 CASES = [
-    Case("misspelt-dataset", train("--dataset", "mnsit"), "unknown dataset 'mnsit'", "did you mean 'mnist'"),
-    Case("unknown-dataset", train("--dataset", "imagenet"), "unknown dataset 'imagenet'", "Valid datasets:"),
-    Case("misspelt-act", train("--act", "tahn"), "unknown activation 'tahn'", "did you mean 'tanh'"),
-    Case("misspelt-arch", train("--arch", "digits-cn"), "unknown arch 'digits-cn'", "did you mean 'digits-cnn'"),
-    Case("misspelt-method", attack("--method", "pgdd"), "unknown attack 'pgdd'", "did you mean 'pgd'"),
-    Case("misspelt-filter-act", attack("--act", "tanhh"), "unknown activation 'tanhh'", "did you mean 'tanh'"),
-    Case("temp-zero", train("--temp", "0"), "temperature must be a finite number > 0, got 0", "use e.g. --temp"),
-    Case("temp-negative", train("--temp=-5"), "temperature must be a finite number > 0, got -5", "use e.g. --temp"),
-    Case("temp-nan", train("--temp", "nan"), "temperature must be a finite number > 0, got nan", "use e.g. --temp"),
-    Case("eval-temp-nan", attack("--eval-temp", "nan"), "eval temperature must be a finite number > 0",
-         "use e.g. --temp"),
-    Case("eps-negative", attack("--eps=-0.1"), "eps must be a finite number >= 0, got -0.1", "pass e.g. --eps"),
+    Case(
+        "misspelt-dataset",
+        train("--dataset", "mnsit"),
+        "unknown dataset 'mnsit'",
+        "did you mean 'mnist'",
+    ),
+    Case(
+        "unknown-dataset",
+        train("--dataset", "imagenet"),
+        "unknown dataset 'imagenet'",
+        "Valid datasets:",
+    ),
+    Case(
+        "misspelt-act", train("--act", "tahn"), "unknown activation 'tahn'", "did you mean 'tanh'"
+    ),
+    Case(
+        "misspelt-arch",
+        train("--arch", "digits-cn"),
+        "unknown arch 'digits-cn'",
+        "did you mean 'digits-cnn'",
+    ),
+    Case(
+        "misspelt-method", attack("--method", "pgdd"), "unknown attack 'pgdd'", "did you mean 'pgd'"
+    ),
+    Case(
+        "misspelt-filter-act",
+        attack("--act", "tanhh"),
+        "unknown activation 'tanhh'",
+        "did you mean 'tanh'",
+    ),
+    Case(
+        "temp-zero",
+        train("--temp", "0"),
+        "temperature must be a finite number > 0, got 0",
+        "use e.g. --temp",
+    ),
+    Case(
+        "temp-negative",
+        train("--temp=-5"),
+        "temperature must be a finite number > 0, got -5",
+        "use e.g. --temp",
+    ),
+    Case(
+        "temp-nan",
+        train("--temp", "nan"),
+        "temperature must be a finite number > 0, got nan",
+        "use e.g. --temp",
+    ),
+    Case(
+        "eval-temp-nan",
+        attack("--eval-temp", "nan"),
+        "eval temperature must be a finite number > 0",
+        "use e.g. --temp",
+    ),
+    Case(
+        "eps-negative",
+        attack("--eps=-0.1"),
+        "eps must be a finite number >= 0, got -0.1",
+        "pass e.g. --eps",
+    ),
     Case("steps-zero", attack("--steps", "0"), "steps must be >= 1, got 0", "pass e.g. --steps"),
-    Case("n-samples-too-many", attack("--n-samples", "5000"), "n-samples 5000 is larger than the test set (397)",
-         "pass --n-samples 397 or fewer"),
-    Case("preset-malformed-yaml", _preset("train: [unclosed\n  act: tanh\n"), "bad.yaml': malformed YAML at line 2",
-         "fix the YAML syntax",
-         [NO_PRESETS]),
-    Case("preset-unknown-key", _preset(GOOD_PRESET.replace("acts: [tanh]", "acts: [tanh]\n  temprature: [5]")),
-         "unknown key 'train.temprature'; allowed keys: datasets, acts", "fix or remove that key", [NO_PRESETS]),
-    Case("preset-wrong-type", _preset(GOOD_PRESET.replace("temps: [1]", "temps: [hot]")),
-         "key 'train.temps[0]': Input should be a valid number", "fix that value",
-         [NO_PRESETS]),
-    Case("preset-wrong-type-train", _preset(GOOD_PRESET.replace("epochs: 1", "epochs: many"), "train"),
-         "key 'train.epochs': Input should be a valid integer", "fix that value", [NO_PRESETS]),
-    Case("preset-unknown-act", _preset(GOOD_PRESET.replace("acts: [tanh]", "acts: [tahn]")),
-         "unknown activation 'tahn'; allowed: none, tanh", "fix that value",
-         [NO_PRESETS]),
-    Case("workspace-is-a-file", _ws_is_file, "is a file, not a directory", "pass --workspace with a directory"),
-    Case("workspace-parent-is-a-file", _ws_under_file, "is not writable (Not a directory)",
-         "pass --workspace with a directory you can write to"),
-    Case("workspace-in-procfs", _ws_in_procfs, "is not writable", "pass --workspace with a directory you can",
-         [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procfs is Linux only")]),
-    Case("run-json-truncated", tampered(lambda d: _truncate(d / "run.json")), "unreadable or truncated",
-         "compute it again"),
-    Case("run-json-tampered", tampered(_edit_run_json), "fails its checksum (edited or corrupted)",
-         "compute it again"),
-    Case("weights-truncated", tampered(lambda d: _truncate(d / WEIGHTS)),
-         "does not match the checksum in run.json", "train it again"),
-    Case("weights-tampered", tampered(_flip_weight_byte), "does not match the checksum in run.json",
-         "train it again"),
-    Case("weights-missing", tampered(lambda d: (d / WEIGHTS).unlink()), "is missing", "train it again"),
+    Case(
+        "n-samples-too-many",
+        attack("--n-samples", "5000"),
+        "n-samples 5000 is larger than the test set (397)",
+        "pass --n-samples 397 or fewer",
+    ),
+    Case(
+        "preset-malformed-yaml",
+        _preset("train: [unclosed\n  act: tanh\n"),
+        "bad.yaml': malformed YAML at line 2",
+        "fix the YAML syntax",
+        [NO_PRESETS],
+    ),
+    Case(
+        "preset-unknown-key",
+        _preset(GOOD_PRESET.replace("acts: [tanh]", "acts: [tanh]\n  temprature: [5]")),
+        "unknown key 'train.temprature'; allowed keys: datasets, acts",
+        "fix or remove that key",
+        [NO_PRESETS],
+    ),
+    Case(
+        "preset-wrong-type",
+        _preset(GOOD_PRESET.replace("temps: [1]", "temps: [hot]")),
+        "key 'train.temps[0]': Input should be a valid number",
+        "fix that value",
+        [NO_PRESETS],
+    ),
+    Case(
+        "preset-wrong-type-train",
+        _preset(GOOD_PRESET.replace("epochs: 1", "epochs: many"), "train"),
+        "key 'train.epochs': Input should be a valid integer",
+        "fix that value",
+        [NO_PRESETS],
+    ),
+    Case(
+        "preset-unknown-act",
+        _preset(GOOD_PRESET.replace("acts: [tanh]", "acts: [tahn]")),
+        "unknown activation 'tahn'; allowed: none, tanh",
+        "fix that value",
+        [NO_PRESETS],
+    ),
+    Case(
+        "workspace-is-a-file",
+        _ws_is_file,
+        "is a file, not a directory",
+        "pass --workspace with a directory",
+    ),
+    Case(
+        "workspace-parent-is-a-file",
+        _ws_under_file,
+        "is not writable (Not a directory)",
+        "pass --workspace with a directory you can write to",
+    ),
+    Case(
+        "workspace-in-procfs",
+        _ws_in_procfs,
+        "is not writable",
+        "pass --workspace with a directory you can",
+        [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procfs is Linux only")],
+    ),
+    Case(
+        "run-json-truncated",
+        tampered(lambda d: _truncate(d / "run.json")),
+        "unreadable or truncated",
+        "compute it again",
+    ),
+    Case(
+        "run-json-tampered",
+        tampered(_edit_run_json),
+        "fails its checksum (edited or corrupted)",
+        "compute it again",
+    ),
+    Case(
+        "weights-truncated",
+        tampered(lambda d: _truncate(d / WEIGHTS)),
+        "does not match the checksum in run.json",
+        "train it again",
+    ),
+    Case(
+        "weights-tampered",
+        tampered(_flip_weight_byte),
+        "does not match the checksum in run.json",
+        "train it again",
+    ),
+    Case(
+        "weights-missing",
+        tampered(lambda d: (d / WEIGHTS).unlink()),
+        "is missing",
+        "train it again",
+    ),
     Case("data-dir-without-dataset", _no_data, "mnist files not found under", "pass --data-dir"),
 ]
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: Case, tmp_path: Path, trained_ws: Workspace) -> None:
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    case: Case, tmp_path: Path, trained_ws: Workspace
+) -> None:
     situation = case.build(tmp_path, trained_ws)
     before = snapshot(situation.workspace)
 
@@ -213,7 +365,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: Case, tmp_path: P
 
     err = result.stderr.strip()
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception  # a handled error, not a crash
+    assert isinstance(result.exception, SystemExit), (
+        result.exception
+    )  # a handled error, not a crash
     assert "Traceback" not in result.output
     assert len(err.splitlines()) == 1, err
     assert err.startswith("error: ")

@@ -1,14 +1,14 @@
 """Interrupted and parallel runs, with real `hotbench` processes.
 
-- SIGKILL in the middle of training or of an attack leaves nothing a later run would trust; the re-run
-  finishes and gives the numbers of an uninterrupted run in another workspace (bit for bit).
+- SIGKILL in the middle of training or of an attack leaves nothing a later run would trust; the
+  re-run finishes and gives the numbers of an uninterrupted run in another workspace (bit for bit).
 - SIGINT stops cleanly: one message, exit code 130, no partial result.
 - Two processes on one workspace: the per-run lock makes one compute and the other reuse.
 
-"Mid-training" / "mid-attack" are detected without any test hook: the run's `.lock` file is created when a
-process enters the locked section that computes (and removed beforehand in the copied workspace), so once it
-exists the process is computing; the test then checks the process is still alive and no result exists yet
-before it kills.
+"Mid-training" / "mid-attack" are detected without any test hook: the run's `.lock` file is created
+when a process enters the locked section that computes (and removed beforehand in the copied
+workspace), so once it exists the process is computing; the test then checks the process is still
+alive and no result exists yet before it kills.
 """
 
 from __future__ import annotations
@@ -29,29 +29,68 @@ from hotbench.store import Workspace, read_json_checked, sha256_file
 
 from .conftest import CPU, TANH50
 
-# Long enough to be caught mid-way (about 3 s of training on 2 idle cores), short enough for the default suite.
+# Long enough to be caught mid-way (about 3 s of training on 2 idle cores), short enough for the
+# default suite.
 LONG_TRAIN = TrainConfig(dataset="digits", act="tanh", temp=50, epochs=30)
 LONG_ATTACK = AttackConfig(method="pgd", eps=0.3, steps=150, n_samples=300, seed=0)
 
 
 def _env() -> dict[str, str]:
-    # Same thread count as the in-process reference (conftest sets 2): float sums then match bit for bit.
+    # Same thread count as the in-process reference (conftest sets 2): float sums then match bit for
+    # bit.
     return {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
 
 
 def hotbench(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hotbench.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env())
+    return subprocess.Popen(
+        [sys.executable, "-m", "hotbench.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
 
 
 def train_args(cfg: TrainConfig, ws: Path, *extra: str) -> list[str]:
-    return ["train", "--dataset", cfg.dataset, "--act", cfg.act, "--temp", str(cfg.temp), "--epochs", str(cfg.epochs),
-            "--device", "cpu", "-w", str(ws), *extra]
+    return [
+        "train",
+        "--dataset",
+        cfg.dataset,
+        "--act",
+        cfg.act,
+        "--temp",
+        str(cfg.temp),
+        "--epochs",
+        str(cfg.epochs),
+        "--device",
+        "cpu",
+        "-w",
+        str(ws),
+        *extra,
+    ]
 
 
 def attack_args(cfg: AttackConfig, ws: Path, run_id: str, *extra: str) -> list[str]:
-    return ["attack", "--method", cfg.method, "--eps", str(cfg.eps), "--steps", str(cfg.steps), "--n-samples",
-            str(cfg.n_samples), "--seed", str(cfg.seed), "--run", run_id, "--device", "cpu", "-w", str(ws), *extra]
+    return [
+        "attack",
+        "--method",
+        cfg.method,
+        "--eps",
+        str(cfg.eps),
+        "--steps",
+        str(cfg.steps),
+        "--n-samples",
+        str(cfg.n_samples),
+        "--seed",
+        str(cfg.seed),
+        "--run",
+        run_id,
+        "--device",
+        "cpu",
+        "-w",
+        str(ws),
+        *extra,
+    ]
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -59,7 +98,9 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
     while not path.exists():
         if proc.poll() is not None:
             out, err = proc.communicate()
-            pytest.fail(f"process ended (rc {proc.returncode}) before {path.name} appeared: {err[-2000:]}")
+            pytest.fail(
+                f"process ended (rc {proc.returncode}) before {path.name} appeared: {err[-2000:]}"
+            )
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"{path} did not appear within {timeout}s")
@@ -71,11 +112,17 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]
     return proc.returncode, out, err
 
 
-def kill_while_computing(proc: subprocess.Popen, lock: Path, result: Path, sig: int = signal.SIGKILL) -> None:
+def kill_while_computing(
+    proc: subprocess.Popen, lock: Path, result: Path, sig: int = signal.SIGKILL
+) -> None:
     wait_for(lock, proc)
     time.sleep(0.3)  # well inside the computation (seconds long), past loading
-    assert proc.poll() is None, "the process finished before it could be interrupted: make the work longer"
-    assert not result.exists(), "the result was written before the interruption: make the work longer"
+    assert proc.poll() is None, (
+        "the process finished before it could be interrupted: make the work longer"
+    )
+    assert not result.exists(), (
+        "the result was written before the interruption: make the work longer"
+    )
     proc.send_signal(sig)
 
 
@@ -89,7 +136,8 @@ def test_sigkill_mid_training_leaves_nothing_trusted_and_rerun_matches(tmp_path:
     assert rc == -signal.SIGKILL
     assert not ws.has_run(LONG_TRAIN.run_id) and ws.records() == []
 
-    # What a kill during the final writes would leave: a stray temp file and weights without run.json.
+    # What a kill during the final writes would leave: a stray temp file and weights without
+    # run.json.
     (run_dir / ".model.interrupted.tmp").write_bytes(b"half a file")
     (run_dir / "model.safetensors").write_bytes(b"weights of unknown state")
     assert ws.records() == []
@@ -108,7 +156,9 @@ def test_sigkill_mid_training_leaves_nothing_trusted_and_rerun_matches(tmp_path:
     assert resumed.doc["metrics"]["epoch_loss"] == reference.doc["metrics"]["epoch_loss"]
 
 
-def test_sigkill_mid_attack_leaves_no_result_and_rerun_matches(tmp_path: Path, trained_ws: Workspace) -> None:
+def test_sigkill_mid_attack_leaves_no_result_and_rerun_matches(
+    tmp_path: Path, trained_ws: Workspace
+) -> None:
     run_id = TANH50.run_id
     record = trained_ws.load_record(run_id)
     lock = trained_ws.run_dir(run_id) / ".lock"
@@ -133,7 +183,9 @@ def test_sigkill_mid_attack_leaves_no_result_and_rerun_matches(tmp_path: Path, t
     ref_root = tmp_path / "reference"
     ref_ws = Workspace(ref_root)
     ref_ws.runs.mkdir(parents=True)
-    shutil.copytree(record.path, ref_ws.run_dir(run_id), ignore=shutil.ignore_patterns("attacks", ".*"))
+    shutil.copytree(
+        record.path, ref_ws.run_dir(run_id), ignore=shutil.ignore_patterns("attacks", ".*")
+    )
     reference, fresh = ensure_attacked(ref_ws, ref_ws.load_record(run_id), LONG_ATTACK, CPU)
     assert fresh
     assert resumed["metrics"] == reference["metrics"]
@@ -142,7 +194,9 @@ def test_sigkill_mid_attack_leaves_no_result_and_rerun_matches(tmp_path: Path, t
 
 def test_sigint_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
-    cfg = TrainConfig(dataset="digits", act="tanh", temp=50, epochs=400)  # minutes: only SIGINT ends it
+    cfg = TrainConfig(
+        dataset="digits", act="tanh", temp=50, epochs=400
+    )  # minutes: only SIGINT ends it
     run_dir = ws.run_dir(cfg.run_id)
     proc = hotbench(*train_args(cfg, ws.root, "-q"))
     kill_while_computing(proc, run_dir / ".lock", run_dir / "run.json", signal.SIGINT)
@@ -152,7 +206,9 @@ def test_sigint_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
     assert "interrupted: finished results are kept" in err and "run the same command again" in err
     assert out == ""
     assert not ws.has_run(cfg.run_id)
-    assert not list(run_dir.glob("*.tmp")) and not list(run_dir.glob(".*.tmp"))  # temp files cleaned up
+    assert not list(run_dir.glob("*.tmp")) and not list(
+        run_dir.glob(".*.tmp")
+    )  # temp files cleaned up
 
 
 def test_two_processes_on_one_workspace_compute_each_unit_once(tmp_path: Path) -> None:
@@ -164,13 +220,17 @@ def test_two_processes_on_one_workspace_compute_each_unit_once(tmp_path: Path) -
     outs = [finish(p) for p in procs]
     assert [rc for rc, _, _ in outs] == [0, 0], [err for _, _, err in outs]
     logs = "".join(err for _, _, err in outs)
-    assert logs.count(f"trained {cfg.run_id}") == 1 and logs.count(f"reused {cfg.run_id}") == 1, logs
+    assert logs.count(f"trained {cfg.run_id}") == 1 and logs.count(f"reused {cfg.run_id}") == 1, (
+        logs
+    )
 
     procs = [hotbench(*attack_args(acfg, ws.root, cfg.run_id)) for _ in range(2)]
     outs = [finish(p) for p in procs]
     assert [rc for rc, _, _ in outs] == [0, 0], [err for _, _, err in outs]
     logs = "".join(err for _, _, err in outs)
-    assert logs.count(f"attacked {cfg.run_id}") == 1 and logs.count(f"stored   {cfg.run_id}") == 1, logs
+    assert (
+        logs.count(f"attacked {cfg.run_id}") == 1 and logs.count(f"stored   {cfg.run_id}") == 1
+    ), logs
 
     assert [r.run_id for r in ws.records()] == [cfg.run_id]
     record = ws.load_record(cfg.run_id)

@@ -2,8 +2,9 @@
 
 - Every body pools before its ReLU; against the textbook order (ReLU, then pool) the outputs and all
   gradients must be bit-for-bit equal, or the swap is not free.
-- mnist-cnn and cifar-vgg train in channels_last; that run must stay deterministic, agree with an NCHW run up
-  to rounding, and hand back an NCHW model whose recorded accuracy is the one a reloaded checkpoint gives.
+- mnist-cnn and cifar-vgg train in channels_last; that run must stay deterministic, agree with an
+  NCHW run up to rounding, and hand back an NCHW model whose recorded accuracy is the one a reloaded
+  checkpoint gives.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from .conftest import CPU
 
 
 def textbook_order(body: nn.Sequential) -> nn.Sequential:
-    """The same modules (weights shared) with every `MaxPool2d, ReLU` pair put back as `ReLU, MaxPool2d`."""
+    """The same modules (weights shared) with every `MaxPool2d, ReLU` pair put back as `ReLU,
+    MaxPool2d`."""
     mods = list(body)
     swapped = 0
     for i in range(len(mods) - 1):
@@ -45,8 +47,9 @@ def test_pool_before_relu_is_bit_identical_to_textbook_order(dataset, mode):
     ref = textbook_order(copy.deepcopy(body))
     body.train(mode == "train")
     ref.train(mode == "train")
-    # Inputs centred on 0, so a large share of pre-activations is negative and whole pooling windows are
-    # all-negative (the case where the two orders pick different argmax elements but must agree anyway).
+    # Inputs centred on 0, so a large share of pre-activations is negative and whole pooling windows
+    # are all-negative (the case where the two orders pick different argmax elements but must agree
+    # anyway).
     x = torch.randn(16, spec.channels, spec.size, spec.size)
     outs, grads = [], []
     for net in (body, ref):
@@ -58,14 +61,18 @@ def test_pool_before_relu_is_bit_identical_to_textbook_order(dataset, mode):
         net.zero_grad(set_to_none=True)
     assert torch.equal(outs[0], outs[1])
     assert len(grads[0]) == len(grads[1]) > 2
-    for a, b in zip(grads[0], grads[1]):
+    for a, b in zip(grads[0], grads[1], strict=False):
         assert torch.equal(a, b)
 
 
 def _tiny_mnist(n_train: int = 96, n_test: int = 64) -> Dataset:
-    """MNIST-shaped random data in memory: exercises mnist-cnn's channels_last path without any files."""
+    """MNIST-shaped random data in memory: exercises mnist-cnn's channels_last path without any
+    files."""
     g = torch.Generator().manual_seed(3)
-    mk = lambda n: Split(torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
+
+    def mk(n: int) -> Split:
+        return Split(torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g))
+
     return Dataset(DATASETS.get("mnist"), mk(n_train), mk(n_test))
 
 
@@ -77,7 +84,9 @@ def test_channels_last_arch_trains_deterministically_and_returns_nchw_model():
     data = _tiny_mnist()
     a, b = train_model(CFG, data, CPU), train_model(CFG, data, CPU)
     assert a.memory_format == "channels_last"
-    for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+    for (name, p), q in zip(
+        a.model.state_dict().items(), b.model.state_dict().values(), strict=False
+    ):
         assert p.is_contiguous(), name
         assert torch.equal(p, q), name
     assert a.epoch_loss == b.epoch_loss
@@ -96,11 +105,16 @@ def test_channels_last_agrees_with_nchw_up_to_rounding(monkeypatch):
     monkeypatch.setitem(models.ARCHS._items, "mnist-cnn", nchw_arch)
     slow = train_model(CFG, data, CPU)
     assert slow.memory_format == "contiguous"
-    # Adam divides by the root of the squared gradient, so a rounding difference in a tiny gradient can move
-    # a weight by up to lr per step (1e-3 here); measured: at most 1.3e-5. 1e-4 would catch a real change.
-    for (name, p), q in zip(fast.model.state_dict().items(), slow.model.state_dict().values()):
+    # Adam divides by the root of the squared gradient, so a rounding difference in a tiny gradient
+    # can move a weight by up to lr per step (1e-3 here); measured: at most 1.3e-5. 1e-4 would catch
+    # a real change.
+    for (name, p), q in zip(
+        fast.model.state_dict().items(), slow.model.state_dict().values(), strict=False
+    ):
         torch.testing.assert_close(p, q, rtol=0, atol=1e-4, msg=name)
     with torch.inference_mode():
-        torch.testing.assert_close(fast.model.logits(data.test.x), slow.model.logits(data.test.x), rtol=0, atol=1e-4)
+        torch.testing.assert_close(
+            fast.model.logits(data.test.x), slow.model.logits(data.test.x), rtol=0, atol=1e-4
+        )
     assert torch.equal(predict(fast.model, data.test.x), predict(slow.model, data.test.x))
     assert fast.epoch_loss == pytest.approx(slow.epoch_loss, rel=1e-5)

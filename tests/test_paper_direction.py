@@ -1,7 +1,8 @@
 """The claim of ../shared/paper.md, reproduced in direction on the embedded digits set.
 
-tanh trained at T=50: evaluated at T=1 the output saturates, most inputs have an exactly zero input gradient,
-and PGD barely moves accuracy; evaluated at T=50 the same weights fall to PGD. The softmax baseline falls too.
+tanh trained at T=50: evaluated at T=1 the output saturates, most inputs have an exactly zero input
+gradient, and PGD barely moves accuracy; evaluated at T=50 the same weights fall to PGD. The softmax
+baseline falls too.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def test_softmax_baseline_is_not_robust(trained_ws):
 
 def test_fgsm_is_weaker_than_pgd_on_the_baseline(trained_ws):
     rec = trained_ws.load_record(NONE1.run_id)
-    fgsm, _ = ensure_attacked(trained_ws, rec, AttackConfig(method="fgsm", eps=0.1, n_samples=200), CPU)
-    pgd, _ = ensure_attacked(trained_ws, rec, AttackConfig(method="pgd", eps=0.1, steps=20, n_samples=200), CPU)
+    fgsm, _ = ensure_attacked(
+        trained_ws, rec, AttackConfig(method="fgsm", eps=0.1, n_samples=200), CPU
+    )
+    pgd, _ = ensure_attacked(
+        trained_ws, rec, AttackConfig(method="pgd", eps=0.1, steps=20, n_samples=200), CPU
+    )
     assert pgd["metrics"]["adv_acc"] <= fgsm["metrics"]["adv_acc"]
     assert fgsm["metrics"]["adv_acc"] < fgsm["metrics"]["clean_acc"]

@@ -1,4 +1,5 @@
-"""The workspace: config-hash naming, reuse, atomic files, and refusal of edited or truncated files."""
+"""The workspace: config-hash naming, reuse, atomic files, and refusal of edited or truncated
+files."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from .conftest import CPU, TANH50
 
 def test_run_id_is_a_hash_of_the_resolved_config():
     a = TrainConfig(dataset="digits", act="tanh", temp=50)
-    b = TrainConfig(dataset="digits", act="tanh", temp=50, epochs=40, arch="digits-cnn")  # the defaults, explicit
+    b = TrainConfig(
+        dataset="digits", act="tanh", temp=50, epochs=40, arch="digits-cnn"
+    )  # the defaults, explicit
     assert a.run_id == b.run_id and a.run_id.startswith("digits-tanh-T50-")
     assert TrainConfig(act="tanh", temp=10).run_id != a.run_id
     assert TrainConfig(act="tanh", temp=50, seed=1).run_id != a.run_id

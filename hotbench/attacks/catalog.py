@@ -1,0 +1,210 @@
+"""Every attack in one table, cheap to expensive: adding an attack is one `register` call here (and,
+if it departs from torchattacks, a class in `patched` or `composite`).
+
+The order is the registry's order: reports sort attacks by it, and a suite run in this order can
+skip what earlier attacks already broke.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import AttackConfig
+from ..errors import HotbenchError
+from .composite import Transfer, autoattack
+from .engine import Tracked, need_classes
+from .patched import deepfool_class, seeded_pgd
+from .spec import AttackSpec, register, torchattacks
+
+
+def _apgd(m: Tracked, c: AttackConfig) -> Any:
+    loss = c.params["loss"]
+    if loss not in ("ce", "dlr"):
+        raise HotbenchError(
+            f"apgd loss must be 'ce' or 'dlr', got {loss!r}",
+            "pass --param loss=ce or --param loss=dlr",
+        )
+    if loss == "dlr":
+        need_classes(m, 3, "the DLR loss")
+    return torchattacks().APGD(
+        m,
+        norm="Linf",
+        eps=c.eps,
+        steps=c.steps,
+        n_restarts=c.params["n_restarts"],
+        loss=loss,
+        rho=c.params["rho"],
+        seed=c.seed,
+    )
+
+
+def _apgdt(m: Tracked, c: AttackConfig) -> Any:
+    n = need_classes(m, 4, "APGD-T (targeted DLR)")
+    return torchattacks().APGDT(
+        m,
+        norm="Linf",
+        eps=c.eps,
+        steps=c.steps,
+        n_restarts=c.params["n_restarts"],
+        rho=c.params["rho"],
+        n_classes=n,
+        seed=c.seed,
+    )
+
+
+def _square(m: Tracked, c: AttackConfig) -> Any:
+    return torchattacks().Square(
+        m,
+        norm="Linf",
+        eps=c.eps,
+        n_queries=c.params["n_queries"],
+        n_restarts=c.params["n_restarts"],
+        p_init=c.params["p_init"],
+        loss=c.params["loss"],
+        seed=c.seed,
+    )
+
+
+# ---- the paper's attacks -------------------------------------------------------------------------
+register(
+    AttackSpec(
+        "fgsm",
+        lambda m, c: torchattacks().FGSM(m, eps=c.eps),
+        "Linf",
+        "Fast Gradient Sign Method (Goodfellow et al. 2015), one step",
+    )
+)
+register(
+    AttackSpec(
+        "bim",
+        lambda m, c: torchattacks().BIM(m, eps=c.eps, alpha=c.alpha, steps=c.steps),
+        "Linf",
+        "Basic Iterative Method / I-FGSM (Kurakin et al. 2017)",
+        uses_alpha=True,
+        uses_steps=True,
+    )
+)
+register(
+    AttackSpec(
+        "pgd",
+        seeded_pgd,
+        "Linf",
+        "Projected Gradient Descent, Linf, random start (Madry et al. 2018)",
+        uses_alpha=True,
+        uses_steps=True,
+        defaults={"random_start": True},
+    )
+)
+register(
+    AttackSpec(
+        "pgdl2",
+        lambda m, c: torchattacks().PGDL2(
+            m, eps=c.eps, alpha=c.alpha, steps=c.steps, random_start=c.params["random_start"]
+        ),
+        "L2",
+        "Projected Gradient Descent, L2",
+        uses_alpha=True,
+        uses_steps=True,
+        defaults={"random_start": True},
+    )
+)
+register(
+    AttackSpec(
+        "mim",
+        lambda m, c: torchattacks().MIFGSM(
+            m, eps=c.eps, alpha=c.alpha, steps=c.steps, decay=c.params["decay"]
+        ),
+        "Linf",
+        "Momentum Iterative FGSM (Dong et al. 2018)",
+        uses_alpha=True,
+        uses_steps=True,
+        defaults={"decay": 1.0},
+    )
+)
+register(
+    AttackSpec(
+        "cw",
+        lambda m, c: torchattacks().CW(
+            m, c=c.params["c"], kappa=c.params["kappa"], steps=c.steps, lr=c.params["lr"]
+        ),
+        None,
+        "Carlini-Wagner L2, minimum-norm (Carlini and Wagner 2017)",
+        uses_steps=True,
+        defaults={"c": 1.0, "kappa": 0.0, "lr": 0.01},
+    )
+)
+register(
+    AttackSpec(
+        "deepfool",
+        lambda m, c: deepfool_class()(m, steps=c.steps, overshoot=c.params["overshoot"]),
+        None,
+        "DeepFool, minimum-norm L2 (Moosavi-Dezfooli et al. 2016), the reference's overshoot",
+        uses_steps=True,
+        targeted=False,
+        defaults={"overshoot": 0.02},
+    )
+)
+
+
+# ---- adaptive attacks: the ones that do not trust a saturated output -----------------------------
+register(
+    AttackSpec(
+        "apgd",
+        _apgd,
+        "Linf",
+        "Auto-PGD (Croce and Hein 2020), step size free; --param loss=ce|dlr (DLR: scale-invariant"
+        " margin)",
+        uses_steps=True,
+        targeted=False,
+        label_params=("loss",),
+        defaults={"loss": "ce", "n_restarts": 1, "rho": 0.75},
+    )
+)
+register(
+    AttackSpec(
+        "apgdt",
+        _apgdt,
+        "Linf",
+        "APGD-T: targeted DLR loss against every other class (Croce and Hein 2020)",
+        uses_steps=True,
+        targeted=False,
+        defaults={"n_restarts": 1, "rho": 0.75},
+    )
+)
+register(
+    AttackSpec(
+        "transfer",
+        Transfer,
+        "Linf",
+        "PGD on a surrogate (same data and arch, no output activation, T=1), evaluated on the"
+        " target",
+        uses_alpha=True,
+        uses_steps=True,
+        targeted=False,
+        gradient=False,
+        surrogate=True,
+        defaults={"random_start": True, "surrogate_act": "none", "surrogate_temp": 1.0},
+    )
+)
+register(
+    AttackSpec(
+        "square",
+        _square,
+        "Linf",
+        "Square attack (Andriushchenko et al. 2020): score-based black-box, margin loss, no"
+        " gradients",
+        targeted=False,
+        gradient=False,
+        defaults={"n_queries": 5000, "n_restarts": 1, "p_init": 0.8, "loss": "margin"},
+    )
+)
+register(
+    AttackSpec(
+        "autoattack",
+        autoattack,
+        "Linf",
+        "AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square with the original's parameters",
+        targeted=False,
+        defaults={"apgd_steps": 100, "fab_steps": 100, "n_queries": 5000},
+    )
+)

@@ -1,0 +1,751 @@
+"""Gradient-masking diagnostics and the verdict per (model, eval temperature), each with its
+evidence.
+
+Measured, not assumed:
+1. gradient health: the fraction of test inputs whose input gradient of the cross-entropy is exactly
+   zero, and the median gradient norm, on the deployed output act(z / T_eval) and on the logits z /
+   T_train;
+2. output saturation: the fraction of outputs exactly at the activation's bound in float32, and the
+   fraction of clean predictions decided by an argmax tie (torch gives ties to the lowest index);
+3. the checks of Carlini et al. 2019 ("On Evaluating Adversarial Robustness") and AutoAttack's
+   flags, on the stored results: single-step beats iterative; black-box (Square) or transfer beats
+   white-box; a logit attack beats the output attacks; accuracy does not fall to ~0 at a large eps;
+   accuracy is not monotone in eps; results change with the random restart.
+
+Verdict (one of VERDICTS):
+- "masking suspected": at least one check fired, and the best white-box attack on the output (the
+  paper's kind) leaves more than THRESHOLDS.beats accuracy above the worst case: the output's
+  gradient hides robustness that is not there. Each fired check is a line of evidence with its
+  numbers, next to the worst case (hotbench.worstcase) and the attack that broke the most samples.
+- "not robust" also when checks fired but the output's own gradient attacks already reach the worst
+  case (e.g. a tanh model at T = 1 with a few saturated outputs): the indicators are listed, nothing
+  is hidden.
+- "not robust": no check fired and the worst-case accuracy at the reference eps is below
+  THRESHOLDS.robust_acc.
+- "robust": no check fired and the worst case stays at or above THRESHOLDS.robust_acc.
+- "not evaluated": no stored result with an eps budget at this eval temperature (and none was run).
+The reference eps is the Linf (else L2) budget below THRESHOLDS.large_eps with the most stored
+results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich import box
+from rich.table import Table
+
+from ..attacks.spec import ATTACKS
+from ..config import AttackConfig
+from ..data import load_dataset
+from ..errors import HotbenchError
+from ..models import HotNet
+from ..progress import Reporter, plain_text
+from ..runner import ensure_attacked
+from ..store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
+from .worstcase import (
+    StoredResult,
+    WorstCase,
+    budgets,
+    load_stored,
+    positions,
+    worst_case,
+    worst_cases,
+)
+
+# Bumped whenever the verdict rule changes, so that a stored diagnosis made by an older rule is
+# recomputed.
+DIAGNOSIS_SCHEMA = "hotbench.diagnosis/2"
+VERDICTS = ("robust", "masking suspected", "not robust", "not evaluated")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every threshold of the diagnosis, in one place. A check fires when its number crosses its
+    threshold."""
+
+    # Fraction of inputs whose output gradient is exactly 0. AutoAttack warns at any zero gradient;
+    # 1% leaves room for a few inputs that a plain classifier saturates in float32.
+    zero_grad: float = 0.01
+    # Fraction of output entries exactly at the activation's bound (tanh: +-1.0): the output cannot
+    # move.
+    saturated: float = 0.10
+    # Fraction of clean predictions decided by an argmax tie among saturated outputs.
+    ties: float = 0.01
+    # Accuracy gap that counts as "attack A beats attack B" (single-step vs iterative, black-box or
+    # transfer vs white-box on the output, logits vs output). 5 points: more than the noise of a few
+    # hundred samples.
+    beats: float = 0.05
+    # Linf budget at which any image can be turned into any other (inputs live in [0, 1]) ...
+    large_eps: float = 1.0
+    # ... so a working gradient attack must leave at most this accuracy there.
+    large_eps_acc: float = 0.05
+    # An accuracy this much higher at a larger eps than at a smaller one (same attack) is
+    # non-monotone.
+    monotone: float = 0.02
+    # Fraction of clean-correct samples whose outcome changes between two random restarts (seeds) of
+    # PGD.
+    restarts: float = 0.03
+    # Worst-case accuracy at the reference eps from which a model with no fired check is called
+    # robust.
+    robust_acc: float = 0.30
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass
+class Check:
+    name: str
+    fired: bool | None  # None: not measured (the results it needs are missing)
+    evidence: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- measurements on the model -------------------------------------------------------------------
+def gradient_health(
+    net: HotNet, x: torch.Tensor, y: torch.Tensor, eval_temp: float, batch_size: int = 256
+) -> dict[str, dict[str, float]]:
+    """Per view, the fraction of inputs whose cross-entropy input gradient is exactly zero and the
+    median gradient L2 norm. The output view is what the paper's attacks follow; the logit view is z
+    / T_train.
+    """
+    device = next(net.parameters()).device
+    out: dict[str, dict[str, float]] = {}
+    for view in ("output", "logits"):
+        norms = []
+        for i in range(0, x.shape[0], batch_size):
+            xb = x[i : i + batch_size].to(device).clone().requires_grad_(True)
+            z = net.logits(xb)
+            o = net.head(z, eval_temp) if view == "output" else z / net.train_temp
+            # per-sample gradients from one backward: samples are independent in eval mode
+            (g,) = torch.autograd.grad(
+                F.cross_entropy(o, y[i : i + batch_size].to(device), reduction="sum"), xb
+            )
+            norms.append(g.flatten(1).norm(dim=1).detach().cpu())
+        n = torch.cat(norms) if norms else torch.zeros(0)
+        out[view] = {
+            "zero_frac": float((n == 0).float().mean()) if n.numel() else float("nan"),
+            "median_norm": float(n.median()) if n.numel() else float("nan"),
+        }
+    return out
+
+
+def saturation(net: HotNet, x: torch.Tensor, eval_temp: float) -> dict[str, float | None]:
+    """Fraction of outputs exactly at the activation's bound (None: the activation has none) and
+    fraction of clean predictions decided by an argmax tie, both in float32 as deployed."""
+    device = next(net.parameters()).device
+    with torch.inference_mode():
+        o = torch.cat(
+            [
+                net.head(net.logits(x[i : i + 1024].to(device)), eval_temp).float().cpu()
+                for i in range(0, x.shape[0], 1024)
+            ]
+        )
+    bounds = net.act.bounds
+    at_bound = (
+        None if bounds is None else float(((o == bounds[0]) | (o == bounds[1])).float().mean())
+    )
+    ties = (o == o.amax(1, keepdim=True)).sum(1) > 1
+    return {
+        "at_bound_frac": at_bound,
+        "tie_frac": float(ties.float().mean()) if o.shape[0] else float("nan"),
+    }
+
+
+# ---- the checks ----------------------------------------------------------------------------------
+def check_zero_gradients(
+    grad: dict[str, dict[str, float]] | None, th: Thresholds = THRESHOLDS
+) -> Check:
+    if grad is None:
+        return Check("zero gradients", None, "gradients not measured")
+    o, z = grad["output"], grad["logits"]
+    ev = (
+        f"{o['zero_frac']:.2f} of inputs have an exactly-zero output gradient (median norm"
+        f" {o['median_norm']:.2g}); on the logits {z['zero_frac']:.2f} (median norm"
+        f" {z['median_norm']:.2g})"
+    )
+    return Check(
+        "zero gradients",
+        o["zero_frac"] > th.zero_grad,
+        ev,
+        {
+            "output_zero_frac": o["zero_frac"],
+            "logits_zero_frac": z["zero_frac"],
+            "output_median_norm": o["median_norm"],
+            "logits_median_norm": z["median_norm"],
+        },
+    )
+
+
+def check_saturation(sat: dict[str, float | None] | None, th: Thresholds = THRESHOLDS) -> Check:
+    if sat is None or sat["at_bound_frac"] is None:
+        return Check(
+            "saturated outputs",
+            None if sat is None else False,
+            "not measured" if sat is None else "the activation has no bound",
+        )
+    f = sat["at_bound_frac"]
+    return Check(
+        "saturated outputs",
+        f > th.saturated,
+        f"{f:.2f} of outputs are exactly at the activation's bound",
+        {"at_bound_frac": f},
+    )
+
+
+def check_ties(sat: dict[str, float | None] | None, th: Thresholds = THRESHOLDS) -> Check:
+    if sat is None:
+        return Check("argmax ties", None, "not measured")
+    f = sat["tie_frac"]
+    return Check(
+        "argmax ties",
+        f > th.ties,
+        f"{f:.2f} of clean predictions are decided by an argmax tie",
+        {"tie_frac": f},
+    )
+
+
+def _at_budget(results: list[StoredResult], norm: str, eps: float) -> list[StoredResult]:
+    """Complete (not skip-mode) results that have a number at (norm, eps): that budget, or
+    minimum-norm."""
+    return [
+        r
+        for r in results
+        if not r.partial
+        and (r.threat is None or (r.threat == norm and math.isclose(r.config.eps, eps)))
+    ]
+
+
+def _best(results: list[StoredResult], norm: str, eps: float) -> tuple[float, str] | None:
+    """The lowest accuracy among `results` at (norm, eps), with the attack's name."""
+    if not results:
+        return None
+    r = min(results, key=lambda r: r.accuracy(norm, eps))
+    return r.accuracy(norm, eps), r.name
+
+
+def _beats(
+    name: str,
+    a: tuple[float, str] | None,
+    b: tuple[float, str] | None,
+    what_a: str,
+    what_b: str,
+    th: Thresholds,
+) -> Check:
+    if a is None or b is None:
+        missing = what_a if a is None else what_b
+        return Check(name, None, f"no {missing} result at this budget")
+    fired = a[0] < b[0] - th.beats
+    rel = "beats" if fired else "does not beat"
+    return Check(
+        name,
+        fired,
+        f"{what_a} {a[1]} {a[0] + 0.0:.3f} {rel} {what_b} {b[1]} {b[0] + 0.0:.3f}",
+        {"a_acc": a[0], "a": a[1], "b_acc": b[0], "b": b[1]},
+    )
+
+
+def _spec(r: StoredResult):
+    return ATTACKS.get(r.config.method)
+
+
+def check_single_step(
+    results: list[StoredResult], norm: str, eps: float, th: Thresholds = THRESHOLDS
+) -> Check:
+    rs = _at_budget(results, norm, eps)
+    single = [r for r in rs if r.config.method == "fgsm"]
+    iterative = [
+        r
+        for r in rs
+        if r.config.on == "output"
+        and _spec(r).gradient
+        and _spec(r).uses_steps
+        and r.threat is not None
+        and r.config.method != "autoattack"
+    ]
+    return _beats(
+        "single-step beats iterative",
+        _best(single, norm, eps),
+        _best(iterative, norm, eps),
+        "single-step",
+        "iterative",
+        th,
+    )
+
+
+def check_black_box(
+    results: list[StoredResult], norm: str, eps: float, th: Thresholds = THRESHOLDS
+) -> Check:
+    rs = _at_budget(results, norm, eps)
+    black = [r for r in rs if not _spec(r).gradient]
+    white = [
+        r
+        for r in rs
+        if _spec(r).gradient and r.config.on == "output" and r.config.method != "autoattack"
+    ]
+    return _beats(
+        "black-box beats white-box",
+        _best(black, norm, eps),
+        _best(white, norm, eps),
+        "black-box/transfer",
+        "white-box on the output",
+        th,
+    )
+
+
+def check_logits(
+    results: list[StoredResult], norm: str, eps: float, th: Thresholds = THRESHOLDS
+) -> Check:
+    rs = _at_budget(results, norm, eps)
+    logit = [r for r in rs if r.config.on == "logits"]
+    output = [
+        r
+        for r in rs
+        if r.config.on == "output" and _spec(r).gradient and r.config.method != "autoattack"
+    ]
+    return _beats(
+        "logit attack beats output attack",
+        _best(logit, norm, eps),
+        _best(output, norm, eps),
+        "logit attack",
+        "output attack",
+        th,
+    )
+
+
+def _large_eps_results(results: list[StoredResult], th: Thresholds) -> list[StoredResult]:
+    return [
+        r
+        for r in results
+        if not r.partial
+        and r.threat == "Linf"
+        and r.config.eps >= th.large_eps
+        and r.config.on == "output"
+        and _spec(r).gradient
+    ]
+
+
+def check_large_eps(results: list[StoredResult], th: Thresholds = THRESHOLDS) -> Check:
+    rs = _large_eps_results(results, th)
+    if not rs:
+        return Check(
+            "no success at large eps",
+            None,
+            f"no gradient attack on the output at Linf ε>={th.large_eps:g}",
+        )
+    r = min(rs, key=lambda r: r.accuracy("Linf", r.config.eps))
+    acc = r.accuracy("Linf", r.config.eps)
+    return Check(
+        "no success at large eps",
+        acc > th.large_eps_acc,
+        f"{r.name} at Linf ε={r.config.eps:g} (any image can become any other) leaves accuracy"
+        f" {acc:.3f}",
+        {"acc": acc, "attack": r.name, "eps": r.config.eps},
+    )
+
+
+def _same_but(r: StoredResult, *fields: str) -> str:
+    """A key for results that differ only in `fields` (e.g. eps, seed)."""
+    d = r.config.model_dump()
+    for f in fields + ("n_samples", "batch_size"):
+        d.pop(f, None)
+    return repr(sorted(d.items()))
+
+
+def check_monotone(results: list[StoredResult], th: Thresholds = THRESHOLDS) -> Check:
+    groups: dict[str, list[StoredResult]] = {}
+    for r in results:
+        if r.threat is not None and not r.partial:
+            groups.setdefault(_same_but(r, "eps", "alpha"), []).append(r)
+    worst: tuple[float, str] | None = None
+    compared = 0
+    for rs in groups.values():
+        rs = sorted(rs, key=lambda r: r.config.eps)
+        for lo, hi in zip(rs, rs[1:], strict=False):
+            compared += 1
+            a_lo, a_hi = (
+                lo.accuracy(lo.threat, lo.config.eps),
+                hi.accuracy(hi.threat, hi.config.eps),
+            )
+            rise = a_hi - a_lo
+            if worst is None or rise > worst[0]:
+                worst = (
+                    rise,
+                    (
+                        f"{lo.name}: {a_lo:.3f} at ε={lo.config.eps:g} but {a_hi:.3f} at"
+                        f" ε={hi.config.eps:g}"
+                    ),
+                )
+    if worst is None:
+        return Check("accuracy not monotone in eps", None, "no attack was run at two eps")
+    fired = worst[0] > th.monotone
+    return Check(
+        "accuracy not monotone in eps",
+        fired,
+        worst[1] if fired else f"accuracy falls with eps in all {compared} comparisons",
+        {"largest_rise": worst[0]},
+    )
+
+
+def check_restarts(
+    results: list[StoredResult], norm: str, eps: float, th: Thresholds = THRESHOLDS
+) -> Check:
+    rs = [
+        r
+        for r in _at_budget(results, norm, eps)
+        if r.config.method == "pgd" and r.threat is not None
+    ]
+    groups: dict[str, list[StoredResult]] = {}
+    for r in rs:
+        groups.setdefault(_same_but(r, "seed"), []).append(r)
+    pairs = []
+    for g in groups.values():
+        first = {}
+        for r in sorted(g, key=lambda r: r.config.seed):
+            first.setdefault(r.config.seed, r)
+        if len(first) >= 2:
+            pairs.append(tuple(first.values())[:2])
+    if not pairs:
+        return Check(
+            "results change with restarts", None, "PGD was not run with two seeds at this budget"
+        )
+    a, b = pairs[0]
+    common = np.intersect1d(a.index, b.index)
+    ia, ib = positions(a.index, common), positions(b.index, common)
+    correct = a.clean_pred[ia] == a.label[ia]
+    ra, rb = ~a.broken(norm, eps)[ia], ~b.broken(norm, eps)[ib]
+    diff = float((ra != rb)[correct].mean()) if correct.any() else 0.0
+    return Check(
+        "results change with restarts",
+        diff > th.restarts,
+        f"{diff:.3f} of clean-correct samples change outcome between PGD seeds {a.config.seed} and "
+        f"{b.config.seed} ({ra[correct].mean():.3f} vs {rb[correct].mean():.3f} robust)",
+        {"changed_frac": diff},
+    )
+
+
+def reference_budget(
+    results: list[StoredResult], th: Thresholds = THRESHOLDS
+) -> tuple[str, float] | None:
+    """The budget the verdict speaks about: Linf (else L2) below the large-eps probe, with the most
+    results."""
+    options = [
+        (n, e) for n, e in budgets(results) if not (n == "Linf" and e >= th.large_eps)
+    ] or budgets(results)
+    if not options:
+        return None
+    count = {b: sum(1 for r in results if (r.threat, r.config.eps) == b) for b in options}
+    return max(options, key=lambda b: (b[0] == "Linf", count[b], b[1]))
+
+
+def decide(
+    checks: list[Check],
+    wc: WorstCase | None,
+    th: Thresholds = THRESHOLDS,
+    output_best: tuple[float, str] | None = None,
+) -> tuple[str, list[str]]:
+    """The verdict and its evidence lines (see the module docstring). `output_best` is the lowest
+    accuracy of a white-box attack on the deployed output at the reference budget (None: not
+    measured)."""
+    fired = [c for c in checks if c.fired]
+    evidence = [f"{c.name}: {c.evidence}" for c in fired]
+    if wc is not None:
+        evidence.append(wc.summary())
+    if (
+        fired
+        and wc is not None
+        and output_best is not None
+        and output_best[0] <= wc.robust_acc + th.beats
+    ):
+        return "not robust", evidence + [
+            f"masking indicators present, but the output's own gradient attack {output_best[1]}"
+            f" already reaches {output_best[0]:.3f} (worst case {wc.robust_acc:.3f})"
+        ]
+    if fired:
+        return "masking suspected", evidence
+    if wc is None:
+        return "not evaluated", evidence or [
+            "no attack result with an eps budget at this eval temperature"
+        ]
+    if wc.robust_acc >= th.robust_acc:
+        return "robust", evidence + [f"no masking check fired; worst case >= {th.robust_acc:g}"]
+    return "not robust", evidence + [f"no masking check fired; worst case < {th.robust_acc:g}"]
+
+
+# ---- one model, end to end -----------------------------------------------------------------------
+def diagnosis_path(ws: Workspace, run_id: str, eval_temp: float) -> Path:
+    return ws.run_dir(run_id) / "diagnosis" / f"T{eval_temp:g}.json"
+
+
+def _probe(
+    ws: Workspace,
+    record: RunRecord,
+    cfg: AttackConfig,
+    device: torch.device,
+    reporter: Reporter | None,
+    data_dir: Path | None,
+    download: bool,
+) -> None:
+    ensure_attacked(ws, record, cfg, device, reporter, data_dir, download)
+
+
+def diagnose_run(
+    ws: Workspace,
+    record: RunRecord,
+    eval_temp: float,
+    device: torch.device | str = "cpu",
+    run_missing: bool = True,
+    eps: float | None = None,
+    n_samples: int | None = None,
+    reporter: Reporter | None = None,
+    data_dir: Path | None = None,
+    download: bool = False,
+    th: Thresholds = THRESHOLDS,
+) -> dict[str, Any]:
+    """Diagnose one model at one eval temperature. With `run_missing`, the cheap probe attacks the
+    checks need are run and stored first: PGD on the output at the large eps, and PGD with a second
+    seed at the reference eps. Returns the diagnosis document (not stored; see `save`)."""
+    device = torch.device(device)
+    results = load_stored(ws, record.run_id, eval_temp)
+    ref = reference_budget(results, th)
+    if eps is not None:
+        ref = ("Linf", float(eps))
+    n = n_samples or max((r.index.size for r in results), default=None)
+    if run_missing:
+        if ref is None:
+            raise HotbenchError(
+                f"no attack result on {record.run_id} at eval T={eval_temp:g} to diagnose",
+                "run `hotbench attack --suite adaptive` first, or pass --eps to probe with PGD",
+            )
+        pgd = sorted(
+            (
+                r
+                for r in _at_budget(results, *ref)
+                if r.config.method == "pgd" and r.config.on == "output"
+            ),
+            key=lambda r: r.config.seed,
+        )
+        base = (
+            pgd[0].config
+            if pgd
+            else AttackConfig(method="pgd", eps=ref[1], eval_temp=eval_temp, n_samples=n)
+        )
+        probes = [] if pgd else [base]
+        if (
+            ref[0] == "Linf" and check_restarts(results, *ref, th).fired is None
+        ):  # a second seed only if none yet
+            probes.append(base.model_copy(update={"seed": base.seed + 1}))
+        if not _large_eps_results(results, th):
+            probes.append(
+                AttackConfig(
+                    method="pgd", eps=th.large_eps, eval_temp=eval_temp, n_samples=n, seed=base.seed
+                )
+            )
+        for cfg in probes:
+            _probe(ws, record, cfg, device, reporter, data_dir, download)
+        results = load_stored(ws, record.run_id, eval_temp)
+        n = n_samples or max(r.index.size for r in results)
+
+    grad = sat = None
+    try:
+        data = load_dataset(record.config.dataset, data_dir, download).test.head(n)
+        net = ws.load_model(record, device)
+        grad = gradient_health(net, data.x, data.y, eval_temp)
+        sat = saturation(net, data.x, eval_temp)
+    except HotbenchError:
+        if run_missing:
+            raise
+        # the report may run where the dataset is not reachable: the checks on stored results still
+        # stand
+    checks = [check_zero_gradients(grad, th), check_saturation(sat, th), check_ties(sat, th)]
+    wc = output_best = None
+    if ref is not None:
+        output_best = _best(
+            [
+                r
+                for r in _at_budget(results, *ref)
+                if r.threat is not None
+                and _spec(r).gradient
+                and r.config.on == "output"
+                and r.config.method not in ("autoattack", "transfer")
+            ],
+            *ref,
+        )
+        checks += [
+            check_single_step(results, *ref, th),
+            check_black_box(results, *ref, th),
+            check_logits(results, *ref, th),
+            check_restarts(results, *ref, th),
+        ]
+        wc = worst_case(results, record.run_id, eval_temp, *ref)
+    checks += [check_large_eps(results, th), check_monotone(results, th)]
+    verdict, evidence = decide(checks, wc, th, output_best)
+    return {
+        "schema": DIAGNOSIS_SCHEMA,
+        "run_id": record.run_id,
+        "eval_temp": eval_temp,
+        "verdict": verdict,
+        "evidence": evidence,
+        "reference": None if ref is None else {"threat_model": ref[0], "eps": ref[1]},
+        "robust_acc": None if wc is None else wc.robust_acc,
+        "clean_acc": None if wc is None else wc.clean_acc,
+        "top_attack": None if wc is None else wc.top_attack,
+        "breaks": {} if wc is None else wc.breaks,
+        "n_samples": n,
+        "gradients": grad,
+        "saturation": sat,
+        "checks": [asdict(c) for c in checks],
+        "thresholds": asdict(th),
+        "attack_ids": sorted(r.attack_id for r in results),
+        "created": now(),
+    }
+
+
+def save(ws: Workspace, doc: dict[str, Any]) -> dict[str, Any]:
+    with ws.lock(doc["run_id"]):
+        return atomic_write_json(diagnosis_path(ws, doc["run_id"], doc["eval_temp"]), doc)
+
+
+def eval_temps(ws: Workspace, record: RunRecord) -> list[float]:
+    """The eval temperatures the run was attacked at (the training T when never attacked)."""
+    temps = sorted({r.eval_temp for r in load_stored(ws, record.run_id)}, reverse=True)
+    return temps or [record.config.temp]
+
+
+def current(ws: Workspace, record: RunRecord, eval_temp: float) -> dict[str, Any] | None:
+    """The stored diagnosis if it was made from exactly the results stored now (else None:
+    stale)."""
+    path = diagnosis_path(ws, record.run_id, eval_temp)
+    if not path.is_file():
+        return None
+    doc = read_json_checked(path)
+    ids = sorted(r.attack_id for r in load_stored(ws, record.run_id, eval_temp))
+    fresh = doc.get("schema") == DIAGNOSIS_SCHEMA and doc.get("thresholds") == asdict(THRESHOLDS)
+    return doc if fresh and doc.get("attack_ids") == ids else None
+
+
+def report_verdicts(
+    ws: Workspace, records: list[RunRecord]
+) -> dict[tuple[str, float], dict[str, Any]]:
+    """For the report: (run_id, eval T) -> diagnosis. A current stored diagnosis is reused;
+    otherwise one is computed from what is stored (no attack is run, nothing is written: the report
+    stays read-only).
+    """
+    out = {}
+    for rec in records:
+        for t in eval_temps(ws, rec):
+            if not load_stored(ws, rec.run_id, t):
+                continue
+            out[(rec.run_id, t)] = current(ws, rec, t) or diagnose_run(
+                ws, rec, t, run_missing=False
+            )
+    return out
+
+
+def render_diagnoses(
+    docs: list[dict[str, Any]], fmt: str = "table", width: int | None = None
+) -> str:
+    """Diagnoses as JSON (a list of documents) or as a rich table with the evidence under each
+    row."""
+    if fmt == "json":
+        return json.dumps(docs, indent=1) + "\n"
+    table = Table(
+        title="hotbench diagnose: gradient masking",
+        box=box.SIMPLE_HEAVY,
+        caption="robust = per-sample worst case over every stored attack at the budget",
+    )
+    for h in (
+        "run",
+        "eval T",
+        "budget",
+        "clean",
+        "robust",
+        "broken most by",
+        "zero grad out/z",
+        "verdict",
+    ):
+        table.add_column(
+            h, justify="left" if h in ("run", "broken most by", "verdict", "budget") else "right"
+        )
+    lines = []
+    for d in docs:
+        g, ref = d.get("gradients"), d.get("reference")
+        acc = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        table.add_row(
+            d["run_id"],
+            f"{d['eval_temp']:g}",
+            "-" if ref is None else f"{ref['threat_model']} ε={ref['eps']:g}",
+            acc(d.get("clean_acc")),
+            acc(d.get("robust_acc")),
+            d.get("top_attack") or "-",
+            "-" if g is None else f"{g['output']['zero_frac']:.2f}/{g['logits']['zero_frac']:.2f}",
+            d["verdict"],
+        )
+        lines.append(f"{d['run_id']} at eval T={d['eval_temp']:g}: {d['verdict']}")
+        lines += [f"  - {e}" for e in d["evidence"]]
+    return plain_text(table, width or 160) + "\n".join(lines) + "\n"
+
+
+ROBUST_PREFIX = "robust"
+BROKEN_BY = "broken most by"
+VERDICT = "verdict"
+
+
+def annotate_rows(
+    ws: Workspace,
+    records: list[RunRecord],
+    rows: list[Any],
+    verdicts: dict[tuple[str, float], dict[str, Any]] | None = None,
+) -> list[str]:
+    """The report's extra columns, filled into its rows (report.Row: .run_id, .eval_temp, .adv,
+    .notes): the worst case per budget ("robust ε=0.3", "robust L2 ε=0.5"), the attack that broke
+    the most samples at the reference budget, and the verdict. Returns the column names to append
+    (none if nothing was attacked).
+    """
+    by_run = {r.run_id: r for r in records}
+    robust_cols: list[str] = []
+    verdicts = report_verdicts(ws, records) if verdicts is None else verdicts
+    for rec in records:
+        for wc in worst_cases(ws, rec):
+            if wc.n_samples == 0:
+                continue
+            col = (
+                f"{ROBUST_PREFIX} ε={wc.eps:g}"
+                if wc.threat == "Linf"
+                else f"{ROBUST_PREFIX} {wc.threat} ε={wc.eps:g}"
+            )
+            for row in rows:
+                if row.run_id == rec.run_id and math.isclose(row.eval_temp, wc.eval_temp):
+                    row.adv[col] = wc.robust_acc
+            if col not in robust_cols:
+                robust_cols.append(col)
+    for row in rows:
+        doc = verdicts.get((row.run_id, row.eval_temp)) if row.run_id in by_run else None
+        if doc is not None:
+            row.notes[BROKEN_BY] = doc.get("top_attack") or "-"
+            row.notes[VERDICT] = doc["verdict"]
+    robust_cols.sort(key=lambda c: (" L2 " in c, float(c.rsplit("=", 1)[1])))
+    return robust_cols + ([BROKEN_BY, VERDICT] if verdicts else [])
+
+
+def verdict_lines(
+    ws: Workspace,
+    records: list[RunRecord],
+    verdicts: dict[tuple[str, float], dict[str, Any]] | None = None,
+) -> list[str]:
+    """The evidence under each verdict, as text lines for reports."""
+    lines = []
+    for (run_id, t), doc in (
+        report_verdicts(ws, records) if verdicts is None else verdicts
+    ).items():
+        lines.append(f"verdict of {run_id} at eval T={t:g}: {doc['verdict']}")
+        lines += [f"  - {e}" for e in doc["evidence"]]
+    return lines

@@ -1,0 +1,156 @@
+"""Evaluation that does only the work it must, without changing any result.
+
+Three savings, each exact:
+1. Only clean-correct samples are attacked (`attacks.engine.run_attack`): a misclassified input is
+   already an adversarial example at zero perturbation.
+2. Inside a batch, an attack stops as soon as every sample has a kept adversarial point
+   (`attacks.engine.Tracked.stop_early`): a found sample's result is its first success whatever
+   comes next.
+3. Skip mode (AutoAttack's practice): in a suite or worst-case evaluation the attacks run in order,
+   each on the samples that every earlier attack left robust. The worst case per sample (an AND over
+   the per-attack results) is unchanged, because a skipped sample was already broken. Each skip-mode
+   result is stored as a
+   normal result file whose config carries `skip_after` (the exact ids of the attacks that ran
+   before it): it hashes apart from the exact run of the same attack and reports label it
+   "(partial)", since its per-attack accuracy counts the skipped samples as robust. When per-attack
+   numbers are wanted, run the suite without skip mode: every attack on all clean-correct samples.
+
+Skip mode is exact only if a sample's outcome does not depend on which other samples share its
+batch. That holds for the deterministic attacks (fgsm, bim, mim, cw, deepfool) and for pgd, whose
+random start hotbench seeds per sample (`attacks.patched.seeded_pgd`); attacks that seed per batch
+(pgdl2, apgd, square, fab) still give valid but differently drawn results in skip mode.
+`naive_robust` is the reference both are checked against (tests/evaluate/test_fasteval.py,
+benchmarks/bench.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..attacks.engine import attack_batch, judge
+from ..attacks.spec import ATTACKS
+from ..config import AttackConfig
+from ..data import Split, load_dataset
+from ..errors import HotbenchError
+from ..models import HotNet
+from ..progress import Reporter
+from ..runner import ensure_attacked
+from ..store import RunRecord, Workspace
+
+
+def robust_mask(doc: dict[str, Any]) -> np.ndarray:
+    """Per sample of a stored result: still classified correctly after the attack."""
+    ps = doc["per_sample"]
+    return np.asarray(ps["adv_pred"]) == np.asarray(ps["label"])
+
+
+@dataclass
+class SuiteResult:
+    """The stored docs of one chain of a suite (same eval T and sample count), in suite order."""
+
+    docs: list[dict[str, Any]]
+    fresh: list[bool]
+
+    @property
+    def worst_case(self) -> np.ndarray:
+        """Per sample: robust against every attack of the chain (exact in both modes)."""
+        out = robust_mask(self.docs[0])
+        for d in self.docs[1:]:
+            out = out & robust_mask(d)
+        return out
+
+
+def chains(configs: list[AttackConfig]) -> list[list[AttackConfig]]:
+    """Group resolved configs by (eval T, n_samples, eps): a worst case only makes sense per
+    deployed model, over the same samples and within one budget. Minimum-norm attacks (cw, deepfool:
+    no budget) form their own chain, so they never skip a sample because of a bounded attack or the
+    reverse. Order inside a chain is the suite's order (cheap attacks first pays off most)."""
+    groups: dict[tuple[float, int, float | None], list[AttackConfig]] = {}
+    for c in configs:
+        budget = float(c.eps) if ATTACKS.get(c.method).norm is not None else None
+        groups.setdefault((float(c.eval_temp), int(c.n_samples), budget), []).append(c)
+    return list(groups.values())
+
+
+def ensure_suite(
+    ws: Workspace,
+    record: RunRecord,
+    configs: list[AttackConfig],
+    device: torch.device,
+    reporter: Reporter | None = None,
+    data_dir: Path | None = None,
+    download: bool = False,
+    force: bool = False,
+    skip: bool = True,
+) -> list[SuiteResult]:
+    """Evaluate a suite of attacks on one model, one SuiteResult per (eval T, n_samples) chain.
+
+    skip=False: every attack on all clean-correct samples (exact per-attack numbers; plain
+    ensure_attacked). skip=True: each attack only on the samples the earlier ones left robust. A
+    stored exact result of an earlier attack is reused as is (it holds at least the information the
+    skip-mode run would), and stored skip-mode results are reused, so an interrupted suite
+    resumes."""
+    reporter = reporter or Reporter(quiet=True)
+    n_test = len(load_dataset(record.config.dataset, data_dir, download).test)
+    resolved = [c.resolved(record.config.temp, n_test) for c in configs]
+    if any(c.partial for c in resolved):
+        raise HotbenchError(
+            "a suite config already carries skip_after",
+            "pass plain attack configs; fasteval adds the marker",
+        )
+    out = []
+    for chain in chains(resolved):
+        docs, fresh = [], []
+        still: np.ndarray | None = None  # robust to every attack so far
+        before: list[str] = []  # exact ids of the attacks so far
+        for cfg in chain:
+            exact_path = ws.result_path(record.run_id, cfg.attack_id(record.run_id))
+            if not skip or still is None or (exact_path.is_file() and not force):
+                doc, new = ensure_attacked(
+                    ws, record, cfg, device, reporter, data_dir, download, force
+                )
+            else:
+                doc, new = ensure_attacked(
+                    ws,
+                    record,
+                    cfg.model_copy(update={"skip_after": tuple(before)}),
+                    device,
+                    reporter,
+                    data_dir,
+                    download,
+                    force,
+                    only=torch.from_numpy(still),
+                )
+            docs.append(doc)
+            fresh.append(new)
+            rob = robust_mask(doc)
+            still = rob if still is None else still & rob
+            before.append(cfg.attack_id(record.run_id))
+        out.append(SuiteResult(docs, fresh))
+    return out
+
+
+def naive_robust(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device) -> np.ndarray:
+    """The reference: attack every sample (clean-wrong ones too), run every iteration, reuse
+    nothing.
+
+    Per sample: correct after the attack. Same attack code, seeds and threat-model checks as
+    hotbench, so any difference from the fast paths would be a change of results, not of method."""
+    net.eval()
+    data = test.head(cfg.n_samples)
+    deployed = net.deployed(cfg.eval_temp)
+    spec = ATTACKS.get(cfg.method)
+    robust = np.zeros(len(data), dtype=bool)
+    for b, i in enumerate(range(0, len(data), cfg.batch_size)):
+        idx = torch.arange(i, min(i + cfg.batch_size, len(data)))
+        x, y = data.x[idx].to(device), data.y[idx].to(device)
+        adv, _ = attack_batch(
+            net, cfg, x, y, seed=cfg.seed * 100_003 + b, index=idx, stop_early=False
+        )
+        robust[idx.numpy()] = (judge(deployed, adv, spec).cpu() == data.y[idx]).numpy()
+    return robust

@@ -1,0 +1,225 @@
+"""Per-sample worst case over every stored attack on a model: the robust accuracy hotbench reports.
+
+A sample counts as robust at (threat model, eps) only if it is clean-correct and no stored attack
+broke it
+with a perturbation inside that budget. The rule is the same for every stored result, whatever the
+attack: a result breaks sample i at (norm, eps) when it misclassifies i and its stored perturbation
+size in that norm is <= eps. So a minimum-norm attack (cw, deepfool: no budget of their own) breaks
+a sample only where its perturbation fits, an eps=0.1 success also counts at eps=0.3, and an L2
+attack's success counts under Linf when its Linf size fits. This is exact (no min over averages),
+because results store per-sample outcomes and perturbation sizes.
+
+Results run in skip mode (hotbench.fasteval) carry an "attacked" mask: the samples they skipped were
+broken by an earlier attack in another file, and are listed correct here, so the per-sample AND over
+files stays exact and the mask needs no special handling. Results evaluated on different sample sets
+are combined on the samples they all share (a sample only one attack saw cannot be called robust).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..attacks.spec import ATTACKS
+from ..config import AttackConfig
+from ..store import RunRecord, Workspace
+
+
+def _fits(size: np.ndarray, eps: float) -> np.ndarray:
+    """Same tolerance as attacks.engine.inside (stored sizes are rounded to 6 decimals)."""
+    return size <= eps * (1 + 1e-5) + 1e-6
+
+
+@dataclass
+class StoredResult:
+    """One stored attack result, as per-sample arrays keyed by test-set index."""
+
+    config: AttackConfig
+    attack_id: str
+    threat: str | None  # the attack's own threat model; None: minimum-norm
+    index: np.ndarray
+    label: np.ndarray
+    clean_pred: np.ndarray
+    adv_pred: np.ndarray
+    linf: np.ndarray
+    l2: np.ndarray
+    doc: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> StoredResult:
+        ps = doc["per_sample"]
+        cfg = AttackConfig(**doc["config"])
+        return cls(
+            cfg,
+            doc["attack_id"],
+            ATTACKS.get(cfg.method).norm,
+            np.asarray(ps["index"], dtype=np.int64),
+            np.asarray(ps["label"], dtype=np.int64),
+            np.asarray(ps["clean_pred"], dtype=np.int64),
+            np.asarray(ps["adv_pred"], dtype=np.int64),
+            np.asarray(ps["linf"], dtype=np.float64),
+            np.asarray(ps["l2"], dtype=np.float64),
+            doc,
+        )
+
+    @property
+    def name(self) -> str:
+        """The attack without its budget: the report names the attack that broke the most samples by
+        it."""
+        label = self.config.label
+        return label.split(" ε=")[0] if self.threat is not None else label
+
+    @property
+    def eval_temp(self) -> float:
+        return float(self.config.eval_temp)
+
+    @property
+    def partial(self) -> bool:
+        """Run in skip mode: its own accuracy covers only what earlier attacks left (fine for the
+        AND)."""
+        return bool(self.config.skip_after)
+
+    def broken(self, norm: str, eps: float) -> np.ndarray:
+        """Per sample: clean-correct, misclassified after the attack, perturbation within `eps` in
+        `norm`."""
+        size = self.linf if norm == "Linf" else self.l2
+        return (self.clean_pred == self.label) & (self.adv_pred != self.label) & _fits(size, eps)
+
+    def accuracy(self, norm: str, eps: float) -> float:
+        """This attack's accuracy at (norm, eps): what it is worth as a single attack at that
+        budget."""
+        return (
+            float(1.0 - self.broken(norm, eps).mean() - (self.clean_pred != self.label).mean())
+            if self.index.size
+            else float("nan")
+        )
+
+
+@dataclass
+class WorstCase:
+    run_id: str
+    eval_temp: float
+    threat: str
+    eps: float
+    n_samples: int
+    clean_acc: float
+    robust_acc: float
+    robust: np.ndarray = field(repr=False)  # per sample of `index`
+    index: np.ndarray = field(repr=False)
+    attacks: list[str] = field(
+        default_factory=list
+    )  # names of the results that entered, in stored order
+    breaks: dict[str, int] = field(
+        default_factory=dict
+    )  # attack name -> samples it broke (of `index`)
+
+    @property
+    def top_attack(self) -> str | None:
+        """The attack that broke the most samples (None when nothing was broken)."""
+        best = max(self.breaks.items(), key=lambda kv: kv[1], default=(None, 0))
+        return best[0] if best[1] > 0 else None
+
+    def summary(self) -> str:
+        top = self.top_attack
+        return (
+            f"worst case at {self.threat} ε={self.eps:g}: {self.robust_acc:.3f} on {self.n_samples}"
+            f" samples over {len(self.attacks)} attacks"
+            + (f"; most breaks: {top} ({self.breaks[top]})" if top else "")
+        )
+
+
+def load_stored(ws: Workspace, run_id: str, eval_temp: float | None = None) -> list[StoredResult]:
+    results = [StoredResult.from_doc(d) for d in ws.load_results(run_id)]
+    if eval_temp is not None:
+        results = [r for r in results if np.isclose(r.eval_temp, eval_temp)]
+    return results
+
+
+def budgets(results: list[StoredResult]) -> list[tuple[str, float]]:
+    """Every (threat model, eps) some stored threat-model attack was run at, sorted."""
+    return sorted({(r.threat, float(r.config.eps)) for r in results if r.threat is not None})
+
+
+def worst_case(
+    results: list[StoredResult], run_id: str, eval_temp: float, norm: str, eps: float
+) -> WorstCase:
+    """Per-sample worst case at (norm, eps) over `results` (all at `eval_temp`), on their shared
+    samples."""
+    if not results:
+        raise ValueError("worst_case needs at least one result")
+    common = results[0].index
+    for r in results[1:]:
+        common = np.intersect1d(common, r.index)
+    robust = np.ones(common.size, dtype=bool)
+    breaks: dict[str, int] = {}
+    for r in results:
+        pos = positions(r.index, common)
+        broken = r.broken(norm, eps)[pos]
+        robust &= (r.clean_pred[pos] == r.label[pos]) & ~broken
+        breaks[r.name] = max(breaks.get(r.name, 0), int(broken.sum()))
+    first = results[0]
+    pos = positions(first.index, common)
+    clean = first.clean_pred[pos] == first.label[pos]
+    n = int(common.size)
+    return WorstCase(
+        run_id,
+        eval_temp,
+        norm,
+        eps,
+        n,
+        float(clean.mean()) if n else float("nan"),
+        float(robust.mean()) if n else float("nan"),
+        robust,
+        common,
+        list(breaks),
+        breaks,
+    )
+
+
+def positions(index: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each of `wanted` (test-set indices) sits in a result's `index` array."""
+    where = {int(v): i for i, v in enumerate(index)}
+    return np.asarray([where[int(v)] for v in wanted], dtype=np.int64)
+
+
+def worst_cases(ws: Workspace, record: RunRecord) -> list[WorstCase]:
+    """Every (eval T, threat model, eps) of the run's stored results, each with its worst case."""
+    results = load_stored(ws, record.run_id)
+    out = []
+    for t in sorted({r.eval_temp for r in results}, reverse=True):
+        at_t = [r for r in results if np.isclose(r.eval_temp, t)]
+        for norm, eps in budgets(at_t):
+            out.append(worst_case(at_t, record.run_id, t, norm, eps))
+    return out
+
+
+def worst_case_records(ws: Workspace, records: list[RunRecord]) -> list[dict[str, Any]]:
+    """The report's hook (report.worst_case_records): one flat dict per (run, eval T, threat model,
+    eps)."""
+    out = []
+    for rec in records:
+        c = rec.config
+        for wc in worst_cases(ws, rec):
+            if wc.n_samples == 0:  # results on disjoint sample sets: no sample every attack saw
+                continue
+            out.append(
+                {
+                    "robust_id": f"robust-T{wc.eval_temp:g}-{wc.threat}-{wc.eps:g}",
+                    "run_id": rec.run_id,
+                    "dataset": c.dataset,
+                    "act": c.act,
+                    "train_temp": c.temp,
+                    "eval_temp": wc.eval_temp,
+                    "threat_model": wc.threat,
+                    "eps": wc.eps,
+                    "clean_acc": wc.clean_acc,
+                    "robust_acc": wc.robust_acc,
+                    "n_samples": wc.n_samples,
+                    "attacks": wc.attacks,
+                    "top_attack": wc.top_attack,
+                    "breaks": wc.breaks,
+                }
+            )
+    return out

@@ -1,0 +1,413 @@
+"""Regression gates for CI: compare results with a stored baseline, or with absolute thresholds.
+
+A baseline is a results document (`hotbench report --format json`, schema in
+docs/results-schema.md), so any saved report can serve as one. Records are matched by their config
+hashes (run_id, attack_id): the same config on the same code must give the same numbers, so a
+mismatch is a change in behaviour, and a baseline record with no current counterpart means a
+configuration silently stopped being evaluated.
+
+Exit codes (see `hotbench report --help`): 0 every check passed, 1 a regression (a gated accuracy
+dropped by more than the tolerance, a baseline record is missing, or a --fail-under threshold is not
+met), 2 bad input (unreadable baseline, malformed --fail-under, a threshold that matches nothing). A
+regression is a result, not an error: it never goes through HotbenchError, whose exit code is 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from ..errors import HotbenchError
+from ..progress import plain_text, stderr
+from ..store import atomic_write_bytes
+from .records import SCHEMA_VERSION
+
+EXIT_OK, EXIT_REGRESSION = 0, 1
+# accuracies that may only go down by the tolerance; robust_acc is the per-model worst case
+GATED = ("clean_acc", "adv_acc")
+ROBUST_METRIC = "robust_acc"
+FAIL_UNDER_METRICS = (*GATED, ROBUST_METRIC)
+DEFAULT_TOLERANCE = 0.02
+
+OK, DROP, MISSING, NEW, BELOW = "ok", "DROP", "MISSING", "new", "BELOW"
+FAILING = (DROP, MISSING, BELOW)
+
+
+@dataclass
+class Check:
+    """One compared number: a row of the diff table."""
+
+    key: str  # "<run_id>/<attack_id>" (or "<run_id>/<robust_id>")
+    what: str  # human-readable: model, eval T and attack label
+    metric: str
+    baseline: float | None
+    now: float | None
+    status: str
+
+    @property
+    def delta(self) -> float | None:
+        if self.baseline is None or self.now is None:
+            return None
+        return self.now - self.baseline
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILING
+
+
+@dataclass
+class GateResult:
+    checks: list[Check] = field(default_factory=list)
+    tolerance: float | None = None
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.failed]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_REGRESSION if self.failures else EXIT_OK
+
+    def summary(self) -> str:
+        counts = {
+            s: sum(c.status == s for c in self.checks) for s in (OK, DROP, MISSING, BELOW, NEW)
+        }
+        parts = [f"{n} {s}" for s, n in counts.items() if n]
+        tol = f", tolerance {self.tolerance:g}" if self.tolerance is not None else ""
+        verdict = "FAILED" if self.failures else "passed"
+        return f"gate {verdict}: {len(self.checks)} checks ({', '.join(parts) or 'none'}{tol})"
+
+
+# ---- reading and writing baselines ---------------------------------------------------------------
+def load_baseline(path: Path) -> dict[str, Any]:
+    """Read a baseline and check the parts the gate relies on; anything else is the user's to fix
+    (exit 2)."""
+    fix = f"regenerate it with `hotbench report --save-baseline {path}`"
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HotbenchError(
+            f"baseline '{path}' does not exist",
+            f"create one with `hotbench report --save-baseline {path}`",
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HotbenchError(
+            f"baseline '{path}' is not readable JSON ({type(exc).__name__})", fix
+        ) from None
+    if not isinstance(doc, dict) or "schema_version" not in doc:
+        raise HotbenchError(
+            f"baseline '{path}' is not a hotbench results document (no schema_version)", fix
+        )
+    if doc["schema_version"] != SCHEMA_VERSION:
+        raise HotbenchError(
+            f"baseline '{path}' has schema_version {doc['schema_version']!r}, this hotbench reads"
+            f" {SCHEMA_VERSION}",
+            fix,
+        )
+    records = doc.get("records")
+    if not isinstance(records, list):
+        raise HotbenchError(f"baseline '{path}' has no 'records' list", fix)
+    for i, r in enumerate(records + doc.get("robust", [])):
+        need = (
+            ("run_id", "robust_id", ROBUST_METRIC)
+            if "robust_id" in r
+            else ("run_id", "attack_id", *GATED)
+        )
+        missing = [k for k in need if k not in r]
+        if missing:
+            raise HotbenchError(f"baseline '{path}': record {i} lacks {', '.join(missing)}", fix)
+    return doc
+
+
+def save_baseline(path: Path, doc: dict[str, Any]) -> None:
+    """Write a results document as a baseline, atomically (a CI job killed mid-write leaves the old
+    one)."""
+    atomic_write_bytes(Path(path), (json.dumps(doc, indent=1) + "\n").encode())
+
+
+def filter_records(doc: dict[str, Any], filters) -> dict[str, Any]:
+    """Apply report filters to a baseline too, so that `report --act tanh --baseline B` compares
+    like with like."""
+    if filters is None:
+        return doc
+
+    def keep(r: dict[str, Any]) -> bool:
+        cfg = SimpleNamespace(
+            dataset=r.get("dataset"), act=r.get("act"), temp=r.get("train_temp", math.nan)
+        )
+        return filters.match(cfg, r["run_id"])
+
+    out = {**doc, "records": [r for r in doc["records"] if keep(r)]}
+    if "robust" in doc:
+        out["robust"] = [r for r in doc["robust"] if keep(r)]
+    return out
+
+
+# ---- comparing -----------------------------------------------------------------------------------
+def _describe(r: dict[str, Any]) -> str:
+    what = r.get("label") or f"worst case {r.get('threat_model') or ''} ε={r.get('eps')}".strip()
+    t = r.get("train_temp")
+    e = r.get("eval_temp")
+    model = (
+        f"{r.get('dataset', '?')} {r.get('act', '?')} T={t:g}"
+        if isinstance(t, (int, float))
+        else r["run_id"]
+    )
+    return f"{model} @T={e:g} {what}" if isinstance(e, (int, float)) else f"{model} {what}"
+
+
+def _items(doc: dict[str, Any]) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
+    """key -> (record, metrics to gate). Attack records gate clean and adversarial accuracy,
+    worst-case records their robust accuracy."""
+    out: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
+    for r in doc.get("records", []):
+        out[f"{r['run_id']}/{r['attack_id']}"] = (r, GATED)
+    for r in doc.get("robust", []):
+        out[f"{r['run_id']}/{r['robust_id']}"] = (r, (ROBUST_METRIC,))
+    return out
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def compare(
+    baseline: dict[str, Any], current: dict[str, Any], tolerance: float = DEFAULT_TOLERANCE
+) -> GateResult:
+    """Check every gated accuracy of every baseline record against the current results.
+
+    A drop of more than `tolerance` (absolute, in accuracy units) fails; a rise never does. A NaN
+    now where the baseline had a number counts as a drop. Current records absent from the baseline
+    are listed as "new" and pass: adding configurations must not need a baseline update first.
+    """
+    if not (0 <= tolerance < 1) or math.isnan(tolerance):
+        raise HotbenchError(
+            f"--tolerance must be in [0, 1), got {tolerance}", "pass e.g. --tolerance 0.02"
+        )
+    base, now = _items(baseline), _items(current)
+    result = GateResult(tolerance=tolerance)
+    for key, (rb, metrics) in base.items():
+        rn = now.get(key, (None, ()))[0]
+        for m in metrics:
+            b = _num(rb.get(m))
+            if rn is None:
+                result.checks.append(Check(key, _describe(rb), m, b, None, MISSING))
+                continue
+            n = _num(rn.get(m))
+            if b is None or math.isnan(b):
+                status = OK  # nothing to hold the current number to
+            elif n is None or math.isnan(n) or n < b - tolerance - 1e-12:
+                status = DROP
+            else:
+                status = OK
+            result.checks.append(Check(key, _describe(rn), m, b, n, status))
+    for key, (rn, metrics) in now.items():
+        if key not in base:
+            result.checks.extend(
+                Check(key, _describe(rn), m, None, _num(rn.get(m)), NEW) for m in metrics
+            )
+    return result
+
+
+# ---- absolute thresholds -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Threshold:
+    """`[SCOPE:]METRIC=VALUE`: every record in scope must have METRIC >= VALUE."""
+
+    spec: str
+    metric: str
+    value: float
+    scope: str | None  # an attack method (`pgd`) or a report column label (`pgd ε=0.3`); None: all
+
+
+def parse_threshold(spec: str) -> Threshold:
+    fix = (
+        "write [SCOPE:]METRIC=VALUE, e.g. adv_acc=0.5, pgd:adv_acc=0.5 or 'pgd ε=0.3:adv_acc=0.5'; "
+        f"METRIC is one of {', '.join(FAIL_UNDER_METRICS)}"
+    )
+    head, sep, value = spec.rpartition("=")
+    if not sep or not head:
+        raise HotbenchError(f"--fail-under '{spec}' has no '=VALUE'", fix)
+    scope, _, metric = head.rpartition(":")
+    metric = metric.strip()
+    if metric not in FAIL_UNDER_METRICS:
+        raise HotbenchError(f"--fail-under '{spec}': unknown metric '{metric}'", fix)
+    try:
+        v = float(value)
+    except ValueError:
+        raise HotbenchError(f"--fail-under '{spec}': '{value}' is not a number", fix) from None
+    if not (0 <= v <= 1):
+        raise HotbenchError(f"--fail-under '{spec}': accuracies lie in [0, 1], got {v}", fix)
+    scope = scope.strip() or None
+    if scope is not None and metric == ROBUST_METRIC:
+        raise HotbenchError(
+            f"--fail-under '{spec}': robust_acc is the worst case over all attacks and takes no"
+            " attack scope",
+            "write robust_acc=VALUE",
+        )
+    return Threshold(spec, metric, v, scope)
+
+
+def check_thresholds(doc: dict[str, Any], thresholds: list[Threshold]) -> GateResult:
+    """One check per (threshold, record in its scope). A threshold that matches no record is bad
+    input (exit 2), not a pass: a misspelt scope must not turn a CI gate into a no-op."""
+    result = GateResult()
+    for th in thresholds:
+        pool = doc.get("robust", []) if th.metric == ROBUST_METRIC else doc.get("records", [])
+        id_key = "robust_id" if th.metric == ROBUST_METRIC else "attack_id"
+        matched = [
+            r for r in pool if th.scope is None or th.scope in (r.get("method"), r.get("label"))
+        ]
+        if not matched:
+            if th.metric == ROBUST_METRIC:
+                raise HotbenchError(
+                    f"--fail-under '{th.spec}': these results have no worst-case (robust) accuracy",
+                    "run the adaptive evaluation first, or gate on adv_acc",
+                )
+            have = sorted({str(r.get(k)) for r in pool for k in ("method", "label")})
+            raise HotbenchError(
+                f"--fail-under '{th.spec}' matches no result",
+                f"scopes present: {', '.join(have) or 'none (no attack results)'}",
+            )
+        for r in matched:
+            n = _num(r.get(th.metric))
+            status = BELOW if n is None or math.isnan(n) or n < th.value else OK
+            result.checks.append(
+                Check(
+                    f"{r['run_id']}/{r[id_key]}",
+                    _describe(r),
+                    f"{th.metric} >= {th.value:g}",
+                    th.value,
+                    n,
+                    status,
+                )
+            )
+    return result
+
+
+# ---- output --------------------------------------------------------------------------------------
+def _f(v: float | None) -> str:
+    return "-" if v is None or math.isnan(v) else f"{v:.3f}"
+
+
+def render_checks(
+    result: GateResult,
+    title: str,
+    ref: str = "baseline",
+    only_interesting: bool = False,
+    width: int = 160,
+) -> str:
+    """The diff table (baseline or threshold, now, delta, status) as plain text, one row per
+    check."""
+    rows = [c for c in result.checks if c.status != OK] if only_interesting else result.checks
+    table = Table(title=title, box=box.SIMPLE, caption=result.summary())
+    for h, j in (
+        ("result", "left"),
+        ("metric", "left"),
+        (ref, "right"),
+        ("now", "right"),
+        ("delta", "right"),
+        ("status", "left"),
+    ):
+        table.add_column(h, justify=j)
+    for c in rows:
+        d = c.delta
+        table.add_row(
+            c.what, c.metric, _f(c.baseline), _f(c.now), "-" if d is None else f"{d:+.3f}", c.status
+        )
+    return plain_text(table, width)
+
+
+# ---- the report command's gate step --------------------------------------------------------------
+@dataclass
+class GateRequest:
+    """The gate options of `hotbench report`, validated before any output is written (bad input:
+    exit 2)."""
+
+    baseline_path: Path | None = None
+    baseline: dict[str, Any] | None = None
+    tolerance: float = DEFAULT_TOLERANCE
+    thresholds: list[Threshold] = field(default_factory=list)
+    save_path: Path | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.baseline is not None or self.thresholds or self.save_path)
+
+
+def prepare(
+    baseline: Path | None, tolerance: float, fail_under: list[str] | None, save_path: Path | None
+) -> GateRequest:
+    if not (0 <= tolerance < 1) or math.isnan(tolerance):
+        raise HotbenchError(
+            f"--tolerance must be in [0, 1), got {tolerance}", "pass e.g. --tolerance 0.02"
+        )
+    if save_path is not None and save_path.exists() and save_path.is_dir():
+        raise HotbenchError(
+            f"--save-baseline '{save_path}' is a directory", "pass a file name, e.g. baseline.json"
+        )
+    return GateRequest(
+        baseline,
+        load_baseline(baseline) if baseline is not None else None,
+        tolerance,
+        [parse_threshold(s) for s in fail_under or []],
+        save_path,
+    )
+
+
+@dataclass
+class GateOutcome:
+    request: GateRequest
+    current: dict[str, Any]
+    results: list[tuple[str, str, GateResult]]  # (title, reference column, result)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_REGRESSION if any(r.failures for _, _, r in self.results) else EXIT_OK
+
+
+def evaluate(req: GateRequest, current: dict[str, Any], filters=None) -> GateOutcome:
+    """Run every requested check. Called before the report is written, so that a bad threshold (exit
+    2) never leaves half an output behind."""
+    results = []
+    if req.baseline is not None:
+        results.append(
+            (
+                f"regression gate against {req.baseline_path}",
+                "baseline",
+                compare(filter_records(req.baseline, filters), current, req.tolerance),
+            )
+        )
+    if req.thresholds:
+        results.append(
+            ("--fail-under thresholds", "threshold", check_thresholds(current, req.thresholds))
+        )
+    return GateOutcome(req, current, results)
+
+
+def finish(outcome: GateOutcome, console=None) -> int:
+    """Print the diff tables to stderr (stdout may carry JSON), save the baseline if asked and every
+    gate passed; return the exit code (0 ok, 1 regression)."""
+    if console is None:
+        console = stderr
+    for title, ref, res in outcome.results:
+        console.out(render_checks(res, title, ref=ref), highlight=False)
+    code = outcome.exit_code
+    path = outcome.request.save_path
+    if path is not None:
+        if code:
+            console.out(f"baseline not written to {path}: the gate failed", highlight=False)
+        else:
+            save_baseline(path, outcome.current)
+            console.out(
+                f"baseline written to {path} ({len(outcome.current['records'])} records)",
+                highlight=False,
+            )
+    return code

@@ -1,0 +1,147 @@
+"""`hotbench report --format html`: one self-contained page (inline CSS, plots as base64 PNG).
+
+Self-contained so that it can be attached to a CI run or mailed as one file and still render
+offline: no scripts, fonts, stylesheets or images are fetched from anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+from typing import Any
+
+from .. import __version__
+from ..store import Workspace
+from .plots import eps_sweeps, plot_vs_eps, plot_vs_temperature
+from .records import Filters, flat_records, worst_case_records
+from .tables import CAPTION, HEAD, cells, pivot
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 1200px; color: #1b1b1b; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.meta, .note { color: #555; font-size: .9rem; }
+table { border-collapse: collapse; font-size: .9rem; margin-top: .5rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .3rem .7rem; }
+th { background: #f3f3f3; text-align: center; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr:hover td { background: #fafafa; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; margin-top: .5rem; }
+"""
+
+
+def _img(data: bytes, alt: str) -> str:
+    return (
+        f'<img alt="{html.escape(alt)}"'
+        f' src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+    )
+
+
+def _table(head: list[str], rows: list[list[str]], numeric_from: int) -> str:
+    out = [
+        "<table>",
+        "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for row in rows:
+        cells = "".join(
+            (
+                f'<td class="num">{html.escape(c)}</td>'
+                if i >= numeric_from
+                else f"<td>{html.escape(c)}</td>"
+            )
+            for i, c in enumerate(row)
+        )
+        out.append(f"<tr>{cells}</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def render_html(ws: Workspace, filters: Filters | None = None) -> str:
+    rows, columns = pivot(ws, filters)
+    records = flat_records(ws, filters)
+    robust = worst_case_records(ws, filters)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>hotbench report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>hotbench: clean vs adversarial accuracy</h1>",
+        (
+            f'<p class="meta">hotbench {html.escape(__version__)} · workspace'
+            f" {html.escape(str(ws.root))} · {len(records)} attack results · generated"
+            f" {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p>"
+        ),
+        "<h2>Results</h2>",
+        _table(HEAD + columns, [cells(r, columns) for r in rows], numeric_from=2),
+        f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
+    ]
+    if robust:
+        parts += [
+            "<h2>Worst case per model (robust accuracy)</h2>",
+            _table(
+                ["dataset", "act", "train T", "eval T", "threat model", "ε", "robust acc", "n"],
+                [
+                    [
+                        r["dataset"],
+                        r["act"],
+                        f"{r['train_temp']:g}",
+                        f"{r['eval_temp']:g}",
+                        str(r.get("threat_model") or "-"),
+                        "-" if r.get("eps") is None else f"{r['eps']:g}",
+                        f"{r['robust_acc']:.3f}",
+                        str(r.get("n_samples", "-")),
+                    ]
+                    for r in robust
+                ],
+                numeric_from=2,
+            ),
+        ]
+    if records:
+        parts += [
+            "<h2>Accuracy against training temperature</h2>",
+            _img(
+                plot_vs_temperature(records, fmt="png", robust=robust),
+                "accuracy vs training temperature",
+            ),
+        ]
+        if eps_sweeps(records):
+            parts += [
+                "<h2>Accuracy against ε</h2>",
+                _img(plot_vs_eps(records, fmt="png", robust=robust), "accuracy vs epsilon"),
+            ]
+    parts.append(_details(records))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _details(records: list[dict[str, Any]]) -> str:
+    """Per-result provenance: the config hashes that a regression gate matches on, seeds, sizes,
+    timings."""
+    if not records:
+        return ""
+    head = [
+        "run_id",
+        "attack_id",
+        "attack",
+        "eval T",
+        "seed (train/attack)",
+        "n",
+        "clean-correct",
+        "time (s)",
+    ]
+    rows = [
+        [
+            r["run_id"],
+            r["attack_id"],
+            r["label"],
+            f"{r['eval_temp']:g}",
+            f"{r['train_seed']}/{r.get('attack_seed', '-')}",
+            str(r["n_samples"]),
+            str(r["n_clean_correct"]),
+            f"{r['time_s']:.2f}",
+        ]
+        for r in records
+    ]
+    return "<h2>Results in detail</h2>\n" + _table(head, rows, numeric_from=3)

@@ -1,0 +1,53 @@
+"""The `local` executor: every unit in this process, in plan order."""
+
+from __future__ import annotations
+
+import time
+
+from ..context import Context
+from ..runner import ensure_attacked, ensure_trained
+from .plan import Plan, UnitStatus
+
+
+def run_local(plan: Plan, ctx: Context) -> list[UnitStatus]:
+    statuses: list[UnitStatus] = []
+    bar = ctx.reporter.task(
+        f"local: {len(plan.train) * (1 + len(plan.attack))} units",
+        len(plan.train) * (1 + len(plan.attack)),
+    )
+    for cfg in plan.train:
+        start = time.perf_counter()
+        record, trained = ensure_trained(
+            ctx.ws, cfg, ctx.device, ctx.reporter, ctx.data_dir, ctx.download, ctx.force
+        )
+        statuses.append(
+            UnitStatus(
+                "train",
+                record.run_id,
+                "done" if trained else "stored",
+                round(time.perf_counter() - start, 3) if trained else None,
+            )
+        )
+        bar.advance()
+        for acfg in plan.attack:
+            start = time.perf_counter()
+            doc, fresh = ensure_attacked(
+                ctx.ws,
+                record,
+                acfg,
+                ctx.device,
+                ctx.reporter,
+                ctx.data_dir,
+                ctx.download,
+                ctx.force,
+            )
+            statuses.append(
+                UnitStatus(
+                    "attack",
+                    f"{record.run_id}/{doc['attack_id']}",
+                    "done" if fresh else "stored",
+                    round(time.perf_counter() - start, 3) if fresh else None,
+                )
+            )
+            bar.advance()
+    return statuses

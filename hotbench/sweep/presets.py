@@ -1,0 +1,474 @@
+"""Presets: a whole evaluation (models x attacks x temperatures) as one YAML file, validated on
+load.
+
+A preset is a declarative `sweep.Plan`. It exists so that anyone can reproduce the paper's sweep
+with one command (`hotbench run paper-mnist`) and so that the numbers that are *choices* (not taken
+from the paper) sit next to the file's values as comments. Because a plan is a list of idempotent
+units keyed by config hash, re-running a preset skips what the workspace already holds: an
+interrupted sweep resumes.
+
+Presets are named either by a file path or by a name, `presets/<name>.yaml` in the repository. Every
+mistake in a preset (malformed YAML, an unknown key, a wrong type, an unknown
+dataset/activation/attack, a parameter an attack does not take) is reported as ONE line naming the
+file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..attacks.spec import ATTACKS, targeted_names
+from ..config import AttackConfig, AttackOn, Targeted, TrainConfig
+from ..context import Context
+from ..data import DATASETS
+from ..errors import HotbenchError, unknown_name
+from ..models import ACTIVATIONS, ARCHS
+from .executors import EXECUTORS, run_plan
+from .plan import Plan, UnitStatus
+
+PRESET_DIR = Path(__file__).resolve().parents[2] / "presets"  # the repository's presets/
+
+EvalTemp = float | Literal["train"]
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 also reads `on`, `off`, `yes`, `no` as booleans,
+    which would turn the attack key `on:` into True and `targeted: no` into False."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _listify(v: Any) -> Any:
+    """Let a preset write `eps: 0.3` for `eps: [0.3]`: sweeps are lists, single values are
+    common."""
+    return v if isinstance(v, list) else [v]
+
+
+def _check_names(kind: str, names: list[str], valid: list[str]) -> list[str]:
+    for n in names:
+        if n not in valid:
+            raise ValueError(f"unknown {kind} '{n}'; allowed: {', '.join(valid)}")
+    return names
+
+
+def _positive(what: str, values: list[float]) -> list[float]:
+    for v in values:
+        if not v > 0 or v != v or v == float("inf"):
+            raise ValueError(f"{what} must be finite numbers > 0, got {v}")
+    return values
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainSection(_Strict):
+    """The models: every dataset x activation x temperature (`temps_by_act` narrows one
+    activation)."""
+
+    datasets: list[str] = ["digits"]
+    acts: list[str]
+    temps: list[float]
+    temps_by_act: dict[
+        str, list[float]
+    ] = {}  # e.g. {none: [1]}: the baseline needs no temperature sweep
+    arch: str | None = None
+    epochs: int | None = Field(default=None, gt=0)
+    n_train: int | None = Field(default=None, gt=0)
+    batch_size: int = Field(default=128, gt=0)
+    lr: float = Field(default=1e-3, gt=0)
+    seed: int = 0
+
+    @field_validator("datasets", "acts", "temps", mode="before")
+    @classmethod
+    def _wrap(cls, v: Any) -> Any:
+        return _listify(v)
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, v: list[str]) -> list[str]:
+        return _check_names("dataset", v, DATASETS.names())
+
+    @field_validator("acts")
+    @classmethod
+    def _acts(cls, v: list[str]) -> list[str]:
+        return _check_names("activation", v, ACTIVATIONS.names())
+
+    @field_validator("arch")
+    @classmethod
+    def _arch(cls, v: str | None) -> str | None:
+        return v if v is None else _check_names("arch", [v], ARCHS.names())[0]
+
+    @field_validator("temps")
+    @classmethod
+    def _temps(cls, v: list[float]) -> list[float]:
+        return _positive("temps", v)
+
+    @field_validator("temps_by_act")
+    @classmethod
+    def _temps_by_act(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        _check_names("activation", list(v), ACTIVATIONS.names())
+        for temps in v.values():
+            _positive("temps", temps)
+        return v
+
+    @model_validator(mode="after")
+    def _narrowed_acts_are_trained(self) -> TrainSection:
+        extra = [a for a in self.temps_by_act if a not in self.acts]
+        if extra:
+            raise ValueError(
+                f"temps_by_act names '{extra[0]}', which is not in acts; allowed:"
+                f" {', '.join(self.acts)}"
+            )
+        return self
+
+    def configs(self) -> list[TrainConfig]:
+        return [
+            TrainConfig(
+                dataset=d,
+                act=a,
+                temp=t,
+                arch=self.arch,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                seed=self.seed,
+                n_train=self.n_train,
+            )
+            for d in self.datasets
+            for a in self.acts
+            for t in self.temps_by_act.get(a, self.temps)
+        ]
+
+
+class AttackEntry(_Strict):
+    """One attack method with its parameters; list-valued fields (eps, targeted, on) are swept."""
+
+    method: str
+    eps: list[float] | None = (
+        None  # None: [0.3] for budgeted attacks; minimum-norm ones (cw, deepfool) take none
+    )
+    steps: int = Field(default=40, gt=0)
+    alpha: float | None = Field(default=None, gt=0)
+    targeted: list[Targeted | None] = [None]
+    on: list[AttackOn] = ["output"]
+    params: dict[str, bool | int | float | str] = {}
+    n_samples: int | None = Field(
+        default=None, gt=0
+    )  # overrides the section's (e.g. fewer for slow cw)
+
+    @field_validator("eps", "targeted", "on", mode="before")
+    @classmethod
+    def _wrap(cls, v: Any) -> Any:
+        return v if v is None else _listify(v)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        return _check_names("attack", [v], ATTACKS.names())[0]
+
+    @field_validator("eps")
+    @classmethod
+    def _eps(cls, v: list[float] | None) -> list[float] | None:
+        for e in v or []:
+            if not (e >= 0 and e != float("inf")):
+                raise ValueError(f"eps must be finite numbers >= 0, got {e}")
+        return v
+
+    @model_validator(mode="after")
+    def _fits_method(self) -> AttackEntry:
+        spec = ATTACKS.get(self.method)
+        if any(t is not None for t in self.targeted) and not spec.targeted:
+            allowed = ", ".join(targeted_names())
+            raise ValueError(
+                f"attack '{self.method}' has no targeted mode; attacks with one: {allowed}"
+            )
+        if spec.norm is None and self.eps is not None:
+            raise ValueError(f"attack '{self.method}' is minimum-norm and takes no eps; remove eps")
+        check_params(self.method, self.params, ValueError)
+        return self
+
+    @property
+    def budgets(self) -> list[float]:
+        return self.eps if self.eps is not None else [0.3]
+
+
+class AttackSection(_Strict):
+    n_samples: int | None = Field(default=None, gt=0)  # None: the whole test set
+    batch_size: int = Field(default=256, gt=0)
+    seed: int = 0
+    eval_temps: list[EvalTemp] = ["train"]  # "train" = the model's training temperature
+    attacks: list[AttackEntry] = []
+
+    @field_validator("eval_temps", mode="before")
+    @classmethod
+    def _wrap(cls, v: Any) -> Any:
+        for t in _listify(
+            v
+        ):  # checked here: a union's own error would only say "not a valid number"
+            if not (t == "train" or (isinstance(t, (int, float)) and not isinstance(t, bool))):
+                raise ValueError(
+                    f"eval temperatures are 'train' (the model's T) or numbers > 0, got {t!r}"
+                )
+        return _listify(v)
+
+    @field_validator("eval_temps")
+    @classmethod
+    def _eval_temps(cls, v: list[EvalTemp]) -> list[EvalTemp]:
+        _positive("eval_temps", [t for t in v if t != "train"])
+        return v
+
+    def configs(self) -> list[AttackConfig]:
+        out = []
+        for a in self.attacks:
+            for e in a.budgets:
+                for tg in a.targeted:
+                    for on in a.on:
+                        for t in self.eval_temps:
+                            out.append(
+                                AttackConfig(
+                                    method=a.method,
+                                    eps=e,
+                                    steps=a.steps,
+                                    alpha=a.alpha,
+                                    n_samples=a.n_samples or self.n_samples,
+                                    batch_size=self.batch_size,
+                                    seed=self.seed,
+                                    eval_temp=None if t == "train" else float(t),
+                                    on=on,
+                                    targeted=tg,
+                                    params=dict(a.params),
+                                )
+                            )
+        return out
+
+
+class Preset(_Strict):
+    description: str = ""
+    data_dir: Path | None = (
+        None  # relative to the current directory, like --data-dir; the CLI's wins
+    )
+    train: TrainSection
+    attack: AttackSection = AttackSection()
+
+    def plan(self, attacks: bool = True) -> Plan:
+        return Plan(train=self.train.configs(), attack=self.attack.configs() if attacks else [])
+
+    def run_ids(self) -> list[str]:
+        """The preset's models: a report restricted to them shows all their stored results."""
+        return [c.run_id for c in self.plan(attacks=False).train]
+
+
+def check_params(
+    method: str, params: dict[str, Any], exc: type[Exception] = HotbenchError
+) -> dict[str, Any]:
+    """Reject parameters the attack does not take: a misspelt `cw` param would otherwise be silently
+    unused."""
+    allowed = ATTACKS.get(method).defaults
+    for key, value in params.items():
+        if key not in allowed:
+            names = ", ".join(allowed) or "none"
+            msg = f"attack '{method}' has no parameter '{key}'; allowed: {names}"
+            raise exc(msg) if exc is not HotbenchError else HotbenchError(msg, "fix --param")
+        if isinstance(allowed[key], bool) and not isinstance(value, bool):
+            msg = f"parameter '{key}' of '{method}' must be true or false, got {value!r}"
+            raise exc(msg) if exc is not HotbenchError else HotbenchError(msg, "fix --param")
+    return params
+
+
+def parse_param(text: str) -> tuple[str, bool | int | float | str]:
+    """`c=1.0` -> ("c", 1.0); `random_start=false` -> ("random_start", False). YAML scalars, as in
+    presets."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise HotbenchError(f"--param '{text}' is not KEY=VALUE", "write e.g. --param c=1.0")
+    try:
+        value = _yaml(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if not isinstance(value, (bool, int, float, str)):
+        raise HotbenchError(
+            f"--param '{text}' has no value a parameter can take",
+            "write a number, true/false or a word",
+        )
+    return key.strip(), value
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.is_dir() else []
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A preset name (`quick`) or a path to a YAML file (anything with a slash or a .yaml/.yml
+    suffix)."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        return path
+    if "/" in text or path.suffix in (".yaml", ".yml"):
+        raise HotbenchError(
+            f"preset file '{text}' not found",
+            f"pass an existing file or a name: {', '.join(available())}",
+        )
+    candidate = PRESET_DIR / f"{text}.yaml"
+    if candidate.is_file():
+        return candidate
+    raise unknown_name("preset", text, available())
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(
+            (
+                "function-",
+                "literal[",
+                "float",
+                "int",
+                "str",
+                "bool",
+                "list[",
+                "dict[",
+                "none",
+                "nullable",
+            )
+        ):  # pydantic's union-branch tags
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where an unknown key was found: walk the schema along the error's
+    location."""
+    sub: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = (
+            sub.model_fields.get(str(part))
+            if isinstance(sub, type) and issubclass(sub, BaseModel)
+            else None
+        )
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        sub = next(
+            (a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
+        if sub is None:
+            return []
+    return list(sub.model_fields) if isinstance(sub, type) and issubclass(sub, BaseModel) else []
+
+
+def _preset_error(path: Path, exc: ValidationError) -> HotbenchError:
+    err = exc.errors()[0]
+    key = _loc(err["loc"])
+    if err["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(Preset, err["loc"]))
+        return HotbenchError(
+            f"preset '{path}': unknown key '{key}'; allowed keys: {allowed}",
+            "fix or remove that key",
+        )
+    if err["type"] == "missing":
+        return HotbenchError(
+            f"preset '{path}': missing required key '{key}'", "add it (see presets/quick.yaml)"
+        )
+    msg = err["msg"].removeprefix("Value error, ")
+    return HotbenchError(
+        f"preset '{path}': key '{key}': {msg} (got {err.get('input')!r})", "fix that value"
+    )
+
+
+def load(name_or_path: str | Path) -> tuple[Path, Preset]:
+    """Read and validate a preset; every problem becomes a one-line HotbenchError naming file and
+    key."""
+    path = resolve(name_or_path)
+    try:
+        doc = _yaml(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise HotbenchError(
+            f"preset '{path}': malformed YAML{where}: {problem}", "fix the YAML syntax"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HotbenchError(f"cannot read preset '{path}': {exc}", "check the file") from None
+    if not isinstance(doc, dict):
+        raise HotbenchError(
+            f"preset '{path}': top level must be a mapping with keys"
+            f" {', '.join(Preset.model_fields)}",
+            "see presets/quick.yaml",
+        )
+    try:
+        preset = Preset.model_validate(doc)
+        # builds every TrainConfig/AttackConfig, so their own checks run at load time too
+        preset.plan()
+    except ValidationError as exc:
+        raise _preset_error(path, exc) from None
+    except HotbenchError as exc:
+        raise HotbenchError(f"preset '{path}': {exc.problem}", exc.fix) from None
+    return path, preset
+
+
+Part = Literal["train", "attack", "all"]
+
+
+def execute(preset: Preset, part: Part, ctx: Context, executor: str = "local") -> list[UnitStatus]:
+    """Run the preset's training units, its attack units, or both, through a sweep executor.
+
+    `attack` alone refuses to train: a user who asked for the attack part should learn that models
+    are missing rather than wait for training they did not ask for.
+    """
+    EXECUTORS.get(executor)  # an unknown executor fails before any work starts
+    plan = preset.plan(attacks=part != "train")
+    if part == "attack" and ctx.force:
+        # Context has one force flag for both unit kinds: forcing here would retrain the models too
+        raise HotbenchError(
+            "--force with `attack --preset` would also retrain the preset's models",
+            "use `hotbench run PRESET --force` to recompute everything",
+        )
+    if part == "attack":
+        missing = [c.run_id for c in plan.train if not ctx.ws.has_run(c.run_id)]
+        if missing:
+            raise HotbenchError(
+                f"{len(missing)} of the preset's {len(plan.train)} models are not trained "
+                f"(first: {missing[0]}) in '{ctx.ws.root}'",
+                "run `hotbench train --preset ...` first, or `hotbench run PRESET` for everything",
+            )
+    if ctx.data_dir is None and preset.data_dir is not None:
+        ctx.data_dir = preset.data_dir
+    return run_plan(plan, ctx, executor)
+
+
+def summary(statuses: list[UnitStatus]) -> str:
+    """One line: how much was computed now and how much was reused (the resume evidence)."""
+    count = {k: {"done": 0, "stored": 0, "failed": 0} for k in ("train", "attack")}
+    for s in statuses:
+        count.setdefault(s.kind, {"done": 0, "stored": 0, "failed": 0})
+        count[s.kind][s.status if s.status in ("done", "stored") else "failed"] += 1
+    parts = []
+    for kind, c in count.items():
+        if sum(c.values()):
+            text = f"{kind}: {c['done']} computed, {c['stored']} already stored"
+            parts.append(text + (f", {c['failed']} failed" if c["failed"] else ""))
+    return "; ".join(parts) or "nothing to do"

@@ -1,0 +1,41 @@
+"""Fixtures of the report tests: the session's trained models with cheap attack results."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hotbench.config import AttackConfig
+from hotbench.runner import ensure_attacked
+from hotbench.store import Workspace
+from tests.conftest import CPU, private_copy
+
+CHEAP = [
+    AttackConfig(method="fgsm", n_samples=50),
+    AttackConfig(method="pgd", steps=3, n_samples=50),
+]
+
+
+def populate(ws, configs=CHEAP, eval_temps=(None, 1.0)):
+    for rec in ws.records():
+        for cfg in configs:
+            for t in eval_temps:
+                ensure_attacked(ws, rec, cfg.model_copy(update={"eval_temp": t}), CPU)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def results_root(_trained_root, tmp_path_factory) -> Path:
+    """The session's trained models with CHEAP results, attacked once per module (seconds under
+    load)."""
+    root = tmp_path_factory.mktemp("results")
+    shutil.copytree(_trained_root, root, dirs_exist_ok=True)
+    populate(Workspace(root))
+    return root
+
+
+@pytest.fixture
+def results_ws(results_root, tmp_path) -> Workspace:
+    return private_copy(results_root, tmp_path)

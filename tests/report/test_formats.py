@@ -1,0 +1,187 @@
+"""Report formats: the JSON schema holds, markdown and CSV give back the JSON numbers, HTML is one
+self-contained page, plots are real PNG/SVG files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from hotbench.cli import app
+from hotbench.config import AttackConfig
+from hotbench.errors import HotbenchError
+from hotbench.report.formats import render_report
+from hotbench.report.plots import plot_vs_eps, plot_vs_temperature
+from hotbench.report.records import SCHEMA_FILE, SCHEMA_VERSION, flat_records, results_document
+from tests.report.conftest import populate
+
+runner = CliRunner()
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# cheap attacks: enough to give every (model, eval T) row a few columns in a second or two
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_json_document_validates_against_the_shipped_schema(results_ws):
+    doc = json.loads(render_report(results_ws, "json"))
+    schema = json.loads(SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(doc, schema)
+    assert doc["schema_version"] == SCHEMA_VERSION
+    # one record per (model, attack config): 2 models x 2 attacks x eval T in {train T, 1}, minus
+    # the none T=1 model whose eval T = 1 is its training T (same config hash, stored once)
+    stored = sum(
+        len(list((results_ws.run_dir(r.run_id) / "attacks").glob("*.json")))
+        for r in results_ws.records()
+    )
+    assert len(doc["records"]) == stored == 6
+    assert len({(r["run_id"], r["attack_id"]) for r in doc["records"]}) == stored
+    r = doc["records"][0]
+    assert r["attack_seed"] == 0 and r["train_seed"] == 0 and r["n_samples"] == 50
+    assert r["time_s"] >= 0 and r["train_time_s"] > 0 and r["versions"]["torch"]
+
+
+def test_schema_rejects_a_broken_document(results_ws):
+    doc = results_document(results_ws)
+    schema = json.loads(SCHEMA_FILE.read_text())
+    del doc["records"][0]["attack_id"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+    doc = results_document(results_ws)
+    doc["records"][0]["adv_acc"] = 1.5
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
+def _markdown_rows(md: str) -> list[dict[str, str]]:
+    lines = [line for line in md.splitlines() if line.startswith("|")]
+    split = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines]
+    head, align, body = split[0], split[1], split[2:]
+    assert all(re.fullmatch(r":?-{3,}:?", a) for a in align)
+    return [dict(zip(head, row, strict=True)) for row in body]
+
+
+def test_markdown_round_trips_the_json_numbers(results_ws):
+    records = flat_records(results_ws)
+    md = render_report(results_ws, "markdown")
+    rows = _markdown_rows(md)
+    assert len(rows) == len({(r["run_id"], r["eval_temp"]) for r in records})
+    seen = 0
+    for r in records:
+        [row] = [
+            x
+            for x in rows
+            if (x["dataset"], x["act"], float(x["train T"]), float(x["eval T"]))
+            == (r["dataset"], r["act"], r["train_temp"], r["eval_temp"])
+        ]
+        assert float(row["clean"]) == pytest.approx(r["clean_acc"], abs=5e-4)
+        assert float(row[r["label"]]) == pytest.approx(r["adv_acc"], abs=5e-4)
+        seen += 1
+    assert seen == len(records)
+    assert (
+        "adversarial accuracy = correct after attack / all samples" in md
+    )  # the caption travels with it
+
+
+def test_csv_round_trips_the_json_numbers_exactly(results_ws):
+    records = flat_records(results_ws)
+    rows = list(csv.DictReader(io.StringIO(render_report(results_ws, "csv"))))
+    for r in records:
+        [row] = [
+            x
+            for x in rows
+            if x["run_id"] == r["run_id"] and float(x["eval_temp"]) == r["eval_temp"]
+        ]
+        assert float(row["clean_acc"]) == r["clean_acc"]
+        assert float(row[r["label"]]) == r["adv_acc"]
+        assert int(row["n_samples"]) == r["n_samples"]
+
+
+def test_html_is_one_self_contained_page_with_table_and_plot(results_ws, tmp_path):
+    out = tmp_path / "report.html"
+    r = invoke("report", "-w", str(results_ws.root), "--format", "html", "--output", str(out))
+    assert r.exit_code == 0, r.output
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert not re.search(
+        r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I
+    )  # nothing fetched
+    assert "<link" not in page and "<script" not in page and "<style>" in page
+    assert "<table>" in page and "fgsm ε=0.3" in page and "pgd ε=0.3" in page
+    assert 'src="data:image/png;base64,' in page
+    for rec in flat_records(results_ws):
+        assert f"{rec['adv_acc']:.3f}" in page and rec["attack_id"] in page
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_temperature_plot_is_a_valid_image(results_ws, tmp_path, suffix):
+    out = tmp_path / f"acc-vs-T{suffix}"
+    r = invoke("report", "-w", str(results_ws.root), "--format", "csv", "--plot", str(out))
+    assert r.exit_code == 0, r.output
+    data = out.read_bytes()
+    if suffix == ".png":
+        import matplotlib.image
+
+        assert data.startswith(PNG_MAGIC)
+        img = matplotlib.image.imread(out)
+        assert img.ndim == 3 and img.shape[0] > 300 and img.shape[1] > 300
+    else:
+        root = ET.fromstring(data)
+        assert root.tag.endswith("svg")
+        text = data.decode()
+        # titles, axis labels and the legend are in the file (matplotlib writes text as paths +
+        # comments)
+        for needle in (
+            "training temperature T",
+            "accuracy",
+            "fgsm ε=0.3",
+            "eval T = 1",
+            "robust (worst case)",
+        ):
+            assert needle in text
+
+
+def test_eps_plot_needs_a_sweep_and_draws_one(results_ws, tmp_path):
+    records = flat_records(results_ws)
+    with pytest.raises(HotbenchError, match="more than one eps"):
+        plot_vs_eps(records, tmp_path / "e.png")
+    r = invoke("report", "-w", str(results_ws.root), "--plot-eps", str(tmp_path / "e.png"))
+    assert r.exit_code == 2 and "more than one eps" in r.stderr
+    populate(
+        results_ws,
+        [AttackConfig(method="pgd", steps=3, n_samples=50, eps=e) for e in (0.1, 0.2)],
+        eval_temps=(None,),
+    )
+    data = plot_vs_eps(flat_records(results_ws), tmp_path / "e.png")
+    assert data.startswith(PNG_MAGIC) and (tmp_path / "e.png").read_bytes() == data
+
+
+def test_plot_rejects_unknown_extension_before_writing_anything(results_ws, tmp_path):
+    out = tmp_path / "report.json"
+    r = invoke(
+        "report",
+        "-w",
+        str(results_ws.root),
+        "-f",
+        "json",
+        "-o",
+        str(out),
+        "--plot",
+        str(tmp_path / "p.jpg"),
+    )
+    assert r.exit_code == 2
+    assert r.stderr.strip().count("\n") == 0 and "'.jpg'" in r.stderr and ".png or .svg" in r.stderr
+    assert not out.exists() and not (tmp_path / "p.jpg").exists()
+
+
+def test_plot_with_no_attack_results_is_a_user_error(trained_ws, tmp_path):
+    with pytest.raises(HotbenchError, match="no attack results"):
+        plot_vs_temperature(flat_records(trained_ws), tmp_path / "p.png")

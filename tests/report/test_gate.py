@@ -1,0 +1,244 @@
+"""The regression gate: exit 0 on identical results, 1 on a drop / a missing record / a threshold
+not met, 2 on bad input; stdout stays clean JSON while the diff table goes to stderr."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from hotbench.cli import app
+from hotbench.errors import HotbenchError
+from hotbench.report.gate import (
+    BELOW,
+    DROP,
+    MISSING,
+    NEW,
+    OK,
+    check_thresholds,
+    compare,
+    parse_threshold,
+)
+from hotbench.report.records import results_document
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def baseline(results_ws, tmp_path):
+    path = tmp_path / "baseline.json"
+    r = gate(results_ws, "--save-baseline", str(path))
+    assert r.exit_code == 0, r.output
+    assert "baseline written" in r.stderr
+    return path
+
+
+def gate(ws, *args: str):
+    return runner.invoke(app, ["report", "-w", str(ws.root), "--format", "json", *args])
+
+
+def edit(path, fn) -> None:
+    doc = json.loads(path.read_text())
+    fn(doc)
+    path.write_text(json.dumps(doc))
+
+
+def test_identical_results_pass_and_stdout_stays_json(results_ws, baseline):
+    r = gate(results_ws, "--baseline", str(baseline))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["records"]  # the diff table did not leak into stdout
+    assert "gate passed" in r.stderr and DROP not in r.stderr
+    saved = json.loads(baseline.read_text())
+    assert [x["adv_acc"] for x in saved["records"]] == [
+        x["adv_acc"] for x in json.loads(r.stdout)["records"]
+    ]
+
+
+def test_planted_drop_fails_with_exit_1(results_ws, baseline):
+    target = {}
+
+    def plant(doc):
+        rec = next(x for x in doc["records"] if x["adv_acc"] < 0.9)
+        rec["adv_acc"] += 0.1  # the baseline was better: the current result "dropped" by 0.1
+        target.update(rec)
+
+    edit(baseline, plant)
+    r = gate(results_ws, "--baseline", str(baseline))
+    assert r.exit_code == 1, r.output
+    assert "gate FAILED" in r.stderr and "-0.100" in r.stderr and DROP in r.stderr
+    assert target["label"] in r.stderr
+    json.loads(r.stdout)  # the report itself was still written, clean
+    # the same drop passes under a looser tolerance
+    assert gate(results_ws, "--baseline", str(baseline), "--tolerance", "0.15").exit_code == 0
+
+
+def test_drop_within_tolerance_passes(results_ws, baseline):
+    edit(baseline, lambda d: d["records"][0].update(clean_acc=d["records"][0]["clean_acc"] + 0.015))
+    r = gate(results_ws, "--baseline", str(baseline), "--tolerance", "0.02")
+    assert r.exit_code == 0, r.output
+
+
+def test_missing_record_fails(results_ws, baseline):
+    def extra(doc):
+        ghost = dict(doc["records"][0], attack_id="pgd-0123456789")
+        doc["records"].append(ghost)
+
+    edit(baseline, extra)
+    r = gate(results_ws, "--baseline", str(baseline))
+    assert r.exit_code == 1, r.output
+    assert MISSING in r.stderr
+
+
+def test_new_current_records_pass_and_are_listed():
+    cur = {
+        "schema_version": 1,
+        "records": [
+            {
+                "run_id": "m-00000000",
+                "attack_id": "fgsm-0000000000",
+                "clean_acc": 0.9,
+                "adv_acc": 0.5,
+                "label": "fgsm",
+            },
+            {
+                "run_id": "m-00000000",
+                "attack_id": "pgd-0000000000",
+                "clean_acc": 0.9,
+                "adv_acc": 0.4,
+                "label": "pgd",
+            },
+        ],
+    }
+    base = {"schema_version": 1, "records": cur["records"][:1]}
+    res = compare(base, cur, 0.02)
+    assert res.exit_code == 0
+    assert [c.status for c in res.checks] == [OK, OK, NEW, NEW]
+
+
+def test_robust_threshold_without_worst_case_is_bad_input():
+    doc = {
+        "schema_version": 1,
+        "records": [
+            {
+                "run_id": "m-00000000",
+                "attack_id": "fgsm-0000000000",
+                "clean_acc": 0.9,
+                "adv_acc": 0.5,
+                "label": "fgsm",
+            }
+        ],
+    }
+    with pytest.raises(HotbenchError, match="no worst-case"):
+        check_thresholds(doc, [parse_threshold("robust_acc=0.5")])
+
+
+def test_robust_threshold_on_real_results(results_ws):
+    doc = results_document(results_ws)
+    assert doc["robust"], "fgsm + pgd at one eps give a worst case per model and eval T"
+    worst = min(r["robust_acc"] for r in doc["robust"])
+    assert gate(results_ws, "--fail-under", f"robust_acc={worst}").exit_code == 0
+    if worst < 1.0:
+        r = gate(results_ws, "--fail-under", f"robust_acc={min(worst + 0.01, 1.0)}")
+        assert r.exit_code == 1 and "robust_acc" in r.stderr
+
+
+def test_worst_case_accuracy_is_gated_when_present():
+    rec = {
+        "run_id": "m-00000000",
+        "attack_id": "pgd-0000000000",
+        "clean_acc": 0.9,
+        "adv_acc": 0.5,
+        "label": "pgd",
+    }
+    rob = {
+        "run_id": "m-00000000",
+        "robust_id": "Linf-0.3@T1",
+        "robust_acc": 0.30,
+        "eps": 0.3,
+        "threat_model": "Linf",
+        "dataset": "digits",
+        "act": "tanh",
+        "train_temp": 50,
+        "eval_temp": 1,
+    }
+    base = {"schema_version": 1, "records": [rec], "robust": [rob]}
+    cur = {"schema_version": 1, "records": [rec], "robust": [dict(rob, robust_acc=0.2)]}
+    res = compare(base, cur, 0.02)
+    assert [(c.metric, c.status) for c in res.failures] == [("robust_acc", DROP)]
+    assert check_thresholds(cur, [parse_threshold("robust_acc=0.1")]).exit_code == 0
+    assert check_thresholds(cur, [parse_threshold("robust_acc=0.25")]).exit_code == 1
+
+
+def test_fail_under_fires_and_does_not(results_ws):
+    doc = results_document(results_ws)
+    lowest = min(r["adv_acc"] for r in doc["records"])
+    r = gate(results_ws, "--fail-under", f"adv_acc={lowest}")
+    assert r.exit_code == 0, r.output  # ">= value" passes at equality
+    r = gate(results_ws, "--fail-under", f"adv_acc={min(lowest + 0.01, 1.0)}")
+    assert r.exit_code == 1 and BELOW in r.stderr
+    # scoped: only the FGSM results must reach their own minimum
+    fgsm_min = min(x["adv_acc"] for x in doc["records"] if x["method"] == "fgsm")
+    assert gate(results_ws, "--fail-under", f"fgsm:adv_acc={fgsm_min}").exit_code == 0
+    label = next(x["label"] for x in doc["records"] if x["method"] == "pgd")
+    pgd_max = max(x["adv_acc"] for x in doc["records"] if x["label"] == label)
+    if pgd_max < 1.0:
+        assert gate(results_ws, "--fail-under", f"{label}:adv_acc={pgd_max + 0.001}").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "spec,needle",
+    [
+        ("adv_acc", "no '=VALUE'"),
+        ("adv=0.5", "unknown metric 'adv'"),
+        ("adv_acc=high", "not a number"),
+        ("adv_acc=1.5", "lie in [0, 1]"),
+        ("pgdd:adv_acc=0.5", "matches no result"),
+        ("pgd:robust_acc=0.5", "takes no attack scope"),
+    ],
+)
+def test_fail_under_bad_input_is_exit_2_not_a_regression(results_ws, tmp_path, spec, needle):
+    out = tmp_path / "r.json"
+    r = gate(results_ws, "--fail-under", spec, "-o", str(out))
+    assert r.exit_code == 2, r.output
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0
+    assert not out.exists()  # checked before the report is written
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (None, "does not exist"),
+        ("{not json", "not readable JSON"),
+        ('{"records": []}', "no schema_version"),
+        ('{"schema_version": 99, "records": []}', "schema_version 99"),
+        ('{"schema_version": 1, "records": [{"run_id": "x"}]}', "lacks attack_id"),
+    ],
+)
+def test_bad_baseline_is_exit_2(results_ws, tmp_path, content, needle):
+    path = tmp_path / "b.json"
+    if content is not None:
+        path.write_text(content)
+    r = gate(results_ws, "--baseline", str(path))
+    assert r.exit_code == 2 and needle in r.stderr, r.output
+
+
+def test_bad_tolerance_is_exit_2(results_ws, baseline):
+    assert gate(results_ws, "--baseline", str(baseline), "--tolerance", "-0.1").exit_code == 2
+    with pytest.raises(HotbenchError):
+        compare({"records": []}, {"records": []}, 1.5)
+
+
+def test_save_baseline_is_not_written_when_the_gate_fails(results_ws, baseline, tmp_path):
+    edit(baseline, lambda d: d["records"][0].update(clean_acc=1.0, adv_acc=1.0))
+    new = tmp_path / "new-baseline.json"
+    r = gate(results_ws, "--baseline", str(baseline), "--save-baseline", str(new))
+    assert r.exit_code == 1 and not new.exists() and "not written" in r.stderr
+
+
+def test_filters_apply_to_the_baseline_too(results_ws, baseline):
+    r = gate(results_ws, "--act", "none", "--baseline", str(baseline))
+    assert r.exit_code == 0, (
+        r.output
+    )  # the tanh records of the baseline are out of scope, not missing
+    assert "tanh" not in r.stderr
