@@ -39,15 +39,16 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hotbench.attacks.engine import attack_batch  # noqa: E402
+from hotbench.attacks.engine import Batch, attack_batch  # noqa: E402
 from hotbench.config import AttackConfig, TrainConfig  # noqa: E402
+from hotbench.context import Context  # noqa: E402
 from hotbench.data import DATASETS, load_dataset  # noqa: E402
 from hotbench.evaluate.fasteval import chains, ensure_suite, naive_robust, robust_mask  # noqa: E402
 from hotbench.models import ARCHS, build_model, layout_name  # noqa: E402
 from hotbench.runner import ensure_trained  # noqa: E402
 from hotbench.runtime import configure_threads, resolve_device  # noqa: E402
 from hotbench.store import Workspace  # noqa: E402
-from hotbench.train import train_step  # noqa: E402
+from hotbench.training import train_step  # noqa: E402
 
 OUT = sys.stdout
 
@@ -191,7 +192,7 @@ def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> 
     ts_ta, ts_hb = interleaved(
         [
             lambda: ta(x, y),
-            lambda: attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=False),
+            lambda: attack_batch(net, cfg, Batch(x, y, idx), seed=0, stop_early=False),
         ],
         device,
         repeats,
@@ -225,7 +226,7 @@ def suite_eval(
     try:
         ws = Workspace(root)
         record, _ = ensure_trained(
-            ws, TrainConfig(dataset="digits", act="none", temp=1.0, epochs=epochs), device
+            Context(ws, device), TrainConfig(dataset="digits", act="none", temp=1.0, epochs=epochs)
         )
         net = ws.load_model(record, device)
         test = load_dataset("digits").test
@@ -245,7 +246,7 @@ def suite_eval(
                 shutil.rmtree(
                     attacks_dir, ignore_errors=True
                 )  # every turn from an empty attack store
-                last[skip] = ensure_suite(ws, record, configs, device, skip=skip)
+                last[skip] = ensure_suite(Context(ws, device), record, configs, skip=skip)
 
             return go
 

@@ -26,13 +26,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .config import TrainConfig, stable_hash
+from .context import Context
 from .data import DATASETS, load_dataset
 from .errors import HotbenchError
 from .models import HotNet, build_model
-from .progress import Reporter
 from .runtime import hardware, versions
-from .store import RunRecord, Workspace, sha256_file
-from .train import accuracy
+from .store import RunRecord, sha256_file
+from .training import accuracy
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
@@ -154,33 +154,24 @@ def import_run_id(cfg: TrainConfig, weights_sha256: str) -> str:
     return f"{r.dataset}-{r.act}-T{r.temp:g}-import-{digest}"
 
 
-def import_weights(
-    ws: Workspace,
-    path: Path,
-    cfg: TrainConfig,
-    device: torch.device | str = "cpu",
-    data_dir: Path | None = None,
-    download: bool = False,
-    force: bool = False,
-    reporter: Reporter | None = None,
-) -> tuple[RunRecord, bool]:
-    """Store external weights as a run of `ws` (idempotent: the same file and config give the same
-    run).
+def import_weights(ctx: Context, path: Path, cfg: TrainConfig) -> tuple[RunRecord, bool]:
+    """Store external weights as a run of `ctx.ws` (idempotent: the same file and config give the
+    same run; `ctx.force` stores it again).
 
     Everything is validated (file format, fit to the architecture, finite values, dataset present)
     before anything is written. The bool says whether the run was stored now.
     """
-    reporter = reporter or Reporter(quiet=True)
+    ws = ctx.ws
     path = Path(path)
     cfg = cfg.resolved()
     model, fmt = build_from_weights(path, cfg)
     digest = sha256_file(path)
     run_id = import_run_id(cfg, digest)
-    if ws.has_run(run_id) and not force:
+    if ws.has_run(run_id) and not ctx.force:
         return ws.load_record(run_id), False
-    data = load_dataset(cfg.dataset, data_dir, download)
+    data = load_dataset(cfg.dataset, ctx.data_dir, ctx.download)
     ws.ensure_writable()
-    device = torch.device(device)
+    device = ctx.device
     test_acc = accuracy(model.to(device), data.test)
     if not math.isfinite(test_acc):
         raise HotbenchError(f"the {cfg.dataset} test set is empty", "check --data-dir")
@@ -207,5 +198,5 @@ def import_weights(
     }
     with ws.lock(run_id):
         record = ws.save_run(cfg, model.cpu(), metrics, prov, run_id=run_id)
-    reporter.log(f"imported {run_id} from {path.name} ({fmt}): test acc {test_acc:.3f}")
+    ctx.reporter.log(f"imported {run_id} from {path.name} ({fmt}): test acc {test_acc:.3f}")
     return record, True

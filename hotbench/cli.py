@@ -1,10 +1,12 @@
-"""The command line. Thin on purpose: parse, validate, call library functions that tests call
-directly."""
+"""The command line: Typer commands only. Each parses its options, calls the Python API
+(hotbench.api) or the library function behind it, and prints; user errors are one line on stderr and
+exit code 2."""
 
 from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,27 +14,26 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
 
+from . import api
 from .attacks.spec import ATTACKS
 from .checkpoints import import_weights
-from .config import AttackConfig, TrainConfig
+from .config import TrainConfig
 from .context import Context
 from .data import DATASETS
 from .doctor import examine, render_doctor
 from .errors import HotbenchError
-from .evaluate import diagnose as dg
-from .evaluate.fasteval import ensure_suite
-from .evaluate.suites import SUITES, suite_configs
+from .evaluate.diagnose import render_diagnoses
+from .evaluate.suites import AttackRequest
 from .models import ACTIVATIONS, ARCHS
-from .progress import Reporter, stderr
-from .report.formats import FORMATS, render_report
-from .report.gate import evaluate, finish, prepare
-from .report.plots import plot_format, write_report_plots
-from .report.records import Filters, results_document, select_runs
-from .runner import ensure_attacked, ensure_trained
-from .runtime import configure_threads, resolve_device
+from .progress import stderr
+from .reports.formats import FORMATS, check_format, render_report
+from .reports.gate import evaluate, finish, prepare
+from .reports.plots import plot_format, write_report_plots
+from .reports.records import Filters, results_document, select_runs
+from .runtime import configure_threads
 from .store import Workspace, atomic_write_bytes
-from .sweep import EXECUTORS, unit_table
-from .sweep.presets import check_params, execute, load, parse_param, summary
+from .sweep import EXECUTORS
+from .sweep.presets import Part, load, parse_param
 
 app = typer.Typer(
     help=(
@@ -164,55 +165,17 @@ def _only_with_preset(
         )
 
 
-def _run_preset(
-    name: str,
-    part: str,
-    workspace,
-    device,
-    data_dir,
-    download,
-    force,
-    quiet,
-    executor="local",
-    workers: int | None = None,
-    address: str | None = None,
-) -> None:
+def _run_preset(name: str, part: Part, ctx: Context, executor: str) -> None:
     """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep
-    executor."""
-    path, preset = load(name)
-    ws = Workspace(workspace)
-    ws.ensure_writable()
-    reporter = Reporter(quiet)
-    ctx = Context(
-        ws=ws,
-        device=resolve_device(device),
-        reporter=reporter,
-        data_dir=data_dir,
-        download=download,
-        force=force,
-        workers=workers,
-        address=address,
-    )
-    with reporter.session():
-        statuses = execute(preset, part, ctx, executor)
-    if statuses:
-        reporter.log(unit_table(statuses))
-    reporter.log(f"preset {path.stem} ({part}): {summary(statuses)}")
+    executor; exit 2 if units failed (the others are stored: a re-run computes only these)."""
+    statuses = api.run(name, ctx, executor, part)
     failed = [s for s in statuses if s.status.startswith("failed")]
-    if failed:  # the others are stored: a re-run computes only these
+    if failed:
         raise HotbenchError(
             f"{len(failed)} of {len(statuses)} units failed (first: {failed[0].name}, "
             f"{failed[0].status})",
             "run the same command again to retry only what is missing",
         )
-
-
-def _filters(dataset, act, temp, run) -> Filters:
-    for d in dataset or []:
-        DATASETS.check(d)
-    for a in act or []:
-        ACTIVATIONS.check(a)
-    return Filters(dataset or [], act or [], temp or [], run or [])
 
 
 @cli_command()
@@ -252,47 +215,22 @@ def train(
 ) -> None:
     """Train models with act(z / T) on the output layer and store them in the workspace."""
     _only_with_preset(preset, executor, workers, address)
+    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
     if preset is not None:
-        return _run_preset(
-            preset,
-            "train",
-            workspace,
-            device,
-            data_dir,
-            download,
-            force,
-            quiet,
-            executor,
-            workers,
-            address,
-        )
-    temps = temp or [1.0]
-    configs = [
-        TrainConfig(
-            dataset=dataset,
-            act=act,
-            temp=t,
-            arch=arch,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            n_train=n_train,
-        )
-        for t in temps
-    ]
-    ws = Workspace(workspace)
-    ws.ensure_writable()
-    dev = resolve_device(device)
-    reporter = Reporter(quiet)
-    with reporter.session():
-        for cfg in configs:
-            record, trained = ensure_trained(ws, cfg, dev, reporter, data_dir, download, force)
-            if not trained:
-                reporter.log(
-                    f"reused {record.run_id}: test acc {record.test_acc:.3f} (pass --force to"
-                    " retrain)"
-                )
+        ctx = replace(ctx, workers=workers, address=address)
+        return _run_preset(preset, "train", ctx, executor)
+    api.train(
+        ctx,
+        temp or [1.0],
+        dataset=dataset,
+        act=act,
+        arch=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        n_train=n_train,
+    )
 
 
 @cli_command()
@@ -391,116 +329,28 @@ def attack(
     config."""
     _only_with_preset(preset, executor, workers, address)
     if preset is not None:
+        ctx = Context.create(workspace, device, quiet, data_dir, download, force)
         return _run_preset(
-            preset,
-            "attack",
-            workspace,
-            device,
-            data_dir,
-            download,
-            force,
-            quiet,
-            executor,
-            workers,
-            address,
+            preset, "attack", replace(ctx, workers=workers, address=address), executor
         )
-    if targeted is not None and targeted not in ("random", "least-likely"):
-        raise HotbenchError(
-            f"unknown targeted mode '{targeted}'",
-            "pass --targeted random or --targeted least-likely",
-        )
-    if on not in (None, "output", "logits", "both"):
-        raise HotbenchError(f"unknown --on '{on}'", "pass --on output, --on logits or --on both")
-    if suite is not None:
-        SUITES.check(suite)
-        given = [
-            f
-            for f, v in (
-                ("--method", method),
-                ("--on", on),
-                ("--param", param),
-                ("--targeted", targeted),
-                ("--alpha", alpha),
-            )
-            if v
-        ]
-        if given:
-            raise HotbenchError(
-                f"{given[0]} does not combine with --suite (the suite sets it per attack)",
-                f"drop {given[0]}, or run the attack apart with --method",
-            )
-    method = method or ["pgd"]
-    ons = ["output", "logits"] if on == "both" else [on or "output"]
-    params = dict(parse_param(p) for p in param or [])
-    for m in method:
-        ATTACKS.check(m)
-        check_params(m, params)
-        if targeted is not None and not ATTACKS.get(m).targeted:
-            raise HotbenchError(
-                f"attack '{m}' has no targeted mode",
-                "drop --targeted, or pick one of: "
-                + ", ".join(n for n, s in ATTACKS.items() if s.targeted),
-            )
-    if suite is not None:
-        configs = [
-            c
-            for t in eval_temp or [None]
-            for c in suite_configs(
-                suite,
-                eps or [0.3],
-                steps,
-                n_samples=n_samples,
-                batch_size=batch_size,
-                seed=seed,
-                eval_temp=t,
-            )
-        ]
-    else:
-        configs = [
-            AttackConfig(
-                method=m,
-                eps=e,
-                steps=40 if steps is None else steps,
-                alpha=alpha,
-                n_samples=n_samples,
-                batch_size=batch_size,
-                seed=seed,
-                eval_temp=t,
-                targeted=targeted,
-                on=o,
-                params=params,
-            )
-            for m in method
-            for o in ons
-            for e in eps or [0.3]
-            for t in eval_temp or [None]
-        ]
-    ws = Workspace(workspace)
-    records = select_runs(ws, _filters(dataset, act, temp, run))
-    dev = resolve_device(device)
-    reporter = Reporter(quiet)
-    with reporter.session():
-        for rec in records:
-            if fast:
-                # skip mode: each attack only on what the earlier ones left robust (fasteval)
-                for chain in ensure_suite(
-                    ws, rec, configs, dev, reporter, data_dir, download, force, skip=True
-                ):
-                    c = chain.docs[0]["config"]
-                    reporter.log(
-                        f"worst case {rec.run_id} eval T={c['eval_temp']:g} over {len(chain.docs)}"
-                        f" attacks: robust {chain.worst_case.mean():.3f} (per-attack numbers after"
-                        " the first are partial)"
-                    )
-                continue
-            for cfg in configs:
-                doc, fresh = ensure_attacked(ws, rec, cfg, dev, reporter, data_dir, download, force)
-                m = doc["metrics"]
-                reporter.log(
-                    f"{'attacked' if fresh else 'stored  '} {rec.run_id}"
-                    f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
-                    f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
-                )
+    request = AttackRequest(
+        methods=method or [],
+        suite=suite,
+        eps=eps or [0.3],
+        eval_temps=list(eval_temp or [None]),
+        steps=steps,
+        alpha=alpha,
+        n_samples=n_samples,
+        batch_size=batch_size,
+        seed=seed,
+        targeted=targeted,
+        on=on,
+    ).check()  # before --param is parsed, so that `--suite ... --param` says they do not combine
+    if param:
+        request.params = dict(parse_param(p) for p in param)
+    filters = Filters(dataset or [], act or [], temp or [], run or [])
+    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+    api.attack(ctx, filters, fast, **asdict(request))
 
 
 @cli_command()
@@ -573,7 +423,7 @@ def report(
     missing, or a --fail-under threshold is not met. 2 = bad input: a wrong option value, an
     unreadable baseline, an empty workspace.
     """
-    filters = _filters(dataset, act, temp, run)
+    filters = Filters(dataset or [], act or [], temp or [], run or [])
     if preset is not None:
         filters.run = load(preset)[1].run_ids()
     for path in (plot, plot_eps):
@@ -615,24 +465,10 @@ def run_cmd(
 ) -> None:
     """Run a whole preset: train its models, attack them, print the report. Stored units are
     skipped, so re-running an interrupted preset resumes it."""
-    if format not in FORMATS:
-        raise HotbenchError(f"unknown format '{format}'", f"valid formats: {', '.join(FORMATS)}")
-    _run_preset(
-        preset,
-        "all",
-        workspace,
-        device,
-        data_dir,
-        download,
-        force,
-        quiet,
-        executor,
-        workers,
-        address,
-    )
-    sys.stdout.write(
-        render_report(Workspace(workspace), format, Filters(run=load(preset)[1].run_ids()))
-    )
+    check_format(format)
+    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+    _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor)
+    sys.stdout.write(api.report(ctx, format, load(preset)[1].run_ids()))
 
 
 @cli_command("diagnose")
@@ -678,40 +514,10 @@ def diagnose_cmd(
     (diagnosis/T<eval>.json)."""
     if format not in ("table", "json"):
         raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
-    if eps is not None and not (eps > 0 and eps < float("inf")):
-        raise HotbenchError(f"eps must be a finite number > 0, got {eps}", "pass e.g. --eps 0.3")
-    ws = Workspace(workspace)
-    records = select_runs(ws, _filters(dataset, act, temp, run))
-    dev = resolve_device(device)
-    reporter = Reporter(quiet)
-    docs = []
-    with reporter.session():
-        for rec in records:
-            for t in eval_temp or dg.eval_temps(ws, rec):
-                if eps is None and not dg.load_stored(ws, rec.run_id, t):
-                    reporter.log(
-                        f"skipped {rec.run_id} at eval T={t:g}: no attack result (attack it, or"
-                        " pass --eps)"
-                    )
-                    continue
-                doc = dg.diagnose_run(
-                    ws,
-                    rec,
-                    t,
-                    dev,
-                    run_missing=probe,
-                    eps=eps,
-                    reporter=reporter,
-                    data_dir=data_dir,
-                    download=download,
-                )
-                docs.append(dg.save(ws, doc))
-    if not docs:
-        raise HotbenchError(
-            "no attack result to diagnose on the selected models",
-            "run `hotbench attack --suite adaptive` first, or pass --eps to probe with PGD",
-        )
-    sys.stdout.write(dg.render_diagnoses(docs, format))
+    filters = Filters(dataset or [], act or [], temp or [], run or [])
+    ctx = Context.create(workspace, device, quiet, data_dir, download, False)
+    docs = api.diagnose(ctx, filters, eval_temp, eps, probe)
+    sys.stdout.write(render_diagnoses(docs, format))
 
 
 @cli_command("ls")
@@ -724,7 +530,7 @@ def list_runs(
 ) -> None:
     """List the trained models in the workspace, with their attack results."""
     ws = Workspace(workspace)
-    for rec in select_runs(ws, _filters(dataset, act, temp, run)):
+    for rec in select_runs(ws, Filters(dataset or [], act or [], temp or [], run or [])):
         c = rec.config
         n = (
             len(list((rec.path / "attacks").glob("*.json")))
@@ -765,18 +571,10 @@ def import_weights_cmd(
     """Store weights trained elsewhere as a run (its id goes to stdout). Pickles that hold more than
     tensors are refused: loading them could run code."""
     cfg = TrainConfig(dataset=dataset, act=act, temp=temp, arch=arch)
-    record, stored = import_weights(
-        Workspace(workspace),
-        file,
-        cfg,
-        resolve_device(device),
-        data_dir,
-        download,
-        force,
-        Reporter(quiet),
-    )
+    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+    record, stored = import_weights(ctx, file, cfg)
     if not stored:
-        Reporter(quiet).log(f"already imported as {record.run_id} (pass --force to store again)")
+        ctx.reporter.log(f"already imported as {record.run_id} (pass --force to store again)")
     typer.echo(record.run_id)
 
 

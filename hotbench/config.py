@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .attacks.spec import ATTACKS
+from .attacks.spec import ATTACKS, Targeted
 from .data import DATASETS
 from .errors import HotbenchError
 from .models import ACTIVATIONS, ARCHS
@@ -84,7 +84,6 @@ class TrainConfig(_Frozen):
 
 
 AttackOn = Literal["output", "logits"]
-Targeted = Literal["random", "least-likely"]
 
 
 class AttackConfig(_Frozen):

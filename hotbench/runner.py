@@ -14,21 +14,21 @@ only the driver ever writes the workspace and the files are the same either way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from .attacks.composite import surrogate_config
-from .attacks.engine import run_attack
+from .attacks.engine import Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
+from .context import Context
 from .data import Dataset, load_dataset
 from .models import HotNet
 from .progress import Reporter
 from .runtime import hardware, versions
 from .store import RunRecord, Workspace, now, read_json_checked
-from .train import train_model
+from .training import train_model
 
 
 @dataclass
@@ -70,30 +70,22 @@ def persist_trained(ws: Workspace, trained: Trained) -> RunRecord:
     return ws.save_run(trained.config, trained.model, trained.metrics, trained.provenance)
 
 
-def ensure_trained(
-    ws: Workspace,
-    cfg: TrainConfig,
-    device: torch.device,
-    reporter: Reporter | None = None,
-    data_dir: Path | None = None,
-    download: bool = False,
-    force: bool = False,
-) -> tuple[RunRecord, bool]:
-    """Return the stored run for `cfg`, training it first if needed. The bool says whether it was
-    trained now."""
-    reporter = reporter or Reporter(quiet=True)
+def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
+    """Return the stored run for `cfg`, training it first if needed (always with `ctx.force`). The
+    bool says whether it was trained now."""
+    ws = ctx.ws
     cfg = cfg.resolved()
     run_id = cfg.run_id
-    if ws.has_run(run_id) and not force:
+    if ws.has_run(run_id) and not ctx.force:
         return ws.load_record(run_id), False
-    data = load_dataset(cfg.dataset, data_dir, download)
+    data = load_dataset(cfg.dataset, ctx.data_dir, ctx.download)
     ws.ensure_writable()
     with ws.lock(run_id):
-        if ws.has_run(run_id) and not force:  # another process finished it while we waited
+        if ws.has_run(run_id) and not ctx.force:  # another process finished it while we waited
             return ws.load_record(run_id), False
-        trained = compute_trained(cfg, data, device, reporter)
+        trained = compute_trained(cfg, data, ctx.device, ctx.reporter)
         record = persist_trained(ws, trained)
-    reporter.log(
+    ctx.reporter.log(
         f"trained {run_id}: test acc {trained.metrics['test_acc']:.3f} "
         f"in {trained.metrics['train_time_s']:.1f}s"
     )
@@ -141,26 +133,34 @@ def attack_doc(
     }
 
 
+@dataclass
+class LoadedRun:
+    """A stored run ready to attack: its id, its resolved training config, the model, and the model
+    a transfer attack crafts on (None for other attacks)."""
+
+    run_id: str
+    config: TrainConfig
+    net: HotNet
+    surrogate: HotNet | None = None
+
+
 def compute_attack(
-    run_id: str,
-    train_cfg: TrainConfig,
-    net: HotNet,
+    run: LoadedRun,
     data: Dataset,
     cfg: AttackConfig,
     device: torch.device,
     reporter: Reporter | None = None,
-    surrogate: HotNet | None = None,
     only: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Run one *resolved* attack config on a loaded model without touching any workspace: the
     compute half of `ensure_attacked`. Returns the result document, not yet written."""
     reporter = reporter or Reporter(quiet=True)
-    task = reporter.task(f"{cfg.label} on {run_id} @T={cfg.eval_temp:g}", cfg.n_samples)
+    task = reporter.task(f"{cfg.label} on {run.run_id} @T={cfg.eval_temp:g}", cfg.n_samples)
     outcome = run_attack(
-        net, data.test, cfg, device, on_batch=task.advance, surrogate=surrogate, only=only
+        Target(run.net, run.surrogate), data.test, cfg, device, on_batch=task.advance, only=only
     )
     task.done()
-    return attack_doc(run_id, train_cfg, cfg, outcome, device)
+    return attack_doc(run.run_id, run.config, cfg, outcome, device)
 
 
 def persist_attack(ws: Workspace, doc: dict[str, Any]) -> dict[str, Any]:
@@ -170,46 +170,33 @@ def persist_attack(ws: Workspace, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensure_attacked(
-    ws: Workspace,
-    record: RunRecord,
-    cfg: AttackConfig,
-    device: torch.device,
-    reporter: Reporter | None = None,
-    data_dir: Path | None = None,
-    download: bool = False,
-    force: bool = False,
-    only: torch.Tensor | None = None,
+    ctx: Context, record: RunRecord, cfg: AttackConfig, only: torch.Tensor | None = None
 ) -> tuple[dict[str, Any], bool]:
-    """Return the stored result of `cfg` on `record`, computing it first if needed.
+    """Return the stored result of `cfg` on `record`, computing it first if needed (always with
+    `ctx.force`).
 
     `only` (bool per sample) attacks just those samples: fasteval's skip mode, whose configs carry
     `skip_after` so that such a partial result never shares a hash with the exact one."""
-    reporter = reporter or Reporter(quiet=True)
+    ws, device = ctx.ws, ctx.device
     train_cfg = record.config
-    data = load_dataset(train_cfg.dataset, data_dir, download)
+    data = load_dataset(train_cfg.dataset, ctx.data_dir, ctx.download)
     cfg = cfg.resolved(train_cfg.temp, len(data.test))
     attack_id = cfg.attack_id(record.run_id)
     path = ws.result_path(record.run_id, attack_id)
-    if path.is_file() and not force:
+    if path.is_file() and not ctx.force:
         return read_json_checked(path), False
     surrogate_record = None
-    if ATTACKS.get(
-        cfg.method
-    ).surrogate:  # transfer: train the surrogate first (outside this run's lock)
-        surrogate_record, _ = ensure_trained(
-            ws, surrogate_config(train_cfg, cfg), device, reporter, data_dir, download
-        )
+    if ATTACKS.get(cfg.method).surrogate:
+        # transfer: train the surrogate first (outside this run's lock); --force redoes the attack
+        # only
+        surrogate_record, _ = ensure_trained(ctx.unforced(), surrogate_config(train_cfg, cfg))
     with ws.lock(record.run_id):
-        if path.is_file() and not force:
+        if path.is_file() and not ctx.force:
             return read_json_checked(path), False
         net = ws.load_model(record, device)
         surrogate = (
             ws.load_model(surrogate_record, device) if surrogate_record is not None else None
         )
-        doc = persist_attack(
-            ws,
-            compute_attack(
-                record.run_id, train_cfg, net, data, cfg, device, reporter, surrogate, only
-            ),
-        )
+        run = LoadedRun(record.run_id, train_cfg, net, surrogate)
+        doc = persist_attack(ws, compute_attack(run, data, cfg, device, ctx.reporter, only))
     return doc, True

@@ -9,8 +9,8 @@ from importlib import metadata
 
 import torch
 
-from . import __version__
 from .errors import HotbenchError
+from .version import __version__
 
 THREADS_ENV = "HOTBENCH_THREADS"
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from hotbench.config import TrainConfig
+from hotbench.context import Context
 from hotbench.runner import ensure_trained
 from hotbench.store import Workspace
 
@@ -48,7 +49,7 @@ def _trained_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("trained")
     ws = Workspace(root)
     for cfg in (TANH50, NONE1):
-        ensure_trained(ws, cfg, CPU)
+        ensure_trained(Context(ws, CPU), cfg)
     return root
 
 

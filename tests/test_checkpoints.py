@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from hotbench.checkpoints import import_weights, read_state_dict
 from hotbench.cli import app
 from hotbench.config import AttackConfig, TrainConfig
+from hotbench.context import Context
 from hotbench.errors import HotbenchError
 from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
@@ -108,7 +109,7 @@ def test_import_safetensors_stores_a_run_that_attacks_like_the_original(
     save_file({k: v.contiguous() for k, v in state.items()}, str(src))
     ws = Workspace(tmp_path / "imported")
     cfg = TrainConfig(dataset="digits", act="tanh", temp=50)
-    record, stored = import_weights(ws, src, cfg, CPU)
+    record, stored = import_weights(Context(ws, CPU), src, cfg)
     assert stored and record.run_id.startswith("digits-tanh-T50-import-")
     assert (
         record.run_id != cfg.run_id
@@ -116,11 +117,11 @@ def test_import_safetensors_stores_a_run_that_attacks_like_the_original(
     original = trained_ws.load_record(TANH50.run_id)
     assert record.test_acc == pytest.approx(original.test_acc)
     assert record.doc["provenance"]["imported"]["format"] == "safetensors"
-    assert import_weights(ws, src, cfg, CPU)[1] is False  # idempotent
+    assert import_weights(Context(ws, CPU), src, cfg)[1] is False  # idempotent
 
     acfg = AttackConfig(method="fgsm", eps=0.1, n_samples=40, eval_temp=1)
-    mine, _ = ensure_attacked(ws, ws.load_record(record.run_id), acfg, CPU)
-    theirs, _ = ensure_attacked(trained_ws, original, acfg, CPU)
+    mine, _ = ensure_attacked(Context(ws, CPU), ws.load_record(record.run_id), acfg)
+    theirs, _ = ensure_attacked(Context(trained_ws, CPU), original, acfg)
     assert mine["per_sample"]["adv_pred"] == theirs["per_sample"]["adv_pred"]
 
 
@@ -187,7 +188,7 @@ def test_bad_weight_files_are_one_line_errors(case: str, tmp_path: Path, state) 
     with pytest.raises(
         HotbenchError, match=expected.replace("(", r"\(").replace(".", r"\.")
     ) as info:
-        import_weights(ws, path, cfg, CPU)
+        import_weights(Context(ws, CPU), path, cfg)
     assert "\n" not in str(info.value) and info.value.fix
     assert not ws.root.exists()
 

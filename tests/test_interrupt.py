@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from hotbench.config import AttackConfig, TrainConfig
+from hotbench.context import Context
 from hotbench.runner import ensure_attacked, ensure_trained
 from hotbench.store import Workspace, read_json_checked, sha256_file
 
@@ -149,7 +150,7 @@ def test_sigkill_mid_training_leaves_nothing_trusted_and_rerun_matches(tmp_path:
     ws.load_model(resumed)  # weights match their checksum
 
     ref_ws = Workspace(tmp_path / "reference")
-    reference, trained = ensure_trained(ref_ws, LONG_TRAIN, CPU)
+    reference, trained = ensure_trained(Context(ref_ws, CPU), LONG_TRAIN)
     assert trained
     assert resumed.doc["weights"]["sha256"] == reference.doc["weights"]["sha256"]
     assert resumed.doc["metrics"]["test_acc"] == reference.doc["metrics"]["test_acc"]
@@ -186,7 +187,9 @@ def test_sigkill_mid_attack_leaves_no_result_and_rerun_matches(
     shutil.copytree(
         record.path, ref_ws.run_dir(run_id), ignore=shutil.ignore_patterns("attacks", ".*")
     )
-    reference, fresh = ensure_attacked(ref_ws, ref_ws.load_record(run_id), LONG_ATTACK, CPU)
+    reference, fresh = ensure_attacked(
+        Context(ref_ws, CPU), ref_ws.load_record(run_id), LONG_ATTACK
+    )
     assert fresh
     assert resumed["metrics"] == reference["metrics"]
     assert resumed["per_sample"] == reference["per_sample"]

@@ -20,7 +20,7 @@ from hotbench import models
 from hotbench.config import TrainConfig
 from hotbench.data import DATASETS, Dataset, Split
 from hotbench.models import ARCHS, build_model, predict
-from hotbench.train import accuracy, train_model
+from hotbench.training import accuracy, train_model
 
 from .conftest import CPU
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from hotbench.config import AttackConfig
+from hotbench.context import Context
 from hotbench.data import load_dataset
 from hotbench.runner import ensure_attacked
 
@@ -34,8 +35,10 @@ def test_saturated_output_has_zero_gradient_only_at_eval_temperature_one(trained
 def test_pgd_fails_at_eval_t1_and_succeeds_at_train_t(trained_ws):
     rec = trained_ws.load_record(TANH50.run_id)
     pgd = AttackConfig(method="pgd", eps=0.3, steps=20)
-    at1, _ = ensure_attacked(trained_ws, rec, pgd.model_copy(update={"eval_temp": 1.0}), CPU)
-    at50, _ = ensure_attacked(trained_ws, rec, pgd, CPU)
+    at1, _ = ensure_attacked(
+        Context(trained_ws, CPU), rec, pgd.model_copy(update={"eval_temp": 1.0})
+    )
+    at50, _ = ensure_attacked(Context(trained_ws, CPU), rec, pgd)
     assert at50["config"]["eval_temp"] == 50.0  # default: the training temperature
     m1, m50 = at1["metrics"], at50["metrics"]
     assert m1["n_samples"] == m50["n_samples"] == 397
@@ -47,17 +50,19 @@ def test_pgd_fails_at_eval_t1_and_succeeds_at_train_t(trained_ws):
 
 def test_softmax_baseline_is_not_robust(trained_ws):
     rec = trained_ws.load_record(NONE1.run_id)
-    doc, _ = ensure_attacked(trained_ws, rec, AttackConfig(method="pgd", eps=0.3, steps=20), CPU)
+    doc, _ = ensure_attacked(
+        Context(trained_ws, CPU), rec, AttackConfig(method="pgd", eps=0.3, steps=20)
+    )
     assert doc["metrics"]["clean_acc"] > 0.9 and doc["metrics"]["adv_acc"] < 0.05
 
 
 def test_fgsm_is_weaker_than_pgd_on_the_baseline(trained_ws):
     rec = trained_ws.load_record(NONE1.run_id)
     fgsm, _ = ensure_attacked(
-        trained_ws, rec, AttackConfig(method="fgsm", eps=0.1, n_samples=200), CPU
+        Context(trained_ws, CPU), rec, AttackConfig(method="fgsm", eps=0.1, n_samples=200)
     )
     pgd, _ = ensure_attacked(
-        trained_ws, rec, AttackConfig(method="pgd", eps=0.1, steps=20, n_samples=200), CPU
+        Context(trained_ws, CPU), rec, AttackConfig(method="pgd", eps=0.1, steps=20, n_samples=200)
     )
     assert pgd["metrics"]["adv_acc"] <= fgsm["metrics"]["adv_acc"]
     assert fgsm["metrics"]["adv_acc"] < fgsm["metrics"]["clean_acc"]

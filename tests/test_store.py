@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hotbench.config import AttackConfig, TrainConfig
+from hotbench.context import Context
 from hotbench.errors import HotbenchError
 from hotbench.runner import ensure_attacked, ensure_trained
 
@@ -27,11 +28,11 @@ def test_run_id_is_a_hash_of_the_resolved_config():
 
 def test_identical_config_is_reused_and_force_retrains(ws):
     cfg = TrainConfig(act="tanh", temp=10, epochs=2)
-    rec, trained = ensure_trained(ws, cfg, CPU)
+    rec, trained = ensure_trained(Context(ws, CPU), cfg)
     assert trained
-    again, trained_again = ensure_trained(ws, cfg, CPU)
+    again, trained_again = ensure_trained(Context(ws, CPU), cfg)
     assert not trained_again and again.doc == rec.doc
-    _, forced = ensure_trained(ws, cfg, CPU, force=True)
+    _, forced = ensure_trained(Context(ws, CPU, force=True), cfg)
     assert forced
 
 
@@ -56,9 +57,9 @@ def test_weights_round_trip_through_safetensors(trained_ws):
 def test_attack_results_are_stored_once_per_config(trained_ws):
     rec = trained_ws.load_record(TANH50.run_id)
     cfg = AttackConfig(method="fgsm", eps=0.1, n_samples=50)
-    doc, fresh = ensure_attacked(trained_ws, rec, cfg, CPU)
+    doc, fresh = ensure_attacked(Context(trained_ws, CPU), rec, cfg)
     assert fresh and len(doc["per_sample"]["adv_pred"]) == 50
-    again, fresh_again = ensure_attacked(trained_ws, rec, cfg, CPU)
+    again, fresh_again = ensure_attacked(Context(trained_ws, CPU), rec, cfg)
     assert not fresh_again and again == doc
     files = list((rec.path / "attacks").glob("*.json"))
     assert len(files) == 1 and not list(rec.path.rglob("*.tmp"))

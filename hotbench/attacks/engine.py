@@ -28,7 +28,7 @@ from ..config import AttackConfig
 from ..data import Split
 from ..errors import HotbenchError
 from ..models import HotNet, predict
-from .spec import ATTACKS, AttackSpec, Norm, targeted_names
+from .spec import ATTACKS, AttackSpec, Norm, check_targeted
 
 
 class _AllFound(Exception):
@@ -156,44 +156,57 @@ class AttackOutcome:
         }
 
 
-def _set_target_mode(atk: Any, cfg: AttackConfig, spec: AttackSpec) -> None:
-    if cfg.targeted is None:
+def _set_target_mode(atk: Any, cfg: AttackConfig) -> None:
+    if check_targeted(cfg.method, cfg.targeted) is None:
         return
-    if not spec.targeted:
-        raise HotbenchError(
-            f"attack '{spec.name}' has no targeted mode",
-            "drop --targeted, or pick one of: " + ", ".join(targeted_names()),
-        )
     if cfg.targeted == "random":
         atk.set_mode_targeted_random(quiet=True)
     else:
         atk.set_mode_targeted_least_likely(quiet=True)
 
 
+@dataclass(frozen=True)
+class Target:
+    """What an attack runs on: the model (deployed at the config's eval temperature, or its logits),
+    and the surrogate model a transfer attack crafts on (None for every other attack)."""
+
+    net: HotNet
+    surrogate: HotNet | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of clean-correct samples on the attack's device: inputs, labels, and their test-set
+    indices (None: per-sample seeds derive from the batch seed instead)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    index: torch.Tensor | None = None
+
+
 def attack_batch(
-    net: HotNet,
+    target: Target | HotNet,
     cfg: AttackConfig,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    batch: Batch,
     seed: int,
-    surrogate: HotNet | None = None,
-    index: torch.Tensor | None = None,
     stop_early: bool = True,
 ) -> tuple[torch.Tensor, int]:
     """Adversarial inputs for one batch of clean-correct samples, and how many were discarded as
     invalid.
 
-    `index` (test-set indices of the batch) seeds per-sample randomness where the attack supports it
+    The batch's `index` (test-set indices) seeds per-sample randomness where the attack supports it
     (pgd's random start), so that a sample's outcome does not depend on its batch; without it the
     per-sample seeds derive from `seed`. `stop_early=False` runs every iteration (the naive
     baseline).
     """
+    target = target if isinstance(target, Target) else Target(target)
+    x, y, index = batch.x, batch.y, batch.index
     spec = ATTACKS.get(cfg.method)
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        tracked = Tracked(net, cfg, spec.norm, x, y)
-        tracked.surrogate = surrogate
+        tracked = Tracked(target.net, cfg, spec.norm, x, y)
+        tracked.surrogate = target.surrogate
         tracked.stop_early = stop_early
         atk = spec.build(tracked, cfg)
         if hasattr(atk, "seed"):
@@ -201,7 +214,7 @@ def attack_batch(
         if hasattr(atk, "sample_seeds"):
             ids = index.cpu() if index is not None else torch.arange(x.shape[0]) + seed * 100_003
             atk.sample_seeds = cfg.seed * 1_000_003 + ids
-        _set_target_mode(atk, cfg, spec)
+        _set_target_mode(atk, cfg)
         try:
             adv = atk(x, y).detach()
         except _AllFound:
@@ -237,23 +250,22 @@ def judge(deployed: nn.Module, adv: torch.Tensor, spec: AttackSpec) -> torch.Ten
 
 
 def run_attack(
-    net: HotNet,
+    target: Target | HotNet,
     test: Split,
     cfg: AttackConfig,
     device: torch.device,
     on_batch: Callable[[int], None] | None = None,
-    surrogate: HotNet | None = None,
     only: torch.Tensor | None = None,
 ) -> AttackOutcome:
     """Evaluate one resolved attack config on the first `cfg.n_samples` test images.
 
-    `only` (bool per sample) restricts the attack to those samples (fasteval's skip mode: the ones
-    that earlier attacks of a suite left robust); the others keep their clean prediction and
-    `attacked` False.
-
-    `surrogate` is the model that transfer attacks craft on (see `surrogate_config`); others ignore
-    it.
+    `target` is the model (or a Target, which adds the surrogate a transfer attack crafts on: see
+    `composite.surrogate_config`). `only` (bool per sample) restricts the attack to those samples
+    (fasteval's skip mode: the ones that earlier attacks of a suite left robust); the others keep
+    their clean prediction and `attacked` False.
     """
+    target = target if isinstance(target, Target) else Target(target)
+    net = target.net
     start = time.perf_counter()
     spec = ATTACKS.get(cfg.method)
     net.eval()
@@ -271,9 +283,7 @@ def run_attack(
     for b, i in enumerate(range(0, todo.numel(), cfg.batch_size)):
         idx = todo[i : i + cfg.batch_size]
         x, y = data.x[idx].to(device), data.y[idx].to(device)
-        adv, bad = attack_batch(
-            net, cfg, x, y, seed=cfg.seed * 100_003 + b, surrogate=surrogate, index=idx
-        )
+        adv, bad = attack_batch(target, cfg, Batch(x, y, idx), seed=cfg.seed * 100_003 + b)
         n_invalid += bad
         adv_pred[idx] = judge(deployed, adv, spec).cpu()
         d = (adv - x).flatten(1).cpu()

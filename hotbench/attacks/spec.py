@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import HotbenchError
 from ..registry import Registry
 
 Norm = Literal["Linf", "L2"]
+Targeted = Literal["random", "least-likely"]  # torchattacks' target modes
+TARGETED_MODES: tuple[str, ...] = get_args(Targeted)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,56 @@ ATTACKS: Registry[AttackSpec] = Registry("attack", populate="hotbench.attacks.ca
 def targeted_names() -> list[str]:
     """The attacks that have a targeted mode (for error messages)."""
     return [n for n, s in ATTACKS.items() if s.targeted]
+
+
+def _fail(exc: type[Exception], msg: str, fix: str) -> Exception:
+    """A user error as HotbenchError (CLI, Python API) or as `exc` (pydantic validators of presets,
+    which report ValueError with the file and key)."""
+    return HotbenchError(msg, fix) if exc is HotbenchError else exc(msg)
+
+
+def check_targeted_mode(targeted: str | None) -> str | None:
+    """Reject a targeted mode that does not exist (torchattacks' modes: random, least-likely)."""
+    if targeted is not None and targeted not in TARGETED_MODES:
+        raise HotbenchError(
+            f"unknown targeted mode '{targeted}'",
+            "pass --targeted random or --targeted least-likely",
+        )
+    return targeted
+
+
+def check_targeted(
+    method: str, targeted: str | None, exc: type[Exception] = HotbenchError
+) -> str | None:
+    """Reject a targeted mode that does not exist or that the attack does not have."""
+    if check_targeted_mode(targeted) is None:
+        return None
+    if not ATTACKS.get(method).targeted:
+        allowed = ", ".join(targeted_names())
+        if exc is HotbenchError:
+            raise HotbenchError(
+                f"attack '{method}' has no targeted mode",
+                "drop --targeted, or pick one of: " + allowed,
+            )
+        raise exc(f"attack '{method}' has no targeted mode; attacks with one: {allowed}")
+    return targeted
+
+
+def check_params(
+    method: str, params: dict[str, Any], exc: type[Exception] = HotbenchError
+) -> dict[str, Any]:
+    """Reject parameters the attack does not take: a misspelt `cw` param would otherwise be silently
+    unused."""
+    allowed = ATTACKS.get(method).defaults
+    for key, value in params.items():
+        if key not in allowed:
+            names = ", ".join(allowed) or "none"
+            msg = f"attack '{method}' has no parameter '{key}'; allowed: {names}"
+            raise _fail(exc, msg, "fix --param")
+        if isinstance(allowed[key], bool) and not isinstance(value, bool):
+            msg = f"parameter '{key}' of '{method}' must be true or false, got {value!r}"
+            raise _fail(exc, msg, "fix --param")
+    return params
 
 
 def torchattacks() -> Any:

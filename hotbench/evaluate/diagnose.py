@@ -44,10 +44,11 @@ from rich.table import Table
 
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
+from ..context import Context
 from ..data import load_dataset
 from ..errors import HotbenchError
 from ..models import HotNet
-from ..progress import Reporter, plain_text
+from ..progress import plain_text
 from ..runner import ensure_attacked
 from ..store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
 from .worstcase import (
@@ -485,35 +486,19 @@ def diagnosis_path(ws: Workspace, run_id: str, eval_temp: float) -> Path:
     return ws.run_dir(run_id) / "diagnosis" / f"T{eval_temp:g}.json"
 
 
-def _probe(
-    ws: Workspace,
-    record: RunRecord,
-    cfg: AttackConfig,
-    device: torch.device,
-    reporter: Reporter | None,
-    data_dir: Path | None,
-    download: bool,
-) -> None:
-    ensure_attacked(ws, record, cfg, device, reporter, data_dir, download)
-
-
 def diagnose_run(
-    ws: Workspace,
+    ctx: Context,
     record: RunRecord,
     eval_temp: float,
-    device: torch.device | str = "cpu",
     run_missing: bool = True,
     eps: float | None = None,
     n_samples: int | None = None,
-    reporter: Reporter | None = None,
-    data_dir: Path | None = None,
-    download: bool = False,
-    th: Thresholds = THRESHOLDS,
 ) -> dict[str, Any]:
     """Diagnose one model at one eval temperature. With `run_missing`, the cheap probe attacks the
     checks need are run and stored first: PGD on the output at the large eps, and PGD with a second
-    seed at the reference eps. Returns the diagnosis document (not stored; see `save`)."""
-    device = torch.device(device)
+    seed at the reference eps. Returns the diagnosis document (not stored; see `save`). The
+    thresholds are THRESHOLDS."""
+    ws, device, th = ctx.ws, ctx.device, THRESHOLDS
     results = load_stored(ws, record.run_id, eval_temp)
     ref = reference_budget(results, th)
     if eps is not None:
@@ -539,9 +524,8 @@ def diagnose_run(
             else AttackConfig(method="pgd", eps=ref[1], eval_temp=eval_temp, n_samples=n)
         )
         probes = [] if pgd else [base]
-        if (
-            ref[0] == "Linf" and check_restarts(results, *ref, th).fired is None
-        ):  # a second seed only if none yet
+        # a second seed only if none yet
+        if ref[0] == "Linf" and check_restarts(results, *ref, th).fired is None:
             probes.append(base.model_copy(update={"seed": base.seed + 1}))
         if not _large_eps_results(results, th):
             probes.append(
@@ -550,13 +534,13 @@ def diagnose_run(
                 )
             )
         for cfg in probes:
-            _probe(ws, record, cfg, device, reporter, data_dir, download)
+            ensure_attacked(ctx.unforced(), record, cfg)
         results = load_stored(ws, record.run_id, eval_temp)
         n = n_samples or max(r.index.size for r in results)
 
     grad = sat = None
     try:
-        data = load_dataset(record.config.dataset, data_dir, download).test.head(n)
+        data = load_dataset(record.config.dataset, ctx.data_dir, ctx.download).test.head(n)
         net = ws.load_model(record, device)
         grad = gradient_health(net, data.x, data.y, eval_temp)
         sat = saturation(net, data.x, eval_temp)
@@ -639,13 +623,16 @@ def report_verdicts(
     otherwise one is computed from what is stored (no attack is run, nothing is written: the report
     stays read-only).
     """
+    ctx = Context(
+        ws, torch.device("cpu")
+    )  # read-only: no probe runs, so no progress or data options
     out = {}
     for rec in records:
         for t in eval_temps(ws, rec):
             if not load_stored(ws, rec.run_id, t):
                 continue
             out[(rec.run_id, t)] = current(ws, rec, t) or diagnose_run(
-                ws, rec, t, run_missing=False
+                ctx, rec, t, run_missing=False
             )
     return out
 

@@ -26,21 +26,20 @@ benchmarks/bench.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..attacks.engine import attack_batch, judge
+from ..attacks.engine import Batch, attack_batch, judge
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
+from ..context import Context
 from ..data import Split, load_dataset
 from ..errors import HotbenchError
 from ..models import HotNet
-from ..progress import Reporter
 from ..runner import ensure_attacked
-from ..store import RunRecord, Workspace
+from ..store import RunRecord
 
 
 def robust_mask(doc: dict[str, Any]) -> np.ndarray:
@@ -78,15 +77,7 @@ def chains(configs: list[AttackConfig]) -> list[list[AttackConfig]]:
 
 
 def ensure_suite(
-    ws: Workspace,
-    record: RunRecord,
-    configs: list[AttackConfig],
-    device: torch.device,
-    reporter: Reporter | None = None,
-    data_dir: Path | None = None,
-    download: bool = False,
-    force: bool = False,
-    skip: bool = True,
+    ctx: Context, record: RunRecord, configs: list[AttackConfig], skip: bool = True
 ) -> list[SuiteResult]:
     """Evaluate a suite of attacks on one model, one SuiteResult per (eval T, n_samples) chain.
 
@@ -95,8 +86,8 @@ def ensure_suite(
     stored exact result of an earlier attack is reused as is (it holds at least the information the
     skip-mode run would), and stored skip-mode results are reused, so an interrupted suite
     resumes."""
-    reporter = reporter or Reporter(quiet=True)
-    n_test = len(load_dataset(record.config.dataset, data_dir, download).test)
+    ws = ctx.ws
+    n_test = len(load_dataset(record.config.dataset, ctx.data_dir, ctx.download).test)
     resolved = [c.resolved(record.config.temp, n_test) for c in configs]
     if any(c.partial for c in resolved):
         raise HotbenchError(
@@ -110,22 +101,11 @@ def ensure_suite(
         before: list[str] = []  # exact ids of the attacks so far
         for cfg in chain:
             exact_path = ws.result_path(record.run_id, cfg.attack_id(record.run_id))
-            if not skip or still is None or (exact_path.is_file() and not force):
-                doc, new = ensure_attacked(
-                    ws, record, cfg, device, reporter, data_dir, download, force
-                )
+            if not skip or still is None or (exact_path.is_file() and not ctx.force):
+                doc, new = ensure_attacked(ctx, record, cfg)
             else:
-                doc, new = ensure_attacked(
-                    ws,
-                    record,
-                    cfg.model_copy(update={"skip_after": tuple(before)}),
-                    device,
-                    reporter,
-                    data_dir,
-                    download,
-                    force,
-                    only=torch.from_numpy(still),
-                )
+                partial = cfg.model_copy(update={"skip_after": tuple(before)})
+                doc, new = ensure_attacked(ctx, record, partial, only=torch.from_numpy(still))
             docs.append(doc)
             fresh.append(new)
             rob = robust_mask(doc)
@@ -133,6 +113,36 @@ def ensure_suite(
             before.append(cfg.attack_id(record.run_id))
         out.append(SuiteResult(docs, fresh))
     return out
+
+
+def attack_runs(
+    ctx: Context, records: list[RunRecord], configs: list[AttackConfig], fast: bool = False
+) -> list[dict[str, Any]]:
+    """Every attack config on every run (stored results are reused), one log line per result; the
+    result documents, in order. `fast`: skip mode per run (`ensure_suite`), one log line per chain
+    with its worst case (the per-attack numbers after the first attack are partial)."""
+    docs: list[dict[str, Any]] = []
+    for rec in records:
+        if fast:
+            for chain in ensure_suite(ctx, rec, configs, skip=True):
+                c = chain.docs[0]["config"]
+                ctx.reporter.log(
+                    f"worst case {rec.run_id} eval T={c['eval_temp']:g} over {len(chain.docs)}"
+                    f" attacks: robust {chain.worst_case.mean():.3f} (per-attack numbers after"
+                    " the first are partial)"
+                )
+                docs += chain.docs
+            continue
+        for cfg in configs:
+            doc, fresh = ensure_attacked(ctx, rec, cfg)
+            m = doc["metrics"]
+            ctx.reporter.log(
+                f"{'attacked' if fresh else 'stored  '} {rec.run_id}"
+                f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
+                f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
+            )
+            docs.append(doc)
+    return docs
 
 
 def naive_robust(net: HotNet, test: Split, cfg: AttackConfig, device: torch.device) -> np.ndarray:
@@ -150,7 +160,7 @@ def naive_robust(net: HotNet, test: Split, cfg: AttackConfig, device: torch.devi
         idx = torch.arange(i, min(i + cfg.batch_size, len(data)))
         x, y = data.x[idx].to(device), data.y[idx].to(device)
         adv, _ = attack_batch(
-            net, cfg, x, y, seed=cfg.seed * 100_003 + b, index=idx, stop_early=False
+            net, cfg, Batch(x, y, idx), seed=cfg.seed * 100_003 + b, stop_early=False
         )
         robust[idx.numpy()] = (judge(deployed, adv, spec).cpu() == data.y[idx]).numpy()
     return robust

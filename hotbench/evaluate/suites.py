@@ -12,15 +12,20 @@ Suites are ordered cheap-first (a fast path that skips samples already broken th
 work). Options the user sets (n_samples, batch size, seed, eval temperature) apply to every config
 of the suite; `steps` overrides the suite's iteration counts only when given (for quick, weaker
 runs).
+
+`AttackRequest` is what `hotbench attack` (and `hotbench.attack`) ask for: attack methods or a
+suite, at every eps and eval temperature, validated and expanded into attack configs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..attacks.spec import ATTACKS
+from ..attacks.spec import ATTACKS, check_params, check_targeted, check_targeted_mode
 from ..config import AttackConfig
+from ..errors import HotbenchError
 from ..registry import Registry
 
 # (method, on, steps or None for the attack's own, params)
@@ -81,3 +86,91 @@ def suite_configs(
                 seen.add(key)
                 out.append(cfg)
     return out
+
+
+ON_CHOICES = ("output", "logits", "both")  # both: one config on the output, one on the logits
+
+
+@dataclass
+class AttackRequest:
+    """Attack methods (default pgd) or a named suite, each at every eps and eval temperature (None:
+    the model's training T). `on="both"` runs each method on the output and on the logits. With a
+    suite, `steps` (when given) overrides the suite's iteration counts, and the options the suite
+    sets per attack (methods, on, params, targeted, alpha) are refused."""
+
+    methods: list[str] = field(default_factory=list)
+    suite: str | None = None
+    eps: list[float] = field(default_factory=lambda: [0.3])
+    eval_temps: list[float | None] = field(default_factory=lambda: [None])
+    steps: int | None = None  # None: 40, or the suite's own
+    alpha: float | None = None  # None: 2.5 * eps / steps
+    n_samples: int | None = None  # None: the whole test set
+    batch_size: int = 256
+    seed: int = 0
+    targeted: str | None = None  # random or least-likely
+    on: str | None = None  # output (default), logits or both
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> AttackRequest:
+        """Every problem as one user-facing error, before any work starts."""
+        check_targeted_mode(self.targeted)
+        if self.on not in (None, *ON_CHOICES):
+            raise HotbenchError(
+                f"unknown --on '{self.on}'", "pass --on output, --on logits or --on both"
+            )
+        if self.suite is not None:
+            SUITES.check(self.suite)
+            given = [
+                flag
+                for flag, value in (
+                    ("--method", self.methods),
+                    ("--on", self.on),
+                    ("--param", self.params),
+                    ("--targeted", self.targeted),
+                    ("--alpha", self.alpha),
+                )
+                if value
+            ]
+            if given:
+                raise HotbenchError(
+                    f"{given[0]} does not combine with --suite (the suite sets it per attack)",
+                    f"drop {given[0]}, or run the attack apart with --method",
+                )
+        for m in self.methods or ["pgd"]:
+            ATTACKS.check(m)
+            check_params(m, self.params)
+            check_targeted(m, self.targeted)
+        return self
+
+    def configs(self) -> list[AttackConfig]:
+        """The attack configs, checked; in the order they run."""
+        self.check()
+        eps = self.eps or [0.3]
+        temps = self.eval_temps or [None]
+        if self.suite is not None:
+            common = {"n_samples": self.n_samples, "batch_size": self.batch_size, "seed": self.seed}
+            return [
+                c
+                for t in temps
+                for c in suite_configs(self.suite, eps, self.steps, eval_temp=t, **common)
+            ]
+        ons = ["output", "logits"] if self.on == "both" else [self.on or "output"]
+        return [
+            AttackConfig(
+                method=m,
+                eps=e,
+                steps=40 if self.steps is None else self.steps,
+                alpha=self.alpha,
+                n_samples=self.n_samples,
+                batch_size=self.batch_size,
+                seed=self.seed,
+                eval_temp=t,
+                targeted=self.targeted,
+                on=o,
+                params=self.params,
+            )
+            for m in self.methods or ["pgd"]
+            for o in ons
+            for e in eps
+            for t in temps
+        ]

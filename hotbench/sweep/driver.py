@@ -38,7 +38,14 @@ from ..context import Context
 from ..data import DATASETS, load_dataset
 from ..errors import HotbenchError
 from ..models import HotNet, build_model
-from ..runner import Trained, compute_attack, compute_trained, persist_attack, persist_trained
+from ..runner import (
+    LoadedRun,
+    Trained,
+    compute_attack,
+    compute_trained,
+    persist_attack,
+    persist_trained,
+)
 from ..store import WEIGHTS
 from .plan import Plan, UnitStatus
 
@@ -145,7 +152,7 @@ def run_job(
         if job.surrogate is not None and surrogate
         else None
     )
-    doc = compute_attack(job.run_id, job.train, net, data, job.attack, device, surrogate=sur)
+    doc = compute_attack(LoadedRun(job.run_id, job.train, net, sur), data, job.attack, device)
     return {"doc": doc, "time_s": time.perf_counter() - start}
 
 

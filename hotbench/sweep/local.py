@@ -17,9 +17,7 @@ def run_local(plan: Plan, ctx: Context) -> list[UnitStatus]:
     )
     for cfg in plan.train:
         start = time.perf_counter()
-        record, trained = ensure_trained(
-            ctx.ws, cfg, ctx.device, ctx.reporter, ctx.data_dir, ctx.download, ctx.force
-        )
+        record, trained = ensure_trained(ctx, cfg)
         statuses.append(
             UnitStatus(
                 "train",
@@ -31,16 +29,7 @@ def run_local(plan: Plan, ctx: Context) -> list[UnitStatus]:
         bar.advance()
         for acfg in plan.attack:
             start = time.perf_counter()
-            doc, fresh = ensure_attacked(
-                ctx.ws,
-                record,
-                acfg,
-                ctx.device,
-                ctx.reporter,
-                ctx.data_dir,
-                ctx.download,
-                ctx.force,
-            )
+            doc, fresh = ensure_attacked(ctx, record, acfg)
             statuses.append(
                 UnitStatus(
                     "attack",

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..attacks.spec import ATTACKS, targeted_names
-from ..config import AttackConfig, AttackOn, Targeted, TrainConfig
+from ..attacks.spec import ATTACKS, Targeted, check_params, check_targeted
+from ..config import AttackConfig, AttackOn, TrainConfig
 from ..context import Context
 from ..data import DATASETS
 from ..errors import HotbenchError, unknown_name
@@ -194,11 +194,8 @@ class AttackEntry(_Strict):
     @model_validator(mode="after")
     def _fits_method(self) -> AttackEntry:
         spec = ATTACKS.get(self.method)
-        if any(t is not None for t in self.targeted) and not spec.targeted:
-            allowed = ", ".join(targeted_names())
-            raise ValueError(
-                f"attack '{self.method}' has no targeted mode; attacks with one: {allowed}"
-            )
+        for t in self.targeted:
+            check_targeted(self.method, t, ValueError)
         if spec.norm is None and self.eps is not None:
             raise ValueError(f"attack '{self.method}' is minimum-norm and takes no eps; remove eps")
         check_params(self.method, self.params, ValueError)
@@ -273,23 +270,6 @@ class Preset(_Strict):
     def run_ids(self) -> list[str]:
         """The preset's models: a report restricted to them shows all their stored results."""
         return [c.run_id for c in self.plan(attacks=False).train]
-
-
-def check_params(
-    method: str, params: dict[str, Any], exc: type[Exception] = HotbenchError
-) -> dict[str, Any]:
-    """Reject parameters the attack does not take: a misspelt `cw` param would otherwise be silently
-    unused."""
-    allowed = ATTACKS.get(method).defaults
-    for key, value in params.items():
-        if key not in allowed:
-            names = ", ".join(allowed) or "none"
-            msg = f"attack '{method}' has no parameter '{key}'; allowed: {names}"
-            raise exc(msg) if exc is not HotbenchError else HotbenchError(msg, "fix --param")
-        if isinstance(allowed[key], bool) and not isinstance(value, bool):
-            msg = f"parameter '{key}' of '{method}' must be true or false, got {value!r}"
-            raise exc(msg) if exc is not HotbenchError else HotbenchError(msg, "fix --param")
-    return params
 
 
 def parse_param(text: str) -> tuple[str, bool | int | float | str]:

@@ -16,6 +16,7 @@ from hotbench.attacks.composite import surrogate_config
 from hotbench.attacks.engine import Tracked, run_attack
 from hotbench.cli import app
 from hotbench.config import AttackConfig
+from hotbench.context import Context
 from hotbench.data import load_dataset
 from hotbench.errors import HotbenchError
 from hotbench.evaluate.suites import SUITES, suite_configs
@@ -99,7 +100,7 @@ def test_transfer_reuses_the_surrogate_and_breaks_the_masked_model(trained_ws):
     # the surrogate of tanh T=50 is the same data/arch/epochs/seed with no activation at T=1: NONE1
     assert surrogate_config(rec.config, cfg).run_id == NONE1.run_id
     runs_before = sorted(p.name for p in trained_ws.runs.iterdir())
-    doc, fresh = ensure_attacked(trained_ws, rec, cfg, CPU)
+    doc, fresh = ensure_attacked(Context(trained_ws, CPU), rec, cfg)
     assert (
         fresh and sorted(p.name for p in trained_ws.runs.iterdir()) == runs_before
     )  # reused, not retrained
@@ -110,12 +111,12 @@ def test_transfer_trains_a_missing_surrogate(ws):
     tiny = TANH50.model_copy(
         update={"epochs": 1, "n_train": 64}
     )  # seconds to train, target and surrogate
-    rec, _ = ensure_trained(ws, tiny, CPU)
+    rec, _ = ensure_trained(Context(ws, CPU), tiny)
     cfg = AttackConfig(method="transfer", steps=2, n_samples=8, eval_temp=1)
     sur = surrogate_config(rec.config, cfg)
     assert (sur.act, sur.temp, sur.epochs, sur.n_train, sur.seed) == ("none", 1.0, 1, 64, tiny.seed)
     assert not ws.has_run(sur.run_id)
-    doc, _ = ensure_attacked(ws, rec, cfg, CPU)
+    doc, _ = ensure_attacked(Context(ws, CPU), rec, cfg)
     assert ws.has_run(sur.run_id) and doc["metrics"]["n_samples"] == 8
 
 
@@ -233,7 +234,7 @@ def test_cli_suite_runs_every_config(trained_ws, monkeypatch):
             "metrics": {"clean_acc": 1.0, "adv_acc": 0.0},
         }, True
 
-    monkeypatch.setattr("hotbench.cli.ensure_attacked", fake)
+    monkeypatch.setattr("hotbench.evaluate.fasteval.ensure_attacked", fake)
     r = CliRunner().invoke(
         app,
         [

@@ -19,6 +19,7 @@ from hotbench.attacks.patched import deepfool_class
 from hotbench.attacks.spec import ATTACKS
 from hotbench.cli import app
 from hotbench.config import AttackConfig
+from hotbench.context import Context
 from hotbench.data import load_dataset
 from hotbench.errors import HotbenchError
 from hotbench.runner import ensure_attacked
@@ -30,7 +31,7 @@ runner = CliRunner()
 
 def _attack(ws, train_cfg, **kw):
     record = ws.load_record(train_cfg.resolved().run_id)
-    doc, fresh = ensure_attacked(ws, record, AttackConfig(n_samples=N, **kw), CPU)
+    doc, fresh = ensure_attacked(Context(ws, CPU), record, AttackConfig(n_samples=N, **kw))
     assert fresh
     return doc
 
@@ -188,7 +189,9 @@ def test_deepfool_targeted_is_a_clean_error(trained_ws):
     record = trained_ws.load_record(NONE1.resolved().run_id)
     with pytest.raises(HotbenchError, match="no targeted mode"):
         ensure_attacked(
-            trained_ws, record, AttackConfig(method="deepfool", n_samples=N, targeted="random"), CPU
+            Context(trained_ws, CPU),
+            record,
+            AttackConfig(method="deepfool", n_samples=N, targeted="random"),
         )
     r = runner.invoke(
         app,

@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from hotbench.cli import app
 from hotbench.config import AttackConfig
+from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case, worst_cases
-from hotbench.report.formats import render_report
+from hotbench.reports.formats import render_report
 from hotbench.runner import ensure_attacked
 from tests.conftest import CPU, NONE1, TANH50
 
@@ -203,10 +204,12 @@ def test_end_to_end_masked_tanh_and_plain_baseline(trained_ws):
     tanh = trained_ws.load_record(TANH50.run_id)
     none = trained_ws.load_record(NONE1.run_id)
     for rec in (tanh, none):
-        ensure_attacked(trained_ws, rec, AttackConfig(method="pgd", **cfg), CPU)
-        ensure_attacked(trained_ws, rec, AttackConfig(method="pgd", on="logits", **cfg), CPU)
+        ensure_attacked(Context(trained_ws, CPU), rec, AttackConfig(method="pgd", **cfg))
+        ensure_attacked(
+            Context(trained_ws, CPU), rec, AttackConfig(method="pgd", on="logits", **cfg)
+        )
 
-    doc = dg.save(trained_ws, dg.diagnose_run(trained_ws, tanh, 1.0, CPU))
+    doc = dg.save(trained_ws, dg.diagnose_run(Context(trained_ws, CPU), tanh, 1.0))
     assert doc["verdict"] == "masking suspected"
     assert (
         doc["gradients"]["output"]["zero_frac"] > 0.5
@@ -218,7 +221,7 @@ def test_end_to_end_masked_tanh_and_plain_baseline(trained_ws):
     assert dg.diagnosis_path(trained_ws, tanh.run_id, 1.0).is_file()
     assert dg.current(trained_ws, tanh, 1.0) is not None  # the probes it ran are in its attack ids
 
-    plain = dg.diagnose_run(trained_ws, none, 1.0, CPU)
+    plain = dg.diagnose_run(Context(trained_ws, CPU), none, 1.0)
     assert plain["verdict"] == "not robust", plain["evidence"]
     assert plain["gradients"]["output"]["zero_frac"] < 0.05
 

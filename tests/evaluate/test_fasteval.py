@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from hotbench.attacks.engine import attack_batch, run_attack
+from hotbench.attacks.engine import Batch, attack_batch, run_attack
 from hotbench.config import AttackConfig
+from hotbench.context import Context
 from hotbench.data import load_dataset
 from hotbench.errors import HotbenchError
 from hotbench.evaluate.fasteval import ensure_suite, naive_robust, robust_mask
@@ -34,7 +35,7 @@ def _suite_and_naive(ws, cfg_train, eval_temp=None):
 
 def test_exact_mode_matches_naive_loop_per_attack(trained_ws):
     record, configs, naive = _suite_and_naive(trained_ws, NONE1)
-    [chain] = ensure_suite(trained_ws, record, configs, CPU, skip=False)
+    [chain] = ensure_suite(Context(trained_ws, CPU), record, configs, skip=False)
     for doc, ref in zip(chain.docs, naive, strict=False):
         assert not doc["config"]["skip_after"]
         np.testing.assert_array_equal(robust_mask(doc), ref, err_msg=doc["config"]["method"])
@@ -46,7 +47,7 @@ def test_exact_mode_matches_naive_loop_per_attack(trained_ws):
 @pytest.mark.parametrize("cfg_train,eval_temp", [(NONE1, None), (TANH50, 1.0)])
 def test_skip_mode_keeps_the_worst_case_exact(trained_ws, cfg_train, eval_temp):
     record, configs, naive = _suite_and_naive(trained_ws, cfg_train, eval_temp)
-    [chain] = ensure_suite(trained_ws, record, configs, CPU, skip=True)
+    [chain] = ensure_suite(Context(trained_ws, CPU), record, configs, skip=True)
     np.testing.assert_array_equal(chain.worst_case, np.logical_and.reduce(naive))
     # the first attack is the exact run; later ones are partial, stored apart, attacked only
     # survivors
@@ -61,12 +62,12 @@ def test_skip_mode_keeps_the_worst_case_exact(trained_ws, cfg_train, eval_temp):
 
 def test_skip_mode_reuses_stored_results_and_differs_in_hash(trained_ws):
     record, configs, _ = _suite_and_naive(trained_ws, NONE1)
-    first = ensure_suite(trained_ws, record, configs, CPU, skip=True)[0]
-    again = ensure_suite(trained_ws, record, configs, CPU, skip=True)[0]
+    first = ensure_suite(Context(trained_ws, CPU), record, configs, skip=True)[0]
+    again = ensure_suite(Context(trained_ws, CPU), record, configs, skip=True)[0]
     assert not any(again.fresh) and [d["attack_id"] for d in again.docs] == [
         d["attack_id"] for d in first.docs
     ]
-    exact = ensure_suite(trained_ws, record, configs, CPU, skip=False)[0]
+    exact = ensure_suite(Context(trained_ws, CPU), record, configs, skip=False)[0]
     assert (
         exact.docs[0]["attack_id"] == first.docs[0]["attack_id"]
     )  # fgsm ran on everything both times
@@ -84,11 +85,11 @@ def test_early_stop_and_per_sample_seeds_do_not_change_a_batch(trained_ws):
     cfg = AttackConfig(method="pgd", eps=0.3, steps=20, n_samples=64).resolved(1.0, len(test))
     idx = torch.arange(64)
     x, y = test.x[:64], test.y[:64]
-    full, _ = attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=False)
-    fast, _ = attack_batch(net, cfg, x, y, seed=0, index=idx, stop_early=True)
+    full, _ = attack_batch(net, cfg, Batch(x, y, idx), seed=0, stop_early=False)
+    fast, _ = attack_batch(net, cfg, Batch(x, y, idx), seed=0, stop_early=True)
     torch.testing.assert_close(fast, full, rtol=0, atol=0)
     sub = torch.arange(10, 40)
-    part, _ = attack_batch(net, cfg, x[sub], y[sub], seed=7, index=sub, stop_early=True)
+    part, _ = attack_batch(net, cfg, Batch(x[sub], y[sub], sub), seed=7, stop_early=True)
     torch.testing.assert_close(part, full[sub], rtol=0, atol=0)
 
 
@@ -124,7 +125,7 @@ def test_sync_free_tracking_keeps_the_same_points(trained_ws, monkeypatch):
     test = load_dataset("digits").test
     x, y = test.x[:96], test.y[:96]
     cfg = AttackConfig(method="pgd", eps=0.3, steps=10).resolved(50.0, 397)
-    plain, _ = A.attack_batch(net, cfg, x, y, seed=3)
+    plain, _ = A.attack_batch(net, cfg, A.Batch(x, y), seed=3)
     init = A.Tracked.__init__
 
     def sync_free_init(self, *args, **kwargs):
@@ -132,7 +133,7 @@ def test_sync_free_tracking_keeps_the_same_points(trained_ws, monkeypatch):
         self.sync_free = True
 
     monkeypatch.setattr(A.Tracked, "__init__", sync_free_init)
-    free, _ = A.attack_batch(net, cfg, x, y, seed=3)
+    free, _ = A.attack_batch(net, cfg, A.Batch(x, y), seed=3)
     assert torch.equal(plain, free)
     assert (
         net.deployed(50.0)(free).argmax(1) != y

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotbench.config import AttackConfig
+from hotbench.context import Context
 from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
 from tests.conftest import CPU, private_copy
@@ -22,7 +23,7 @@ def populate(ws, configs=CHEAP, eval_temps=(None, 1.0)):
     for rec in ws.records():
         for cfg in configs:
             for t in eval_temps:
-                ensure_attacked(ws, rec, cfg.model_copy(update={"eval_temp": t}), CPU)
+                ensure_attacked(Context(ws, CPU), rec, cfg.model_copy(update={"eval_temp": t}))
     return ws
 
 

@@ -11,8 +11,8 @@ import datetime as dt
 import html
 from typing import Any
 
-from .. import __version__
 from ..store import Workspace
+from ..version import __version__
 from .plots import eps_sweeps, plot_vs_eps, plot_vs_temperature
 from .records import Filters, flat_records, worst_case_records
 from .tables import CAPTION, HEAD, cells, pivot

@@ -41,7 +41,7 @@ FAILING = (DROP, MISSING, BELOW)
 
 
 @dataclass
-class Check:
+class Comparison:
     """One compared number: a row of the diff table."""
 
     key: str  # "<run_id>/<attack_id>" (or "<run_id>/<robust_id>")
@@ -64,11 +64,11 @@ class Check:
 
 @dataclass
 class GateResult:
-    checks: list[Check] = field(default_factory=list)
+    checks: list[Comparison] = field(default_factory=list)
     tolerance: float | None = None
 
     @property
-    def failures(self) -> list[Check]:
+    def failures(self) -> list[Comparison]:
         return [c for c in self.checks if c.failed]
 
     @property
@@ -198,7 +198,7 @@ def compare(
         for m in metrics:
             b = _num(rb.get(m))
             if rn is None:
-                result.checks.append(Check(key, _describe(rb), m, b, None, MISSING))
+                result.checks.append(Comparison(key, _describe(rb), m, b, None, MISSING))
                 continue
             n = _num(rn.get(m))
             if b is None or math.isnan(b):
@@ -207,11 +207,11 @@ def compare(
                 status = DROP
             else:
                 status = OK
-            result.checks.append(Check(key, _describe(rn), m, b, n, status))
+            result.checks.append(Comparison(key, _describe(rn), m, b, n, status))
     for key, (rn, metrics) in now.items():
         if key not in base:
             result.checks.extend(
-                Check(key, _describe(rn), m, None, _num(rn.get(m)), NEW) for m in metrics
+                Comparison(key, _describe(rn), m, None, _num(rn.get(m)), NEW) for m in metrics
             )
     return result
 
@@ -280,7 +280,7 @@ def check_thresholds(doc: dict[str, Any], thresholds: list[Threshold]) -> GateRe
             n = _num(r.get(th.metric))
             status = BELOW if n is None or math.isnan(n) or n < th.value else OK
             result.checks.append(
-                Check(
+                Comparison(
                     f"{r['run_id']}/{r[id_key]}",
                     _describe(r),
                     f"{th.metric} >= {th.value:g}",

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from hotbench.cli import app
 from hotbench.config import AttackConfig
 from hotbench.errors import HotbenchError
-from hotbench.report.formats import render_report
-from hotbench.report.plots import plot_vs_eps, plot_vs_temperature
-from hotbench.report.records import SCHEMA_FILE, SCHEMA_VERSION, flat_records, results_document
-from tests.report.conftest import populate
+from hotbench.reports.formats import render_report
+from hotbench.reports.plots import plot_vs_eps, plot_vs_temperature
+from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, flat_records, results_document
+from tests.reports.conftest import populate
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

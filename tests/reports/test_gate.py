@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from hotbench.cli import app
 from hotbench.errors import HotbenchError
-from hotbench.report.gate import (
+from hotbench.reports.gate import (
     BELOW,
     DROP,
     MISSING,
@@ -20,7 +20,7 @@ from hotbench.report.gate import (
     compare,
     parse_threshold,
 )
-from hotbench.report.records import results_document
+from hotbench.reports.records import results_document
 
 runner = CliRunner()
 

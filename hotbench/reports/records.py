@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
+from ..data import DATASETS
 from ..errors import HotbenchError
 from ..evaluate import worstcase
+from ..models import ACTIVATIONS
 from ..store import RunRecord, Workspace
+from ..version import __version__
 
 # Version of the JSON results document (`--format json`, baselines). Adding a field keeps the
 # version; renaming, removing or changing the meaning of one bumps it. See docs/results-schema.md
@@ -28,10 +30,19 @@ SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.
 
 @dataclass
 class Filters:
+    """Which stored models a command looks at (empty: any): datasets, activations, training
+    temperatures, run ids (a prefix or any part of the id is enough)."""
+
     dataset: list[str] = field(default_factory=list)
     act: list[str] = field(default_factory=list)
     temp: list[float] = field(default_factory=list)
     run: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for d in self.dataset:
+            DATASETS.check(d)
+        for a in self.act:
+            ACTIVATIONS.check(a)
 
     def match(self, cfg, run_id: str) -> bool:
         return (

@@ -1,0 +1,157 @@
+"""The Python API: what the command line does, as functions (re-exported by `hotbench`).
+
+Every function takes the workspace first: a path (default: HOTBENCH_HOME or ./hotbench-runs; device
+auto, no progress bars), or a `Context` for the device, progress, data location and `force`
+(`Context.create(...)`). Results are the stored documents, as `hotbench report --format json` and
+docs/results-schema.md describe them. `runs` narrows a call to some stored models: run ids (a prefix
+is enough), or a `Filters`. See docs/python-api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+from .context import Context
+from .errors import HotbenchError
+from .evaluate.diagnose import diagnose_run, save
+from .evaluate.diagnose import eval_temps as attacked_temps
+from .evaluate.fasteval import attack_runs
+from .evaluate.suites import AttackRequest
+from .evaluate.worstcase import load_stored
+from .reports.formats import render_report
+from .reports.records import Filters, results_document, select_runs
+from .runner import ensure_trained
+from .store import RunRecord, Workspace
+from .sweep import UnitStatus, unit_table
+from .sweep.presets import Part, execute, load, summary
+
+Where = Context | Workspace | Path | str | None
+Runs = Filters | Sequence[str] | None
+
+__all__ = [
+    "Context",
+    "Filters",
+    "attack",
+    "diagnose",
+    "load_results",
+    "report",
+    "run",
+    "train",
+]
+
+
+def _context(workspace: Where) -> Context:
+    return workspace if isinstance(workspace, Context) else Context.create(workspace)
+
+
+def _filters(runs: Runs) -> Filters:
+    if runs is None:
+        return Filters()
+    return runs if isinstance(runs, Filters) else Filters(run=list(runs))
+
+
+def train(
+    workspace: Where = None, temps: Sequence[float] = (1.0,), **config: Any
+) -> list[RunRecord]:
+    """Train one model per temperature in `temps` (other TrainConfig fields by name: dataset, act,
+    arch, epochs, batch_size, lr, seed, n_train) and return their stored runs. A config already
+    stored is reused, not retrained (unless the context has `force`)."""
+    configs = [TrainConfig(**config, temp=t) for t in temps]
+    ctx = _context(workspace)
+    ctx.ws.ensure_writable()
+    records = []
+    with ctx.reporter.session():
+        for cfg in configs:
+            record, trained = ensure_trained(ctx, cfg)
+            if not trained:
+                ctx.reporter.log(
+                    f"reused {record.run_id}: test acc {record.test_acc:.3f}"
+                    " (pass --force to retrain)"
+                )
+            records.append(record)
+    return records
+
+
+def attack(
+    workspace: Where = None, runs: Runs = None, fast: bool = False, **request: Any
+) -> list[dict[str, Any]]:
+    """Attack every stored model (or those of `runs`) and return the result documents.
+
+    `request` holds AttackRequest's fields: `methods` (default ["pgd"]) or a `suite` ("paper",
+    "adaptive"), `eps` (list), `eval_temps` (list; None is the training T, 1.0 the deployed model of
+    the paper), `steps`, `alpha`, `n_samples`, `batch_size`, `seed`, `targeted`, `on` ("output",
+    "logits", "both") and `params` (dict). Stored results are reused. `fast`: each attack only on
+    the samples the earlier ones left robust (the worst case is exact, per-attack numbers are
+    partial).
+    """
+    configs = AttackRequest(**request).configs()
+    ctx = _context(workspace)
+    records = select_runs(ctx.ws, _filters(runs))
+    with ctx.reporter.session():
+        return attack_runs(ctx, records, configs, fast)
+
+
+def run(
+    preset: str | Path, workspace: Where = None, executor: str = "local", part: Part = "all"
+) -> list[UnitStatus]:
+    """Run a preset (a name from presets/ or a YAML path): train its models and attack them with the
+    executor ("local", "process", "ray"; workers and address are the context's). Units already
+    stored are skipped, so a second call resumes. Returns every unit's status; units that failed
+    are listed, not raised."""
+    path, spec = load(preset)
+    ctx = _context(workspace)
+    ctx.ws.ensure_writable()
+    with ctx.reporter.session():
+        statuses = execute(spec, part, ctx, executor)
+    if statuses:
+        ctx.reporter.log(unit_table(statuses))
+    ctx.reporter.log(f"preset {path.stem} ({part}): {summary(statuses)}")
+    return statuses
+
+
+def diagnose(
+    workspace: Where = None,
+    runs: Runs = None,
+    eval_temps: Sequence[float] | None = None,
+    eps: float | None = None,
+    probe: bool = True,
+) -> list[dict[str, Any]]:
+    """Gradient-masking checks and a verdict per model and eval temperature (`eval_temps`; default:
+    every one the model was attacked at), with the evidence; stored in the run directory and
+    returned. `eps` is the Linf budget the verdict speaks about (default: the one with the most
+    results); `probe` runs the cheap probe attacks the checks need when missing."""
+    if eps is not None and not (eps > 0 and eps < float("inf")):
+        raise HotbenchError(f"eps must be a finite number > 0, got {eps}", "pass e.g. --eps 0.3")
+    ctx = _context(workspace)
+    records = select_runs(ctx.ws, _filters(runs))
+    docs = []
+    with ctx.reporter.session():
+        for rec in records:
+            for t in eval_temps or attacked_temps(ctx.ws, rec):
+                if eps is None and not load_stored(ctx.ws, rec.run_id, t):
+                    ctx.reporter.log(
+                        f"skipped {rec.run_id} at eval T={t:g}: no attack result (attack it, or"
+                        " pass --eps)"
+                    )
+                    continue
+                docs.append(save(ctx.ws, diagnose_run(ctx, rec, t, probe, eps)))
+    if not docs:
+        raise HotbenchError(
+            "no attack result to diagnose on the selected models",
+            "run `hotbench attack --suite adaptive` first, or pass --eps to probe with PGD",
+        )
+    return docs
+
+
+def report(workspace: Where = None, fmt: str = "table", runs: Runs = None) -> str:
+    """The report of the stored results as text: table, json, csv, markdown or html."""
+    return render_report(_context(workspace).ws, fmt, _filters(runs))
+
+
+def load_results(workspace: Where = None, runs: Runs = None) -> dict[str, Any]:
+    """The versioned results document (docs/results-schema.md): `records`, one per stored model and
+    attack config, and `robust`, the per-sample worst case per model, eval T and budget."""
+    return results_document(_context(workspace).ws, _filters(runs))

@@ -1,0 +1,79 @@
+"""Rules of the code base that no linter checks (README, "Architecture"); the layers themselves are
+import-linter contracts in pyproject.toml (`make lint`)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hotbench"
+MAX_PARAMS = 6
+
+
+def _modules() -> list[tuple[Path, ast.Module]]:
+    return [(p, ast.parse(p.read_text(), str(p))) for p in sorted(PACKAGE.rglob("*.py"))]
+
+
+def _is_cli_command(fn: ast.FunctionDef) -> bool:
+    """A Typer command: its parameters are the command's options, so they are exempt."""
+    for d in fn.decorator_list:
+        call = d.func if isinstance(d, ast.Call) else d
+        if isinstance(call, ast.Name) and call.id == "cli_command":
+            return True
+    return False
+
+
+def test_no_function_takes_more_than_six_parameters():
+    """Seven or more loose parameters are a Context (hotbench.context) or a dataclass waiting to
+    happen; only the CLI commands, whose parameters are their options, may have more."""
+    too_many = []
+    for path, tree in _modules():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or _is_cli_command(fn):
+                continue
+            a = fn.args
+            names = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+            if names[:1] in (["self"], ["cls"]):
+                names = names[1:]
+            n = len(names) + (a.vararg is not None) + (a.kwarg is not None)
+            if n > MAX_PARAMS:
+                too_many.append(f"{path.relative_to(PACKAGE.parent)}:{fn.lineno} {fn.name} ({n})")
+    assert not too_many, "functions with more than 6 parameters:\n" + "\n".join(too_many)
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A name another module needs is public: no `from .x import _name` inside the package."""
+    private = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (
+                node.level or "hotbench" in (node.module or "")
+            ):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        private.append(
+                            f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {alias.name}"
+                        )
+    assert not private, "private names imported from other modules:\n" + "\n".join(private)
+
+
+def test_imports_are_at_module_top_unless_optional_or_heavy():
+    """Imports inside functions only for optional or slow-to-import packages (never for a cycle: the
+    layers have none)."""
+    lazy_ok = {"matplotlib", "ray", "torchattacks", "sklearn", "torchvision"}
+    inside = []
+    for path, tree in _modules():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    mods = ["." * node.level + (node.module or "")]
+                else:
+                    continue
+                for m in mods:
+                    if m.split(".")[0] not in lazy_ok:
+                        inside.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {m}")
+    assert not inside, "imports inside functions:\n" + "\n".join(inside)
