@@ -113,6 +113,18 @@ class RunRecord:
     def test_acc(self) -> float:
         return float(self.doc["metrics"]["test_acc"])
 
+    @property
+    def weights_sha256(self) -> str:
+        """The sha256 of the stored weights file, as run.json records it (`Workspace.load_model`
+        checks the file against it). Results and diagnoses record it to say which weights they
+        measured; use it as the key of anything cached per model."""
+        return str(self.doc["weights"]["sha256"])
+
+
+def weights_sha256(record: RunRecord) -> str:
+    """The sha256 of a run's weights (see `RunRecord.weights_sha256`)."""
+    return record.weights_sha256
+
 
 class Workspace:
     def __init__(self, root: Path | str | None = None) -> None:

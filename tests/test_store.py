@@ -80,3 +80,11 @@ def test_truncated_weights_are_refused(trained_ws):
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(HotbenchError, match="checksum"):
         trained_ws.load_model(rec)
+
+
+def test_weights_sha256_is_the_hash_of_the_stored_file(trained_ws):
+    from hotbench.store import WEIGHTS, sha256_file, weights_sha256
+
+    for record in trained_ws.records():
+        assert record.weights_sha256 == sha256_file(record.path / WEIGHTS)
+        assert weights_sha256(record) == record.weights_sha256
