@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 from .config import TrainConfig, stable_hash
 from .context import Context
 from .data import DATASETS, load_dataset
-from .errors import HotbenchError
+from .errors import HotbenchError, warn
 from .models import HotNet, build_model
 from .runtime import hardware, versions
 from .store import RunRecord, sha256_file
@@ -43,17 +43,24 @@ _EXPORT_FIX = (
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The first line of an error that is not torch's advice to load with weights_only=False."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if "weights_only" not in ln]
+    return (useful or lines or [type(exc).__name__])[0]
 
 
 def _refusal_reason(exc: BaseException) -> str:
-    """torch's message is a page long; the one useful part names the global the file asked for."""
-    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    """torch's message is a page long and opens with advice to pass weights_only=False (which would
+    run the code); the one useful part names the call the file asked for."""
+    text = str(exc)
+    m = re.search(r"unsupported(?: global:)? GLOBAL ([\w.]+)", text, re.IGNORECASE)
     if m:
         return f"it asks to call {m.group(1)}"
-    m = re.search(r"Unsupported operand \d+|Unsupported class [\w.]+", str(exc))
-    return m.group(0) if m else _first_line(exc)
+    m = re.search(r"Unsupported operand \d+|Unsupported class [\w.]+", text)
+    if m:
+        return m.group(0)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
+    return lines[0] if lines else type(exc).__name__
 
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
@@ -121,10 +128,21 @@ def _fit_keys(state: dict[str, torch.Tensor], expected: set[str]) -> dict[str, t
     return state
 
 
-def build_from_weights(path: Path, cfg: TrainConfig) -> tuple[HotNet, str]:
-    """A HotNet for `cfg` holding the file's weights; every mismatch is a user-facing error."""
+def build_from_weights(path: Path, cfg: TrainConfig) -> tuple[HotNet, str, str]:
+    """A HotNet for `cfg` holding the file's weights, the file's format and its float dtype; every
+    mismatch is a user-facing error. Weights of another float dtype are converted to float32 (the
+    dtype every hotbench model computes in) with a warning, and the dtype is recorded."""
     cfg = cfg.resolved()
     state, fmt = read_state_dict(path)
+    floats = sorted(
+        {str(v.dtype).removeprefix("torch.") for v in state.values() if v.is_floating_point()}
+    )
+    dtype = "/".join(floats) or "none"
+    if dtype != "float32":
+        warn(
+            f"weights in '{path}' are {dtype}: converted to float32 (what hotbench's models compute"
+            " in); accuracies may differ slightly from the original model's"
+        )
     model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
     state = _fit_keys(state, set(model.state_dict()))
     try:
@@ -145,7 +163,7 @@ def build_from_weights(path: Path, cfg: TrainConfig) -> tuple[HotNet, str]:
             f"weights in '{path}' contain NaN or infinite values (first: '{bad[0]}')",
             "export the weights of a finished, healthy training run",
         )
-    return model.eval(), fmt
+    return model.eval(), fmt, dtype
 
 
 def import_run_id(cfg: TrainConfig, weights_sha256: str) -> str:
@@ -164,7 +182,7 @@ def import_weights(ctx: Context, path: Path, cfg: TrainConfig) -> tuple[RunRecor
     ws = ctx.ws
     path = Path(path)
     cfg = cfg.resolved()
-    model, fmt = build_from_weights(path, cfg)
+    model, fmt, dtype = build_from_weights(path, cfg)
     digest = sha256_file(path)
     run_id = import_run_id(cfg, digest)
     if ws.has_run(run_id) and not ctx.force:
@@ -190,6 +208,7 @@ def import_weights(ctx: Context, path: Path, cfg: TrainConfig) -> tuple[RunRecor
             "file": str(path.resolve()),
             "sha256": digest,
             "format": fmt,
+            "dtype": dtype,
             "note": (
                 "weights trained outside hotbench: config fields other than dataset, arch, act "
                 "and temp do not describe how they were trained"

@@ -21,9 +21,10 @@ from .config import TrainConfig
 from .context import Context
 from .data import DATASETS
 from .doctor import examine, render_doctor
-from .errors import HotbenchError
+from .errors import HotbenchError, reset_warnings
 from .evaluate.diagnose import render_diagnoses
 from .evaluate.suites import AttackRequest
+from .files import output_target, write_output
 from .models import ACTIVATIONS, ARCHS
 from .progress import stderr
 from .reports.formats import FORMATS, check_format, render_report
@@ -31,7 +32,7 @@ from .reports.gate import evaluate, finish, prepare
 from .reports.plots import plot_format, write_report_plots
 from .reports.records import Filters, results_document, select_runs
 from .runtime import configure_threads
-from .store import Workspace, atomic_write_bytes
+from .store import Workspace
 from .sweep import EXECUTORS
 from .sweep.presets import Part, load, parse_param
 
@@ -63,6 +64,7 @@ def cli_command(*args, **kwargs):
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(*a, **kw):
+            reset_warnings()
             try:
                 return fn(*a, **kw)
             except HotbenchError as exc:
@@ -429,12 +431,15 @@ def report(
     for path in (plot, plot_eps):
         if path is not None:
             plot_format(path)  # a bad extension fails before anything is written
+    for path in (output, plot, plot_eps, save_baseline):
+        if path is not None:
+            output_target(path)  # so does a folder, a device, or a FIFO
     gates = prepare(baseline, tolerance, fail_under, save_baseline)
     ws = Workspace(workspace)
     outcome = evaluate(gates, results_document(ws, filters), filters) if gates.active else None
     text = render_report(ws, format, filters)
     if output is not None:
-        atomic_write_bytes(output, text.encode())
+        write_output(output, text.encode())  # `-o -` is stdout
     else:
         sys.stdout.write(text)
     if plot is not None or plot_eps is not None:
@@ -532,11 +537,7 @@ def list_runs(
     ws = Workspace(workspace)
     for rec in select_runs(ws, Filters(dataset or [], act or [], temp or [], run or [])):
         c = rec.config
-        n = (
-            len(list((rec.path / "attacks").glob("*.json")))
-            if (rec.path / "attacks").is_dir()
-            else 0
-        )
+        n = len(ws.load_results(rec.run_id))  # current, valid ones (stale or damaged: a warning)
         typer.echo(
             f"{rec.run_id}\t{c.dataset}\t{c.arch}\t{c.act}\tT={c.temp:g}\tepochs={c.epochs}\tseed={c.seed}"
             f"\ttest_acc={rec.test_acc:.3f}\tresults={n}"

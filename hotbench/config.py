@@ -11,14 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .attacks.spec import ATTACKS, Targeted
+from .attacks.spec import ATTACKS, Targeted, param_problem
 from .data import DATASETS
 from .errors import HotbenchError
 from .models import ACTIVATIONS, ARCHS
+
+# Seeds are 32-bit: torch's generators take 64 bits, but the attack engine derives per-sample and
+# per-batch seeds as seed * 1_000_003 + index in int64, which a larger seed would overflow (a crash
+# after the run directory exists). Presets use the same type, so both say so on load.
+MAX_SEED = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 def stable_hash(payload: Any, length: int = 12) -> str:
@@ -46,7 +52,7 @@ class TrainConfig(_Frozen):
     epochs: int | None = None  # None: the dataset's default
     batch_size: int = 128
     lr: float = 1e-3
-    seed: int = 0
+    seed: Seed = 0
     n_train: int | None = None  # train on the first n images only (CPU-sized reproductions)
 
     @model_validator(mode="after")
@@ -93,7 +99,7 @@ class AttackConfig(_Frozen):
     alpha: float | None = None  # None: 2.5 * eps / steps (Madry et al.)
     n_samples: int | None = None  # None: the whole test set
     batch_size: int = 256
-    seed: int = 0
+    seed: Seed = 0
     eval_temp: float | None = None  # None: the model's training temperature
     on: AttackOn = "output"
     targeted: Targeted | None = None
@@ -114,6 +120,16 @@ class AttackConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> AttackConfig:
         ATTACKS.check(self.method)
+        spec = ATTACKS.get(self.method)
+        for key, value in self.params.items():
+            if key not in spec.defaults:
+                raise HotbenchError(
+                    f"attack '{self.method}' has no parameter '{key}'; allowed:"
+                    f" {', '.join(spec.defaults) or 'none'}",
+                    "fix --param",
+                )
+            if (problem := param_problem(self.method, key, value)) is not None:
+                raise HotbenchError(problem, "fix --param")
         if self.steps <= 0:
             raise HotbenchError(f"steps must be >= 1, got {self.steps}", "pass e.g. --steps 40")
         if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):

@@ -8,6 +8,7 @@ never here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from collections.abc import Callable
@@ -85,11 +86,85 @@ def _missing(name: str, root: Path, fix_extra: str = "") -> HotbenchError:
     )
 
 
+# MD5 of the original, uncompressed IDX files (torchvision's names): what a damaged file is compared
+# with in the error message (`md5sum FILE` gives the other side).
+IDX_MD5 = {
+    "MNIST": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "FashionMNIST": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+_IDX_MAGIC = {"images": (0x0803, 3), "labels": (0x0801, 1)}  # unsigned bytes, number of dims
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _idx_count(path: Path, kind: str, cls_name: str) -> int | None:
+    """Check one IDX file's magic number, dimensions and size; return its item count (None: no
+    such file, left to torchvision's "not found"). torchvision only asserts on these, so a damaged
+    file would otherwise end in an AssertionError or a reshape error."""
+    if not path.is_file():
+        return None
+    magic, ndim = _IDX_MAGIC[kind]
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(4 + 4 * ndim)
+    problem = None
+    if len(header) < 4 + 4 * ndim:
+        problem = f"{size} bytes, shorter than an IDX header"
+    elif int.from_bytes(header[:4], "big") != magic:
+        problem = f"magic number {header[:4].hex()}, expected {magic:08x}"
+    else:
+        dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+        expected = len(header) + int(np.prod(dims, dtype=np.int64))
+        if kind == "images" and dims[1:] != [28, 28]:
+            problem = f"images of {dims[1]}x{dims[2]}, expected 28x28"
+        elif size != expected:
+            problem = f"{size} bytes, its header announces {expected}"
+        else:
+            return dims[0]
+    original = IDX_MD5.get(cls_name, {}).get(path.name)
+    compare = f"; the original's md5 is {original}" if original else ""
+    raise HotbenchError(
+        f"'{path}' is not a valid IDX file ({problem}); its md5 is {_md5(path)}{compare}",
+        "replace it with the original file, or delete it and pass --download",
+    )
+
+
+def check_idx_files(root: Path, cls_name: str) -> None:
+    """Validate the raw IDX files of MNIST-like datasets under `root` before torchvision reads
+    them."""
+    raw = root / cls_name / "raw"
+    for split in ("train", "t10k"):
+        images = _idx_count(raw / f"{split}-images-idx3-ubyte", "images", cls_name)
+        labels = _idx_count(raw / f"{split}-labels-idx1-ubyte", "labels", cls_name)
+        if images is not None and labels is not None and images != labels:
+            raise HotbenchError(
+                f"'{raw}' holds {images} {split} images but {labels} labels",
+                "replace both files with the originals, or delete them and pass --download",
+            )
+
+
 def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Dataset]:
     def load(data_dir: Path | None, download: bool) -> Dataset:
         import torchvision.datasets as tvd
 
         root = Path(data_dir) if data_dir is not None else default_data_dir()
+        check_idx_files(root, cls_name)
         cls = getattr(tvd, cls_name)
         splits = []
         for train in (True, False):
@@ -102,9 +177,10 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
                         "check the network or place the files there by hand",
                     ) from None
                 raise _missing(name, root) from None
-            except OSError as exc:
+            except (OSError, AssertionError, ValueError) as exc:
+                check_idx_files(root, cls_name)  # names the damaged file if one is (downloaded)
                 raise HotbenchError(
-                    f"could not read {name} under '{root}': {exc}",
+                    f"could not read {name} under '{root}': {exc or type(exc).__name__}",
                     "re-download it with --download or fix the files",
                 ) from None
             x = torch.as_tensor(np.asarray(ds.data))[:, None].float().div_(255.0)  # (N, 1, H, W)

@@ -8,6 +8,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 
 EXIT_USAGE = 2
@@ -37,3 +38,20 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> HotbenchError:
     guess = closest(name, valid)
     hint = f"did you mean '{guess}'? " if guess else ""
     return HotbenchError(f"unknown {kind} '{name}'", f"{hint}Valid {kind}s: {', '.join(valid)}")
+
+
+_WARNED: set[str] = set()
+
+
+def reset_warnings() -> None:
+    """Forget which warnings were printed: each command (CLI) warns about what it meets itself."""
+    _WARNED.clear()
+
+
+def warn(message: str) -> None:
+    """One line on stderr, once per command (per process from Python), even under --quiet: a
+    warning says that something the user would otherwise take as current or complete is not (a
+    skipped file, stale results)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        sys.stderr.write(f"warning: {message}\n")

@@ -27,8 +27,8 @@ from .data import Dataset, load_dataset
 from .models import HotNet
 from .progress import Reporter
 from .runtime import hardware, versions
-from .store import RunRecord, Workspace, now, read_json_checked
-from .training import train_model
+from .store import RunRecord, Workspace, now
+from .training import CPU_TRAIN_THREADS, train_model
 
 
 @dataclass
@@ -61,6 +61,9 @@ def compute_trained(
         "hardware": hardware(device),
         "seed": cfg.seed,
         "memory_format": result.memory_format,
+        # threads training ran with: always 1 on CPU (training.CPU_TRAIN_THREADS), so that the
+        # weights do not depend on the machine
+        "train_threads": CPU_TRAIN_THREADS if torch.device(device).type == "cpu" else None,
     }
     return Trained(cfg, result.model, metrics, prov)
 
@@ -182,17 +185,17 @@ def ensure_attacked(
     data = load_dataset(train_cfg.dataset, ctx.data_dir, ctx.download)
     cfg = cfg.resolved(train_cfg.temp, len(data.test))
     attack_id = cfg.attack_id(record.run_id)
-    path = ws.result_path(record.run_id, attack_id)
-    if path.is_file() and not ctx.force:
-        return read_json_checked(path), False
+    # a result of earlier weights (the model was trained again since) is computed again
+    if not ctx.force and (stored := ws.stored_result(record, attack_id)) is not None:
+        return stored, False
     surrogate_record = None
     if ATTACKS.get(cfg.method).surrogate:
         # transfer: train the surrogate first (outside this run's lock); --force redoes the attack
         # only
         surrogate_record, _ = ensure_trained(ctx.unforced(), surrogate_config(train_cfg, cfg))
     with ws.lock(record.run_id):
-        if path.is_file() and not ctx.force:
-            return read_json_checked(path), False
+        if not ctx.force and (stored := ws.stored_result(record, attack_id)) is not None:
+            return stored, False
         net = ws.load_model(record, device)
         surrogate = (
             ws.load_model(surrogate_record, device) if surrogate_record is not None else None

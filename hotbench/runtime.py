@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 
 import torch
@@ -96,3 +98,17 @@ def configure_threads(n: int | None = None) -> int:
             n = min(torch.get_num_threads(), 8)
     torch.set_num_threads(n)
     return n
+
+
+@contextmanager
+def fixed_threads(n: int | None) -> Iterator[None]:
+    """Run a block with `n` torch threads (None: leave them), then restore the count."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

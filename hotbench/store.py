@@ -25,12 +25,15 @@ from typing import Any
 
 import torch
 from filelock import FileLock, Timeout
+from pydantic import ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
-from .config import TrainConfig
+from .config import AttackConfig, TrainConfig
 from .data import DATASETS
-from .errors import HotbenchError
+from .errors import HotbenchError, warn
+from .files import atomic_write_bytes, write_error
 from .models import HotNet, build_model
 
 RUN_SCHEMA = "hotbench.run/1"
@@ -38,8 +41,15 @@ RESULT_SCHEMA = "hotbench.result/1"
 WEIGHTS = "model.safetensors"
 
 
+DEFAULT_WORKSPACE = "./hotbench-runs"
+# the per-sample lists of a result document: one entry per evaluated test image, all equally long
+PER_SAMPLE = ("index", "label", "clean_pred", "adv_pred", "linf", "l2")
+
+
 def default_workspace() -> Path:
-    return Path(os.environ.get("HOTBENCH_HOME", "./hotbench-runs"))
+    """HOTBENCH_HOME, or ./hotbench-runs. An empty HOTBENCH_HOME counts as unset (as in most
+    shells' conventions), not as "" = the current directory."""
+    return Path(os.environ.get("HOTBENCH_HOME") or DEFAULT_WORKSPACE)
 
 
 def sha256_file(path: Path) -> str:
@@ -57,24 +67,18 @@ def _json_checksum(doc: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_json(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     doc = {**doc, "checksum": _json_checksum(doc)}
     atomic_write_bytes(path, (json.dumps(doc, indent=1, sort_keys=False) + "\n").encode())
     return doc
+
+
+def _delete_fix(path: Path) -> str:
+    """What to delete when one stored file is damaged: the run folder for run.json (nothing in it
+    can be trusted without it), else only that file (the other results stay)."""
+    if path.name == "run.json":
+        return f"delete '{path.parent}' and compute it again"
+    return f"delete '{path}' and compute it again (the other results are kept)"
 
 
 def read_json_checked(path: Path) -> dict[str, Any]:
@@ -82,17 +86,50 @@ def read_json_checked(path: Path) -> dict[str, Any]:
     error."""
     try:
         doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise HotbenchError(
-            f"'{path}' is unreadable or truncated ({type(exc).__name__})",
-            f"delete '{path.parent}' and compute it again",
+            f"'{path}' is unreadable or truncated ({type(exc).__name__})", _delete_fix(path)
         ) from None
     if not isinstance(doc, dict) or doc.get("checksum") != _json_checksum(doc):
-        raise HotbenchError(
-            f"'{path}' fails its checksum (edited or corrupted)",
-            f"delete '{path.parent}' and compute it again",
-        )
+        raise HotbenchError(f"'{path}' fails its checksum (edited or corrupted)", _delete_fix(path))
     return doc
+
+
+def _first_error(exc: ValidationError | HotbenchError | Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "value"
+        return f"'{key}': {err['msg']}"
+    if isinstance(exc, HotbenchError):
+        return exc.problem
+    return f"{type(exc).__name__}: {exc}"
+
+
+def check_result(doc: dict[str, Any], path: Path) -> AttackConfig:
+    """Validate the shape of a result document read from `path` (its checksum may hold while its
+    content is inconsistent, e.g. re-signed by hand): a known attack config, and per-sample lists of
+    one length. Returns its config; raises a HotbenchError naming the file."""
+    try:
+        cfg = AttackConfig(**doc["config"])
+        ps = doc["per_sample"]
+        lengths = {k: len(ps[k]) for k in PER_SAMPLE + tuple(k for k in ("attacked",) if k in ps)}
+        for key in ("metrics", "provenance"):
+            if not isinstance(doc[key], dict):
+                raise TypeError(f"'{key}' is not a mapping")
+        if not isinstance(doc["attack_id"], str) or not isinstance(doc["run_id"], str):
+            raise TypeError("'attack_id' and 'run_id' must be strings")
+    except (KeyError, TypeError, ValidationError, HotbenchError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else _first_error(exc)
+        raise HotbenchError(
+            f"result file '{path}' is not a valid hotbench result ({detail})", _delete_fix(path)
+        ) from None
+    if len(set(lengths.values())) > 1:
+        sizes = ", ".join(f"{k} {n}" for k, n in lengths.items())
+        raise HotbenchError(
+            f"result file '{path}' has per-sample lists of different lengths ({sizes})",
+            _delete_fix(path),
+        )
+    return cfg
 
 
 def now() -> str:
@@ -115,9 +152,10 @@ class RunRecord:
 
     @property
     def weights_sha256(self) -> str:
-        """The sha256 of the stored weights file, as run.json records it (`Workspace.load_model`
-        checks the file against it). Results and diagnoses record it to say which weights they
-        measured; use it as the key of anything cached per model."""
+        """The sha256 of the stored weights file: what every result and diagnosis of this run
+        records (`weights_sha256`), so that a result is never reported for weights it did not
+        measure (after `train --force`). `Workspace.load_model` checks the file against it. Use
+        it as the key of anything cached per model."""
         return str(self.doc["weights"]["sha256"])
 
 
@@ -126,8 +164,20 @@ def weights_sha256(record: RunRecord) -> str:
     return record.weights_sha256
 
 
+def is_stale(doc: dict[str, Any], record: RunRecord) -> bool:
+    """Whether a result or diagnosis document was measured on other weights than the run's current
+    ones. Documents of hotbench versions that did not record it count as current; `save_run` stamps
+    them with the old hash when it replaces the weights."""
+    sha = doc.get("weights_sha256")
+    return sha is not None and sha != record.weights_sha256
+
+
 class Workspace:
     def __init__(self, root: Path | str | None = None) -> None:
+        if root is not None and str(root) == "":
+            raise HotbenchError(
+                "the workspace path is empty", "pass --workspace DIR (or unset HOTBENCH_HOME)"
+            )
         self.root = Path(root) if root is not None else default_workspace()
         if self.root.exists() and not self.root.is_dir():
             raise HotbenchError(
@@ -166,14 +216,25 @@ class Workspace:
         """Exclusive lock on one run directory, so that parallel sweeps never write the same
         files."""
         d = self.run_dir(run_id)
-        d.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(d / ".lock"), timeout=timeout)
         try:
-            with FileLock(str(d / ".lock"), timeout=timeout):
-                yield
+            d.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
         except Timeout:
             raise HotbenchError(
                 f"run '{run_id}' is locked by another hotbench process", "wait for it to finish"
             ) from None
+        except OSError as exc:  # read-only storage, disk full, a folder that is a file
+            raise write_error(
+                d / ".lock",
+                exc,
+                "computing needs a writable workspace: pass --workspace with one (report and ls"
+                " read a read-only one)",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def has_run(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / "run.json").is_file()
@@ -193,17 +254,13 @@ class Workspace:
         cfg = cfg.resolved()
         run_id = run_id or cfg.run_id
         d = self.run_dir(run_id)
-        d.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".model.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(state, tmp)
-            digest = sha256_file(Path(tmp))
-            os.replace(tmp, d / WEIGHTS)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = safetensors_bytes(state)
+        digest = hashlib.sha256(data).hexdigest()
+        old = self._stored_sha256(run_id)
+        atomic_write_bytes(d / WEIGHTS, data)
+        if old is not None and old != digest:
+            self._stamp_unmarked(d, old)
         doc = {
             "schema": RUN_SCHEMA,
             "run_id": run_id,
@@ -214,6 +271,26 @@ class Workspace:
         }
         return RunRecord(run_id, d, atomic_write_json(d / "run.json", doc))
 
+    def _stored_sha256(self, run_id: str) -> str | None:
+        """The weights hash run.json records now (None: no readable run.json)."""
+        try:
+            return read_json_checked(self.run_dir(run_id) / "run.json")["weights"]["sha256"]
+        except (HotbenchError, KeyError, TypeError):
+            return None
+
+    def _stamp_unmarked(self, d: Path, old_sha: str) -> None:
+        """Weights are being replaced: documents written before results recorded their weights get
+        the old hash, so that they read as stale instead of passing for the new weights'."""
+        for path in sorted((d / "attacks").glob("*.json")) + sorted(
+            (d / "diagnosis").glob("*.json")
+        ):
+            try:
+                doc = read_json_checked(path)
+            except HotbenchError:
+                continue
+            if "weights_sha256" not in doc:
+                atomic_write_json(path, {**doc, "weights_sha256": old_sha})
+
     def load_record(self, run_id: str) -> RunRecord:
         d = self.run_dir(run_id)
         if not (d / "run.json").is_file():
@@ -221,13 +298,25 @@ class Workspace:
                 f"no trained model '{run_id}' in workspace '{self.root}'",
                 "list them with `hotbench ls`, or train one with `hotbench train`",
             )
-        doc = read_json_checked(d / "run.json")
+        path = d / "run.json"
+        doc = read_json_checked(path)
         if doc.get("schema") != RUN_SCHEMA:
             raise HotbenchError(
-                f"'{d / 'run.json'}' has schema {doc.get('schema')!r}, expected {RUN_SCHEMA}",
+                f"'{path}' has schema {doc.get('schema')!r}, expected {RUN_SCHEMA}",
                 "train it again with this hotbench version",
             )
-        return RunRecord(run_id, d, doc)
+        record = RunRecord(run_id, d, doc)
+        try:  # a file re-signed by hand can hold a valid checksum over invalid content
+            record.config  # noqa: B018 (validates)
+            float(doc["metrics"]["test_acc"])
+            if not isinstance(doc["weights"]["sha256"], str):
+                raise TypeError("'weights.sha256' is not a string")
+        except (KeyError, TypeError, ValueError, ValidationError, HotbenchError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else _first_error(exc)
+            raise HotbenchError(
+                f"'{path}' is not a valid run record ({detail})", _delete_fix(path)
+            ) from None
+        return record
 
     def load_model(self, record: RunRecord, device: torch.device | str = "cpu") -> HotNet:
         path = record.path / WEIGHTS
@@ -254,6 +343,14 @@ class Workspace:
             raise HotbenchError(
                 f"weights in '{path}' do not fit arch '{cfg.arch}': {str(exc).splitlines()[0]}", fix
             ) from None
+        bad = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+        if bad:
+            raise HotbenchError(
+                f"weights in '{path}' contain NaN or infinite values (first: '{bad[0]}'): the"
+                " training diverged, and attacking such a model measures nothing",
+                f"train it again with a lower --lr (hotbench train ... --force), or delete"
+                f" '{record.path}'",
+            )
         return model.to(device).eval()
 
     def records(self) -> list[RunRecord]:
@@ -273,12 +370,46 @@ class Workspace:
         return self.run_dir(run_id) / "attacks" / f"{attack_id}.json"
 
     def save_result(self, run_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Store a result document; one without `weights_sha256` gets the run's current one (the
+        caller holds the run's lock, so these are the weights it attacked)."""
+        if "weights_sha256" not in doc:
+            doc = {**doc, "weights_sha256": self.load_record(run_id).weights_sha256}
         return atomic_write_json(
             self.result_path(run_id, doc["attack_id"]), {"schema": RESULT_SCHEMA, **doc}
         )
 
+    def stored_result(self, record: RunRecord, attack_id: str) -> dict[str, Any] | None:
+        """The stored result of one attack config if it is current (None if absent, or measured
+        on weights that have since been replaced: it is to be computed again). A damaged file is a
+        HotbenchError naming it."""
+        path = self.result_path(record.run_id, attack_id)
+        if not path.is_file():
+            return None
+        doc = read_json_checked(path)
+        check_result(doc, path)
+        return None if is_stale(doc, record) else doc
+
     def load_results(self, run_id: str) -> list[dict[str, Any]]:
+        """The current, valid results of a run. A damaged file (bad checksum, inconsistent content)
+        or one measured on earlier weights is left out with a warning that names it and says how to
+        refresh it; the others are returned."""
         d = self.run_dir(run_id) / "attacks"
         if not d.is_dir():
             return []
-        return [read_json_checked(p) for p in sorted(d.glob("*.json"))]
+        record = self.load_record(run_id)
+        out, stale = [], []
+        for path in sorted(d.glob("*.json")):
+            try:
+                doc = read_json_checked(path)
+                check_result(doc, path)
+            except HotbenchError as exc:
+                warn(f"skipped {exc}")
+                continue
+            (stale if is_stale(doc, record) else out).append(doc)
+        if stale:
+            warn(
+                f"{len(stale)} stored result(s) of {run_id} were measured on earlier weights (the"
+                " model was trained again) and are not reported: refresh them with `hotbench"
+                f" attack --run {run_id} ...` with the same options (or re-run the preset)"
+            )
+        return out

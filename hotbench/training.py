@@ -16,7 +16,18 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .data import Dataset, Split
+from .errors import HotbenchError
 from .models import ARCHS, HotNet, build_model, layout_name, predict
+from .runtime import fixed_threads
+
+# A run id is a hash of the config, so the weights must be a function of the config alone. On CPU,
+# torch sums matmuls, convolutions and batch-norm statistics in an order that depends on its thread
+# count (1 and 2 threads gave other weights for every arch, even with MKL's strict reproducibility
+# mode), so training always runs with one intra-op thread on CPU: the same weights whatever
+# HOTBENCH_THREADS, the executor or the machine's cores. Sweeps get their parallelism from units
+# (`--executor process`), evaluation keeps every thread. GPUs are unaffected (and not bitwise
+# repeatable anyway).
+CPU_TRAIN_THREADS = 1
 
 
 @dataclass
@@ -56,6 +67,16 @@ def train_model(
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     cfg = cfg.resolved()
+    with fixed_threads(CPU_TRAIN_THREADS if torch.device(device).type == "cpu" else None):
+        return _train(cfg, data, torch.device(device), on_epoch)
+
+
+def _train(
+    cfg: TrainConfig,
+    data: Dataset,
+    device: torch.device,
+    on_epoch: Callable[[int, float], None] | None,
+) -> TrainResult:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     fmt = ARCHS.get(cfg.arch).memory_format
@@ -82,4 +103,13 @@ def train_model(
     # every later evaluation of the saved weights sees (and safetensors stores contiguous tensors
     # only).
     model = model.to(memory_format=torch.contiguous_format)
+    bad = [
+        k for k, v in model.state_dict().items() if v.is_floating_point() and not v.isfinite().all()
+    ]
+    if bad:  # nothing is stored: attacking such a model would measure nothing
+        raise HotbenchError(
+            f"training {cfg.run_id} diverged: its weights hold NaN or infinite values (first:"
+            f" '{bad[0]}', last epoch loss {losses[-1]:.3g})",
+            "train with a lower --lr",
+        )
     return TrainResult(model, cfg, train_time, accuracy(model, data.test), losses, layout_name(fmt))

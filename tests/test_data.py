@@ -150,3 +150,42 @@ def test_cifar10_batch_that_would_run_code_is_refused(tmp_path, monkeypatch):
     with pytest.raises(HotbenchError, match="refusing to load"):
         load_dataset("cifar10", tmp_path)
     assert not (tmp_path / "pwned").exists()
+
+
+def _truncate_idx(p: Path) -> None:
+    p.write_bytes(p.read_bytes()[:-100])
+
+
+def _bad_magic(p: Path) -> None:
+    p.write_bytes(b"\x00\x00\x08\x04" + p.read_bytes()[4:])
+
+
+def _fewer_labels(p: Path) -> None:
+    data = p.read_bytes()
+    n = struct.unpack(">I", data[4:8])[0] - 1
+    p.write_bytes(data[:4] + struct.pack(">I", n) + data[8:-1])
+
+
+@pytest.mark.parametrize(
+    "name, damage, problem",
+    [
+        ("train-images-idx3-ubyte", _truncate_idx, "its header announces"),
+        ("t10k-labels-idx1-ubyte", _bad_magic, "magic number 00000804, expected 00000801"),
+        ("t10k-images-idx3-ubyte", _bad_magic, "magic number 00000804, expected 00000803"),
+        ("t10k-labels-idx1-ubyte", _fewer_labels, "holds 6 t10k images but 5 labels"),
+    ],
+)
+def test_corrupt_idx_file_names_the_file_and_the_checksum_to_compare(
+    tmp_path, name, damage, problem
+):
+    write_tiny_mnist(tmp_path, "MNIST")
+    path = tmp_path / "MNIST" / "raw" / name
+    damage(path)
+    with pytest.raises(HotbenchError) as info:
+        load_dataset("mnist", tmp_path)
+    msg = str(info.value)
+    assert problem in msg, msg
+    if "holds" not in problem:
+        assert f"'{path}'" in msg and "its md5 is" in msg
+        assert f"the original's md5 is {hdata.IDX_MD5['MNIST'][name]}" in msg
+    assert "\n" not in msg

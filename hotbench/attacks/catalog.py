@@ -11,10 +11,21 @@ from typing import Any
 
 from ..config import AttackConfig
 from ..errors import HotbenchError
+from ..models import ACTIVATIONS
 from .composite import Transfer, autoattack
 from .engine import Tracked, need_classes
 from .patched import deepfool_class, seeded_pgd
-from .spec import AttackSpec, register, torchattacks
+from .spec import (
+    COUNT,
+    FLAG,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    AttackSpec,
+    Param,
+    register,
+    torchattacks,
+)
 
 
 def _apgd(m: Tracked, c: AttackConfig) -> Any:
@@ -93,6 +104,7 @@ register(
         uses_alpha=True,
         uses_steps=True,
         defaults={"random_start": True},
+        rules={"random_start": FLAG},
     )
 )
 register(
@@ -106,6 +118,7 @@ register(
         uses_alpha=True,
         uses_steps=True,
         defaults={"random_start": True},
+        rules={"random_start": FLAG},
     )
 )
 register(
@@ -119,6 +132,7 @@ register(
         uses_alpha=True,
         uses_steps=True,
         defaults={"decay": 1.0},
+        rules={"decay": NON_NEGATIVE},
     )
 )
 register(
@@ -131,6 +145,7 @@ register(
         "Carlini-Wagner L2, minimum-norm (Carlini and Wagner 2017)",
         uses_steps=True,
         defaults={"c": 1.0, "kappa": 0.0, "lr": 0.01},
+        rules={"c": POSITIVE, "kappa": NON_NEGATIVE, "lr": POSITIVE},
     )
 )
 register(
@@ -142,6 +157,7 @@ register(
         uses_steps=True,
         targeted=False,
         defaults={"overshoot": 0.02},
+        rules={"overshoot": NON_NEGATIVE},
     )
 )
 
@@ -158,6 +174,7 @@ register(
         targeted=False,
         label_params=("loss",),
         defaults={"loss": "ce", "n_restarts": 1, "rho": 0.75},
+        rules={"loss": Param(str, choices=("ce", "dlr")), "n_restarts": COUNT, "rho": FRACTION},
     )
 )
 register(
@@ -169,6 +186,7 @@ register(
         uses_steps=True,
         targeted=False,
         defaults={"n_restarts": 1, "rho": 0.75},
+        rules={"n_restarts": COUNT, "rho": FRACTION},
     )
 )
 register(
@@ -184,6 +202,11 @@ register(
         gradient=False,
         surrogate=True,
         defaults={"random_start": True, "surrogate_act": "none", "surrogate_temp": 1.0},
+        rules={
+            "random_start": FLAG,
+            "surrogate_act": Param(str, choices=lambda: ACTIVATIONS.names()),
+            "surrogate_temp": POSITIVE,
+        },
     )
 )
 register(
@@ -196,6 +219,12 @@ register(
         targeted=False,
         gradient=False,
         defaults={"n_queries": 5000, "n_restarts": 1, "p_init": 0.8, "loss": "margin"},
+        rules={
+            "n_queries": COUNT,
+            "n_restarts": COUNT,
+            "p_init": Param(float, lo=0, hi=1, lo_open=True),
+            "loss": Param(str, choices=("margin", "ce")),
+        },
     )
 )
 register(
@@ -206,5 +235,6 @@ register(
         "AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square with the original's parameters",
         targeted=False,
         defaults={"apgd_steps": 100, "fab_steps": 100, "n_queries": 5000},
+        rules={"apgd_steps": COUNT, "fab_steps": COUNT, "n_queries": COUNT},
     )
 )

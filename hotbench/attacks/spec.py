@@ -7,6 +7,8 @@ can validate attack names without importing torchattacks or the engine.
 
 from __future__ import annotations
 
+import math
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -36,6 +38,68 @@ class AttackSpec:
         str, ...
     ] = ()  # params named in the report label (apgd's loss: apgd-ce, apgd-dlr)
     defaults: dict[str, Any] = field(default_factory=dict)
+    # the type and range of every parameter in `defaults` (tests check that none is missing)
+    rules: dict[str, Param] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Param:
+    """What one attack parameter accepts: its type (bool, int, float or str) and range (numbers),
+    or its choices (strings). `check` returns what is wrong with a value, or None."""
+
+    kind: type
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # lo itself is excluded
+    hi_open: bool = False
+    choices: tuple[str, ...] | Callable[[], list[str]] = ()
+
+    def check(self, value: Any) -> str | None:
+        if self.kind is bool:
+            return None if isinstance(value, bool) else "must be true or false"
+        if self.kind is str:
+            choices = self.choices() if callable(self.choices) else self.choices
+            if not isinstance(value, str) or (choices and value not in choices):
+                return f"must be one of: {', '.join(choices)}"
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        if self.kind is int and not isinstance(value, int):
+            return "must be an integer"
+        if not math.isfinite(value):
+            return "must be a finite number"
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return f"must be {'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi):
+            return f"must be {'<' if self.hi_open else '<='} {self.hi:g}"
+        return None
+
+
+POSITIVE = Param(float, lo=0, lo_open=True)
+NON_NEGATIVE = Param(float, lo=0)
+COUNT = Param(int, lo=1)
+FRACTION = Param(float, lo=0, hi=1, lo_open=True, hi_open=True)  # in (0, 1)
+FLAG = Param(bool)
+
+
+def param_problem(method: str, key: str, value: Any) -> str | None:
+    """What is wrong with `value` for parameter `key` of `method` (None: nothing); the key is
+    assumed to exist."""
+    rule = ATTACKS.get(method).rules.get(key)
+    if rule is None:
+        return None
+    problem = rule.check(value)
+    return (
+        None
+        if problem is None
+        else f"parameter '{key}' of '{method}' {problem}, got {short(value)}"
+    )
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A value quoted in an error, cut short (a YAML value can be huge)."""
+    text = reprlib.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 ATTACKS: Registry[AttackSpec] = Registry("attack", populate="hotbench.attacks.catalog")
@@ -90,8 +154,8 @@ def check_params(
             names = ", ".join(allowed) or "none"
             msg = f"attack '{method}' has no parameter '{key}'; allowed: {names}"
             raise _fail(exc, msg, "fix --param")
-        if isinstance(allowed[key], bool) and not isinstance(value, bool):
-            msg = f"parameter '{key}' of '{method}' must be true or false, got {value!r}"
+        msg = param_problem(method, key, value)
+        if msg is not None:
             raise _fail(exc, msg, "fix --param")
     return params
 

@@ -538,6 +538,12 @@ def diagnose_run(
         results = load_stored(ws, record.run_id, eval_temp)
         n = n_samples or max(r.index.size for r in results)
 
+    if ref is not None and not _at_budget(results, *ref):  # only with --no-probe and --eps
+        raise HotbenchError(
+            f"no attack result on {record.run_id} at eval T={eval_temp:g} within {ref[0]} eps"
+            f" {ref[1]:g} to diagnose, and --no-probe",
+            "drop --no-probe (diagnose then runs PGD at that eps), or attack it at that eps first",
+        )
     grad = sat = None
     try:
         data = load_dataset(record.config.dataset, ctx.data_dir, ctx.download).test.head(n)
@@ -589,6 +595,7 @@ def diagnose_run(
         "checks": [asdict(c) for c in checks],
         "thresholds": asdict(th),
         "attack_ids": sorted(r.attack_id for r in results),
+        "weights_sha256": record.weights_sha256,
         "created": now(),
     }
 
@@ -612,7 +619,11 @@ def current(ws: Workspace, record: RunRecord, eval_temp: float) -> dict[str, Any
         return None
     doc = read_json_checked(path)
     ids = sorted(r.attack_id for r in load_stored(ws, record.run_id, eval_temp))
-    fresh = doc.get("schema") == DIAGNOSIS_SCHEMA and doc.get("thresholds") == asdict(THRESHOLDS)
+    fresh = (
+        doc.get("schema") == DIAGNOSIS_SCHEMA
+        and doc.get("thresholds") == asdict(THRESHOLDS)
+        and doc.get("weights_sha256") == record.weights_sha256  # not of weights since replaced
+    )
     return doc if fresh and doc.get("attack_ids") == ids else None
 
 

@@ -100,8 +100,8 @@ def ensure_suite(
         still: np.ndarray | None = None  # robust to every attack so far
         before: list[str] = []  # exact ids of the attacks so far
         for cfg in chain:
-            exact_path = ws.result_path(record.run_id, cfg.attack_id(record.run_id))
-            if not skip or still is None or (exact_path.is_file() and not ctx.force):
+            exact = not ctx.force and ws.stored_result(record, cfg.attack_id(record.run_id))
+            if not skip or still is None or exact:
                 doc, new = ensure_attacked(ctx, record, cfg)
             else:
                 partial = cfg.model_copy(update={"skip_after": tuple(before)})

@@ -25,8 +25,8 @@ from rich import box
 from rich.table import Table
 
 from ..errors import HotbenchError
+from ..files import write_output
 from ..progress import plain_text, stderr
-from ..store import atomic_write_bytes
 from .records import SCHEMA_VERSION
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
@@ -129,7 +129,7 @@ def load_baseline(path: Path) -> dict[str, Any]:
 def save_baseline(path: Path, doc: dict[str, Any]) -> None:
     """Write a results document as a baseline, atomically (a CI job killed mid-write leaves the old
     one)."""
-    atomic_write_bytes(Path(path), (json.dumps(doc, indent=1) + "\n").encode())
+    write_output(path, (json.dumps(doc, indent=1) + "\n").encode())
 
 
 def filter_records(doc: dict[str, Any], filters) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HotbenchError
-from ..store import atomic_write_bytes
+from ..files import write_output
 from .records import flat_records, worst_case_records
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg"}
@@ -107,7 +107,7 @@ def _finish(fig, axes, handles: dict[str, Any], path: Path | None, fmt: str) -> 
     fig.savefig(buf, format=fmt, dpi=150)
     data = buf.getvalue()
     if path is not None:
-        atomic_write_bytes(Path(path), data)
+        write_output(path, data)
     return data
 
 

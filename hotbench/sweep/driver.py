@@ -73,6 +73,7 @@ class Job:
     download: bool = False
     kill: tuple[str, str | None] | None = None  # test-only fault injection, see KILL_UNIT_ENV
     slot: int = -1  # the driver's index of this unit's status (workers ignore it)
+    weights_sha256: str | None = None  # an attack's target weights, recorded in its result
 
     @property
     def run_id(self) -> str:
@@ -153,6 +154,8 @@ def run_job(
         else None
     )
     doc = compute_attack(LoadedRun(job.run_id, job.train, net, sur), data, job.attack, device)
+    if job.weights_sha256 is not None:
+        doc["weights_sha256"] = job.weights_sha256
     return {"doc": doc, "time_s": time.perf_counter() - start}
 
 
@@ -243,8 +246,11 @@ class Driver:
                     else:
                         queue.extend(self._fail(job, value))
                     bar.advance(sum(s is not None for s in self.statuses) - n_before)
-        finally:
-            self.backend.close()
+        except BaseException:  # Ctrl-C or a driver error: stop the workers, leave none behind
+            abort = getattr(self.backend, "abort", None)
+            (abort or self.backend.close)()
+            raise
+        self.backend.close()
         return [s for s in self.statuses if s is not None]
 
     # -- planning: skip what is stored, before anything is submitted
@@ -296,11 +302,10 @@ class Driver:
                 cfg = p.attack.resolved(p.target.temp, int(n_test))
                 name = f"{p.target.run_id}/{cfg.attack_id(p.target.run_id)}"
                 if (
-                    self.ctx.ws.result_path(
-                        p.target.run_id, cfg.attack_id(p.target.run_id)
-                    ).is_file()
-                    and not self.ctx.force
-                ):
+                    not self.ctx.force
+                    and self.ctx.ws.stored_result(record, cfg.attack_id(p.target.run_id))
+                    is not None
+                ):  # (a result of weights since replaced is computed again)
                     self.statuses[p.slot] = UnitStatus("attack", name, "stored")
                 elif name in self._twins:  # e.g. eval T "train" and 1 on a T=1 model: computed once
                     self._twins[name].append(p.slot)
@@ -308,7 +313,14 @@ class Driver:
                     self._twins[name] = []
                     jobs.append(
                         Job(
-                            "attack", name, p.target, cfg, p.surrogate, slot=p.slot, **self._where()
+                            "attack",
+                            name,
+                            p.target,
+                            cfg,
+                            p.surrogate,
+                            slot=p.slot,
+                            weights_sha256=record.weights_sha256,
+                            **self._where(),
                         )
                     )
             else:
@@ -367,7 +379,8 @@ class Driver:
                 )
             else:
                 doc = result["doc"]
-                if ws.result_path(job.run_id, doc["attack_id"]).is_file() and not self.ctx.force:
+                record = ws.load_record(job.run_id)
+                if not self.ctx.force and ws.stored_result(record, doc["attack_id"]) is not None:
                     status = "stored"
                 else:
                     persist_attack(ws, doc)

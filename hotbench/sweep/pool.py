@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -27,8 +30,25 @@ from .plan import Plan, UnitStatus
 
 def _init_pool_worker(slots: Any, threads: int) -> None:
     """Pool initializer: take one device slot (so two workers never share a GPU) and size torch's
-    threads."""
+    threads. Ctrl-C is the driver's to handle (it stops the workers): a worker ignores SIGINT, which
+    the terminal sends to the whole process group, instead of printing its own traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     init_worker(slots.get(), threads)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while workers are spawned: an ignored signal stays ignored across exec, and
+    Python then installs no KeyboardInterrupt handler, so a Ctrl-C that arrives while a worker still
+    imports torch (before its initializer runs) does not print a traceback either."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def pool_devices(device: torch.device, workers: int) -> list[str]:
@@ -82,7 +102,8 @@ class PoolBackend:
 
     def submit(self, job: Job, weights: Callable[[str], bytes]) -> Future:
         blobs = [weights(r) for r in job.needs]
-        return self._ensure_pool().submit(run_job, job, *blobs)
+        with _sigint_ignored():  # submit may spawn a worker
+            return self._ensure_pool().submit(run_job, job, *blobs)
 
     def wait(self, inflight: dict[Any, Job]) -> list[tuple[Any, Outcome]]:
         done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
@@ -116,6 +137,22 @@ class PoolBackend:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Stop now (Ctrl-C, an error in the driver): end the workers instead of waiting for the
+        units they run, and reap them, so that no process outlives the command."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for p in procs:
+            p.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
 
 
 def _validate_workers(workers: int | None, default: int) -> int:

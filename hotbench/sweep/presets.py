@@ -16,6 +16,7 @@ file, the key and what is allowed.
 from __future__ import annotations
 
 import re
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..attacks.spec import ATTACKS, Targeted, check_params, check_targeted
-from ..config import AttackConfig, AttackOn, TrainConfig
+from ..config import AttackConfig, AttackOn, Seed, TrainConfig
 from ..context import Context
 from ..data import DATASETS
 from ..errors import HotbenchError, unknown_name
@@ -50,8 +51,47 @@ _Loader.add_implicit_resolver(
 )
 
 
+# A preset is a few hundred values. YAML aliases share one node, so a 560-byte file of nested
+# aliases (a "billion laughs") loads in microseconds but expands to billions of values once anything
+# walks it (validation, hashing, an error message that prints it). Both the text and the expanded
+# document are bounded, and values quoted in errors are cut short.
+MAX_PRESET_BYTES = 1 << 20
+MAX_VALUES = 100_000
+
+
+class TooLarge(ValueError):
+    """A YAML document that expands past MAX_VALUES values."""
+
+
+def _check_size(doc: Any) -> Any:
+    """Count the values of `doc` as if its aliases were expanded; stop at MAX_VALUES (so the cost
+    is bounded whatever the document)."""
+    todo, seen = [doc], 0
+    while todo:
+        node = todo.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise TooLarge(f"it expands to more than {MAX_VALUES} values (nested YAML aliases?)")
+        if isinstance(node, dict):
+            todo.extend(node.keys())
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return doc
+
+
 def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return _check_size(yaml.load(text, Loader=_Loader))  # noqa: S506 - a SafeLoader subclass
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 40, 40
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """repr() for error messages: bounded in size and in the work it takes, whatever `value` is."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _listify(v: Any) -> Any:
@@ -93,7 +133,7 @@ class TrainSection(_Strict):
     n_train: int | None = Field(default=None, gt=0)
     batch_size: int = Field(default=128, gt=0)
     lr: float = Field(default=1e-3, gt=0)
-    seed: int = 0
+    seed: Seed = 0
 
     @field_validator("datasets", "acts", "temps", mode="before")
     @classmethod
@@ -209,7 +249,7 @@ class AttackEntry(_Strict):
 class AttackSection(_Strict):
     n_samples: int | None = Field(default=None, gt=0)  # None: the whole test set
     batch_size: int = Field(default=256, gt=0)
-    seed: int = 0
+    seed: Seed = 0
     eval_temps: list[EvalTemp] = ["train"]  # "train" = the model's training temperature
     attacks: list[AttackEntry] = []
 
@@ -280,7 +320,7 @@ def parse_param(text: str) -> tuple[str, bool | int | float | str]:
         raise HotbenchError(f"--param '{text}' is not KEY=VALUE", "write e.g. --param c=1.0")
     try:
         value = _yaml(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, TooLarge):
         value = raw
     if not isinstance(value, (bool, int, float, str)):
         raise HotbenchError(
@@ -374,7 +414,8 @@ def _preset_error(path: Path, exc: ValidationError) -> HotbenchError:
         )
     msg = err["msg"].removeprefix("Value error, ")
     return HotbenchError(
-        f"preset '{path}': key '{key}': {msg} (got {err.get('input')!r})", "fix that value"
+        f"preset '{path}': key '{key}': {msg} (got {short_repr(err.get('input'))})",
+        "fix that value",
     )
 
 
@@ -383,7 +424,13 @@ def load(name_or_path: str | Path) -> tuple[Path, Preset]:
     key."""
     path = resolve(name_or_path)
     try:
+        if path.stat().st_size > MAX_PRESET_BYTES:
+            raise TooLarge(f"it is larger than {MAX_PRESET_BYTES >> 20} MiB")
         doc = _yaml(path.read_text())
+    except TooLarge as exc:
+        raise HotbenchError(
+            f"preset '{path}' is too large: {exc}", "write the values out (a preset is small)"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

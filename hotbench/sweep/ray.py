@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
 from ..context import Context
 from ..errors import HotbenchError
+from . import reaper
 from .driver import Driver, Job, Outcome, error_line, run_job
 from .plan import Plan, UnitStatus
 
@@ -77,6 +79,24 @@ class RayBackend:
         self._refs.clear()
 
 
+@contextmanager
+def _quiet_ray(quiet: bool) -> Iterator[None]:
+    """Under --quiet, Ray's own loggers (set up by `import ray`, not by logging_level) print only
+    errors."""
+    if not quiet:
+        yield
+        return
+    loggers = [logging.getLogger(n) for n in ("ray", "ray._private", "ray.util")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def import_ray() -> Any:
     try:
         import ray
@@ -120,18 +140,23 @@ def run_ray(plan: Plan, ctx: Context) -> list[UnitStatus]:
         # Worker logs stay on the workers (a unit's error comes back with its status); no dashboard
         # for a throw-away local instance (an existing cluster keeps its own).
         extra = {"include_dashboard": False} if ctx.address is None else {}
+        level = logging.ERROR if ctx.reporter.quiet else logging.WARNING
         try:
-            ray.init(
-                address=ctx.address, log_to_driver=False, logging_level=logging.WARNING, **extra
-            )
+            with _quiet_ray(ctx.reporter.quiet):
+                ray.init(address=ctx.address, log_to_driver=False, logging_level=level, **extra)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise HotbenchError(
                 f"cannot connect to Ray at '{ctx.address}': {error_line(exc)}",
                 "check --address (e.g. auto on a cluster node, or ray://HEAD:10001)",
             ) from None
         started = True
+    # a local instance we started must not outlive us, even if this process is SIGKILLed
+    watchdog = reaper.start() if started and ctx.address is None else None
     try:
         return Driver(plan, ctx, RayBackend(ray, ctx.device)).run()
     finally:
         if started:
             ray.shutdown()
+        if watchdog is not None:
+            watchdog.terminate()
+            watchdog.wait()

@@ -1,0 +1,140 @@
+"""Writing files: atomically, with the user's umask, and with one-line errors when the disk says no.
+
+Every file hotbench writes (weights, run.json, attack results, diagnoses, reports, plots, baselines)
+goes through `atomic_write_bytes`: the bytes go to a temporary file in the destination's folder, are
+synced, and the file is renamed into place. A reader sees the old file or the new one, never half of
+one, and a failure (disk full, read-only storage, a folder that is a file) removes the temporary
+file and becomes a `HotbenchError` naming the path: nothing partial is ever trusted later.
+
+`write_output` is the same for a path a user typed (`report -o`, `--plot`, `--save-baseline`): `-`
+is stdout, a symlink is followed and its target written (the link stays a link), and anything that
+is not a regular file or a new path (a folder, /dev/null, a FIFO) is refused before anything is
+written, so that `-o /dev/null` run as root never replaces the device with a regular file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import HotbenchError
+
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_DENIED = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def write_error(path: Path | str, exc: OSError, fix: str | None = None) -> HotbenchError:
+    """The one-line error for an OSError met while writing `path` (the fix depends on the cause)."""
+    reason = exc.strerror or type(exc).__name__
+    if fix is None:
+        if exc.errno in _FULL:
+            fix = "free some space there (or write elsewhere) and run the same command again"
+        elif exc.errno in _DENIED:
+            fix = "write to a location you can write to (check its permissions and mount)"
+        elif exc.errno == errno.ENOTDIR:
+            fix = "a part of that path is a file, not a folder: fix the path"
+        else:
+            fix = "check that path and run the same command again"
+    return HotbenchError(f"cannot write '{path}' ({reason})", fix)
+
+
+def umask() -> int:
+    """The process's umask (read by setting it and setting it back: the only portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    # os.write, not a buffered file object: one place where every byte hotbench writes passes, which
+    # also lets the tests fake a full disk by patching os.write
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def atomic_write_bytes(path: Path | str, data: bytes, fix: str | None = None) -> None:
+    """Write `data` to `path` by a rename, with the mode a plain `open(path, "w")` would give: an
+    existing file keeps its mode, a new one gets 0666 & ~umask (mkstemp alone would give 0600).
+
+    Any OSError (disk full, read-only, a parent that is a file) leaves no temporary file behind and
+    is raised as a HotbenchError naming `path`; `fix` replaces the generic advice."""
+    path = Path(path)
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~umask()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            _write_all(fd, data)
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise write_error(path, exc, fix) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def output_target(path: Path | str) -> Path | None:
+    """Where `write_output` will write `path` (None: stdout), or the one-line error if it must not.
+
+    Called before any work, so that a bad `-o` fails in a second rather than after the report."""
+    if str(path) == "-":
+        return None
+    path = Path(path)
+    if str(path) == "":
+        raise HotbenchError("the output path is empty", "pass a file path, or - for stdout")
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    if not stat.S_ISREG(st.st_mode):
+        what = f"'{path}'" + (f" (a link to '{target}')" if target != path else "")
+        raise HotbenchError(
+            f"{what} is {_kind(st.st_mode)}, not a regular file: refusing to replace it",
+            "pass a file path (an existing file is replaced, a new one created), or - for stdout",
+        )
+    return target
+
+
+def write_output(path: Path | str, data: bytes) -> None:
+    """Write a user-named output: `-` to stdout, a symlink's target in place of the link, a regular
+    or new file atomically (see `output_target` for what is refused)."""
+    target = output_target(path)
+    if target is None:
+        sys.stdout.flush()  # text already printed goes first
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data.decode())
+        sys.stdout.flush()
+        return
+    atomic_write_bytes(target, data)

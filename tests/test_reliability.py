@@ -1,0 +1,564 @@
+"""Hostile inputs and faults (issue 17): each case gets one line on stderr naming the problem (and
+the path), exit code 2, no traceback, and nothing partial left that a later run would trust.
+
+Faults are real where the machine allows it: a read-only bind mount (root) or chmod (others) for a
+read-only workspace, a small tmpfs (root) for a full disk, and always a fake full disk (os.write
+raising ENOSPC) that runs everywhere. docs/reliability.md lists the cases and how to re-run them.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hotbench.cli import app
+from hotbench.config import AttackConfig
+from hotbench.store import _json_checksum, read_json_checked
+
+from .conftest import NONE1, TANH50
+
+runner = CliRunner()
+ATTACK_FAST = ["--steps", "2", "--n-samples", "20", "--device", "cpu", "-q"]
+
+
+def one_line_error(result, *needles: str) -> str:
+    """The error line of a handled failure (exit 2, one line, no traceback) containing `needles`."""
+    err = result.stderr.strip()
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = [ln for ln in err.splitlines() if not ln.startswith("warning: ")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def resign(path: Path, mutate) -> None:
+    """Edit a stored JSON and give it a valid checksum again: what a careless script would do."""
+    doc = json.loads(path.read_text())
+    mutate(doc)
+    doc["checksum"] = _json_checksum(doc)
+    path.write_text(json.dumps(doc))
+
+
+def attack(ws: Path, *extra: str):
+    return runner.invoke(app, ["attack", "-w", str(ws), *ATTACK_FAST, *extra])
+
+
+# ---- read-only storage ---------------------------------------------------------------------------
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """Make `path` read-only for real: a read-only bind mount as root (root ignores permission
+    bits), chmod otherwise."""
+    if IS_ROOT:
+        try:
+            subprocess.run(
+                ["mount", "--bind", str(path), str(path)], check=True, capture_output=True
+            )
+        except (OSError, subprocess.CalledProcessError) as exc:
+            pytest.skip(f"cannot bind-mount here (a container without CAP_SYS_ADMIN?): {exc}")
+        try:
+            subprocess.run(
+                ["mount", "-o", "remount,bind,ro", str(path)], check=True, capture_output=True
+            )
+            yield
+        finally:
+            subprocess.run(["umount", str(path)], check=True, capture_output=True)
+        return
+    modes = {p: p.stat().st_mode for p in [path, *path.rglob("*")] if p.is_dir()}
+    for p in modes:
+        p.chmod(stat.S_IMODE(modes[p]) & ~0o222)
+    try:
+        yield
+    finally:
+        for p, m in modes.items():
+            p.chmod(stat.S_IMODE(m))
+
+
+def test_read_only_workspace_attack_and_diagnose_fail_in_one_line_report_and_ls_work(
+    trained_ws,
+) -> None:
+    root = trained_ws.root
+    assert attack(root, "--run", TANH50.run_id).exit_code == 0  # one stored result to report
+    with read_only(root):
+        one_line_error(
+            attack(root, "--run", TANH50.run_id, "--eps", "0.1"),
+            "cannot write",
+            ".lock",
+            "Read-only file system" if IS_ROOT else "Permission denied",
+            "writable workspace",
+        )
+        result = runner.invoke(
+            app, ["diagnose", "-w", str(root), "--run", TANH50.run_id, "--device", "cpu", "-q"]
+        )
+        one_line_error(result, "cannot write", str(root))
+        assert attack(root, "--run", TANH50.run_id).exit_code == 0  # stored: read, not written
+        assert runner.invoke(app, ["report", "-w", str(root)]).exit_code == 0
+        assert runner.invoke(app, ["ls", "-w", str(root)]).exit_code == 0
+
+
+# ---- a full disk ---------------------------------------------------------------------------------
+@pytest.fixture
+def disk_full(monkeypatch):
+    """Every byte hotbench writes goes through os.write (hotbench.files): make the disk full."""
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+
+
+def test_disk_full_during_train_is_one_line_and_leaves_nothing_trusted(tmp_path, disk_full):
+    ws = tmp_path / "ws"
+    result = runner.invoke(app, ["train", "--epochs", "1", "--device", "cpu", "-q", "-w", str(ws)])
+    one_line_error(result, "cannot write", "model.safetensors", "No space left on device")
+    assert not list(ws.rglob("run.json")) and temp_files(ws) == []
+
+
+def test_disk_full_during_attack_is_one_line_and_leaves_nothing_trusted(trained_ws, disk_full):
+    result = attack(trained_ws.root, "--run", TANH50.run_id)
+    one_line_error(result, "cannot write", "attacks", "No space left on device")
+    assert trained_ws.load_results(TANH50.run_id) == [] and temp_files(trained_ws.root) == []
+
+
+def test_disk_full_during_report_output(trained_ws, tmp_path, monkeypatch):
+    assert attack(trained_ws.root, "--run", TANH50.run_id).exit_code == 0
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    out = tmp_path / "out" / "r.json"
+    result = runner.invoke(
+        app, ["report", "-w", str(trained_ws.root), "-f", "json", "-o", str(out)]
+    )
+    one_line_error(result, f"cannot write '{out}'", "No space left on device", "free some space")
+    assert not out.exists() and temp_files(tmp_path / "out") == []
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="mounting a tmpfs needs root")
+def test_real_full_tmpfs_during_train(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    try:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs here: {exc}")
+    try:
+        filler = mnt / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        os.truncate(filler, filler.stat().st_size - 16384)  # less than one set of weights
+        ws = mnt / "ws"
+        result = runner.invoke(
+            app, ["train", "--epochs", "1", "--device", "cpu", "-q", "-w", str(ws)]
+        )
+        one_line_error(result, "cannot write", str(ws), "No space left on device")
+        assert not list(ws.rglob("run.json")) and temp_files(mnt) == []
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True, capture_output=True)
+
+
+# ---- outputs: -o and --plot (issue 15 "Outputs", issue 17 item 6) --------------------------------
+@pytest.fixture
+def reported_ws(trained_ws):
+    assert attack(trained_ws.root, "--run", TANH50.run_id).exit_code == 0
+    return trained_ws
+
+
+def report(ws, *args: str):
+    return runner.invoke(app, ["report", "-w", str(ws.root), *args])
+
+
+def test_output_dash_is_stdout(reported_ws, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = report(reported_ws, "-f", "json", "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["records"]
+    assert not (tmp_path / "-").exists()
+
+
+def test_output_to_a_directory_is_refused(reported_ws, tmp_path):
+    one_line_error(report(reported_ws, "-o", str(tmp_path)), "is a directory", "pass a file path")
+    assert tmp_path.is_dir()
+
+
+def test_output_under_a_file_is_refused(reported_ws, tmp_path):
+    f = tmp_path / "plain"
+    f.write_text("x")
+    one_line_error(report(reported_ws, "-o", str(f / "x.json")), "cannot write", "Not a directory")
+    assert f.read_text() == "x"
+
+
+def test_output_to_a_fifo_is_refused(reported_ws, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    one_line_error(report(reported_ws, "-o", str(fifo)), "is a FIFO, not a regular file")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="mknod needs root (the case: -o /dev/null run as root)")
+def test_output_to_a_device_as_root_keeps_the_device(reported_ws, tmp_path):
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a private /dev/null
+    link = tmp_path / "null-link"
+    link.symlink_to(null)
+    for target in (null, link):
+        one_line_error(report(reported_ws, "-o", str(target)), "is a device, not a regular file")
+        assert stat.S_ISCHR(null.stat().st_mode)
+
+
+def test_output_through_a_symlink_writes_the_target_and_keeps_the_link(reported_ws, tmp_path):
+    target = tmp_path / "real" / "report.md"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "link.md"
+    link.symlink_to(target)
+    assert report(reported_ws, "-f", "markdown", "-o", str(link)).exit_code == 0
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text().startswith("|") or "ε" in target.read_text()
+    dangling = tmp_path / "dangling.md"
+    dangling.symlink_to(tmp_path / "new.md")
+    assert report(reported_ws, "-f", "markdown", "-o", str(dangling)).exit_code == 0
+    assert dangling.is_symlink() and (tmp_path / "new.md").is_file()
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_created_files_respect_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        ws = tmp_path / "ws"
+        assert (
+            runner.invoke(
+                app, ["train", "--epochs", "1", "--device", "cpu", "-q", "-w", str(ws)]
+            ).exit_code
+            == 0
+        )
+        assert attack(ws).exit_code == 0
+        out, png = tmp_path / "r.json", tmp_path / "p.png"
+        result = runner.invoke(
+            app, ["report", "-w", str(ws), "-f", "json", "-o", str(out), "--plot", str(png)]
+        )
+        assert result.exit_code == 0, result.output
+    finally:
+        os.umask(old)
+    files = [out, png, *ws.rglob("run.json"), *ws.rglob("*.safetensors"), *ws.rglob("attacks/*")]
+    assert len(files) >= 5
+    assert {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {
+        f.name: oct(mode) for f in files
+    }
+
+
+def test_replacing_an_output_keeps_its_mode(reported_ws, tmp_path):
+    out = tmp_path / "r.txt"
+    out.write_text("old")
+    out.chmod(0o640)
+    assert report(reported_ws, "-o", str(out)).exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640 and out.read_text() != "old"
+
+
+def test_outputs_on_read_only_storage_are_one_line(reported_ws, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    with read_only(ro):
+        one_line_error(report(reported_ws, "-o", str(ro / "r.txt")), "cannot write", str(ro))
+        one_line_error(report(reported_ws, "--plot", str(ro / "p.png")), "cannot write", str(ro))
+    assert list(ro.iterdir()) == []
+
+
+# ---- seeds, alias bombs, method parameters -------------------------------------------------------
+BIG = str(2**64)
+
+
+@pytest.mark.parametrize(
+    "args, bound",
+    [
+        (["train", "--seed", BIG, "--epochs", "1"], "less than or equal to 4294967295"),
+        (["train", "--seed", "-1", "--epochs", "1"], "greater than or equal to 0"),
+        (["attack", "--seed", BIG], "less than or equal to 4294967295"),
+    ],
+    ids=["train-2**64", "train-negative", "attack-2**64"],
+)
+def test_seed_out_of_range_is_one_line_and_creates_nothing(args, bound, tmp_path, trained_ws):
+    ws = trained_ws.root if args[0] == "attack" else tmp_path / "fresh"
+    before = sorted(p.relative_to(ws) for p in ws.rglob("*")) if ws.exists() else None
+    result = runner.invoke(app, [*args, "-w", str(ws), "--device", "cpu", "-q"])
+    one_line_error(result, "'seed'", bound)
+    after = sorted(p.relative_to(ws) for p in ws.rglob("*")) if ws.exists() else None
+    assert after == before
+
+
+PRESET = """\
+train:
+  datasets: [digits]
+  acts: [tanh]
+  temps: [1]
+  epochs: {epochs}
+  seed: {seed}
+attack:
+  n_samples: 20
+  attacks:
+    - method: {method}
+      params: {params}
+"""
+
+
+def run_preset(tmp_path: Path, text: str):
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    ws = tmp_path / "ws-preset"
+    return runner.invoke(app, ["run", str(p), "-w", str(ws), "--device", "cpu", "-q"]), ws
+
+
+def test_preset_seed_out_of_range(tmp_path):
+    text = PRESET.format(epochs=1, seed=2**64, method="fgsm", params="{}")
+    result, ws = run_preset(tmp_path, text)
+    one_line_error(result, "p.yaml", "train.seed", "less than or equal to 4294967295")
+    assert not ws.exists()
+
+
+def alias_bomb(levels: int) -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines)
+
+
+def test_yaml_alias_bomb_is_bounded_and_its_message_short(tmp_path):
+    text = "bomb:\n" + "\n".join("  " + ln for ln in alias_bomb(9).splitlines()) + "\n"
+    text += PRESET.format(epochs="*a9", seed=0, method="fgsm", params="{}")
+    assert len(text.encode()) < 2000
+    result, _ = run_preset(tmp_path, text)
+    line = one_line_error(result, "p.yaml", "too large", "expands to more than")
+    assert len(line) < 300
+
+
+def test_wrongly_typed_large_value_is_quoted_short(tmp_path):
+    # below the size bound but far too large to print: the message quotes a bounded excerpt
+    text = "bomb:\n" + "\n".join("  " + ln for ln in alias_bomb(4).splitlines()) + "\n"
+    text += PRESET.format(epochs="*a4", seed=0, method="fgsm", params="{}").replace(
+        "train:", "x: 1\ntrain:"
+    )
+    result, _ = run_preset(tmp_path, text.replace("bomb:\n", "").replace("x: 1\n", ""))
+    line = one_line_error(result, "p.yaml")
+    assert len(line) < 400
+
+
+@pytest.mark.parametrize(
+    "method, param, problem",
+    [
+        ("cw", "c=abc", "must be a number"),
+        ("cw", "lr=-1", "must be > 0"),
+        ("cw", "c=.nan", "must be a finite number"),
+        ("cw", "kappa=-1", "must be >= 0"),
+        ("square", "n_queries=-5", "must be >= 1"),
+        ("square", "n_queries=2.5", "must be an integer"),
+        ("square", "p_init=1.5", "must be <= 1"),
+        ("apgd", "loss=hinge", "must be one of: ce, dlr"),
+        ("apgd", "rho=true", "must be a number"),
+        ("pgd", "random_start=maybe", "must be true or false"),
+        ("transfer", "surrogate_temp=0", "must be > 0"),
+        ("transfer", "surrogate_act=tahn", "must be one of"),
+    ],
+)
+def test_method_parameters_are_typed_and_ranged_in_the_cli(trained_ws, method, param, problem):
+    before = sorted(trained_ws.root.rglob("*"))
+    result = attack(trained_ws.root, "--method", method, "--param", param)
+    one_line_error(result, f"'{param.split('=')[0]}'", f"'{method}'", problem)
+    assert sorted(trained_ws.root.rglob("*")) == before
+
+
+def test_method_parameters_are_typed_and_ranged_in_presets(tmp_path):
+    text = PRESET.format(epochs=1, seed=0, method="cw", params="{c: .nan}")
+    result, ws = run_preset(tmp_path, text)
+    one_line_error(result, "p.yaml", "attack.attacks[0]", "'c'", "finite")
+    assert not ws.exists()
+
+
+def test_every_parameter_of_every_attack_has_a_rule():
+    from hotbench.attacks.spec import ATTACKS, check_params
+
+    for name, spec in ATTACKS.items():
+        for key, default in spec.defaults.items():
+            check_params(name, {key: default})  # the default is valid
+            for bad in ([1], float("nan"), "not-a-value" if not isinstance(default, str) else 3):
+                with pytest.raises(Exception, match=key):
+                    check_params(name, {key: bad})
+
+
+# ---- diagnose, inconsistent results, messages ----------------------------------------------------
+def test_diagnose_eps_without_probe_on_a_model_without_results(trained_ws):
+    result = runner.invoke(
+        app,
+        [
+            "diagnose",
+            "-w",
+            str(trained_ws.root),
+            "--run",
+            TANH50.run_id,
+            "--eps",
+            "0.3",
+            "--no-probe",
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
+    one_line_error(result, TANH50.run_id, "no attack result", "drop --no-probe")
+
+
+def _two_results(ws) -> list[Path]:
+    assert (
+        attack(ws.root, "--run", TANH50.run_id, "--method", "fgsm", "--method", "pgd").exit_code
+        == 0
+    )
+    return sorted((ws.run_dir(TANH50.run_id) / "attacks").glob("*.json"))
+
+
+def test_result_with_inconsistent_lists_is_skipped_by_name_and_the_others_kept(trained_ws):
+    bad, good = _two_results(trained_ws)
+    resign(bad, lambda d: d["per_sample"]["adv_pred"].pop())
+    result = runner.invoke(app, ["report", "-w", str(trained_ws.root), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert f"skipped result file '{bad}'" in result.stderr
+    assert "different lengths" in result.stderr and f"delete '{bad}'" in result.stderr
+    ids = {r["attack_id"] for r in json.loads(result.stdout)["records"]}
+    assert ids == {good.stem}
+    diag = runner.invoke(
+        app, ["diagnose", "-w", str(trained_ws.root), "--run", TANH50.run_id, "--no-probe", "-q"]
+    )
+    assert diag.exit_code == 0, diag.output
+    assert f"skipped result file '{bad}'" in diag.stderr
+
+
+def test_result_with_unknown_method_names_the_file(trained_ws):
+    bad, _ = _two_results(trained_ws)
+    resign(bad, lambda d: d["config"].update(method="pgdx"))
+    result = runner.invoke(app, ["report", "-w", str(trained_ws.root)])
+    assert result.exit_code == 0
+    assert (
+        f"skipped result file '{bad}'" in result.stderr and "unknown attack 'pgdx'" in result.stderr
+    )
+
+
+def test_corrupt_result_fix_deletes_that_file_not_the_folder(trained_ws):
+    bad, _ = _two_results(trained_ws)
+    bad.write_text(bad.read_text()[:-40])
+    result = attack(trained_ws.root, "--run", TANH50.run_id, "--method", "fgsm", "--method", "pgd")
+    line = one_line_error(result, str(bad), "unreadable or truncated")
+    assert f"delete '{bad}'" in line and f"delete '{bad.parent}'" not in line
+
+
+def test_resigned_run_json_with_wrong_types_names_the_file(trained_ws):
+    path = trained_ws.run_dir(TANH50.run_id) / "run.json"
+    resign(path, lambda d: d["config"].update(temp="hot"))
+    result = runner.invoke(app, ["ls", "-w", str(trained_ws.root)])
+    one_line_error(result, str(path), "not a valid run record", "'temp'")
+
+
+def test_pickle_refusal_names_the_call_and_never_advises_weights_only_false(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"w": Evil()}, path)
+    result = runner.invoke(app, ["import-weights", str(path), "-w", str(tmp_path / "ws"), "-q"])
+    line = one_line_error(result, "refused to load", "could run code")
+    assert "system" in line, line
+    assert "weights_only=False" not in line and "weights_only" not in line.replace(
+        "weights_only=True", ""
+    )
+
+
+# ---- quieter gaps --------------------------------------------------------------------------------
+def test_empty_hotbench_home_is_the_default_workspace_not_the_current_directory(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOTBENCH_HOME", "")
+    result = runner.invoke(app, ["train", "--epochs", "1", "--device", "cpu", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "hotbench-runs" / "runs").is_dir() and not (tmp_path / "runs").exists()
+
+
+def test_empty_workspace_path_is_refused_in_python():
+    from hotbench.errors import HotbenchError
+    from hotbench.store import Workspace
+
+    with pytest.raises(HotbenchError, match="workspace path is empty"):
+        Workspace("")
+
+
+def test_weights_of_another_dtype_are_converted_with_a_word(tmp_path, trained_ws):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(trained_ws.run_dir(TANH50.run_id) / "model.safetensors"))
+    path = tmp_path / "w64.safetensors"
+    save_file({k: v.double() for k, v in state.items()}, str(path))
+    ws = tmp_path / "ws"
+    result = runner.invoke(
+        app, ["import-weights", str(path), "--temp", "50", "-w", str(ws), "--device", "cpu", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "float64" in result.stderr and "float32" in result.stderr
+    run_id = result.stdout.strip()
+    doc = read_json_checked(ws / "runs" / run_id / "run.json")
+    assert doc["provenance"]["imported"]["dtype"] == "float64"
+
+
+def test_nan_weights_are_never_attacked(trained_ws):
+    from hotbench.store import Workspace
+
+    ws = Workspace(trained_ws.root)
+    record = ws.load_record(NONE1.run_id)
+    model = ws.load_model(record)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    ws.save_run(record.config, model, record.doc["metrics"], record.doc["provenance"])
+    result = attack(trained_ws.root, "--run", NONE1.run_id)
+    one_line_error(result, "NaN or infinite", "model.safetensors")
+    assert ws.load_results(NONE1.run_id) == []
+
+
+def test_training_that_diverges_stores_nothing(tmp_path):
+    ws = tmp_path / "ws"
+    result = runner.invoke(
+        app, ["train", "--epochs", "2", "--lr", "1e30", "--device", "cpu", "-q", "-w", str(ws)]
+    )
+    one_line_error(result, "diverged", "--lr")
+    assert not list(ws.rglob("run.json"))
+
+
+def test_attack_config_checks_params_from_python_too():
+    with pytest.raises(Exception, match="'c'"):
+        AttackConfig(method="cw", params={"c": float("nan")})
