@@ -29,7 +29,7 @@ from .config import TrainConfig, stable_hash
 from .context import Context
 from .data import DATASETS, load_dataset
 from .errors import HotbenchError, warn
-from .models import HotNet, build_model
+from .models import HotNet, arch_source, check_model
 from .runtime import hardware, versions
 from .store import RunRecord, sha256_file
 from .training import accuracy
@@ -143,7 +143,8 @@ def build_from_weights(path: Path, cfg: TrainConfig) -> tuple[HotNet, str, str]:
             f"weights in '{path}' are {dtype}: converted to float32 (what hotbench's models compute"
             " in); accuracies may differ slightly from the original model's"
         )
-    model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
+    # a user's arch (--arch MODULE:CALLABLE) is checked to output [batch, classes] first
+    model = check_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
     state = _fit_keys(state, set(model.state_dict()))
     try:
         model.load_state_dict(state, strict=True)
@@ -168,7 +169,7 @@ def build_from_weights(path: Path, cfg: TrainConfig) -> tuple[HotNet, str, str]:
 
 def import_run_id(cfg: TrainConfig, weights_sha256: str) -> str:
     r = cfg.resolved()
-    digest = stable_hash({"config": r.model_dump(), "weights": weights_sha256}, 8)
+    digest = stable_hash({"config": r.hash_payload(), "weights": weights_sha256}, 8)
     return f"{r.dataset}-{r.act}-T{r.temp:g}-import-{digest}"
 
 
@@ -215,6 +216,8 @@ def import_weights(ctx: Context, path: Path, cfg: TrainConfig) -> tuple[RunRecor
             ),
         },
     }
+    if (source := arch_source(cfg.arch)) is not None:
+        prov["arch_source"] = source
     with ws.lock(run_id):
         record = ws.save_run(cfg, model.cpu(), metrics, prov, run_id=run_id)
     ctx.reporter.log(f"imported {run_id} from {path.name} ({fmt}): test acc {test_acc:.3f}")

@@ -20,6 +20,7 @@ from .checkpoints import import_weights
 from .config import TrainConfig
 from .context import Context
 from .data import DATASETS
+from .defenses import DEFENSES
 from .doctor import examine, render_doctor
 from .errors import HotbenchError, reset_warnings
 from .evaluate.diagnose import render_diagnoses
@@ -136,6 +137,16 @@ PresetF = Annotated[
 ]
 
 
+ArchO = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            f"One of: {_names(ARCHS)} (default: the dataset's), or MODULE:CALLABLE, your own"
+            " network: CALLABLE(input_shape=(C, H, W), num_classes=K) returns an nn.Module mapping"
+            " inputs in [0, 1] to logits; importable from the current directory."
+        )
+    ),
+]
 ExecutorO = Annotated[str, typer.Option(help=f"Where units run; one of: {_names(EXECUTORS)}.")]
 WorkersO = Annotated[
     int | None,
@@ -190,11 +201,37 @@ def train(
         list[float] | None,
         typer.Option(help="Training temperature T in act(z / T); repeat for a sweep."),
     ] = None,
-    arch: Annotated[
-        str | None, typer.Option(help=f"One of: {_names(ARCHS)} [default: the dataset's].")
-    ] = None,
+    arch: ArchO = None,
     epochs: Annotated[
         int | None, typer.Option(help="[default: the dataset's (digits 40, mnist 5)].")
+    ] = None,
+    defense: Annotated[
+        str,
+        typer.Option(
+            help=(
+                f"Training-time defense, one of: {_names(DEFENSES)}; combines with --act/--temp"
+                " (docs/controls.md)."
+            )
+        ),
+    ] = "none",
+    train_eps: Annotated[
+        float | None,
+        typer.Option(
+            help=(
+                "Linf budget of the defense's inner attack, in (0, 1] (default: 0.1 on digits,"
+                " mnist and fashion-mnist; 8/255 on cifar10)."
+            )
+        ),
+    ] = None,
+    train_steps: Annotated[
+        int | None, typer.Option(help="Inner PGD iterations of the defense (default: 10).")
+    ] = None,
+    train_alpha: Annotated[
+        float | None, typer.Option(help="Inner PGD step (default: 2.5 * train-eps / train-steps).")
+    ] = None,
+    trades_beta: Annotated[
+        float | None,
+        typer.Option(help="TRADES' weight of the KL term (--defense trades; default: 6)."),
     ] = None,
     batch_size: Annotated[int, typer.Option()] = 128,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -232,6 +269,11 @@ def train(
         lr=lr,
         seed=seed,
         n_train=n_train,
+        defense=defense,
+        train_eps=train_eps,
+        train_steps=train_steps,
+        train_alpha=train_alpha,
+        trades_beta=trades_beta,
     )
 
 
@@ -382,6 +424,16 @@ def report(
             help="Also write accuracy vs eps (attacks run at several eps) to FILE.png or FILE.svg.",
         ),
     ] = None,
+    plot_defenses: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot-defenses",
+            help=(
+                "Also write every model's worst case side by side at each eps (defenses compared)"
+                " to FILE.png or FILE.svg."
+            ),
+        ),
+    ] = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -428,7 +480,7 @@ def report(
     filters = Filters(dataset or [], act or [], temp or [], run or [])
     if preset is not None:
         filters.run = load(preset)[1].run_ids()
-    for path in (plot, plot_eps):
+    for path in (plot, plot_eps, plot_defenses):
         if path is not None:
             plot_format(path)  # a bad extension fails before anything is written
     for path in (output, plot, plot_eps, save_baseline):
@@ -442,8 +494,8 @@ def report(
         write_output(output, text.encode())  # `-o -` is stdout
     else:
         sys.stdout.write(text)
-    if plot is not None or plot_eps is not None:
-        write_report_plots(ws, filters, plot, plot_eps)
+    if plot is not None or plot_eps is not None or plot_defenses is not None:
+        write_report_plots(ws, filters, plot, plot_eps, plot_defenses)
     if outcome is not None and (code := finish(outcome)):
         raise typer.Exit(code)
 
@@ -539,7 +591,7 @@ def list_runs(
         c = rec.config
         n = len(ws.load_results(rec.run_id))  # current, valid ones (stale or damaged: a warning)
         typer.echo(
-            f"{rec.run_id}\t{c.dataset}\t{c.arch}\t{c.act}\tT={c.temp:g}\tepochs={c.epochs}\tseed={c.seed}"
+            f"{rec.run_id}\t{c.dataset}\t{c.arch}\t{c.defense_label}\t{c.act}\tT={c.temp:g}\tepochs={c.epochs}\tseed={c.seed}"
             f"\ttest_acc={rec.test_acc:.3f}\tresults={n}"
         )
 
@@ -557,9 +609,7 @@ def import_weights_cmd(
     ] = "digits",
     act: Annotated[str, typer.Option(help=f"Output activation: {_names(ACTIVATIONS)}.")] = "tanh",
     temp: Annotated[float, typer.Option(help="Training temperature T of act(z / T).")] = 1.0,
-    arch: Annotated[
-        str | None, typer.Option(help=f"One of: {_names(ARCHS)} [default: the dataset's].")
-    ] = None,
+    arch: ArchO = None,
     force: Annotated[
         bool, typer.Option("--force", help="Store again even if this file was imported.")
     ] = False,

@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .attacks.spec import ATTACKS, Targeted, param_problem
 from .data import DATASETS
+from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEPS, DEFENSES
+from .defenses import label as defense_label
 from .errors import HotbenchError
-from .models import ACTIVATIONS, ARCHS
+from .models import ACTIVATIONS, check_arch_name
 
 # Seeds are 32-bit: torch's generators take 64 bits, but the attack engine derives per-sample and
 # per-batch seeds as seed * 1_000_003 + index in int64, which a larger seed would overflow (a crash
@@ -54,14 +56,22 @@ class TrainConfig(_Frozen):
     lr: float = 1e-3
     seed: Seed = 0
     n_train: int | None = None  # train on the first n images only (CPU-sized reproductions)
+    # Training-time defense (hotbench.defenses): none, pgd-at or trades. Its options stay None with
+    # `none`, and are left out of the hash then, so that every undefended run keeps its id.
+    defense: str = "none"
+    train_eps: float | None = None  # Linf budget of the inner attack (None: the dataset's default)
+    train_steps: int | None = None  # inner PGD iterations (None: DEFAULT_TRAIN_STEPS)
+    train_alpha: float | None = None  # inner step size (None: 2.5 * eps / steps)
+    trades_beta: float | None = None  # TRADES' weight of the KL term (None: 6, Zhang et al.)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         DATASETS.check(self.dataset)
         ACTIVATIONS.check(self.act)
         if self.arch is not None:
-            ARCHS.check(self.arch)
+            check_arch_name(self.arch)
         check_temperature(self.temp)
+        self._check_defense()
         for name in ("epochs", "batch_size", "n_train"):
             v = getattr(self, name)
             if v is not None and v <= 0:
@@ -73,20 +83,82 @@ class TrainConfig(_Frozen):
             raise HotbenchError(f"lr must be > 0, got {self.lr}", "pass a positive --lr")
         return self
 
+    def _check_defense(self) -> None:
+        spec = DEFENSES.get(self.defense)
+        given = [
+            (flag, v)
+            for flag, v in (
+                ("--train-eps", self.train_eps),
+                ("--train-steps", self.train_steps),
+                ("--train-alpha", self.train_alpha),
+                ("--trades-beta", self.trades_beta),
+            )
+            if v is not None
+        ]
+        if not spec.adversarial and given:
+            raise HotbenchError(
+                f"{given[0][0]} is an option of an adversarial defense, not of --defense none",
+                f"add --defense pgd-at or --defense trades, or drop {given[0][0]}",
+            )
+        if self.trades_beta is not None and not spec.beta:
+            raise HotbenchError(
+                f"--trades-beta is an option of --defense trades, not of --defense {self.defense}",
+                "drop --trades-beta, or use --defense trades",
+            )
+        eps = self.train_eps
+        if eps is not None and not (0 < eps <= 1):  # NaN fails too
+            raise HotbenchError(
+                f"train-eps must be in (0, 1] (a Linf budget on inputs in [0, 1]), got {eps}",
+                "pass e.g. --train-eps 0.1",
+            )
+        if self.train_steps is not None and self.train_steps <= 0:
+            raise HotbenchError(
+                f"train-steps must be >= 1, got {self.train_steps}", "pass e.g. --train-steps 10"
+            )
+        for flag, v in (("train-alpha", self.train_alpha), ("trades-beta", self.trades_beta)):
+            if v is not None and not (v > 0 and math.isfinite(v)):
+                raise HotbenchError(
+                    f"{flag} must be a finite number > 0, got {v}", f"pass a positive --{flag}"
+                )
+
     def resolved(self) -> TrainConfig:
         """Fill dataset defaults so that the hash never depends on what was left implicit."""
         spec = DATASETS.get(self.dataset)
-        return self.model_copy(
-            update={
-                "arch": self.arch or spec.default_arch,
-                "epochs": self.epochs or spec.default_epochs,
+        update: dict[str, Any] = {
+            "arch": self.arch or spec.default_arch,
+            "epochs": self.epochs or spec.default_epochs,
+        }
+        d = DEFENSES.get(self.defense)
+        if d.adversarial:
+            eps = self.train_eps if self.train_eps is not None else DEFAULT_TRAIN_EPS[self.dataset]
+            steps = self.train_steps or DEFAULT_TRAIN_STEPS
+            update |= {
+                "train_eps": eps,
+                "train_steps": steps,
+                "train_alpha": self.train_alpha or 2.5 * eps / steps,
+                "trades_beta": (self.trades_beta or DEFAULT_TRADES_BETA) if d.beta else None,
             }
-        )
+        return self.model_copy(update=update)
+
+    def hash_payload(self) -> dict[str, Any]:
+        """What the run id hashes: every field, except the defense's when there is none (the ids
+        of runs stored before defenses existed stay valid)."""
+        dump = self.resolved().model_dump()
+        if dump["defense"] == "none":
+            for key in ("defense", "train_eps", "train_steps", "train_alpha", "trades_beta"):
+                del dump[key]
+        return dump
+
+    @property
+    def defense_label(self) -> str:
+        """none, temperature, pgd-at, trades or a combination (the report's `defense` column)."""
+        return defense_label(self.act, self.defense)
 
     @property
     def run_id(self) -> str:
         r = self.resolved()
-        return f"{r.dataset}-{r.act}-T{r.temp:g}-{stable_hash(r.model_dump(), 8)}"
+        tag = "" if r.defense == "none" else f"-{r.defense}"
+        return f"{r.dataset}-{r.act}-T{r.temp:g}{tag}-{stable_hash(self.hash_payload(), 8)}"
 
 
 AttackOn = Literal["output", "logits"]

@@ -9,14 +9,22 @@ into the weights.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import inspect
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .data import DatasetSpec
+from .errors import HotbenchError
 from .registry import Registry
 
 
@@ -52,6 +60,9 @@ class Arch:
 
     build: Callable[[DatasetSpec], nn.Module]
     channels_last: bool = False
+    # hotbench's own bodies take inputs normalised with the dataset's mean and std; a user's module
+    # (`--arch MODULE:CALLABLE`) is promised inputs in [0, 1], as RobustBench's models are.
+    normalize: bool = True
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -134,6 +145,100 @@ ARCHS.add("mnist-cnn", Arch(mnist_cnn, channels_last=True))
 ARCHS.add("cifar-vgg", Arch(cifar_vgg, channels_last=True))
 
 
+# ---- users' own architectures: --arch MODULE:CALLABLE --------------------------------------------
+def is_import_path(arch: str) -> bool:
+    """`my_pkg.nets:build` names a user's callable; a registry name never holds a colon."""
+    return ":" in arch
+
+
+def _import_callable(path: str) -> Callable[..., Any]:
+    """Import `MODULE:CALLABLE` (the current directory is importable, as with `python -m`)."""
+    module_name, _, attr = path.partition(":")
+    fix = "pass --arch MODULE:CALLABLE with an importable module (e.g. my_pkg.nets:build)"
+    if not module_name or not attr:
+        raise HotbenchError(f"arch '{path}' is not MODULE:CALLABLE", fix)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        # a console script does not put the current directory on sys.path; users run hotbench from
+        # their project folder and expect its packages to import (uvicorn and gunicorn do the same)
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HotbenchError(
+            f"arch '{path}': cannot import module '{module_name}' ({exc})", fix
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
+        raise HotbenchError(
+            f"arch '{path}': importing '{module_name}' raised {type(exc).__name__}: {exc}",
+            "fix the module so that it imports",
+        ) from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            raise HotbenchError(
+                f"arch '{path}': module '{module_name}' has no attribute '{attr}'",
+                f"name a callable defined in {module_name}",
+            )
+    if not callable(fn):
+        raise HotbenchError(
+            f"arch '{path}': '{attr}' is a {type(fn).__name__}, not a callable",
+            "name a function or class that returns an nn.Module",
+        )
+    return fn
+
+
+def _user_arch(path: str) -> Arch:
+    fn = _import_callable(path)
+
+    def build(spec: DatasetSpec) -> nn.Module:
+        try:
+            body = fn(
+                input_shape=(spec.channels, spec.size, spec.size), num_classes=spec.num_classes
+            )
+        except Exception as exc:  # noqa: BLE001 - the user's callable raised
+            raise HotbenchError(
+                f"arch '{path}' raised {type(exc).__name__}: {exc}".splitlines()[0],
+                "it is called as CALLABLE(input_shape=(C, H, W), num_classes=K); fix it",
+            ) from None
+        if not isinstance(body, nn.Module):
+            raise HotbenchError(
+                f"arch '{path}' returned a {type(body).__name__}, not a torch.nn.Module",
+                "return the network (an nn.Module mapping inputs in [0, 1] to logits)",
+            )
+        return body
+
+    return Arch(build, channels_last=False, normalize=False)
+
+
+def get_arch(name: str) -> Arch:
+    """A registered arch, or a user's `MODULE:CALLABLE`."""
+    return _user_arch(name) if is_import_path(name) else ARCHS.get(name)
+
+
+def check_arch_name(name: str) -> str:
+    """Validate an arch name (a registry name, or an import path that resolves to a callable)."""
+    if is_import_path(name):
+        _import_callable(name)
+    else:
+        ARCHS.check(name)
+    return name
+
+
+def arch_source(name: str) -> dict[str, Any] | None:
+    """Where a user's arch comes from and the SHA-256 of its source file, for run.json: the import
+    path names the code, the hash says whether it is the same code (None for hotbench's own)."""
+    if not is_import_path(name):
+        return None
+    fn = _import_callable(name)
+    try:
+        file = inspect.getsourcefile(fn) or inspect.getfile(fn)
+    except TypeError:
+        file = None
+    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest() if file else None
+    return {"import_path": name, "file": file, "sha256": digest}
+
+
 class HotNet(nn.Module):
     """Normalisation -> body -> logits z -> act(z / T). Inputs are in [0, 1]."""
 
@@ -196,8 +301,42 @@ class LogitView(nn.Module):
 
 
 def build_model(spec: DatasetSpec, arch: str, act: str, train_temp: float) -> HotNet:
-    body = ARCHS.get(arch).build(spec)
-    return HotNet(body, act, train_temp, spec.mean, spec.std)
+    """The network `arch` for the dataset `spec`, under hotbench's act(z / T) head."""
+    a = get_arch(arch)
+    body = a.build(spec)
+    if a.normalize:
+        return HotNet(body, act, train_temp, spec.mean, spec.std)
+    return HotNet(body, act, train_temp, (0.0,) * spec.channels, (1.0,) * spec.channels)
+
+
+def check_model(spec: DatasetSpec, arch: str, act: str, train_temp: float) -> HotNet:
+    """Build the model and run two inputs through it: a user's module whose output is not
+    [batch, classes] fails here, with one line, before anything is trained or stored."""
+    net = build_model(spec, arch, act, train_temp)
+    x = torch.rand(
+        2, spec.channels, spec.size, spec.size, generator=torch.Generator().manual_seed(0)
+    )
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            z = net.logits(x)
+    except Exception as exc:  # noqa: BLE001 - the user's forward raised
+        raise HotbenchError(
+            f"arch '{arch}': forward on a [2, {spec.channels}, {spec.size}, {spec.size}] batch"
+            f" raised {type(exc).__name__}: {exc}".splitlines()[0],
+            "make the module accept the dataset's input shape",
+        ) from None
+    finally:
+        net.train(was)
+    if not isinstance(z, torch.Tensor) or tuple(z.shape) != (2, spec.num_classes):
+        got = list(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise HotbenchError(
+            f"arch '{arch}' outputs {got} for a batch of 2, expected [2, {spec.num_classes}]"
+            f" ([batch, classes] logits for {spec.name})",
+            "return one logit per class, with no softmax or activation (hotbench adds act(z / T))",
+        )
+    return net
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:

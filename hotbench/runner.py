@@ -18,13 +18,14 @@ from typing import Any
 
 import torch
 
+from .adversarial import batch_loss
 from .attacks.composite import surrogate_config
 from .attacks.engine import Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
 from .data import Dataset, load_dataset
-from .models import HotNet
+from .models import HotNet, arch_source, check_model
 from .progress import Reporter
 from .runtime import hardware, versions
 from .store import RunRecord, Workspace, now
@@ -48,7 +49,9 @@ def compute_trained(
     reporter = reporter or Reporter(quiet=True)
     cfg = cfg.resolved()
     task = reporter.task(f"train {cfg.run_id}", cfg.epochs)
-    result = train_model(cfg, data, device, on_epoch=lambda e, loss: task.advance())
+    result = train_model(
+        cfg, data, device, on_epoch=lambda e, loss: task.advance(), loss_fn=batch_loss(cfg)
+    )
     metrics = {
         "test_acc": result.test_acc,
         "train_time_s": round(result.train_time_s, 3),
@@ -65,6 +68,8 @@ def compute_trained(
         # weights do not depend on the machine
         "train_threads": CPU_TRAIN_THREADS if torch.device(device).type == "cpu" else None,
     }
+    if (source := arch_source(cfg.arch)) is not None:
+        prov["arch_source"] = source  # a user's --arch MODULE:CALLABLE: which code built the net
     return Trained(cfg, result.model, metrics, prov)
 
 
@@ -83,6 +88,7 @@ def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
         return ws.load_record(run_id), False
     data = load_dataset(cfg.dataset, ctx.data_dir, ctx.download)
     ws.ensure_writable()
+    check_model(data.spec, cfg.arch, cfg.act, cfg.temp)  # a broken user arch: nothing is stored
     with ws.lock(run_id):
         if ws.has_run(run_id) and not ctx.force:  # another process finished it while we waited
             return ws.load_record(run_id), False

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .config import TrainConfig
 from .data import Dataset, Split
 from .errors import HotbenchError
-from .models import ARCHS, HotNet, build_model, layout_name, predict
+from .models import HotNet, build_model, get_arch, layout_name, predict
 from .runtime import fixed_threads
 
 # A run id is a hash of the config, so the weights must be a function of the config alone. On CPU,
@@ -48,12 +48,22 @@ def accuracy(model: torch.nn.Module, split: Split) -> float:
     return float((predict(model, split.x) == split.y).float().mean())
 
 
+# (model, clean batch, labels, the run's generator) -> mean loss; see hotbench.adversarial
+BatchLoss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+
+
 def train_step(
-    model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: BatchLoss | None = None,
+    gen: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One optimisation step; returns the batch's mean loss (detached, not synced). Shared with
-    `make bench`, so the throughput it prints is this loop's."""
-    loss = F.cross_entropy(model(x), y)
+    `make bench`, so the throughput it prints is this loop's. `loss_fn` replaces the plain
+    cross-entropy (adversarial training, which draws its random starts from `gen`)."""
+    loss = F.cross_entropy(model(x), y) if loss_fn is None else loss_fn(model, x, y, gen)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -65,10 +75,13 @@ def train_model(
     data: Dataset,
     device: torch.device,
     on_epoch: Callable[[int, float], None] | None = None,
+    loss_fn: BatchLoss | None = None,
 ) -> TrainResult:
+    """Train `cfg` on `data`; `loss_fn` is the defense's batch loss (hotbench.adversarial), None for
+    plain cross-entropy."""
     cfg = cfg.resolved()
     with fixed_threads(CPU_TRAIN_THREADS if torch.device(device).type == "cpu" else None):
-        return _train(cfg, data, torch.device(device), on_epoch)
+        return _train(cfg, data, torch.device(device), on_epoch, loss_fn)
 
 
 def _train(
@@ -76,10 +89,11 @@ def _train(
     data: Dataset,
     device: torch.device,
     on_epoch: Callable[[int, float], None] | None,
+    loss_fn: BatchLoss | None,
 ) -> TrainResult:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    fmt = ARCHS.get(cfg.arch).memory_format
+    fmt = get_arch(cfg.arch).memory_format
     model = build_model(data.spec, cfg.arch, cfg.act, cfg.temp).to(device, memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     train = data.train.head(cfg.n_train)
@@ -93,7 +107,7 @@ def _train(
         total = torch.zeros((), device=device)
         for i in range(0, n, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
-            total += train_step(model, opt, x[idx], y[idx]) * idx.numel()
+            total += train_step(model, opt, x[idx], y[idx], loss_fn, gen) * idx.numel()
         losses.append(float(total) / n)
         if on_epoch is not None:
             on_epoch(epoch + 1, losses[-1])

@@ -137,8 +137,17 @@ class Transfer:
 def surrogate_config(target: TrainConfig, cfg: AttackConfig) -> TrainConfig:
     """The surrogate a transfer attack crafts on: the target's dataset, arch, epochs, seed and
     optimiser, with the output activation of `cfg.params` (default: none at T=1, a plain softmax
-    classifier)."""
+    classifier), and no training-time defense: the surrogate of an adversarially trained target is
+    the undefended model, whose gradients transfer to the target's weaknesses, not its defense's."""
     p = {**ATTACKS.get("transfer").defaults, **cfg.params}
     return target.resolved().model_copy(
-        update={"act": p["surrogate_act"], "temp": float(p["surrogate_temp"])}
+        update={
+            "act": p["surrogate_act"],
+            "temp": float(p["surrogate_temp"]),
+            "defense": "none",
+            "train_eps": None,
+            "train_steps": None,
+            "train_alpha": None,
+            "trades_beta": None,
+        }
     )

@@ -15,7 +15,7 @@ from ..store import Workspace
 from ..version import __version__
 from .plots import eps_sweeps, plot_vs_eps, plot_vs_temperature
 from .records import Filters, flat_records, worst_case_records
-from .tables import CAPTION, HEAD, cells, pivot
+from .tables import CAPTION, HEAD, TEXT_HEAD, cells, pivot
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -74,17 +74,28 @@ def render_html(ws: Workspace, filters: Filters | None = None) -> str:
             f" {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p>"
         ),
         "<h2>Results</h2>",
-        _table(HEAD + columns, [cells(r, columns) for r in rows], numeric_from=2),
+        _table(HEAD + columns, [cells(r, columns) for r in rows], numeric_from=len(TEXT_HEAD)),
         f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
     ]
     if robust:
         parts += [
             "<h2>Worst case per model (robust accuracy)</h2>",
             _table(
-                ["dataset", "act", "train T", "eval T", "threat model", "ε", "robust acc", "n"],
+                [
+                    "dataset",
+                    "defense",
+                    "act",
+                    "train T",
+                    "eval T",
+                    "threat model",
+                    "ε",
+                    "robust acc",
+                    "n",
+                ],
                 [
                     [
                         r["dataset"],
+                        r.get("defense", "none"),
                         r["act"],
                         f"{r['train_temp']:g}",
                         f"{r['eval_temp']:g}",
@@ -95,7 +106,7 @@ def render_html(ws: Workspace, filters: Filters | None = None) -> str:
                     ]
                     for r in robust
                 ],
-                numeric_from=2,
+                numeric_from=3,
             ),
         ]
     if records:

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from scipy.stats import binomtest
+
 from ..errors import HotbenchError
 from ..files import write_output
 from .records import flat_records, worst_case_records
@@ -61,10 +63,10 @@ def _eval_panels(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], li
     fixed: dict[tuple[str, str], set[float]] = defaultdict(set)
     for r in records:
         if not _same(r["eval_temp"], r["train_temp"]):
-            fixed[(r["dataset"], r["act"])].add(r["eval_temp"])
+            fixed[(r["dataset"], _act(r))].add(r["eval_temp"])
     panels: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in records:
-        ds_act = (r["dataset"], r["act"])
+        ds_act = (r["dataset"], _act(r))
         if _same(r["eval_temp"], r["train_temp"]):
             panels[(*ds_act, "eval T = train T")].append(r)
         for t in fixed.get(ds_act, ()):
@@ -76,6 +78,13 @@ def _eval_panels(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], li
             key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] != "eval T = train T", kv[0][2]),
         )
     )
+
+
+def _act(r: dict[str, Any]) -> str:
+    """The output activation, with the training defense when there is one ("tanh + pgd-at"): a
+    defended and an undefended model at the same T are different curves."""
+    trained = r.get("defense", "none").removeprefix("temperature").lstrip("+")
+    return r["act"] if trained in ("", "none") else f"{r['act']} + {trained}"
 
 
 def _grid(n: int, title: str, extra_legend_rows: int):
@@ -286,7 +295,7 @@ def plot_vs_eps(
     ]
     panels: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for r in recs:
-        panels[(r["dataset"], r["act"], r["train_temp"], r["eval_temp"], r["run_id"])].append(r)
+        panels[(r["dataset"], _act(r), r["train_temp"], r["eval_temp"], r["run_id"])].append(r)
     panels = dict(
         sorted(panels.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[0][3], kv[0][4]))
     )
@@ -331,9 +340,84 @@ def plot_vs_eps(
     return _finish(fig, axes, handles, path, fmt)
 
 
-def write_report_plots(ws, filters, temp_path: Path | None, eps_path: Path | None) -> None:
-    """`hotbench report --plot/--plot-eps`: read the workspace once, write the requested figures."""
-    for p in (temp_path, eps_path):
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of k successes in n (scipy's), (nan, nan) for n = 0."""
+    if n <= 0:
+        return math.nan, math.nan
+    ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def model_name(r: dict[str, Any]) -> str:
+    """How the defenses plot names a model: its defense, then its output layer."""
+    act = "softmax" if r["act"] == "none" else f"{r['act']} T={r['train_temp']:g}"
+    return f"{r.get('defense', 'none')} ({act})"
+
+
+def plot_defenses(
+    robust: list[dict[str, Any]], path: Path | None = None, fmt: str | None = None
+) -> bytes:
+    """Defenses side by side at each eps: the worst-case (robust) accuracy of every model as a bar,
+    grouped by eps, one panel per (dataset, eval T), with its 95% Wilson interval (n = the samples
+    attacked) as an error bar. The temperature defense next to PGD-AT or TRADES at the same budget
+    is the comparison a reader wants: which one holds under the adaptive attacks."""
+    fmt = fmt or plot_format(path)
+    recs = [r for r in robust if r.get("eps") is not None and r.get("robust_acc") is not None]
+    if not recs:
+        raise HotbenchError(
+            "no worst case with an eps budget to compare defenses on",
+            "attack the models first (e.g. `hotbench attack --suite adaptive --eps 0.1`)",
+        )
+    panels: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    for r in recs:
+        panels[(r["dataset"], r["eval_temp"])].append(r)
+    panels = dict(sorted(panels.items(), key=lambda kv: (kv[0][0], -kv[0][1])))
+    names = sorted({model_name(r) for r in recs})
+    colors = _colors(names)
+    fig, axes = _grid(len(panels), "Defenses side by side: worst-case accuracy at each ε", 1)
+    handles: dict[str, Any] = {}
+    width = 0.8 / max(1, len(names))
+    for ax, ((dataset, eval_t), prs) in zip(axes, panels.items(), strict=False):
+        budgets = sorted({(r["threat_model"], r["eps"]) for r in prs})
+        for i, name in enumerate(names):
+            for j, b in enumerate(budgets):
+                hit = [
+                    r for r in prs if model_name(r) == name and (r["threat_model"], r["eps"]) == b
+                ]
+                if not hit:
+                    continue
+                r = hit[0]
+                n = int(r.get("n_samples") or 0)
+                lo, hi = wilson(round(r["robust_acc"] * n), n)
+                acc = r["robust_acc"]
+                h = ax.bar(
+                    j - 0.4 + width * (i + 0.5),
+                    acc,
+                    width,
+                    color=colors[name],
+                    yerr=None if math.isnan(lo) else [[acc - lo], [hi - acc]],
+                    capsize=2,
+                    label=name,
+                )
+                handles.setdefault(name, h)
+        ax.set_xticks(range(len(budgets)))
+        ax.set_xticklabels([f"{'L∞' if t == 'Linf' else t} ε={e:g}" for t, e in budgets])
+        _style_acc_axis(ax)
+        ax.set_ylabel("worst-case accuracy (95% CI)")
+        ax.set_title(f"{dataset} · eval T={eval_t:g}", fontsize=10)
+    return _finish(fig, axes, handles, path, fmt)
+
+
+def write_report_plots(
+    ws,
+    filters,
+    temp_path: Path | None,
+    eps_path: Path | None,
+    defenses_path: Path | None = None,
+) -> None:
+    """`hotbench report --plot/--plot-eps/--plot-defenses`: read the workspace once, write the
+    requested figures."""
+    for p in (temp_path, eps_path, defenses_path):
         if p is not None:
             plot_format(p)
     records = flat_records(ws, filters)
@@ -342,3 +426,5 @@ def write_report_plots(ws, filters, temp_path: Path | None, eps_path: Path | Non
         plot_vs_temperature(records, temp_path, robust=robust)
     if eps_path is not None:
         plot_vs_eps(records, eps_path, robust=robust)
+    if defenses_path is not None:
+        plot_defenses(robust, defenses_path)

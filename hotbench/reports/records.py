@@ -83,6 +83,8 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
                     "dataset": cfg.dataset,
                     "arch": cfg.arch,
                     "act": cfg.act,
+                    "defense": cfg.defense_label,
+                    "defense_config": defense_config(cfg),
                     "train_temp": cfg.temp,
                     "eval_temp": acfg.eval_temp,
                     "train_seed": cfg.seed,
@@ -118,7 +120,17 @@ def worst_case_records(ws: Workspace, filters: Filters | None = None) -> list[di
     threat_model, eps, robust_acc, n_samples, attacks (labels that entered the worst case). Computed
     by hotbench.evaluate.worstcase (exact, per sample).
     """
-    return worstcase.worst_case_records(ws, select_runs(ws, filters or Filters()))
+    runs = select_runs(ws, filters or Filters())
+    label = {rec.run_id: rec.config.defense_label for rec in runs}
+    return [{**r, "defense": label[r["run_id"]]} for r in worstcase.worst_case_records(ws, runs)]
+
+
+def defense_config(cfg) -> dict[str, Any] | None:
+    """The training defense's settings (None when trained without one)."""
+    if cfg.defense == "none":
+        return None
+    keys = ("defense", "train_eps", "train_steps", "train_alpha", "trades_beta")
+    return {k: getattr(cfg, k) for k in keys if getattr(cfg, k) is not None}
 
 
 def results_document(ws: Workspace, filters: Filters | None = None) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Row:
     notes: dict[str, str] = field(
         default_factory=dict
     )  # text columns (hotbench.diagnose: broken by, verdict)
+    defense: str = "none"  # none, temperature, pgd-at, trades or a combination (defenses.label)
 
 
 def pivot(
@@ -60,6 +61,7 @@ def pivot(
                 r["clean_acc"],
                 r["n_samples"],
                 {},
+                defense=r["defense"],
             )
         row.adv[r["label"]] = r["adv_acc"]
         if r["label"] not in columns:
@@ -87,6 +89,7 @@ def pivot(
                 rec.test_acc,
                 rec.doc["metrics"].get("n_test"),
                 {},
+                defense=c.defense_label,
             )
     ordered = sorted(
         rows.values(), key=lambda r: (r.dataset, r.act, r.train_temp, -r.eval_temp, r.run_id)
@@ -110,12 +113,14 @@ def fmt_acc(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
 
 
-HEAD = ["dataset", "act", "train T", "eval T", "clean"]
+HEAD = ["dataset", "defense", "act", "train T", "eval T", "clean"]
+TEXT_HEAD = ("dataset", "defense", "act")  # left-aligned
 
 
 def cells(row: Row, columns: list[str]) -> list[str]:
     return [
         row.dataset,
+        row.defense,
         row.act,
         f"{row.train_temp:g}",
         f"{row.eval_temp:g}",
@@ -138,7 +143,7 @@ def markdown_table(rows: list[Row], columns: list[str]) -> str:
     """A GitHub-flavoured markdown table: text columns left-aligned, numbers right-aligned (paper/PR
     ready)."""
     head = HEAD + columns
-    align = [":---" if h in ("dataset", "act") else "---:" for h in head]
+    align = [":---" if h in TEXT_HEAD else "---:" for h in head]
     lines = ["| " + " | ".join(_md_escape(h) for h in head) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(_md_escape(c) for c in cells(r, columns)) + " |" for r in rows]
     return "\n".join(lines)
@@ -148,11 +153,21 @@ def csv_table(rows: list[Row], columns: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(
-        ["run_id", "dataset", "act", "train_temp", "eval_temp", "clean_acc", "n_samples"] + columns
+        ["run_id", "dataset", "defense", "act", "train_temp", "eval_temp", "clean_acc", "n_samples"]
+        + columns
     )
     for r in rows:
         w.writerow(
-            [r.run_id, r.dataset, r.act, r.train_temp, r.eval_temp, r.clean_acc, r.n_samples]
+            [
+                r.run_id,
+                r.dataset,
+                r.defense,
+                r.act,
+                r.train_temp,
+                r.eval_temp,
+                r.clean_acc,
+                r.n_samples,
+            ]
             + [r.notes.get(c, "" if r.adv.get(c) is None else r.adv[c]) for c in columns]
         )
     return buf.getvalue()
@@ -166,7 +181,7 @@ def rich_table(
         title="hotbench: clean vs adversarial accuracy", box=box.SIMPLE_HEAVY, caption=CAPTION
     )
     for h in HEAD:
-        table.add_column(h, justify="right" if h not in ("dataset", "act") else "left")
+        table.add_column(h, justify="right" if h not in TEXT_HEAD else "left")
     for c in columns:
         table.add_column(c, justify="right")
     for r in rows:

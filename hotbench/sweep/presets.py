@@ -27,8 +27,9 @@ from ..attacks.spec import ATTACKS, Targeted, check_params, check_targeted
 from ..config import AttackConfig, AttackOn, Seed, TrainConfig
 from ..context import Context
 from ..data import DATASETS
+from ..defenses import DEFENSES
 from ..errors import HotbenchError, unknown_name
-from ..models import ACTIVATIONS, ARCHS
+from ..models import ACTIVATIONS, ARCHS, is_import_path
 from .executors import EXECUTORS, run_plan
 from .plan import Plan, UnitStatus
 
@@ -128,14 +129,22 @@ class TrainSection(_Strict):
     temps_by_act: dict[
         str, list[float]
     ] = {}  # e.g. {none: [1]}: the baseline needs no temperature sweep
-    arch: str | None = None
+    arch: str | None = None  # a registered arch or a user's MODULE:CALLABLE
+    # training-time defenses (hotbench.defenses), crossed with the models above; `defenses_by_act`
+    # narrows one activation, as temps_by_act does (e.g. {tanh: [none]})
+    defenses: list[str] = ["none"]
+    defenses_by_act: dict[str, list[str]] = {}
+    train_eps: float | None = Field(default=None, gt=0, le=1)
+    train_steps: int | None = Field(default=None, gt=0)
+    train_alpha: float | None = Field(default=None, gt=0)
+    trades_beta: float | None = Field(default=None, gt=0)
     epochs: int | None = Field(default=None, gt=0)
     n_train: int | None = Field(default=None, gt=0)
     batch_size: int = Field(default=128, gt=0)
     lr: float = Field(default=1e-3, gt=0)
     seed: Seed = 0
 
-    @field_validator("datasets", "acts", "temps", mode="before")
+    @field_validator("datasets", "acts", "temps", "defenses", mode="before")
     @classmethod
     def _wrap(cls, v: Any) -> Any:
         return _listify(v)
@@ -153,7 +162,22 @@ class TrainSection(_Strict):
     @field_validator("arch")
     @classmethod
     def _arch(cls, v: str | None) -> str | None:
-        return v if v is None else _check_names("arch", [v], ARCHS.names())[0]
+        if v is None or is_import_path(v):
+            return v  # an import path is resolved by TrainConfig (one line if it does not import)
+        return _check_names("arch", [v], ARCHS.names())[0]
+
+    @field_validator("defenses")
+    @classmethod
+    def _defenses(cls, v: list[str]) -> list[str]:
+        return _check_names("defense", v, DEFENSES.names())
+
+    @field_validator("defenses_by_act")
+    @classmethod
+    def _defenses_by_act(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        _check_names("activation", list(v), ACTIVATIONS.names())
+        for names in v.values():
+            _check_names("defense", names, DEFENSES.names())
+        return v
 
     @field_validator("temps")
     @classmethod
@@ -170,11 +194,26 @@ class TrainSection(_Strict):
 
     @model_validator(mode="after")
     def _narrowed_acts_are_trained(self) -> TrainSection:
-        extra = [a for a in self.temps_by_act if a not in self.acts]
+        used = {d for a in self.acts for d in self.defenses_by_act.get(a, self.defenses)}
+        specs = [DEFENSES.get(d) for d in used]
+        for key in ("train_eps", "train_steps", "train_alpha", "trades_beta"):
+            if getattr(self, key) is None:
+                continue
+            takes = (
+                any(s.beta for s in specs)
+                if key == "trades_beta"
+                else any(s.adversarial for s in specs)
+            )
+            if not takes:
+                raise ValueError(
+                    f"{key} is set but no model of this preset trains with a defense that takes it"
+                    " (add pgd-at or trades to defenses)"
+                )
+        extra = [a for a in (*self.temps_by_act, *self.defenses_by_act) if a not in self.acts]
         if extra:
             raise ValueError(
-                f"temps_by_act names '{extra[0]}', which is not in acts; allowed:"
-                f" {', '.join(self.acts)}"
+                f"temps_by_act or defenses_by_act names '{extra[0]}', which is not in acts;"
+                f" allowed: {', '.join(self.acts)}"
             )
         return self
 
@@ -190,11 +229,29 @@ class TrainSection(_Strict):
                 lr=self.lr,
                 seed=self.seed,
                 n_train=self.n_train,
+                defense=defense,
+                **(self._defense_options(defense)),
             )
             for d in self.datasets
             for a in self.acts
             for t in self.temps_by_act.get(a, self.temps)
+            for defense in self.defenses_by_act.get(a, self.defenses)
         ]
+
+    def _defense_options(self, defense: str) -> dict[str, Any]:
+        """The section's defense options that `defense` takes (an undefended model of the same
+        preset takes none of them)."""
+        spec = DEFENSES.get(defense)
+        if not spec.adversarial:
+            return {}
+        opts = {
+            "train_eps": self.train_eps,
+            "train_steps": self.train_steps,
+            "train_alpha": self.train_alpha,
+        }
+        if spec.beta:
+            opts["trades_beta"] = self.trades_beta
+        return opts
 
 
 class AttackEntry(_Strict):
@@ -212,6 +269,7 @@ class AttackEntry(_Strict):
     n_samples: int | None = Field(
         default=None, gt=0
     )  # overrides the section's (e.g. fewer for slow cw)
+    seed: int | None = None  # overrides the section's (e.g. a second PGD restart for diagnose)
 
     @field_validator("eps", "targeted", "on", mode="before")
     @classmethod
@@ -286,7 +344,7 @@ class AttackSection(_Strict):
                                     alpha=a.alpha,
                                     n_samples=a.n_samples or self.n_samples,
                                     batch_size=self.batch_size,
-                                    seed=self.seed,
+                                    seed=self.seed if a.seed is None else a.seed,
                                     eval_temp=None if t == "train" else float(t),
                                     on=on,
                                     targeted=tg,

@@ -1,0 +1,358 @@
+"""Adversarial training (--defense pgd-at | trades) and users' own architectures (--arch
+MODULE:CALLABLE): configs and hashes, the training loop, provenance, and every bad input (one line,
+exit 2, nothing stored)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import uuid
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hotbench.adversarial import batch_loss
+from hotbench.cli import app
+from hotbench.config import TrainConfig
+from hotbench.data import load_dataset
+from hotbench.errors import HotbenchError
+from hotbench.models import build_model, check_model
+from hotbench.store import Workspace
+
+from .test_errors import snapshot
+
+runner = CliRunner()
+
+NETS = """
+import torch
+from torch import nn
+
+def good(input_shape, num_classes):
+    c, h, w = input_shape
+    layers = [nn.Flatten(), nn.Linear(c * h * w, 32), nn.ReLU(), nn.Linear(32, num_classes)]
+    return nn.Sequential(*layers)
+
+def raises(input_shape, num_classes):
+    raise ValueError("width must be even")
+
+def wrong_shape(input_shape, num_classes):
+    c, h, w = input_shape
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, num_classes + 1))
+
+def not_a_module(input_shape, num_classes):
+    return "a string"
+
+
+def no_batch(input_shape, num_classes):
+    return nn.Sequential(nn.Flatten(0), nn.LazyLinear(num_classes))
+
+NOT_CALLABLE = 3
+"""
+
+
+@pytest.fixture
+def user_pkg(tmp_path, monkeypatch) -> str:
+    """A user's package in the current directory (as a user runs hotbench from their project):
+    returns its unique name (modules are cached per process)."""
+    name = f"user_nets_{uuid.uuid4().hex[:8]}"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "__init__.py").write_text("")
+    (tmp_path / name / "nets.py").write_text(textwrap.dedent(NETS))
+    monkeypatch.chdir(tmp_path)
+    return name
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+# ---- configs and hashes --------------------------------------------------------------------------
+def test_undefended_run_ids_are_unchanged_by_the_defense_fields():
+    # the ids of ci/baseline-ci-smoke.json, stored before defenses existed
+    assert TrainConfig(act="none", temp=1, epochs=20).run_id == "digits-none-T1-665a18fd"
+    assert TrainConfig(act="tanh", temp=50, epochs=20).run_id == "digits-tanh-T50-b77a0f12"
+
+
+def test_defense_and_its_options_are_in_the_config_and_the_hash():
+    plain = TrainConfig(act="none")
+    at = TrainConfig(act="none", defense="pgd-at", train_eps=0.1)
+    assert at.run_id != plain.run_id and "-pgd-at-" in at.run_id
+    assert TrainConfig(act="none", defense="pgd-at", train_eps=0.2).run_id != at.run_id
+    assert TrainConfig(act="none", defense="trades", train_eps=0.1).run_id != at.run_id
+    r = at.resolved()
+    # defaults resolved before hashing: writing the default explicitly names the same run
+    assert (r.train_steps, r.train_alpha, r.trades_beta) == (10, pytest.approx(0.025), None)
+    assert (
+        TrainConfig(act="none", defense="pgd-at", train_eps=0.1, train_steps=10).run_id == at.run_id
+    )
+    assert TrainConfig(act="none", defense="trades").resolved().trades_beta == 6.0
+    # combinable with the temperature defense: one row, one id
+    combo = TrainConfig(act="tanh", temp=50, defense="pgd-at", train_eps=0.1)
+    assert combo.defense_label == "temperature+pgd-at" and plain.defense_label == "none"
+    assert TrainConfig(act="tanh", temp=50).defense_label == "temperature"
+
+
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        ({"defense": "pgd-at", "train_eps": 0.0}, "train-eps must be in (0, 1]"),
+        ({"defense": "pgd-at", "train_eps": 1.5}, "train-eps must be in (0, 1]"),
+        ({"defense": "trades", "train_eps": float("nan")}, "train-eps must be in (0, 1]"),
+        ({"train_eps": 0.1}, "--train-eps is an option of an adversarial defense"),
+        (
+            {"defense": "pgd-at", "trades_beta": 6.0},
+            "--trades-beta is an option of --defense trades",
+        ),
+        ({"defense": "pgd-at", "train_steps": 0}, "train-steps must be >= 1"),
+        ({"defense": "madry"}, "unknown defense 'madry'"),
+    ],
+)
+def test_bad_defense_options_are_user_errors(kw, needle):
+    with pytest.raises(HotbenchError, match=None) as e:
+        TrainConfig(**kw)
+    assert needle in str(e.value)
+
+
+# ---- training ------------------------------------------------------------------------------------
+def _tiny(defense: str, **kw) -> TrainConfig:
+    return TrainConfig(
+        act="none",
+        defense=defense,
+        train_eps=0.1,
+        train_steps=2,
+        epochs=1,
+        n_train=64,
+        batch_size=32,
+        **kw,
+    ).resolved()
+
+
+@pytest.mark.parametrize("defense", ["pgd-at", "trades"])
+def test_adversarial_training_is_reproducible_and_differs_from_plain(defense):
+    from hotbench.training import train_model
+
+    data = load_dataset("digits")
+    cpu = torch.device("cpu")
+    a = train_model(_tiny(defense), data, cpu, loss_fn=batch_loss(_tiny(defense)))
+    b = train_model(_tiny(defense), data, cpu, loss_fn=batch_loss(_tiny(defense)))
+    plain = TrainConfig(act="none", epochs=1, n_train=64, batch_size=32).resolved()
+    c = train_model(plain, data, cpu)
+    for (k, va), vb in zip(
+        a.model.state_dict().items(), b.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(va, vb), k  # same seed, same weights, bit for bit
+    assert not all(
+        torch.equal(va, vc)
+        for va, vc in zip(a.model.state_dict().values(), c.model.state_dict().values(), strict=True)
+    )
+
+
+def test_pgd_at_trains_on_points_inside_its_budget_that_raise_the_loss(monkeypatch):
+    """The inner attack is hotbench's seeded PGD: its points stay in the Linf ball and the box and
+    have a higher loss than the clean batch (what the outer step then minimises)."""
+    cfg = _tiny("pgd-at")
+    net = build_model(load_dataset("digits").spec, cfg.arch, cfg.act, cfg.temp)
+    data = load_dataset("digits").train.head(32)
+    orig = torch.nn.functional.cross_entropy
+    from hotbench.attacks import patched
+
+    cls = patched.seeded_pgd_class()
+    calls = []
+    real_forward = cls.forward
+
+    def forward(self, x, y):
+        adv = real_forward(self, x, y)
+        calls.append((x, adv))
+        return adv
+
+    monkeypatch.setattr(cls, "forward", forward)
+    loss = batch_loss(cfg)(net, data.x, data.y, torch.Generator().manual_seed(0))
+    (x, adv) = calls[0]
+    assert (adv - x).abs().max() <= 0.1 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert (adv != x).any()
+    with torch.no_grad():
+        clean = orig(net(x), data.y)
+    assert float(loss.detach()) > float(clean)
+
+
+def test_cli_trains_pgd_at_with_progress_timing_and_config(tmp_path):
+    w = tmp_path / "ws"
+    r = invoke(
+        "train",
+        "-w",
+        w,
+        "--act",
+        "tanh",
+        "--temp",
+        "50",
+        "--defense",
+        "pgd-at",
+        "--train-eps",
+        "0.1",
+        "--train-steps",
+        "2",
+        "--epochs",
+        "1",
+        "--n-train",
+        "64",
+        "--device",
+        "cpu",
+    )
+    assert r.exit_code == 0, r.output
+    assert "trained digits-tanh-T50-pgd-at-" in r.output
+    (run,) = Workspace(w).runs.iterdir()
+    doc = json.loads((run / "run.json").read_text())
+    assert doc["config"]["defense"] == "pgd-at" and doc["config"]["train_eps"] == 0.1
+    assert doc["config"]["train_steps"] == 2 and doc["metrics"]["train_time_s"] > 0
+    ls = invoke("ls", "-w", w)
+    assert "temperature+pgd-at" in ls.stdout
+
+
+# ---- users' own architectures --------------------------------------------------------------------
+def test_user_arch_is_wrapped_trained_recorded_and_importable(user_pkg, tmp_path):
+    arch = f"{user_pkg}.nets:good"
+    spec = load_dataset("digits").spec
+    net = check_model(spec, arch, "tanh", 10.0)
+    x = torch.rand(3, 1, 8, 8)
+    # hotbench's head on the user's logits; inputs reach the user's module unnormalised
+    assert torch.allclose(net.deployed(1.0)(x), torch.tanh(net.body(x)))
+    w = tmp_path / "ws"
+    r = invoke(
+        "train", "-w", w, "--arch", arch, "--act", "tanh", "--temp", "10", "--epochs", "2", "-q"
+    )
+    assert r.exit_code == 0, r.output
+    (run,) = Workspace(w).runs.iterdir()
+    doc = json.loads((run / "run.json").read_text())
+    assert doc["config"]["arch"] == arch
+    src = doc["provenance"]["arch_source"]
+    assert (
+        src["import_path"] == arch and src["file"].endswith("nets.py") and len(src["sha256"]) == 64
+    )
+    # the import path is part of the hash: another callable of the same shape is another run
+    assert TrainConfig(arch=arch).run_id != TrainConfig(arch=f"{user_pkg}.nets:wrong_shape").run_id
+    # weights trained elsewhere (a bare state_dict of the user's module) import and attack
+    from safetensors.torch import save_file
+
+    body = net.body
+    save_file({k: v.contiguous() for k, v in body.state_dict().items()}, tmp_path / "w.safetensors")
+    r = invoke(
+        "import-weights", tmp_path / "w.safetensors", "-w", w, "--arch", arch, "--act", "none", "-q"
+    )
+    assert r.exit_code == 0, r.output
+    rid = r.stdout.strip().splitlines()[-1]
+    r = invoke(
+        "attack",
+        "-w",
+        w,
+        "--run",
+        rid,
+        "--method",
+        "pgd",
+        "--steps",
+        "2",
+        "--n-samples",
+        "20",
+        "-q",
+    )
+    assert r.exit_code == 0, r.output
+    assert rid in invoke("report", "-w", w).stdout
+
+
+@pytest.mark.parametrize(
+    "callable_, needle",
+    [
+        ("no_such_module_xyz.nets:build", "cannot import module 'no_such_module_xyz.nets'"),
+        ("{pkg}.nets:missing", "has no attribute 'missing'"),
+        ("{pkg}.nets:NOT_CALLABLE", "not a callable"),
+        ("{pkg}.nets", "unknown arch"),
+        ("{pkg}.nets:raises", "raised ValueError: width must be even"),
+        ("{pkg}.nets:wrong_shape", "outputs [2, 11] for a batch of 2, expected [2, 10]"),
+        ("{pkg}.nets:not_a_module", "returned a str, not a torch.nn.Module"),
+        ("{pkg}.nets:no_batch", "expected [2, 10]"),
+    ],
+)
+@pytest.mark.parametrize("command", ["train", "import-weights"])
+def test_bad_user_arch_is_one_line_exit_2_nothing_stored(
+    user_pkg, tmp_path, callable_, needle, command
+):
+    w = tmp_path / "ws"
+    Workspace(w).runs.mkdir(parents=True)
+    before = snapshot(w)
+    arch = callable_.format(pkg=user_pkg)
+    if command == "train":
+        args = ["train", "-w", w, "--arch", arch, "--epochs", "1", "-q"]
+    else:
+        f = tmp_path / "w.safetensors"
+        from safetensors.torch import save_file
+
+        save_file({"x": torch.zeros(1)}, f)
+        args = ["import-weights", f, "-w", w, "--arch", arch, "-q"]
+    r = invoke(*args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.output
+    assert "Traceback" not in r.output
+    assert snapshot(w) == before
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--defense", "pgd-at", "--train-eps", "0"], "train-eps must be in (0, 1]"),
+        (["--defense", "pgd-at", "--train-eps", "1.01"], "train-eps must be in (0, 1]"),
+        (["--train-eps", "0.1"], "--train-eps is an option of an adversarial defense"),
+        (
+            ["--defense", "pgd-at", "--trades-beta", "6"],
+            "--trades-beta is an option of --defense trades",
+        ),
+        (["--defense", "madry"], "unknown defense 'madry'"),
+    ],
+)
+def test_bad_defense_cli_is_one_line_exit_2_nothing_stored(tmp_path, extra, needle):
+    w = tmp_path / "ws"
+    r = invoke("train", "-w", w, "--epochs", "1", "-q", *extra)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.output
+    assert not w.exists()
+
+
+# ---- presets and the report --------------------------------------------------------------------
+def test_preset_crosses_defenses_and_narrows_them_per_activation(tmp_path):
+    from hotbench.sweep.presets import load
+
+    _, preset = load("controls")
+    labels = sorted(c.defense_label for c in preset.plan(attacks=False).train)
+    assert labels == ["none", "pgd-at", "temperature"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  acts: [none]\n  temps: [1]\n  trades_beta: 6\n")
+    r = invoke("run", bad, "-w", tmp_path / "ws", "-q")
+    assert r.exit_code == 2 and "trades_beta is set but no model" in r.output
+    bad.write_text("train:\n  acts: [none]\n  temps: [1]\n  defenses: [madry]\n")
+    r = invoke("run", bad, "-w", tmp_path / "ws", "-q")
+    assert r.exit_code == 2 and "unknown defense 'madry'" in r.output
+    assert not (tmp_path / "ws").exists()
+
+
+def test_report_has_a_defense_column_in_every_format_and_a_defenses_plot(trained_ws, tmp_path):
+    w = str(trained_ws.root)
+    r = invoke("attack", "-w", w, "--method", "pgd", "--steps", "2", "--n-samples", "30", "-q")
+    assert r.exit_code == 0, r.output
+    table = invoke("report", "-w", w).stdout
+    assert "defense" in table and "temperature" in table
+    csv_head = invoke("report", "-w", w, "--format", "csv").stdout.splitlines()[0].split(",")
+    assert csv_head[:3] == ["run_id", "dataset", "defense"]
+    md = invoke("report", "-w", w, "--format", "markdown").stdout
+    assert "| dataset | defense | act |" in md
+    html = invoke("report", "-w", w, "--format", "html").stdout
+    assert "<th>defense</th>" in html
+    doc = json.loads(invoke("report", "-w", w, "--format", "json").stdout)
+    assert {x["defense"] for x in doc["records"]} == {"none", "temperature"}
+    assert {x["defense"] for x in doc["robust"]} == {"none", "temperature"}
+    png = tmp_path / "defenses.png"
+    r = invoke("report", "-w", w, "--plot-defenses", png)
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = invoke("report", "-w", w, "--plot-defenses", tmp_path / "d.gif")
+    assert r.exit_code == 2 and "unsupported extension" in r.output
