@@ -5,6 +5,7 @@ exit code 2."""
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -12,7 +13,10 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich import box
+from rich.console import Console
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
+from rich.table import Table
 
 from . import api
 from .attacks.spec import ATTACKS
@@ -35,7 +39,8 @@ from .reports.records import Filters, results_document, select_runs
 from .runtime import configure_threads
 from .store import Workspace
 from .sweep import EXECUTORS
-from .sweep.presets import Part, load, parse_param
+from .sweep.presets import PRESET_DIR, Part, load, parse_param
+from .sweep.presets import listing as preset_listing
 
 app = typer.Typer(
     help=(
@@ -130,7 +135,7 @@ PresetF = Annotated[
     typer.Option(
         "--preset",
         help=(
-            "A preset name (presets/NAME.yaml) or YAML path: "
+            "A preset name (see `hotbench presets`) or YAML path: "
             "run its part of the sweep; replaces the other sweep options."
         ),
     ),
@@ -503,7 +508,8 @@ def report(
 @cli_command("run")
 def run_cmd(
     preset: Annotated[
-        str, typer.Argument(help="Preset name (presets/NAME.yaml) or path to a preset YAML file.")
+        str,
+        typer.Argument(help="Preset name (see `hotbench presets`) or path to a preset YAML file."),
     ],
     executor: ExecutorO = "local",
     workers: WorkersO = None,
@@ -627,6 +633,27 @@ def import_weights_cmd(
     if not stored:
         ctx.reporter.log(f"already imported as {record.run_id} (pass --force to store again)")
     typer.echo(record.run_id)
+
+
+@cli_command("presets")
+def presets_cmd(
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List the shipped presets (for `hotbench run NAME`): name, what it sweeps, and its file (copy
+    it to start a preset of your own, then `hotbench run my.yaml`)."""
+    if format not in ("table", "json"):
+        raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
+    entries = preset_listing()
+    if format == "json":
+        sys.stdout.write(json.dumps(entries, indent=2) + "\n")
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("preset", style="bold", no_wrap=True)
+    table.add_column("description")
+    for e in entries:
+        table.add_row(e["name"], e["description"])
+    Console(highlight=False).print(table)
+    typer.echo(f"files: {PRESET_DIR}")
 
 
 @cli_command()

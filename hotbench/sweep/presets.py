@@ -7,10 +7,10 @@ from the paper) sit next to the file's values as comments. Because a plan is a l
 units keyed by config hash, re-running a preset skips what the workspace already holds: an
 interrupted sweep resumes.
 
-Presets are named either by a file path or by a name, `presets/<name>.yaml` in the repository. Every
-mistake in a preset (malformed YAML, an unknown key, a wrong type, an unknown
-dataset/activation/attack, a parameter an attack does not take) is reported as ONE line naming the
-file, the key and what is allowed.
+Presets are named either by a file path or by a name, `hotbench/presets/<name>.yaml` (package
+data, so an installed wheel has them). Every mistake in a preset (malformed YAML, an unknown
+key, a wrong type, an unknown dataset/activation/attack, a parameter an attack does not take)
+is reported as ONE line naming the file, the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from ..models import ACTIVATIONS, ARCHS, is_import_path
 from .executors import EXECUTORS, run_plan
 from .plan import Plan, UnitStatus
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "presets"  # the repository's presets/
+# Shipped inside the package (package data), so a wheel installed anywhere has them: the code must
+# not look outside its own directory, where only an editable install has a checkout around it.
+PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 EvalTemp = float | Literal["train"]
 
@@ -392,6 +394,22 @@ def available() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.is_dir() else []
 
 
+def listing() -> list[dict[str, str]]:
+    """The shipped presets for `hotbench presets`: name, one-line description and the file to copy
+    for a sweep of one's own. Read as YAML only (not validated): listing must not fail on one bad
+    file, and `hotbench run NAME` validates it anyway."""
+    out = []
+    for name in available():
+        path = PRESET_DIR / f"{name}.yaml"
+        try:
+            doc = _yaml(path.read_text())
+            description = str(doc.get("description", "")) if isinstance(doc, dict) else ""
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            description = "(unreadable)"
+        out.append({"name": name, "description": description, "path": str(path)})
+    return out
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """A preset name (`quick`) or a path to a YAML file (anything with a slash or a .yaml/.yml
     suffix)."""
@@ -468,7 +486,7 @@ def _preset_error(path: Path, exc: ValidationError) -> HotbenchError:
         )
     if err["type"] == "missing":
         return HotbenchError(
-            f"preset '{path}': missing required key '{key}'", "add it (see presets/quick.yaml)"
+            f"preset '{path}': missing required key '{key}'", "add it (see `hotbench presets`)"
         )
     msg = err["msg"].removeprefix("Value error, ")
     return HotbenchError(
@@ -502,7 +520,7 @@ def load(name_or_path: str | Path) -> tuple[Path, Preset]:
         raise HotbenchError(
             f"preset '{path}': top level must be a mapping with keys"
             f" {', '.join(Preset.model_fields)}",
-            "see presets/quick.yaml",
+            "see `hotbench presets`",
         )
     try:
         preset = Preset.model_validate(doc)

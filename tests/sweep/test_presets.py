@@ -349,3 +349,16 @@ def test_interrupted_preset_resumes_without_redoing_work(tmp_path, monkeypatch):
     r = runner.invoke(app, ["run", path, "-w", str(ws)])
     assert r.exit_code == 0 and work == {"train": 0, "attack": 0}
     assert "train: 0 computed, 2 already stored" in r.output
+
+
+def test_presets_command_lists_names_descriptions_and_files():
+    result = runner.invoke(app, ["presets", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    entries = json.loads(result.stdout)
+    assert {e["name"] for e in entries} == set(available())
+    quick = next(e for e in entries if e["name"] == "quick")
+    assert quick["description"] and Path(quick["path"]) == PRESET_DIR / "quick.yaml"
+    table = runner.invoke(app, ["presets"])
+    assert table.exit_code == 0 and "paper-mnist-cpu" in table.stdout
+    bad = runner.invoke(app, ["presets", "--format", "xml"])
+    assert bad.exit_code == 2 and "unknown format 'xml'" in bad.output
