@@ -64,8 +64,10 @@ def train(
     ctx.ws.ensure_writable()
     records = []
     with ctx.reporter.session():
+        bar = ctx.reporter.overall(f"train: {len(configs)} models", len(configs))
         for cfg in configs:
             record, trained = ensure_trained(ctx, cfg)
+            bar.advance()
             if not trained:
                 ctx.reporter.log(
                     f"reused {record.run_id}: test acc {record.test_acc:.3f}"

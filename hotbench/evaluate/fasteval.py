@@ -122,6 +122,9 @@ def attack_runs(
     result documents, in order. `fast`: skip mode per run (`ensure_suite`), one log line per chain
     with its worst case (the per-attack numbers after the first attack are partial)."""
     docs: list[dict[str, Any]] = []
+    bar = ctx.reporter.overall(
+        f"attack: {len(records) * len(configs)} units", len(records) * len(configs)
+    )
     for rec in records:
         if fast:
             for chain in ensure_suite(ctx, rec, configs, skip=True):
@@ -132,6 +135,7 @@ def attack_runs(
                     " the first are partial)"
                 )
                 docs += chain.docs
+                bar.advance(len(chain.docs))
             continue
         for cfg in configs:
             doc, fresh = ensure_attacked(ctx, rec, cfg)
@@ -142,6 +146,7 @@ def attack_runs(
                 f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
             )
             docs.append(doc)
+            bar.advance()
     return docs
 
 

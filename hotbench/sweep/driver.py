@@ -218,10 +218,10 @@ class Driver:
     def run(self) -> list[UnitStatus]:
         self.ctx.ws.ensure_writable()
         trains, ready = self._plan()
-        bar = self.ctx.reporter.task(
-            f"{self.backend.name}: {len(self.statuses)} units", len(self.statuses)
+        bar = self.ctx.reporter.overall(
+            f"{self.backend.name}: {self.plan.distinct_units()} units", self._units()
         )
-        bar.advance(sum(s is not None for s in self.statuses))
+        bar.advance(self._finished())
         queue: deque[Job] = deque(self._job("train", c) for c in trains)
         queue.extend(ready)
         inflight: dict[Any, Job] = {}
@@ -240,18 +240,33 @@ class Driver:
                             f"worker died while running {job.name}: running it again, alone"
                         )
                         continue
-                    n_before = sum(s is not None for s in self.statuses)
+                    n_before = self._finished()
                     if kind == "ok":
                         queue.extend(self._persist(job, value))
                     else:
                         queue.extend(self._fail(job, value))
-                    bar.advance(sum(s is not None for s in self.statuses) - n_before)
+                    bar.update(total=self._units())  # twins found on release leave the count
+                    status = self.statuses[job.slot]
+                    secs = f" in {status.time_s:.1f}s" if status and status.time_s else ""
+                    note = f"{job.name}: {status.status if status else 'done'}{secs}"
+                    bar.advance(self._finished() - n_before, note=note)
         except BaseException:  # Ctrl-C or a driver error: stop the workers, leave none behind
             abort = getattr(self.backend, "abort", None)
             (abort or self.backend.close)()
             raise
         self.backend.close()
         return [s for s in self.statuses if s is not None]
+
+    def _twin_slots(self) -> set[int]:
+        return {slot for slots in self._twins.values() for slot in slots}
+
+    def _units(self) -> int:
+        """Distinct units: a unit planned twice (a twin) is run and counted once."""
+        return len(self.statuses) - len(self._twin_slots())
+
+    def _finished(self) -> int:
+        twins = self._twin_slots()
+        return sum(s is not None and i not in twins for i, s in enumerate(self.statuses))
 
     # -- planning: skip what is stored, before anything is submitted
     def _plan(self) -> tuple[list[TrainConfig], list[Job]]:
@@ -301,14 +316,19 @@ class Driver:
                     )
                 cfg = p.attack.resolved(p.target.temp, int(n_test))
                 name = f"{p.target.run_id}/{cfg.attack_id(p.target.run_id)}"
-                if (
+                # (a result of weights since replaced is computed again)
+                stored = (
                     not self.ctx.force
                     and self.ctx.ws.stored_result(record, cfg.attack_id(p.target.run_id))
                     is not None
-                ):  # (a result of weights since replaced is computed again)
-                    self.statuses[p.slot] = UnitStatus("attack", name, "stored")
-                elif name in self._twins:  # e.g. eval T "train" and 1 on a T=1 model: computed once
+                )
+                if name in self._twins:  # e.g. eval T "train" and 1 on a T=1 model: run once
                     self._twins[name].append(p.slot)
+                    if stored:
+                        self.statuses[p.slot] = UnitStatus("attack", name, "stored")
+                elif stored:
+                    self._twins[name] = []
+                    self.statuses[p.slot] = UnitStatus("attack", name, "stored")
                 else:
                     self._twins[name] = []
                     jobs.append(

@@ -11,10 +11,9 @@ from .plan import Plan, UnitStatus
 
 def run_local(plan: Plan, ctx: Context) -> list[UnitStatus]:
     statuses: list[UnitStatus] = []
-    bar = ctx.reporter.task(
-        f"local: {len(plan.train) * (1 + len(plan.attack))} units",
-        len(plan.train) * (1 + len(plan.attack)),
-    )
+    units = plan.distinct_units()
+    bar = ctx.reporter.overall(f"local: {units} units", units)
+    seen: set[str] = set()
     for cfg in plan.train:
         start = time.perf_counter()
         record, trained = ensure_trained(ctx, cfg)
@@ -30,13 +29,16 @@ def run_local(plan: Plan, ctx: Context) -> list[UnitStatus]:
         for acfg in plan.attack:
             start = time.perf_counter()
             doc, fresh = ensure_attacked(ctx, record, acfg)
+            name = f"{record.run_id}/{doc['attack_id']}"
             statuses.append(
                 UnitStatus(
                     "attack",
-                    f"{record.run_id}/{doc['attack_id']}",
+                    name,
                     "done" if fresh else "stored",
                     round(time.perf_counter() - start, 3) if fresh else None,
                 )
             )
-            bar.advance()
+            if name not in seen:  # the same unit twice in a plan (eval T "train" = 1) counts once
+                seen.add(name)
+                bar.advance()
     return statuses

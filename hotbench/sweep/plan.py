@@ -23,6 +23,22 @@ class Plan:
                 unique.append(cfg)
         self.train = unique
 
+    def distinct_units(self) -> int:
+        """How many units the plan really holds: an attack at eval T "train" and the same attack at
+        eval T = 1 are one unit on a model trained at T = 1 (ci-smoke's baseline), run once and
+        counted once by the progress bar."""
+        attacks = 0
+        for t in self.train:
+            attacks += len(
+                {
+                    a.model_copy(
+                        update={"eval_temp": a.eval_temp if a.eval_temp is not None else t.temp}
+                    ).model_dump_json()
+                    for a in self.attack
+                }
+            )
+        return len(self.train) + attacks
+
 
 @dataclass
 class UnitStatus:
