@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import shutil
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -402,6 +404,14 @@ def attack(
     api.attack(ctx, filters, fast, **asdict(request))
 
 
+def _terminal(output: Path | None) -> tuple[int, bool]:
+    """Width and colour of the table: the terminal's width (COLUMNS wins; 100 when stdout is not a
+    terminal), colour only on a terminal and not under NO_COLOR (https://no-color.org)."""
+    width = shutil.get_terminal_size((100, 24)).columns
+    color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return max(width, 40), color
+
+
 @cli_command()
 def report(
     format: Annotated[
@@ -462,6 +472,13 @@ def report(
             help="Write the current results as a baseline JSON (not if a gate failed).",
         ),
     ] = None,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Table: every column in one table at its natural width, whatever the terminal.",
+        ),
+    ] = False,
     fail_under: Annotated[
         list[str] | None,
         typer.Option(
@@ -494,7 +511,8 @@ def report(
     gates = prepare(baseline, tolerance, fail_under, save_baseline)
     ws = Workspace(workspace)
     outcome = evaluate(gates, results_document(ws, filters), filters) if gates.active else None
-    text = render_report(ws, format, filters)
+    width, color = _terminal(output)
+    text = render_report(ws, format, filters, width, wide=wide, color=color)
     if output is not None:
         write_output(output, text.encode())  # `-o -` is stdout
     else:
@@ -531,7 +549,9 @@ def run_cmd(
     check_format(format)
     ctx = Context.create(workspace, device, quiet, data_dir, download, force)
     _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor)
-    sys.stdout.write(api.report(ctx, format, load(preset)[1].run_ids()))
+    runs = Filters(run=load(preset)[1].run_ids())
+    width, color = _terminal(None)
+    sys.stdout.write(render_report(ctx.ws, format, runs, width, color=color))
 
 
 @cli_command("diagnose")

@@ -8,8 +8,16 @@ from ..errors import HotbenchError
 from ..evaluate.diagnose import report_verdicts, verdict_lines
 from ..store import Workspace
 from .html import render_html
-from .records import Filters, results_document, select_runs
-from .tables import MARKDOWN_NOTE, csv_table, markdown_table, pivot, rich_table
+from .records import Filters, flat_records, results_document, select_runs
+from .tables import (
+    MARKDOWN_NOTE,
+    budget_titles,
+    csv_table,
+    markdown_table,
+    pivot,
+    rich_table,
+    terminal_report,
+)
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
 
@@ -21,9 +29,15 @@ def check_format(fmt: str) -> str:
 
 
 def render_report(
-    ws: Workspace, fmt: str, filters: Filters | None = None, width: int | None = None
+    ws: Workspace,
+    fmt: str,
+    filters: Filters | None = None,
+    width: int | None = None,
+    wide: bool = False,
+    color: bool = False,
 ) -> str:
-    """The report of the workspace's results (restricted by `filters`) in one of FORMATS."""
+    """The report of the workspace's results (restricted by `filters`) in one of FORMATS. The table
+    fits `width` columns (panels per budget) unless `wide` (one table at its natural width)."""
     check_format(fmt)
     if fmt == "json":
         return json.dumps(results_document(ws, filters), indent=1) + "\n"
@@ -36,4 +50,8 @@ def render_report(
         return csv_table(rows, columns)
     if fmt == "markdown":
         return markdown_table(rows, columns) + "\n\n" + MARKDOWN_NOTE + "\n"
-    return rich_table(rows, columns, verdict_lines(ws, records, verdicts), width)
+    evidence = verdict_lines(ws, records, verdicts)
+    if wide:
+        return rich_table(rows, columns, evidence, width)
+    titles = budget_titles(flat_records(ws, filters))
+    return terminal_report(rows, columns, evidence, titles, width or 100, color)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from ..evaluate.diagnose import annotate_rows
+from ..evaluate.diagnose import BROKEN_BY, ROBUST_PREFIX, VERDICT, annotate_rows
 from ..progress import plain_text
 from ..store import Workspace
 from .records import Filters, flat_records, record_key, select_runs
@@ -176,7 +179,7 @@ def csv_table(rows: list[Row], columns: list[str]) -> str:
 def rich_table(
     rows: list[Row], columns: list[str], evidence: list[str], width: int | None = None
 ) -> str:
-    """The terminal table, with the evidence behind each verdict under it."""
+    """Every column in one table at its natural width (`report --wide`), evidence under it."""
     table = Table(
         title="hotbench: clean vs adversarial accuracy", box=box.SIMPLE_HEAVY, caption=CAPTION
     )
@@ -187,3 +190,209 @@ def rich_table(
     for r in rows:
         table.add_row(*cells(r, columns))
     return plain_text(table, width or 10_000) + "".join(line + "\n" for line in evidence)
+
+
+# ---- the terminal report: panels that fit the terminal ------------------------------------------
+VERDICT_STYLES = {
+    "robust": "bold green",
+    "masking suspected": "bold yellow",
+    "not robust": "bold red",
+}
+MIN_NORM = "minimum-norm attacks: accuracy, success rate, mean L2 size"
+
+
+def budget_titles(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Column label -> the panel it belongs to: its threat model and eps ("Linf ε=0.3"), or the
+    minimum-norm panel. Read from the records (not parsed from labels, whose wording may change)."""
+    out: dict[str, str] = {}
+    for r in records:
+        if r["eps"] is None:
+            for label in (r["label"], f"{r['label']} success", f"{r['label']} L2"):
+                out[label] = MIN_NORM
+        else:
+            out[r["label"]] = f"{r.get('threat_model') or 'Linf'} ε={r['eps']:g}"
+    return out
+
+
+def _robust_title(column: str) -> str | None:
+    """'robust ε=0.3' -> 'Linf ε=0.3'; 'robust L2 ε=0.5' -> 'L2 ε=0.5' (diagnose.annotate_rows)."""
+    if not column.startswith(ROBUST_PREFIX + " "):
+        return None
+    rest = column[len(ROBUST_PREFIX) + 1 :]
+    return rest if not rest.startswith("ε=") else f"Linf {rest}"
+
+
+def _short(label: str, title: str) -> str:
+    """A column header inside its panel: the panel's title already says the eps."""
+    suffix = " " + title.split(" ", 1)[1] if title != MIN_NORM else ""
+    return label[: -len(suffix)] if suffix and label.endswith(suffix) else label
+
+
+# narrow headers: a header may take two lines, a number never does
+_HEADERS = {"train T": "train\nT", "eval T": "eval\nT", BROKEN_BY: "broken\nmost by"}
+
+
+def _panel(
+    title: str,
+    budget: str,
+    rows: list[Row],
+    ids: list[str],
+    attack_cols: list[str],
+    robust_col: str | None,
+    notes: list[str],
+) -> Table:
+    # no edge padding and one space either side of a column: two spaces between numbers
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+    )
+    for h in ids:
+        justify = "left" if h in ("dataset", "act") else "right"
+        table.add_column(_HEADERS.get(h, h), justify=justify, no_wrap=True)
+    for c in attack_cols:
+        table.add_column(_short(c, budget), justify="right", no_wrap=True)
+    if robust_col is not None:
+        table.add_column("robust", justify="right", no_wrap=True, style="bold")
+    for n in notes:
+        table.add_column(_HEADERS.get(n, n), justify="left", no_wrap=True)
+    for r in rows:
+        head = dict(zip(HEAD, cells(r, []), strict=True))
+        values: list[str | Text] = [head[h] for h in ids]
+        values += [r.notes.get(c) or fmt_acc(r.adv.get(c)) for c in attack_cols]
+        if robust_col is not None:
+            values.append(fmt_acc(r.adv.get(robust_col)))
+        for n in notes:
+            text = r.notes.get(n) or "-"
+            values.append(
+                Text(text, style=VERDICT_STYLES.get(text, "dim")) if n == VERDICT else Text(text)
+            )
+        table.add_row(*values)
+    return table
+
+
+def _chunks(
+    title: str,
+    rows: list[Row],
+    ids: list[str],
+    cols: list[str],
+    robust_col: str | None,
+    notes: list[str],
+    width: int,
+) -> list[list[str]]:
+    """The panel's attack columns cut into runs that each fit `width` beside the fixed columns."""
+    chunk: list[str] = []
+    chunks: list[list[str]] = []
+    for c in cols:
+        wider = _panel(title, title, rows, ids, chunk + [c], robust_col, notes)
+        if chunk and _natural_width(wider) > width:
+            chunks.append(chunk)
+            chunk = [c]
+        else:
+            chunk.append(c)
+    chunks.append(chunk)
+    return chunks
+
+
+def _panel_order(title: str) -> tuple[int, float, str]:
+    """Linf budgets first, then L2, each by eps; the minimum-norm panel last."""
+    if title == MIN_NORM or "ε=" not in title:
+        return (2, 0.0, title)
+    norm, _, eps = title.partition(" ε=")
+    try:
+        value = float(eps)
+    except ValueError:
+        value = math.inf
+    return (0 if norm == "Linf" else 1, value, title)
+
+
+def _natural_width(table: Table) -> int:
+    text = plain_text(table, 100_000)
+    return max((len(line.rstrip()) for line in text.splitlines()), default=0)
+
+
+def terminal_report(
+    rows: list[Row],
+    columns: list[str],
+    evidence: list[str],
+    titles: dict[str, str],
+    width: int = 100,
+    color: bool = False,
+) -> str:
+    """The report as a reader's terminal shows it: one panel per threat model and eps (and one for
+    the minimum-norm attacks), each with the model's id columns, its clean accuracy, the attacks at
+    that budget, the worst case ("robust") and the verdict. A panel too wide for `width` is split
+    into several, each repeating the id, robust and verdict columns, so that no number is ever cut
+    and no row wraps. The evidence under the verdicts is wrapped to `width`."""
+    notes = [c for c in (BROKEN_BY, VERDICT) if c in columns]
+    robust_cols = {t: c for c in columns if (t := _robust_title(c)) is not None}
+    groups: dict[str, list[str]] = {}
+    for c in columns:
+        if c in notes or c in robust_cols.values():
+            continue
+        groups.setdefault(titles.get(c, "other"), []).append(c)
+    for t in robust_cols:
+        groups.setdefault(t, [])
+    ids = (["dataset"] if len({r.dataset for r in rows}) > 1 else []) + HEAD[1:]
+    datasets = sorted({r.dataset for r in rows})
+    parts: list[Table | str] = []
+    if not groups:  # nothing attacked yet: the models and their clean accuracy
+        groups = {"clean accuracy (no attack stored yet)": []}
+    for title, cols in sorted(groups.items(), key=lambda kv: _panel_order(kv[0])):
+        robust_col = robust_cols.get(title)
+        panel_notes = notes if title != MIN_NORM else []
+        in_panel = [
+            r
+            for r in rows
+            if not cols or any(c in r.adv or c in r.notes for c in cols) or robust_col in r.adv
+        ]
+        chunks = _chunks(title, in_panel, ids, cols, robust_col, panel_notes, width)
+        if BROKEN_BY in panel_notes:
+            # where the attack that broke most costs a panel, it goes: it is also in the evidence
+            # lines; the robust accuracy and the verdict always stay
+            fewer = [n for n in panel_notes if n != BROKEN_BY]
+            narrower = _chunks(title, in_panel, ids, cols, robust_col, fewer, width)
+            if len(narrower) < len(chunks):
+                chunks, panel_notes = narrower, fewer
+        for i, chunk in enumerate(chunks):
+            name = title if len(chunks) == 1 else f"{title} ({i + 1}/{len(chunks)})"
+            parts.append(_panel(name, title, in_panel, ids, chunk, robust_col, panel_notes))
+    console = Console(
+        file=io.StringIO(),
+        width=width,
+        record=True,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        highlight=False,
+    )
+    console.print(
+        Text(f"hotbench: clean vs adversarial accuracy ({', '.join(datasets)})", style="bold")
+    )
+    for part in parts:
+        console.print(part)
+    console.print(Text(CAPTION.capitalize() + ".", style="dim"))
+    for line in evidence:
+        indent = len(line) - len(line.lstrip())
+        console.print(
+            textwrap.fill(
+                line.strip(),
+                width=width,
+                initial_indent=" " * indent,
+                subsequent_indent=" " * (indent + 2),
+                break_on_hyphens=False,
+            ),
+            style=_evidence_style(line),
+            markup=False,
+            highlight=False,
+        )
+    return console.export_text(styles=color)
+
+
+def _evidence_style(line: str) -> str:
+    if line.startswith(" "):
+        return ""
+    verdict = line.rsplit(": ", 1)[-1]
+    return VERDICT_STYLES.get(verdict, "")

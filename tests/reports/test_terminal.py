@@ -1,0 +1,116 @@
+"""The terminal report fits the terminal: at 80 and 120 columns no line is longer than the width,
+every number appears whole (no cell split across lines or cut with an ellipsis), and every panel
+keeps the robust and verdict columns; `wide` is the single natural-width table."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hotbench.evaluate.diagnose import BROKEN_BY, VERDICT
+from hotbench.reports.tables import (
+    MIN_NORM,
+    Row,
+    fmt_acc,
+    rich_table,
+    terminal_report,
+)
+
+LINF = [f"{m} ε={e:g}" for e in (0.1, 0.3) for m in ("fgsm", "pgd", "mim", "pgd@z", "apgd-dlr@z")]
+L2 = ["pgdl2 ε=0.5"]
+MINNORM = ["cw", "cw success", "cw L2", "deepfool", "deepfool success", "deepfool L2"]
+ROBUST = ["robust ε=0.1", "robust ε=0.3", "robust L2 ε=0.5"]
+COLUMNS = LINF + L2 + MINNORM + ROBUST + [BROKEN_BY, VERDICT]
+TITLES = {c: f"Linf {c.split(' ')[-1]}" for c in LINF} | {"pgdl2 ε=0.5": "L2 ε=0.5"}
+TITLES |= {c: MIN_NORM for c in MINNORM}
+VERDICTS = ["masking suspected", "not robust", "robust", "masking suspected"]
+
+
+def rows() -> list[Row]:
+    out = []
+    for i, (act, t, te) in enumerate(
+        [("tanh", 100, 1), ("sigmoid", 50, 50), ("none", 1, 1), ("tanh", 10, 1)]
+    ):
+        adv = {c: round(0.9 - 0.037 * i - 0.011 * j, 3) for j, c in enumerate(LINF + L2 + ROBUST)}
+        adv |= {"cw": 0.0, "deepfool": 0.012}
+        notes = {"cw success": "1.000", "cw L2": "1.234", "deepfool success": "0.988"}
+        notes |= {"deepfool L2": "0.876", BROKEN_BY: "apgd-dlr@z", VERDICT: VERDICTS[i]}
+        out.append(
+            Row(f"digits-{act}-T{t}-x", "digits", act, t, te, 0.975 - i / 100, 397, adv, notes)
+        )
+    return out
+
+
+EVIDENCE = [
+    "verdict of digits-tanh-T100-x at eval T=1: masking suspected",
+    "  - zero gradients: 0.97 of inputs have an exactly-zero output gradient (median norm 0); on"
+    " the logits 0.00 (median norm 0.38)",
+]
+
+
+def tokens(text: str) -> list[str]:
+    return re.findall(r"\S+", text)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_every_line_fits_and_every_number_is_whole(width):
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, width)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert "…" not in text  # rich's ellipsis: a cut cell
+    found = tokens(text)
+    for r in rows():
+        for c in LINF + L2 + ROBUST + ["cw", "deepfool"]:
+            assert fmt_acc(r.adv[c]) in found, (c, fmt_acc(r.adv[c]))
+        for c in ("cw L2", "deepfool success"):
+            assert r.notes[c] in found
+        assert fmt_acc(r.clean_acc) in found
+    # a verdict is never split over two lines
+    assert text.count("masking suspected") >= 2 * len(
+        [line for line in lines if line.startswith(("Linf", "L2"))]
+    )
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_every_budget_panel_has_robust_and_verdict(width):
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, width)
+    panels = re.split(r"\n(?=(?:Linf|L2|minimum-norm)\b)", text)
+    titles = [p.splitlines()[0] for p in panels[1:]]
+    assert any(t.startswith("Linf ε=0.1") for t in titles)
+    assert any(t.startswith("Linf ε=0.3") for t in titles)
+    assert any(t.startswith("L2 ε=0.5") for t in titles)
+    assert any(t.startswith("minimum-norm") for t in titles)
+    for panel in panels[1:]:
+        if panel.startswith("minimum-norm"):
+            continue
+        assert "robust" in panel.splitlines()[2] + panel.splitlines()[3]
+        assert "verdict" in panel
+        assert sum(v in panel for v in ("masking suspected", "not robust")) == 2
+
+
+def test_wider_terminal_needs_fewer_panels():
+    narrow = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 80)
+    wide = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120)
+    assert narrow.count("verdict") > wide.count("verdict")
+
+
+def test_evidence_is_wrapped_to_the_width():
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 80)
+    assert "  - zero gradients: 0.97 of inputs" in text
+    assert "(median norm 0.38)" in text.replace("\n    ", " ")
+
+
+def test_verdicts_are_coloured_in_a_terminal_only():
+    plain = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120)
+    coloured = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120, color=True)
+    assert "\x1b[" not in plain
+    assert "\x1b[1;33mmasking suspected" in coloured  # yellow
+    assert "\x1b[1;31mnot robust" in coloured  # red
+    assert "\x1b[1;32mrobust" in coloured  # green
+
+
+def test_wide_is_one_table_at_its_natural_width():
+    text = rich_table(rows(), COLUMNS, EVIDENCE)
+    header = next(line for line in text.splitlines() if "fgsm ε=0.1" in line)
+    assert all(c in header for c in ("apgd-dlr@z ε=0.3", "robust L2 ε=0.5", VERDICT))
