@@ -75,7 +75,14 @@ def test_workspace_defaults_to_hotbench_home(tmp_path, monkeypatch):
 
 
 def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):
+    # the terminal layout: one panel per budget, the dataset in the title when there is one
     r = invoke("report", "-w", str(attacked_ws.root))
+    assert r.exit_code == 0, r.output
+    assert "clean vs adversarial accuracy (digits)" in r.output and "Linf ε=0.3" in r.output
+    rows = [ln.split()[:3] for ln in r.output.splitlines() if ln.startswith((" tanh", " none"))]
+    assert rows == [["none", "1", "1"], ["tanh", "50", "50"], ["tanh", "50", "1"]]
+    # --wide: every column in one table
+    r = invoke("report", "-w", str(attacked_ws.root), "--wide")
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip().startswith("digits")]
     # none T=1 (eval 1), tanh T=50 at eval 50 and at eval 1
