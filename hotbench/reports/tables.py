@@ -232,15 +232,20 @@ def _short(label: str, title: str) -> str:
 _HEADERS = {"train T": "train\nT", "eval T": "eval\nT", BROKEN_BY: "broken\nmost by"}
 
 
-def _panel(
-    title: str,
-    budget: str,
-    rows: list[Row],
-    ids: list[str],
-    attack_cols: list[str],
-    robust_col: str | None,
-    notes: list[str],
-) -> Table:
+@dataclass
+class _Budget:
+    """One panel's fixed parts: its budget title, rows, id columns, worst-case column and notes."""
+
+    title: str
+    rows: list[Row]
+    ids: list[str]
+    robust_col: str | None
+    notes: list[str]
+
+
+def _panel(b: _Budget, name: str, attack_cols: list[str]) -> Table:
+    title, budget, rows, ids = name, b.title, b.rows, b.ids
+    robust_col, notes = b.robust_col, b.notes
     # no edge padding and one space either side of a column: two spaces between numbers
     table = Table(
         title=title,
@@ -274,21 +279,12 @@ def _panel(
     return table
 
 
-def _chunks(
-    title: str,
-    rows: list[Row],
-    ids: list[str],
-    cols: list[str],
-    robust_col: str | None,
-    notes: list[str],
-    width: int,
-) -> list[list[str]]:
+def _chunks(b: _Budget, cols: list[str], width: int) -> list[list[str]]:
     """The panel's attack columns cut into runs that each fit `width` beside the fixed columns."""
     chunk: list[str] = []
     chunks: list[list[str]] = []
     for c in cols:
-        wider = _panel(title, title, rows, ids, chunk + [c], robust_col, notes)
-        if chunk and _natural_width(wider) > width:
+        if chunk and _natural_width(_panel(b, b.title, chunk + [c])) > width:
             chunks.append(chunk)
             chunk = [c]
         else:
@@ -349,17 +345,19 @@ def terminal_report(
             for r in rows
             if not cols or any(c in r.adv or c in r.notes for c in cols) or robust_col in r.adv
         ]
-        chunks = _chunks(title, in_panel, ids, cols, robust_col, panel_notes, width)
+        budget = _Budget(title, in_panel, ids, robust_col, panel_notes)
+        chunks = _chunks(budget, cols, width)
         if BROKEN_BY in panel_notes:
             # where the attack that broke most costs a panel, it goes: it is also in the evidence
             # lines; the robust accuracy and the verdict always stay
             fewer = [n for n in panel_notes if n != BROKEN_BY]
-            narrower = _chunks(title, in_panel, ids, cols, robust_col, fewer, width)
-            if len(narrower) < len(chunks):
-                chunks, panel_notes = narrower, fewer
+            narrower = _Budget(title, in_panel, ids, robust_col, fewer)
+            fewer_chunks = _chunks(narrower, cols, width)
+            if len(fewer_chunks) < len(chunks):
+                chunks, budget = fewer_chunks, narrower
         for i, chunk in enumerate(chunks):
             name = title if len(chunks) == 1 else f"{title} ({i + 1}/{len(chunks)})"
-            parts.append(_panel(name, title, in_panel, ids, chunk, robust_col, panel_notes))
+            parts.append(_panel(budget, name, chunk))
     console = Console(
         file=io.StringIO(),
         width=width,
