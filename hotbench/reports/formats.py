@@ -52,6 +52,6 @@ def render_report(
         return markdown_table(rows, columns) + "\n\n" + MARKDOWN_NOTE + "\n"
     evidence = verdict_lines(ws, records, verdicts)
     if wide:
-        return rich_table(rows, columns, evidence, width)
+        return rich_table(rows, columns, evidence)  # natural width, whatever the terminal
     titles = budget_titles(flat_records(ws, filters))
     return terminal_report(rows, columns, evidence, titles, width or 100, color)
