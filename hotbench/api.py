@@ -18,7 +18,7 @@ from .context import Context
 from .errors import HotbenchError
 from .evaluate.diagnose import diagnose_run, save
 from .evaluate.diagnose import eval_temps as attacked_temps
-from .evaluate.fasteval import attack_runs
+from .evaluate.fasteval import attack_runs, complete_runs
 from .evaluate.suites import AttackRequest
 from .evaluate.worstcase import load_stored
 from .reports.formats import render_report
@@ -57,9 +57,12 @@ def train(
     workspace: Where = None, temps: Sequence[float] = (1.0,), **config: Any
 ) -> list[RunRecord]:
     """Train one model per temperature in `temps` (other TrainConfig fields by name: dataset, act,
-    arch, epochs, batch_size, lr, seed, n_train) and return their stored runs. A config already
-    stored is reused, not retrained (unless the context has `force`)."""
-    configs = [TrainConfig(**config, temp=t) for t in temps]
+    arch, epochs, batch_size, lr, seed, n_train) and return their stored runs. `seed` may be a list:
+    one model per (temperature, seed), and the report adds the mean and spread across seeds. A
+    config already stored is reused, not retrained (unless the context has `force`)."""
+    seed = config.pop("seed", None)
+    seeds = list(seed) if isinstance(seed, (list, tuple)) else [0 if seed is None else seed]
+    configs = [TrainConfig(**config, temp=t, seed=sd) for t in temps for sd in seeds or [0]]
     ctx = _context(workspace)
     ctx.ws.ensure_writable()
     records = []
@@ -78,7 +81,11 @@ def train(
 
 
 def attack(
-    workspace: Where = None, runs: Runs = None, fast: bool = False, **request: Any
+    workspace: Where = None,
+    runs: Runs = None,
+    fast: bool = False,
+    complete: bool = False,
+    **request: Any,
 ) -> list[dict[str, Any]]:
     """Attack every stored model (or those of `runs`) and return the result documents.
 
@@ -87,13 +94,22 @@ def attack(
     the paper), `steps`, `alpha`, `n_samples`, `batch_size`, `seed`, `targeted`, `on` ("output",
     "logits", "both") and `params` (dict). Stored results are reused. `fast`: each attack only on
     the samples the earlier ones left robust (the worst case is exact, per-attack numbers are
-    partial).
+    partial). `complete`: where the same config is stored on fewer samples, attack only the missing
+    ones; with no `methods` and no `suite`, every stored attack of the runs is extended to
+    `n_samples` (default: the largest n of its model and eval T), so they share one sample set.
     """
-    configs = AttackRequest(**request).configs()
+    if complete and fast:
+        raise HotbenchError("--complete does not combine with --fast", "drop one of them")
     ctx = _context(workspace)
     records = select_runs(ctx.ws, _filters(runs))
+    if complete and not request.get("methods") and request.get("suite") is None:
+        with ctx.reporter.session():
+            return complete_runs(
+                ctx, records, request.get("eval_temps") or [None], request.get("n_samples")
+            )
+    configs = AttackRequest(**request).configs()
     with ctx.reporter.session():
-        return attack_runs(ctx, records, configs, fast)
+        return attack_runs(ctx, records, configs, fast, complete)
 
 
 def run(
@@ -149,8 +165,11 @@ def diagnose(
 
 
 def report(workspace: Where = None, fmt: str = "table", runs: Runs = None) -> str:
-    """The report of the stored results as text: table, json, csv, markdown or html."""
-    return render_report(_context(workspace).ws, fmt, _filters(runs))
+    """The report of the stored results as text: table, json, csv, markdown or html. The models'
+    datasets (for the diagnosis' gradient checks) are where each run.json says, or the context's
+    data_dir."""
+    ctx = _context(workspace)
+    return render_report(ctx.ws, fmt, _filters(runs))
 
 
 def load_results(workspace: Where = None, runs: Runs = None) -> dict[str, Any]:

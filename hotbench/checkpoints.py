@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from .config import TrainConfig, stable_hash
 from .context import Context
-from .data import DATASETS, load_dataset
+from .data import DATASETS, data_source, load_dataset
 from .errors import HotbenchError, warn
 from .models import HotNet, arch_source, check_model
 from .runtime import hardware, versions
@@ -205,6 +205,7 @@ def import_weights(ctx: Context, path: Path, cfg: TrainConfig) -> tuple[RunRecor
         "versions": versions(),
         "hardware": hardware(device),
         "seed": None,
+        "data": data_source(cfg.dataset, ctx.data_dir),
         "imported": {
             "file": str(path.resolve()),
             "sha256": digest,

@@ -29,7 +29,7 @@ from .data import DATASETS
 from .defenses import DEFENSES
 from .doctor import examine, render_doctor
 from .errors import HotbenchError, reset_warnings
-from .evaluate.diagnose import render_diagnoses
+from .evaluate.diagnose import render_diagnoses, report_verdicts
 from .evaluate.suites import AttackRequest
 from .files import output_target, write_output
 from .models import ACTIVATIONS, ARCHS
@@ -242,7 +242,15 @@ def train(
     ] = None,
     batch_size: Annotated[int, typer.Option()] = 128,
     lr: Annotated[float, typer.Option()] = 1e-3,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[
+        list[int] | None,
+        typer.Option(
+            help=(
+                "Training seed; repeat for several (--seed 0 --seed 1 --seed 2): the report then"
+                " adds each column's mean and spread across seeds [default: 0]."
+            )
+        ),
+    ] = None,
     n_train: Annotated[
         int | None, typer.Option(help="Train on the first N training images only.")
     ] = None,
@@ -372,6 +380,18 @@ def attack(
             ),
         ),
     ] = False,
+    complete: Annotated[
+        bool,
+        typer.Option(
+            "--complete",
+            help=(
+                "Where the same config is stored on fewer samples, attack only the missing ones"
+                " (up to --n-samples). Without --method/--suite: every stored attack of the"
+                " selected runs, to --n-samples or its row's largest n, so a row's attacks share"
+                " one sample set."
+            ),
+        ),
+    ] = False,
     executor: ExecutorO = "local",
     workers: WorkersO = None,
     address: AddressO = None,
@@ -401,7 +421,7 @@ def attack(
         request.params = dict(parse_param(p) for p in param)
     filters = Filters(dataset or [], act or [], temp or [], run or [])
     ctx = Context.create(workspace, device, quiet, data_dir, download, force)
-    api.attack(ctx, filters, fast, **asdict(request))
+    api.attack(ctx, filters, fast, complete, **asdict(request))
 
 
 def _terminal(output: Path | None) -> tuple[int, bool]:
@@ -460,11 +480,26 @@ def report(
         ),
     ] = None,
     tolerance: Annotated[
-        float,
+        str,
         typer.Option(
-            "--tolerance", help="Largest allowed drop of an accuracy below the baseline (absolute)."
+            "--tolerance",
+            help=(
+                "Largest allowed move of an accuracy from the baseline (absolute), or 'auto': what"
+                " the two sample sizes explain (95%)."
+            ),
         ),
-    ] = 0.02,
+    ] = "0.02",
+    direction: Annotated[
+        str,
+        typer.Option(
+            "--direction",
+            help=(
+                "Which moves of adv_acc and robust_acc fail: down, up or both (an attack that stops"
+                " working is a regression too; clean_acc fails on a drop only). See docs/ci.md."
+            ),
+        ),
+    ] = "both",
+    data_dir: DataDir = None,
     save_baseline: Annotated[
         Path | None,
         typer.Option(
@@ -508,9 +543,12 @@ def report(
     for path in (output, plot, plot_eps, save_baseline):
         if path is not None:
             output_target(path)  # so does a folder, a device, or a FIFO
-    gates = prepare(baseline, tolerance, fail_under, save_baseline)
+    gates = prepare(baseline, tolerance, fail_under, save_baseline, direction)
     ws = Workspace(workspace)
-    outcome = evaluate(gates, results_document(ws, filters), filters) if gates.active else None
+    verdicts = report_verdicts(ws, select_runs(ws, filters), data_dir)
+    outcome = (
+        evaluate(gates, results_document(ws, filters, verdicts), filters) if gates.active else None
+    )
     width, color = _terminal(output)
     text = render_report(ws, format, filters, width, wide=wide, color=color)
     if output is not None:

@@ -14,6 +14,7 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -249,6 +250,15 @@ def _cifar10(data_dir: Path | None, download: bool) -> Dataset:
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("HOTBENCH_DATA", "./data"))
+
+
+def data_source(dataset: str, data_dir: Path | str | None) -> dict[str, Any]:
+    """Where a run's data came from, for run.json: the absolute folder of a file-based dataset
+    (None for the embedded digits), so that later commands find it without --data-dir."""
+    if not DATASETS.get(dataset).needs_files:
+        return {"dataset": dataset, "dir": None}
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    return {"dataset": dataset, "dir": str(root.expanduser().resolve())}
 
 
 DATASETS.add(

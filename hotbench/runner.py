@@ -13,18 +13,22 @@ only the driver ever writes the workspace and the files are the same either way.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .adversarial import batch_loss
 from .attacks.composite import surrogate_config
-from .attacks.engine import Target, run_attack
+from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
-from .data import Dataset, load_dataset
+from .data import Dataset, data_source, load_dataset
+from .errors import HotbenchError
 from .models import HotNet, arch_source, check_model
 from .progress import Reporter
 from .runtime import hardware, versions
@@ -42,8 +46,54 @@ class Trained:
     provenance: dict[str, Any]
 
 
+def run_data_dir(record: RunRecord, data_dir: Path | str | None) -> tuple[Path | None, bool]:
+    """The data folder for a stored run: `data_dir` (--data-dir or HOTBENCH_DATA) when given, else
+    the folder recorded in its run.json. The bool says whether it came from run.json."""
+    if data_dir is not None:
+        return Path(data_dir), False
+    recorded = recorded_data_dir(record)
+    return (recorded, True) if recorded is not None else (None, False)
+
+
+def recorded_data_dir(record: RunRecord) -> Path | None:
+    recorded = (record.doc.get("provenance", {}).get("data") or {}).get("dir")
+    return Path(recorded) if recorded else None
+
+
+def load_run_data(
+    record: RunRecord, data_dir: Path | str | None = None, download: bool = False
+) -> Dataset:
+    """The dataset a stored run was trained on. Tried in turn: `data_dir` (--data-dir or
+    HOTBENCH_DATA) if given, then the folder run.json recorded at training. A dataset found in
+    neither is one line naming both folders and the fix."""
+    recorded = recorded_data_dir(record)
+    tries = [Path(data_dir)] if data_dir is not None else []
+    if recorded is not None and recorded not in tries:
+        tries.append(recorded)
+    if not tries:
+        return load_dataset(record.config.dataset, None, download)
+    first_error = None
+    for folder in tries:
+        try:
+            return load_dataset(record.config.dataset, folder, download)
+        except HotbenchError as exc:
+            first_error = first_error or exc
+    if recorded is None:
+        raise first_error
+    given = f" nor under '{data_dir}'" if data_dir is not None else ""
+    raise HotbenchError(
+        f"{record.config.dataset} files not found under '{recorded}', where run {record.run_id}"
+        f" was trained (run.json){given}; the data has moved or was deleted",
+        "pass --data-dir (or set HOTBENCH_DATA) to the folder that holds it now",
+    ) from None
+
+
 def compute_trained(
-    cfg: TrainConfig, data: Dataset, device: torch.device, reporter: Reporter | None = None
+    cfg: TrainConfig,
+    data: Dataset,
+    device: torch.device,
+    reporter: Reporter | None = None,
+    data_dir: Path | str | None = None,
 ) -> Trained:
     """Train `cfg` without touching any workspace: the compute half of `ensure_trained`."""
     reporter = reporter or Reporter(quiet=True)
@@ -67,6 +117,7 @@ def compute_trained(
         # threads training ran with: always 1 on CPU (training.CPU_TRAIN_THREADS), so that the
         # weights do not depend on the machine
         "train_threads": CPU_TRAIN_THREADS if torch.device(device).type == "cpu" else None,
+        "data": data_source(cfg.dataset, data_dir),
     }
     if (source := arch_source(cfg.arch)) is not None:
         prov["arch_source"] = source  # a user's --arch MODULE:CALLABLE: which code built the net
@@ -92,7 +143,7 @@ def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
     with ws.lock(run_id):
         if ws.has_run(run_id) and not ctx.force:  # another process finished it while we waited
             return ws.load_record(run_id), False
-        trained = compute_trained(cfg, data, ctx.device, ctx.reporter)
+        trained = compute_trained(cfg, data, ctx.device, ctx.reporter, ctx.data_dir)
         record = persist_trained(ws, trained)
     ctx.reporter.log(
         f"trained {run_id}: test acc {trained.metrics['test_acc']:.3f} "
@@ -128,6 +179,11 @@ def attack_doc(
             **(
                 {"attacked": outcome.attacked.tolist()}
                 if getattr(outcome, "attacked", None) is not None
+                else {}
+            ),
+            **(
+                {"target": outcome.target.tolist()}
+                if getattr(outcome, "target", None) is not None
                 else {}
             ),
         },
@@ -179,16 +235,24 @@ def persist_attack(ws: Workspace, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensure_attacked(
-    ctx: Context, record: RunRecord, cfg: AttackConfig, only: torch.Tensor | None = None
+    ctx: Context,
+    record: RunRecord,
+    cfg: AttackConfig,
+    only: torch.Tensor | None = None,
+    complete: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Return the stored result of `cfg` on `record`, computing it first if needed (always with
     `ctx.force`).
 
     `only` (bool per sample) attacks just those samples: fasteval's skip mode, whose configs carry
-    `skip_after` so that such a partial result never shares a hash with the exact one."""
+    `skip_after` so that such a partial result never shares a hash with the exact one.
+
+    `complete`: when the same config is stored on fewer samples, attack only the missing ones and
+    store the union as the result on `cfg.n_samples` (provenance.completed_from names the smaller
+    one), instead of recomputing the samples already attacked."""
     ws, device = ctx.ws, ctx.device
     train_cfg = record.config
-    data = load_dataset(train_cfg.dataset, ctx.data_dir, ctx.download)
+    data = load_run_data(record, ctx.data_dir, ctx.download)
     cfg = cfg.resolved(train_cfg.temp, len(data.test))
     attack_id = cfg.attack_id(record.run_id)
     # a result of earlier weights (the model was trained again since) is computed again
@@ -196,9 +260,12 @@ def ensure_attacked(
         return stored, False
     surrogate_record = None
     if ATTACKS.get(cfg.method).surrogate:
-        # transfer: train the surrogate first (outside this run's lock); --force redoes the attack
-        # only
-        surrogate_record, _ = ensure_trained(ctx.unforced(), surrogate_config(train_cfg, cfg))
+        # transfer: train the surrogate first (outside this run's lock) on the target's data, found
+        # where run.json says; --force redoes the attack only
+        where = ctx.data_dir if ctx.data_dir is not None else recorded_data_dir(record)
+        surrogate_record, _ = ensure_trained(
+            dataclasses.replace(ctx.unforced(), data_dir=where), surrogate_config(train_cfg, cfg)
+        )
     with ws.lock(record.run_id):
         if not ctx.force and (stored := ws.stored_result(record, attack_id)) is not None:
             return stored, False
@@ -207,5 +274,58 @@ def ensure_attacked(
             ws.load_model(surrogate_record, device) if surrogate_record is not None else None
         )
         run = LoadedRun(record.run_id, train_cfg, net, surrogate)
-        doc = persist_attack(ws, compute_attack(run, data, cfg, device, ctx.reporter, only))
+        smaller = stored_smaller(ws, record.run_id, cfg) if complete and only is None else None
+        if smaller is not None:
+            missing = torch.arange(cfg.n_samples) >= len(smaller["per_sample"]["index"])
+            new = compute_attack(run, data, cfg, device, ctx.reporter, missing)
+            doc = persist_attack(ws, merge_completed(smaller, new))
+        else:
+            doc = persist_attack(ws, compute_attack(run, data, cfg, device, ctx.reporter, only))
     return doc, True
+
+
+def stored_smaller(ws: Workspace, run_id: str, cfg: AttackConfig) -> dict[str, Any] | None:
+    """The stored result of the same resolved config on the most (but fewer) first-N samples."""
+    best = None
+    for doc in ws.load_results(run_id):
+        other = AttackConfig(**doc["config"])
+        n = other.n_samples or 0
+        if (
+            n < (cfg.n_samples or 0)
+            and other.model_copy(update={"n_samples": cfg.n_samples}) == cfg
+            and doc["per_sample"]["index"] == list(range(n))
+            and (best is None or n > len(best["per_sample"]["index"]))
+        ):
+            best = doc
+    return best
+
+
+def merge_completed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The result on new's samples: old's per-sample outcomes where it has them, new's elsewhere;
+    metrics recomputed from the merged outcomes."""
+    have = len(old["per_sample"]["index"])
+    ps = {
+        k: list(old["per_sample"].get(k, v[:have])) + list(v[have:])
+        for k, v in new["per_sample"].items()
+    }
+    cfg = AttackConfig(**new["config"])
+    outcome = AttackOutcome(
+        cfg,
+        np.asarray(ps["index"]),
+        np.asarray(ps["label"]),
+        np.asarray(ps["clean_pred"]),
+        np.asarray(ps["adv_pred"]),
+        np.asarray(ps["linf"], dtype=float),
+        np.asarray(ps["l2"], dtype=float),
+        old["time_s"] + new["time_s"],
+        old["metrics"].get("n_invalid", 0) + new["metrics"].get("n_invalid", 0),
+        np.asarray(ps["attacked"]) if "attacked" in ps else None,
+        np.asarray(ps["target"]) if "target" in ps else None,
+    )
+    return {
+        **new,
+        "metrics": outcome.metrics(),
+        "per_sample": ps,
+        "time_s": round(outcome.time_s, 3),
+        "provenance": {**new["provenance"], "completed_from": old["attack_id"]},
+    }

@@ -111,7 +111,7 @@ def test_report_json_csv_markdown_agree(attacked_ws, tmp_path):
             if row["run_id"] == run_id and float(row["eval_temp"]) == eval_temp:
                 assert float(row[label]) == pytest.approx(adv)
     md = invoke("report", "-w", w, "--format", "markdown").stdout
-    assert md.startswith("| dataset | act | train T | eval T | clean |")
+    assert md.startswith("| dataset | act | train T | eval T | n | clean |")
     assert (
         sum(line.startswith("|") for line in md.splitlines()) == 2 + 3
     )  # header, alignment, 3 rows

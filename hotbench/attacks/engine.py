@@ -10,7 +10,12 @@ What hotbench adds around torchattacks, each for a reason given in ../shared/tor
 - the global RNG is forked around every batch and each batch gets its own seed, since several
   attacks reset torch's global seed on every call;
 - `on="logits"` attacks z / T_train instead of act(z / T_eval), and the result is judged on the
-  deployed model: the attack that does not trust the saturated output.
+  deployed model: the attack that does not trust the saturated output;
+- a targeted attack is tracked towards its target: the kept point is the first one the deployed
+  model assigns to the target class (a misclassification into another class does not stop it),
+  and the targets are stored per sample, so the report shows targeted success. Where the target
+  was never reached, the attack's own final point is judged as usual: it still counts in the
+  untargeted worst case where it misclassified.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ class Tracked(nn.Module):
         self.found = torch.zeros_like(y, dtype=torch.bool)
         self.best = x0.clone()
         self.surrogate: HotNet | None = None  # set by attack_batch for transfer attacks
+        self.targeted = cfg.targeted is not None
+        self.target: torch.Tensor | None = None  # the attack's target labels, once it chose them
         self.stop_early = False  # set by attack_batch
         self._queries = 0
         self.sync_free = x0.device.type != "cpu"  # see forward
@@ -71,11 +78,14 @@ class Tracked(nn.Module):
         if self.norm is not None and x.shape == self.x0.shape:
             with torch.no_grad():
                 deployed = out if self.on == "output" else self.net.head(z, self.eval_temp)
-                hit = (
-                    (deployed.argmax(1) != self.y)
-                    & inside(x, self.x0, self.eps, self.norm)
-                    & ~self.found
-                )
+                pred = deployed.argmax(1)
+                if not self.targeted:
+                    success = pred != self.y
+                elif self.target is not None:
+                    success = pred == self.target
+                else:  # the attack has not chosen its targets yet (its first, clean query)
+                    success = torch.zeros_like(self.found)
+                hit = success & inside(x, self.x0, self.eps, self.norm) & ~self.found
                 if not self.sync_free:
                     if hit.any():
                         self.best[hit] = x[hit].detach()
@@ -126,6 +136,7 @@ class AttackOutcome:
     time_s: float
     n_invalid: int = 0  # adversarial points outside the threat model, discarded
     attacked: np.ndarray | None = None  # which samples were attacked (None: all clean-correct ones)
+    target: np.ndarray | None = None  # targeted attacks: the target class per sample (-1: none)
 
     @property
     def clean_correct(self) -> np.ndarray:
@@ -153,16 +164,37 @@ class AttackOutcome:
             "mean_l2": float(self.l2[broken].mean()) if broken.any() else None,
             "median_l2": float(np.median(self.l2[broken])) if broken.any() else None,
             "n_invalid": self.n_invalid,
+            **(
+                {
+                    "targeted_success": (
+                        float((correct & (self.adv_pred == self.target)).sum() / n_correct)
+                        if n_correct
+                        else 0.0
+                    )
+                }
+                if self.target is not None
+                else {}
+            ),
         }
 
 
-def _set_target_mode(atk: Any, cfg: AttackConfig) -> None:
+def _set_target_mode(atk: Any, cfg: AttackConfig, tracked: Tracked) -> None:
+    """Put the attack in its targeted mode and let `tracked` see the targets it chooses."""
     if check_targeted(cfg.method, cfg.targeted) is None:
         return
     if cfg.targeted == "random":
         atk.set_mode_targeted_random(quiet=True)
     else:
         atk.set_mode_targeted_least_likely(quiet=True)
+    choose = atk.get_target_label
+
+    def get_target_label(inputs, labels=None):
+        target = choose(inputs, labels)
+        if inputs.shape == tracked.x0.shape:
+            tracked.target = target.detach().to(tracked.y.device)
+        return target
+
+    atk.get_target_label = get_target_label
 
 
 @dataclass(frozen=True)
@@ -190,6 +222,7 @@ def attack_batch(
     batch: Batch,
     seed: int,
     stop_early: bool = True,
+    targets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, int]:
     """Adversarial inputs for one batch of clean-correct samples, and how many were discarded as
     invalid.
@@ -197,7 +230,8 @@ def attack_batch(
     The batch's `index` (test-set indices) seeds per-sample randomness where the attack supports it
     (pgd's random start), so that a sample's outcome does not depend on its batch; without it the
     per-sample seeds derive from `seed`. `stop_early=False` runs every iteration (the naive
-    baseline).
+    baseline). `targets` (filled in place, targeted attacks): the target class the attack chose per
+    sample.
     """
     target = target if isinstance(target, Target) else Target(target)
     x, y, index = batch.x, batch.y, batch.index
@@ -214,11 +248,13 @@ def attack_batch(
         if hasattr(atk, "sample_seeds"):
             ids = index.cpu() if index is not None else torch.arange(x.shape[0]) + seed * 100_003
             atk.sample_seeds = cfg.seed * 1_000_003 + ids
-        _set_target_mode(atk, cfg)
+        _set_target_mode(atk, cfg, tracked)
         try:
             adv = atk(x, y).detach()
         except _AllFound:
             adv = tracked.best.clone()
+    if targets is not None and tracked.target is not None:
+        targets.copy_(tracked.target.cpu())
     valid = inside(adv, x, cfg.eps, spec.norm)
     # a final point outside the threat model is discarded; it only counts when nothing valid
     # replaces it
@@ -280,10 +316,16 @@ def run_attack(
         attacked &= only.cpu().bool()
     todo = attacked.nonzero().flatten()
     n_invalid = 0
+    goals = torch.full((len(data),), -1, dtype=torch.int64) if cfg.targeted else None
     for b, i in enumerate(range(0, todo.numel(), cfg.batch_size)):
         idx = todo[i : i + cfg.batch_size]
         x, y = data.x[idx].to(device), data.y[idx].to(device)
-        adv, bad = attack_batch(target, cfg, Batch(x, y, idx), seed=cfg.seed * 100_003 + b)
+        chosen = torch.full((idx.numel(),), -1, dtype=torch.int64) if goals is not None else None
+        adv, bad = attack_batch(
+            target, cfg, Batch(x, y, idx), seed=cfg.seed * 100_003 + b, targets=chosen
+        )
+        if goals is not None:
+            goals[idx] = chosen
         n_invalid += bad
         adv_pred[idx] = judge(deployed, adv, spec).cpu()
         d = (adv - x).flatten(1).cpu()
@@ -303,6 +345,7 @@ def run_attack(
         time.perf_counter() - start,
         n_invalid,
         attacked.numpy(),
+        None if goals is None else goals.numpy(),
     )
 
 

@@ -12,18 +12,26 @@ Measured, not assumed:
    white-box; a logit attack beats the output attacks; accuracy does not fall to ~0 at a large eps;
    accuracy is not monotone in eps; results change with the random restart.
 
-Verdict (one of VERDICTS):
-- "masking suspected": at least one check fired, and the best white-box attack on the output (the
-  paper's kind) leaves more than THRESHOLDS.beats accuracy above the worst case: the output's
-  gradient hides robustness that is not there. Each fired check is a line of evidence with its
-  numbers, next to the worst case (hotbench.worstcase) and the attack that broke the most samples.
-- "not robust" also when checks fired but the output's own gradient attacks already reach the worst
-  case (e.g. a tanh model at T = 1 with a few saturated outputs): the indicators are listed, nothing
-  is hidden.
-- "not robust": no check fired and the worst-case accuracy at the reference eps is below
-  THRESHOLDS.robust_acc.
-- "robust": no check fired and the worst case stays at or above THRESHOLDS.robust_acc.
-- "not evaluated": no stored result with an eps budget at this eval temperature (and none was run).
+Each check is in one of three states (Check.state): "fired", "clear", or "not measured" (the model,
+the data or the results it needs were missing). Every "A beats B" check is an exact McNemar test on
+the two attacks' paired per-sample outcomes (hotbench.stats) plus the effect-size threshold
+THRESHOLDS.beats: it fires only when both hold, and its evidence shows both.
+
+Verdict (one of VERDICTS), from the worst case at the reference eps and its 95% interval:
+- "not evaluated": no stored result with an eps budget at this eval temperature.
+- "masking suspected": a check fired, and the best white-box attack on the output (the paper's kind)
+  leaves significantly (McNemar) and more than THRESHOLDS.beats more accuracy than the worst case:
+  the output's gradient hides robustness that is not there. Also when a check fired and the worst
+  case is not clearly below the threshold: a fired masking check never allows "robust".
+- "not robust": the whole interval of the worst case is below THRESHOLDS.robust_acc (with or
+  without fired checks: when the output's own gradient attacks already reach the worst case, e.g.
+  tanh at T = 1 with a few saturated outputs, nothing is hidden).
+- "robust": the interval is entirely at or above THRESHOLDS.robust_acc, no check fired, and the
+  checks that can hide masking (REQUIRED_FOR_ROBUST: gradient health, saturation, a logit attack, a
+  black-box or transfer attack) were measured and are clear.
+- "incomplete": none of the above can be said from what was measured: a required check is not
+  measured, or the interval straddles the threshold. The evidence names the command that completes
+  it.
 The reference eps is the Linf (else L2) budget below THRESHOLDS.large_eps with the most stored
 results.
 """
@@ -42,14 +50,14 @@ import torch.nn.functional as F
 from rich import box
 from rich.table import Table
 
+from .. import stats
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
 from ..context import Context
-from ..data import load_dataset
 from ..errors import HotbenchError
 from ..models import HotNet
 from ..progress import plain_text
-from ..runner import ensure_attacked
+from ..runner import ensure_attacked, load_run_data
 from ..store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
 from .worstcase import (
     StoredResult,
@@ -63,8 +71,9 @@ from .worstcase import (
 
 # Bumped whenever the verdict rule changes, so that a stored diagnosis made by an older rule is
 # recomputed.
-DIAGNOSIS_SCHEMA = "hotbench.diagnosis/2"
-VERDICTS = ("robust", "masking suspected", "not robust", "not evaluated")
+DIAGNOSIS_SCHEMA = "hotbench.diagnosis/3"
+VERDICTS = ("robust", "masking suspected", "not robust", "incomplete", "not evaluated")
+CHECK_STATES = ("fired", "clear", "not measured")
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,9 @@ class Thresholds:
     # Fraction of clean predictions decided by an argmax tie among saturated outputs.
     ties: float = 0.01
     # Accuracy gap that counts as "attack A beats attack B" (single-step vs iterative, black-box or
-    # transfer vs white-box on the output, logits vs output). 5 points: more than the noise of a few
-    # hundred samples.
+    # transfer vs white-box on the output, logits vs output), on their shared samples. 5 points:
+    # smaller gaps do not change what a reader concludes. It applies together with an exact McNemar
+    # test at stats.ALPHA, so on a few dozen samples a 5-point gap alone never fires.
     beats: float = 0.05
     # Linf budget at which any image can be turned into any other (inputs live in [0, 1]) ...
     large_eps: float = 1.0
@@ -95,7 +105,8 @@ class Thresholds:
     # PGD.
     restarts: float = 0.03
     # Worst-case accuracy at the reference eps from which a model with no fired check is called
-    # robust.
+    # robust; applied to the 95% interval (robust: its lower end >= this; not robust: its upper
+    # end < this).
     robust_acc: float = 0.30
 
 
@@ -108,6 +119,19 @@ class Check:
     fired: bool | None  # None: not measured (the results it needs are missing)
     evidence: str
     numbers: dict[str, Any] = field(default_factory=dict)
+    state: str = ""  # one of CHECK_STATES, derived from `fired`
+
+    def __post_init__(self) -> None:
+        self.state = "not measured" if self.fired is None else "fired" if self.fired else "clear"
+
+
+# The checks that can hide masking: "robust" needs each of them measured and clear.
+REQUIRED_FOR_ROBUST = (
+    "zero gradients",
+    "saturated outputs",
+    "logit attack beats output attack",
+    "black-box beats white-box",
+)
 
 
 # ---- measurements on the model -------------------------------------------------------------------
@@ -225,32 +249,53 @@ def _at_budget(results: list[StoredResult], norm: str, eps: float) -> list[Store
     ]
 
 
-def _best(results: list[StoredResult], norm: str, eps: float) -> tuple[float, str] | None:
-    """The lowest accuracy among `results` at (norm, eps), with the attack's name."""
+def _best(results: list[StoredResult], norm: str, eps: float) -> StoredResult | None:
+    """The result with the lowest accuracy among `results` at (norm, eps) (ties: stored order)."""
     if not results:
         return None
-    r = min(results, key=lambda r: r.accuracy(norm, eps))
-    return r.accuracy(norm, eps), r.name
+    return min(results, key=lambda r: r.accuracy(norm, eps))
+
+
+def paired(a: StoredResult, b: StoredResult, norm: str, eps: float) -> stats.Paired:
+    """McNemar on the samples both results evaluated."""
+    common = np.intersect1d(a.index, b.index)
+    return stats.mcnemar(a.robust(norm, eps)[a.on(common)], b.robust(norm, eps)[b.on(common)])
 
 
 def _beats(
     name: str,
-    a: tuple[float, str] | None,
-    b: tuple[float, str] | None,
-    what_a: str,
-    what_b: str,
+    a: StoredResult | None,
+    b: StoredResult | None,
+    what: tuple[str, str],
+    budget: tuple[str, float],
     th: Thresholds,
 ) -> Check:
+    """Does attack `a` beat attack `b`: significantly (exact McNemar, p < stats.ALPHA) and by more
+    than th.beats, on the samples both saw? `what` names the two kinds of attack."""
+    what_a, what_b = what
+    norm, eps = budget
     if a is None or b is None:
         missing = what_a if a is None else what_b
         return Check(name, None, f"no {missing} result at this budget")
-    fired = a[0] < b[0] - th.beats
+    t = paired(a, b, norm, eps)
+    if t.n == 0:
+        return Check(name, None, f"{what_a} and {what_b} results share no sample")
+    fired = t.p_value < stats.ALPHA and t.a_acc < t.b_acc - th.beats
     rel = "beats" if fired else "does not beat"
     return Check(
         name,
         fired,
-        f"{what_a} {a[1]} {a[0] + 0.0:.3f} {rel} {what_b} {b[1]} {b[0] + 0.0:.3f}",
-        {"a_acc": a[0], "a": a[1], "b_acc": b[0], "b": b[1]},
+        f"{what_a} {a.name} {t.a_acc:.3f} {rel} {what_b} {b.name} {t.b_acc:.3f} on {t.n} shared"
+        f" samples, {t.discordant} discordant, {stats.fmt_p(t.p_value)}",
+        {
+            "a_acc": t.a_acc,
+            "a": a.name,
+            "b_acc": t.b_acc,
+            "b": b.name,
+            "n": t.n,
+            "discordant": t.discordant,
+            "p_value": t.p_value,
+        },
     )
 
 
@@ -276,8 +321,8 @@ def check_single_step(
         "single-step beats iterative",
         _best(single, norm, eps),
         _best(iterative, norm, eps),
-        "single-step",
-        "iterative",
+        ("single-step", "iterative"),
+        (norm, eps),
         th,
     )
 
@@ -296,8 +341,8 @@ def check_black_box(
         "black-box beats white-box",
         _best(black, norm, eps),
         _best(white, norm, eps),
-        "black-box/transfer",
-        "white-box on the output",
+        ("black-box/transfer", "white-box on the output"),
+        (norm, eps),
         th,
     )
 
@@ -316,8 +361,8 @@ def check_logits(
         "logit attack beats output attack",
         _best(logit, norm, eps),
         _best(output, norm, eps),
-        "logit attack",
-        "output attack",
+        ("logit attack", "output attack"),
+        (norm, eps),
         th,
     )
 
@@ -447,38 +492,139 @@ def reference_budget(
     return max(options, key=lambda b: (b[0] == "Linf", count[b], b[1]))
 
 
+@dataclass
+class Where:
+    """What the verdict's completing commands need: which model, eval T and budget."""
+
+    run_id: str
+    eval_temp: float
+    eps: float | None = None
+    n_samples: int | None = None
+    n_test: int | None = None
+    data_problem: str | None = None  # why the model-side checks could not be measured
+
+    def attack_cmd(self) -> str:
+        eps = f" --eps {self.eps:g}" if self.eps is not None else ""
+        n = f" --n-samples {self.n_samples}" if self.n_samples else ""
+        return (
+            f"hotbench attack --run {self.run_id} --eval-temp {self.eval_temp:g} --suite adaptive"
+            f"{eps}{n}"
+        )
+
+    def diagnose_cmd(self) -> str:
+        return (
+            f"hotbench diagnose --run {self.run_id} --eval-temp {self.eval_temp:g} --data-dir DIR"
+        )
+
+    def more_samples_cmd(self, n: int) -> str:
+        more = min(4 * n, self.n_test) if self.n_test else 4 * n
+        return (
+            f"hotbench attack --run {self.run_id} --eval-temp {self.eval_temp:g} --complete"
+            f" --n-samples {more}"
+        )
+
+
 def decide(
     checks: list[Check],
     wc: WorstCase | None,
     th: Thresholds = THRESHOLDS,
-    output_best: tuple[float, str] | None = None,
+    output_best: tuple[float, str] | StoredResult | None = None,
+    where: Where | None = None,
 ) -> tuple[str, list[str]]:
-    """The verdict and its evidence lines (see the module docstring). `output_best` is the lowest
-    accuracy of a white-box attack on the deployed output at the reference budget (None: not
-    measured)."""
+    """The verdict and its evidence lines (see the module docstring). `output_best` is the white-box
+    attack on the deployed output with the lowest accuracy at the reference budget (a StoredResult:
+    compared with the worst case per sample, by McNemar; a (accuracy, name) pair: by the effect size
+    only; None: not measured). `where` names the commands that complete an "incomplete" verdict."""
+    where = where or Where(wc.run_id if wc is not None else "RUN", wc.eval_temp if wc else 1.0)
     fired = [c for c in checks if c.fired]
     evidence = [f"{c.name}: {c.evidence}" for c in fired]
-    if wc is not None:
-        evidence.append(wc.summary())
-    if (
-        fired
-        and wc is not None
-        and output_best is not None
-        and output_best[0] <= wc.robust_acc + th.beats
-    ):
-        return "not robust", evidence + [
-            f"masking indicators present, but the output's own gradient attack {output_best[1]}"
-            f" already reaches {output_best[0]:.3f} (worst case {wc.robust_acc:.3f})"
-        ]
-    if fired:
-        return "masking suspected", evidence
     if wc is None:
         return "not evaluated", evidence or [
             "no attack result with an eps budget at this eval temperature"
         ]
-    if wc.robust_acc >= th.robust_acc:
-        return "robust", evidence + [f"no masking check fired; worst case >= {th.robust_acc:g}"]
-    return "not robust", evidence + [f"no masking check fired; worst case < {th.robust_acc:g}"]
+    evidence.append(wc.summary())
+    lo, hi = wc.ci
+    below = hi < th.robust_acc  # the whole interval below the threshold
+    above = lo >= th.robust_acc
+    gap = _output_gap(output_best, wc, th)
+    if fired and gap is not None and gap[0]:
+        return "masking suspected", evidence + [gap[1]]
+    if fired and below and gap is not None:
+        return "not robust", evidence + [
+            f"masking indicators present, but {gap[1]}: nothing is hidden; worst case"
+            f" {wc.robust_acc:.3f} (95% CI {lo:.3f}-{hi:.3f}) < {th.robust_acc:g}"
+        ]
+    if fired:
+        why = (
+            "no white-box attack on the output was measured to compare with the worst case"
+            if gap is None
+            else f"{gap[1]}, yet the worst case (95% CI {lo:.3f}-{hi:.3f}) is not clearly below"
+            f" {th.robust_acc:g}"
+        )
+        return "masking suspected", evidence + [
+            f"a masking check fired and {why}: a fired check never allows 'robust'"
+        ]
+    if below:
+        return "not robust", evidence + [
+            f"worst case 95% CI {lo:.3f}-{hi:.3f} is below {th.robust_acc:g}"
+        ]
+    missing = [c for c in checks if c.name in REQUIRED_FOR_ROBUST and c.fired is None]
+    missing_names = {c.name for c in missing}
+    missing += [
+        Check(name, None, "not run")
+        for name in REQUIRED_FOR_ROBUST
+        if name not in {c.name for c in checks}
+    ]
+    if missing:
+        lines = [f"not measured: {c.name} ({c.evidence})" for c in missing]
+        names = {c.name for c in missing} | missing_names
+        if names & {"zero gradients", "saturated outputs"}:
+            if where.data_problem:
+                lines.append(f"the model-side checks need the dataset: {where.data_problem}")
+            lines.append(f"complete with: {where.diagnose_cmd()}")
+        if names & {"logit attack beats output attack", "black-box beats white-box"}:
+            lines.append(f"complete with: {where.attack_cmd()}")
+        return "incomplete", evidence + [
+            "robust needs every check that can hide masking measured and clear"
+        ] + lines
+    if above:
+        return "robust", evidence + [
+            f"no masking check fired, all measured; worst case 95% CI {lo:.3f}-{hi:.3f} >="
+            f" {th.robust_acc:g}"
+        ]
+    return "incomplete", evidence + [
+        f"worst case 95% CI {lo:.3f}-{hi:.3f} straddles {th.robust_acc:g}: too few samples to tell",
+        f"complete with: {where.more_samples_cmd(wc.n_samples)}",
+    ]
+
+
+def _output_gap(
+    output_best: tuple[float, str] | StoredResult | None, wc: WorstCase, th: Thresholds
+) -> tuple[bool, str] | None:
+    """(does the best output attack leave significantly more than th.beats above the worst case,
+    the evidence line) or None when no output attack was measured."""
+    if output_best is None:
+        return None
+    if isinstance(output_best, tuple):
+        acc, name = output_best
+        big = acc > wc.robust_acc + th.beats
+        return big, (
+            f"the output's own gradient attack {name} reaches {acc:.3f} (worst case"
+            f" {wc.robust_acc:.3f})"
+            if not big
+            else f"the output attack {name} leaves {acc:.3f}, worst case {wc.robust_acc:.3f}"
+        )
+    r = output_best
+    ra = r.robust(wc.threat, wc.eps)[r.on(wc.index)]
+    t = stats.mcnemar(wc.robust, ra)
+    big = t.p_value < stats.ALPHA and t.b_acc > t.a_acc + th.beats
+    detail = (
+        f"{r.name} {t.b_acc:.3f} vs worst case {t.a_acc:.3f} on {t.n} samples,"
+        f" {t.discordant} discordant, {stats.fmt_p(t.p_value)}"
+    )
+    if big:
+        return True, f"the paper's kind of attack misses what the others find: {detail}"
+    return False, f"the output's own gradient attack already reaches the worst case: {detail}"
 
 
 # ---- one model, end to end -----------------------------------------------------------------------
@@ -545,16 +691,19 @@ def diagnose_run(
             "drop --no-probe (diagnose then runs PGD at that eps), or attack it at that eps first",
         )
     grad = sat = None
+    data_problem = None
+    n_test = record.doc.get("metrics", {}).get("n_test")
     try:
-        data = load_dataset(record.config.dataset, ctx.data_dir, ctx.download).test.head(n)
+        data = load_run_data(record, ctx.data_dir, ctx.download).test.head(n)
         net = ws.load_model(record, device)
         grad = gradient_health(net, data.x, data.y, eval_temp)
         sat = saturation(net, data.x, eval_temp)
-    except HotbenchError:
+    except HotbenchError as exc:
         if run_missing:
             raise
         # the report may run where the dataset is not reachable: the checks on stored results still
-        # stand
+        # stand, the model-side ones are "not measured", and the verdict cannot be "robust"
+        data_problem = str(exc)
     checks = [check_zero_gradients(grad, th), check_saturation(sat, th), check_ties(sat, th)]
     wc = output_best = None
     if ref is not None:
@@ -577,7 +726,15 @@ def diagnose_run(
         ]
         wc = worst_case(results, record.run_id, eval_temp, *ref)
     checks += [check_large_eps(results, th), check_monotone(results, th)]
-    verdict, evidence = decide(checks, wc, th, output_best)
+    where = Where(
+        record.run_id,
+        eval_temp,
+        None if ref is None else ref[1],
+        n,
+        n_test,
+        data_problem,
+    )
+    verdict, evidence = decide(checks, wc, th, output_best, where)
     return {
         "schema": DIAGNOSIS_SCHEMA,
         "run_id": record.run_id,
@@ -586,8 +743,15 @@ def diagnose_run(
         "evidence": evidence,
         "reference": None if ref is None else {"threat_model": ref[0], "eps": ref[1]},
         "robust_acc": None if wc is None else wc.robust_acc,
+        "n_robust": None if wc is None else wc.n_robust,
+        "robust_n": None if wc is None else wc.n_samples,
+        "ci_low": None if wc is None else wc.ci[0],
+        "ci_high": None if wc is None else wc.ci[1],
+        "ci_method": stats.INTERVAL_METHOD,
         "clean_acc": None if wc is None else wc.clean_acc,
         "top_attack": None if wc is None else wc.top_attack,
+        "top_attacks": [] if wc is None else wc.top_attacks,
+        "data_problem": data_problem,
         "breaks": {} if wc is None else wc.breaks,
         "n_samples": n,
         "gradients": grad,
@@ -628,15 +792,14 @@ def current(ws: Workspace, record: RunRecord, eval_temp: float) -> dict[str, Any
 
 
 def report_verdicts(
-    ws: Workspace, records: list[RunRecord]
+    ws: Workspace, records: list[RunRecord], data_dir: Path | None = None
 ) -> dict[tuple[str, float], dict[str, Any]]:
     """For the report: (run_id, eval T) -> diagnosis. A current stored diagnosis is reused;
     otherwise one is computed from what is stored (no attack is run, nothing is written: the report
     stays read-only).
     """
-    ctx = Context(
-        ws, torch.device("cpu")
-    )  # read-only: no probe runs, so no progress or data options
+    # read-only: no probe runs, so no progress; the data is where run.json says unless `data_dir`
+    ctx = Context(ws, torch.device("cpu"), data_dir=data_dir)
     out = {}
     for rec in records:
         for t in eval_temps(ws, rec):
@@ -676,13 +839,14 @@ def render_diagnoses(
     lines = []
     for d in docs:
         g, ref = d.get("gradients"), d.get("reference")
-        acc = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
         table.add_row(
             d["run_id"],
             f"{d['eval_temp']:g}",
             "-" if ref is None else f"{ref['threat_model']} ε={ref['eps']:g}",
-            acc(d.get("clean_acc")),
-            acc(d.get("robust_acc")),
+            stats.fmt_acc(d.get("clean_acc")),
+            stats.fmt_acc(
+                d.get("robust_acc"), (d.get("ci_low"), d.get("ci_high")), d.get("robust_n"), True
+            ),
             d.get("top_attack") or "-",
             "-" if g is None else f"{g['output']['zero_frac']:.2f}/{g['logits']['zero_frac']:.2f}",
             d["verdict"],
@@ -723,6 +887,9 @@ def annotate_rows(
             for row in rows:
                 if row.run_id == rec.run_id and math.isclose(row.eval_temp, wc.eval_temp):
                     row.adv[col] = wc.robust_acc
+                    row.ci[col] = wc.ci
+                    row.n[col] = wc.n_samples
+                    row.mixed = row.mixed or wc.mixed
             if col not in robust_cols:
                 robust_cols.append(col)
     for row in rows:

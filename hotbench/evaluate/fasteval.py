@@ -25,6 +25,7 @@ benchmarks/bench.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +36,10 @@ from ..attacks.engine import Batch, attack_batch, judge
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
 from ..context import Context
-from ..data import Split, load_dataset
+from ..data import Split
 from ..errors import HotbenchError
 from ..models import HotNet
-from ..runner import ensure_attacked
+from ..runner import ensure_attacked, load_run_data
 from ..store import RunRecord
 
 
@@ -87,7 +88,7 @@ def ensure_suite(
     skip-mode run would), and stored skip-mode results are reused, so an interrupted suite
     resumes."""
     ws = ctx.ws
-    n_test = len(load_dataset(record.config.dataset, ctx.data_dir, ctx.download).test)
+    n_test = len(load_run_data(record, ctx.data_dir, ctx.download).test)
     resolved = [c.resolved(record.config.temp, n_test) for c in configs]
     if any(c.partial for c in resolved):
         raise HotbenchError(
@@ -116,11 +117,16 @@ def ensure_suite(
 
 
 def attack_runs(
-    ctx: Context, records: list[RunRecord], configs: list[AttackConfig], fast: bool = False
+    ctx: Context,
+    records: list[RunRecord],
+    configs: list[AttackConfig],
+    fast: bool = False,
+    complete: bool = False,
 ) -> list[dict[str, Any]]:
     """Every attack config on every run (stored results are reused), one log line per result; the
     result documents, in order. `fast`: skip mode per run (`ensure_suite`), one log line per chain
-    with its worst case (the per-attack numbers after the first attack are partial)."""
+    with its worst case (the per-attack numbers after the first attack are partial). `complete`: a
+    config stored on fewer samples is extended (runner.ensure_attacked)."""
     docs: list[dict[str, Any]] = []
     bar = ctx.reporter.overall(
         f"attack: {len(records) * len(configs)} units", len(records) * len(configs)
@@ -138,15 +144,50 @@ def attack_runs(
                 bar.advance(len(chain.docs))
             continue
         for cfg in configs:
-            doc, fresh = ensure_attacked(ctx, rec, cfg)
-            m = doc["metrics"]
-            ctx.reporter.log(
-                f"{'attacked' if fresh else 'stored  '} {rec.run_id}"
-                f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
-                f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
-            )
+            doc, fresh = ensure_attacked(ctx, rec, cfg, complete=complete)
+            _log(ctx, rec.run_id, doc, fresh)
             docs.append(doc)
             bar.advance()
+    return docs
+
+
+def _log(ctx: Context, run_id: str, doc: dict[str, Any], fresh: bool) -> None:
+    m = doc["metrics"]
+    ctx.reporter.log(
+        f"{'attacked' if fresh else 'stored  '} {run_id}"
+        f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
+        f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f} (n={m['n_samples']})"
+    )
+
+
+def complete_runs(
+    ctx: Context,
+    records: list[RunRecord],
+    eval_temps: list[float | None],
+    n_samples: int | None = None,
+) -> list[dict[str, Any]]:
+    """`attack --complete` without --method: extend every stored (exact) attack of `records` at
+    `eval_temps` (None: all) to `n_samples`, or to the largest n stored for its model and eval T,
+    attacking only the missing samples. Afterwards a row's attacks share one sample set, so its
+    worst case is on the samples of every cell instead of shrinking to the smallest attack."""
+    temps = [t for t in eval_temps if t is not None]
+    docs: list[dict[str, Any]] = []
+    for rec in records:
+        stored = [AttackConfig(**d["config"]) for d in ctx.ws.load_results(rec.run_id)]
+        stored = [c for c in stored if not c.partial]
+        if temps:
+            stored = [c for c in stored if any(math.isclose(c.eval_temp, t) for t in temps)]
+        largest: dict[float, int] = {}
+        for c in stored:
+            largest[c.eval_temp] = max(largest.get(c.eval_temp, 0), c.n_samples or 0)
+        wanted: dict[str, AttackConfig] = {}
+        for c in stored:
+            w = c.model_copy(update={"n_samples": n_samples or largest[c.eval_temp]})
+            wanted[w.model_dump_json()] = w
+        for cfg in sorted(wanted.values(), key=lambda c: (-c.eval_temp, c.label)):
+            doc, fresh = ensure_attacked(ctx, rec, cfg, complete=True)
+            _log(ctx, rec.run_id, doc, fresh)
+            docs.append(doc)
     return docs
 
 

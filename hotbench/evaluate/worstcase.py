@@ -11,8 +11,15 @@ because results store per-sample outcomes and perturbation sizes.
 
 Results run in skip mode (hotbench.fasteval) carry an "attacked" mask: the samples they skipped were
 broken by an earlier attack in another file, and are listed correct here, so the per-sample AND over
-files stays exact and the mask needs no special handling. Results evaluated on different sample sets
-are combined on the samples they all share (a sample only one attack saw cannot be called robust).
+files stays exact and the mask needs no special handling.
+
+One sample set per comparison: results evaluated on different sample sets are combined on the
+samples they all share (a sample only one attack saw cannot be called robust), so the worst case is
+<= every attack's accuracy *on those samples* by construction. The WorstCase says which samples
+(`samples`: the first N of the test split, or an explicit list), how many each attack covered
+(`coverage`), and whether they differed (`mixed`): the report then shows n per cell and marks the
+row, and `hotbench attack --complete` extends the smaller results instead of shrinking the
+comparison.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import stats
 from ..attacks.spec import ATTACKS
-from ..config import AttackConfig
+from ..config import AttackConfig, stable_hash
 from ..store import RunRecord, Workspace
 
 
@@ -87,14 +95,18 @@ class StoredResult:
         size = self.linf if norm == "Linf" else self.l2
         return (self.clean_pred == self.label) & (self.adv_pred != self.label) & _fits(size, eps)
 
+    def robust(self, norm: str, eps: float) -> np.ndarray:
+        """Per sample: clean-correct and not broken at (norm, eps)."""
+        return (self.clean_pred == self.label) & ~self.broken(norm, eps)
+
     def accuracy(self, norm: str, eps: float) -> float:
         """This attack's accuracy at (norm, eps): what it is worth as a single attack at that
-        budget."""
-        return (
-            float(1.0 - self.broken(norm, eps).mean() - (self.clean_pred != self.label).mean())
-            if self.index.size
-            else float("nan")
-        )
+        budget (an integer count over n, so never -0.000)."""
+        return stats.frac(int(self.robust(norm, eps).sum()), self.index.size)
+
+    def on(self, wanted: np.ndarray) -> np.ndarray:
+        """Positions of the test-set indices `wanted` in this result (all must be covered)."""
+        return positions(self.index, wanted)
 
 
 @dataclass
@@ -114,24 +126,90 @@ class WorstCase:
     breaks: dict[str, int] = field(
         default_factory=dict
     )  # attack name -> samples it broke (of `index`)
+    coverage: dict[str, int] = field(default_factory=dict)  # attack label -> samples it evaluated
+
+    @property
+    def n_robust(self) -> int:
+        return int(self.robust.sum())
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """95% Wilson interval of the robust accuracy (hotbench.stats)."""
+        return stats.interval(self.n_robust, self.n_samples)
+
+    @property
+    def mixed(self) -> bool:
+        """The attacks of this worst case evaluated different sample sets: it is on their shared
+        samples only, and the report marks it."""
+        return len(set(self.coverage.values())) > 1 or any(
+            v != self.n_samples for v in self.coverage.values()
+        )
+
+    @property
+    def samples(self) -> dict[str, Any]:
+        """Which test samples the worst case is on: the first N of the test split, or an explicit
+        set (identified by a hash of its indices)."""
+        return sample_set(self.index)
+
+    @property
+    def top_attacks(self) -> list[str]:
+        """Every attack that broke the most samples (ties all listed, in stored order); empty when
+        nothing was broken."""
+        most = max(self.breaks.values(), default=0)
+        return [k for k, v in self.breaks.items() if v == most] if most > 0 else []
 
     @property
     def top_attack(self) -> str | None:
-        """The attack that broke the most samples (None when nothing was broken)."""
-        best = max(self.breaks.items(), key=lambda kv: kv[1], default=(None, 0))
-        return best[0] if best[1] > 0 else None
+        """The tied attacks joined with ' = ' (None when nothing was broken)."""
+        return " = ".join(self.top_attacks) or None
 
     def summary(self) -> str:
-        top = self.top_attack
-        return (
-            f"worst case at {self.threat} ε={self.eps:g}: {self.robust_acc:.3f} on {self.n_samples}"
-            f" samples over {len(self.attacks)} attacks"
-            + (f"; most breaks: {top} ({self.breaks[top]})" if top else "")
+        top = self.top_attacks
+        lo, hi = self.ci
+        text = (
+            f"worst case at {self.threat} ε={self.eps:g}: {self.robust_acc:.3f} (95% CI"
+            f" {lo:.3f}-{hi:.3f}) on {self.n_samples} samples over {len(self.attacks)} attacks"
+            + (f"; most breaks: {' = '.join(top)} ({self.breaks[top[0]]})" if top else "")
         )
+        if self.mixed:
+            sizes = ", ".join(f"{k} n={v}" for k, v in self.coverage.items())
+            text += f"; attacks cover different samples ({sizes}): only the shared ones count"
+        return text
+
+
+def sample_set(index: np.ndarray) -> dict[str, Any]:
+    """The identity of a sample set: {"first": N} for the first N test images, else the count and a
+    hash of the sorted indices."""
+    idx = np.sort(np.asarray(index, dtype=np.int64))
+    if idx.size == 0 or (idx[0] == 0 and idx[-1] == idx.size - 1):
+        return {"first": int(idx.size)}
+    return {"n": int(idx.size), "sha": stable_hash(idx.tolist(), 12)}
+
+
+def current_docs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the results that another stored result of the same config on more (first-N) samples
+    contains, e.g. the 50-sample run that `attack --complete` extended to 300: it holds no sample
+    the larger one lacks, and keeping it would shrink every comparison to its 50 samples."""
+
+    def key(doc: dict[str, Any]) -> str:
+        c = dict(doc["config"])
+        c.pop("n_samples", None)
+        return repr(sorted(c.items(), key=lambda kv: kv[0]))
+
+    def first_n(doc: dict[str, Any]) -> int | None:
+        idx = doc["per_sample"]["index"]
+        return len(idx) if idx == list(range(len(idx))) else None
+
+    largest: dict[str, int] = {}
+    for d in docs:
+        n = first_n(d)
+        if n is not None:
+            largest[key(d)] = max(largest.get(key(d), 0), n)
+    return [d for d in docs if (n := first_n(d)) is None or n >= largest[key(d)]]
 
 
 def load_stored(ws: Workspace, run_id: str, eval_temp: float | None = None) -> list[StoredResult]:
-    results = [StoredResult.from_doc(d) for d in ws.load_results(run_id)]
+    results = [StoredResult.from_doc(d) for d in current_docs(ws.load_results(run_id))]
     if eval_temp is not None:
         results = [r for r in results if np.isclose(r.eval_temp, eval_temp)]
     return results
@@ -154,11 +232,13 @@ def worst_case(
         common = np.intersect1d(common, r.index)
     robust = np.ones(common.size, dtype=bool)
     breaks: dict[str, int] = {}
+    coverage: dict[str, int] = {}
     for r in results:
         pos = positions(r.index, common)
         broken = r.broken(norm, eps)[pos]
         robust &= (r.clean_pred[pos] == r.label[pos]) & ~broken
         breaks[r.name] = max(breaks.get(r.name, 0), int(broken.sum()))
+        coverage[r.config.label] = int(r.index.size)
     first = results[0]
     pos = positions(first.index, common)
     clean = first.clean_pred[pos] == first.label[pos]
@@ -169,12 +249,13 @@ def worst_case(
         norm,
         eps,
         n,
-        float(clean.mean()) if n else float("nan"),
-        float(robust.mean()) if n else float("nan"),
+        stats.frac(int(clean.sum()), n),
+        stats.frac(int(robust.sum()), n),
         robust,
         common,
         list(breaks),
         breaks,
+        coverage,
     )
 
 
@@ -217,8 +298,16 @@ def worst_case_records(ws: Workspace, records: list[RunRecord]) -> list[dict[str
                     "clean_acc": wc.clean_acc,
                     "robust_acc": wc.robust_acc,
                     "n_samples": wc.n_samples,
+                    "n_robust": wc.n_robust,
+                    "ci_low": round(wc.ci[0], 6),
+                    "ci_high": round(wc.ci[1], 6),
+                    "ci_method": stats.INTERVAL_METHOD,
+                    "samples": wc.samples,
+                    "mixed_samples": wc.mixed,
+                    "coverage": wc.coverage,
                     "attacks": wc.attacks,
                     "top_attack": wc.top_attack,
+                    "top_attacks": wc.top_attacks,
                     "breaks": wc.breaks,
                 }
             )

@@ -6,9 +6,10 @@ import json
 
 from ..errors import HotbenchError
 from ..evaluate.diagnose import report_verdicts, verdict_lines
+from ..progress import stderr
 from ..store import Workspace
 from .html import render_html
-from .records import Filters, flat_records, results_document, select_runs
+from .records import Filters, flat_records, label_warnings, results_document, select_runs
 from .tables import (
     MARKDOWN_NOTE,
     budget_titles,
@@ -28,6 +29,15 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def warnings(ws: Workspace, filters: Filters | None, verdicts) -> list[str]:
+    """What a reader must know about the report's numbers: column labels that two configs would
+    share, and checks left unmeasured because a dataset was not found (never a silent downgrade)."""
+    out = [f"warning: {w}" for w in label_warnings(ws, filters)]
+    problems = sorted({d["data_problem"] for d in verdicts.values() if d.get("data_problem")})
+    out += [f"warning: checks not measured: {p}" for p in problems]
+    return out
+
+
 def render_report(
     ws: Workspace,
     fmt: str,
@@ -37,21 +47,44 @@ def render_report(
     color: bool = False,
 ) -> str:
     """The report of the workspace's results (restricted by `filters`) in one of FORMATS. The table
-    fits `width` columns (panels per budget) unless `wide` (one table at its natural width)."""
+    fits `width` columns (panels per budget) unless `wide` (one table at its natural width). The
+    models' datasets are found where each run.json says. Warnings also go to stderr, one line each,
+    so that JSON and CSV on stdout stay clean."""
+    verdicts = None
+    data_dir = None
     check_format(fmt)
-    if fmt == "json":
-        return json.dumps(results_document(ws, filters), indent=1) + "\n"
-    if fmt == "html":
-        return render_html(ws, filters)
     records = select_runs(ws, filters or Filters())
-    verdicts = report_verdicts(ws, records)  # once: it loads every model and takes a gradient pass
+    if verdicts is None:  # once: loads every model and takes a gradient pass
+        verdicts = report_verdicts(ws, records, data_dir)
+    notes = warnings(ws, filters, verdicts)
+    for line in notes:
+        stderr.out(line, highlight=False)
+    if fmt == "json":
+        return json.dumps(results_document(ws, filters, verdicts), indent=1) + "\n"
+    if fmt == "html":
+        return render_html(ws, filters, verdicts, notes)
     rows, columns = pivot(ws, filters, verdicts)
     if fmt == "csv":
         return csv_table(rows, columns)
+    lines = verdict_lines(ws, records, verdicts)
     if fmt == "markdown":
-        return markdown_table(rows, columns) + "\n\n" + MARKDOWN_NOTE + "\n"
-    evidence = verdict_lines(ws, records, verdicts)
+        return (
+            markdown_table(rows, columns)
+            + "\n\n"
+            + MARKDOWN_NOTE
+            + "\n"
+            + "".join(f"\n{_md_line(line)}" for line in notes + lines)
+            + ("\n" if notes or lines else "")
+        )
+    evidence = notes + lines
     if wide:
         return rich_table(rows, columns, evidence)  # natural width, whatever the terminal
     titles = budget_titles(flat_records(ws, filters))
     return terminal_report(rows, columns, evidence, titles, width or 100, color)
+
+
+def _md_line(line: str) -> str:
+    """A verdict or evidence line as a Markdown list item (evidence nested under its verdict)."""
+    if line.startswith("  - "):
+        return "  - " + line[4:]
+    return f"- **{line}**" if line.startswith("verdict of ") else f"- {line}"

@@ -6,8 +6,14 @@ hashes (run_id, attack_id): the same config on the same code must give the same 
 mismatch is a change in behaviour, and a baseline record with no current counterpart means a
 configuration silently stopped being evaluated.
 
+The gate is two-sided by default (`--direction both`): adv_acc and robust_acc fail on a move beyond
+the tolerance either way, because an attack that stops working (adversarial accuracy jumping up) is
+as much a regression of a robustness benchmark as a defense that stops working. clean_acc fails on a
+drop only. `--tolerance auto` derives the allowed move per number from its two sample sizes
+(hotbench.stats.diff_allowed): a difference the sampling intervals explain passes.
+
 Exit codes (see `hotbench report --help`): 0 every check passed, 1 a regression (a gated accuracy
-dropped by more than the tolerance, a baseline record is missing, or a --fail-under threshold is not
+moved by more than the tolerance, a baseline record is missing, or a --fail-under threshold is not
 met), 2 bad input (unreadable baseline, malformed --fail-under, a threshold that matches nothing). A
 regression is a result, not an error: it never goes through HotbenchError, whose exit code is 2.
 """
@@ -24,6 +30,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from .. import stats
 from ..errors import HotbenchError
 from ..files import write_output
 from ..progress import plain_text, stderr
@@ -35,9 +42,13 @@ GATED = ("clean_acc", "adv_acc")
 ROBUST_METRIC = "robust_acc"
 FAIL_UNDER_METRICS = (*GATED, ROBUST_METRIC)
 DEFAULT_TOLERANCE = 0.02
+AUTO = "auto"
+DIRECTIONS = ("down", "up", "both")
+# the metrics --direction applies to; clean_acc only ever fails on a drop
+TWO_SIDED = ("adv_acc", ROBUST_METRIC)
 
-OK, DROP, MISSING, NEW, BELOW = "ok", "DROP", "MISSING", "new", "BELOW"
-FAILING = (DROP, MISSING, BELOW)
+OK, DROP, RISE, MISSING, NEW, BELOW = "ok", "DROP", "RISE", "MISSING", "new", "BELOW"
+FAILING = (DROP, RISE, MISSING, BELOW)
 
 
 @dataclass
@@ -50,6 +61,7 @@ class Comparison:
     baseline: float | None
     now: float | None
     status: str
+    allowed: float | None = None  # the tolerance this number was held to
 
     @property
     def delta(self) -> float | None:
@@ -65,7 +77,8 @@ class Comparison:
 @dataclass
 class GateResult:
     checks: list[Comparison] = field(default_factory=list)
-    tolerance: float | None = None
+    tolerance: float | str | None = None
+    direction: str | None = None
 
     @property
     def failures(self) -> list[Comparison]:
@@ -77,10 +90,14 @@ class GateResult:
 
     def summary(self) -> str:
         counts = {
-            s: sum(c.status == s for c in self.checks) for s in (OK, DROP, MISSING, BELOW, NEW)
+            s: sum(c.status == s for c in self.checks)
+            for s in (OK, DROP, RISE, MISSING, BELOW, NEW)
         }
         parts = [f"{n} {s}" for s, n in counts.items() if n]
-        tol = f", tolerance {self.tolerance:g}" if self.tolerance is not None else ""
+        t = self.tolerance
+        tol = "" if t is None else f", tolerance {t if isinstance(t, str) else f'{t:g}'}"
+        if self.direction is not None:
+            tol += f", direction {self.direction}"
         verdict = "FAILED" if self.failures else "passed"
         return f"gate {verdict}: {len(self.checks)} checks ({', '.join(parts) or 'none'}{tol})"
 
@@ -108,8 +125,9 @@ def load_baseline(path: Path) -> dict[str, Any]:
     if doc["schema_version"] != SCHEMA_VERSION:
         raise HotbenchError(
             f"baseline '{path}' has schema_version {doc['schema_version']!r}, this hotbench reads"
-            f" {SCHEMA_VERSION}",
-            fix,
+            f" {SCHEMA_VERSION} (docs/results-schema.md)",
+            f"regenerate it: hotbench run PRESET --workspace WS, then hotbench report --workspace"
+            f" WS --preset PRESET --save-baseline {path}",
         )
     records = doc.get("records")
     if not isinstance(records, list):
@@ -178,21 +196,62 @@ def _num(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
+def parse_tolerance(value: float | str) -> float | str:
+    """A tolerance in [0, 1), or "auto" (derived from the sample sizes)."""
+    if isinstance(value, str):
+        if value.strip().lower() == AUTO:
+            return AUTO
+        try:
+            value = float(value)
+        except ValueError:
+            raise HotbenchError(
+                f"--tolerance '{value}' is neither a number nor 'auto'",
+                "pass e.g. --tolerance 0.02 or --tolerance auto",
+            ) from None
+    if not (0 <= value < 1) or math.isnan(value):
+        raise HotbenchError(
+            f"--tolerance must be in [0, 1) or 'auto', got {value}",
+            "pass e.g. --tolerance 0.02 or --tolerance auto",
+        )
+    return float(value)
+
+
+def check_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise HotbenchError(
+            f"unknown --direction '{direction}'",
+            "pass --direction down, up or both (see docs/ci.md)",
+        )
+    return direction
+
+
+def _allowed(tolerance: float | str, rb: dict[str, Any], rn: dict[str, Any]) -> float:
+    if tolerance != AUTO:
+        return float(tolerance)
+    nb, nn = rb.get("n_samples"), rn.get("n_samples")
+    if not nb or not nn:
+        return DEFAULT_TOLERANCE
+    return stats.diff_allowed(int(nb), int(nn))
+
+
 def compare(
-    baseline: dict[str, Any], current: dict[str, Any], tolerance: float = DEFAULT_TOLERANCE
+    baseline: dict[str, Any],
+    current: dict[str, Any],
+    tolerance: float | str = DEFAULT_TOLERANCE,
+    direction: str = "both",
 ) -> GateResult:
     """Check every gated accuracy of every baseline record against the current results.
 
-    A drop of more than `tolerance` (absolute, in accuracy units) fails; a rise never does. A NaN
-    now where the baseline had a number counts as a drop. Current records absent from the baseline
-    are listed as "new" and pass: adding configurations must not need a baseline update first.
+    A move of more than `tolerance` (absolute, in accuracy units; "auto": what the two sample sizes
+    explain) fails: a drop always, a rise of adv_acc or robust_acc too unless `direction` is
+    "down" ("up": only rises of those fail, drops of clean_acc still do). A NaN now where the
+    baseline had a number counts as a drop. Current records absent from the baseline are listed as
+    "new" and pass: adding configurations must not need a baseline update first.
     """
-    if not (0 <= tolerance < 1) or math.isnan(tolerance):
-        raise HotbenchError(
-            f"--tolerance must be in [0, 1), got {tolerance}", "pass e.g. --tolerance 0.02"
-        )
+    tolerance = parse_tolerance(tolerance)
+    check_direction(direction)
     base, now = _items(baseline), _items(current)
-    result = GateResult(tolerance=tolerance)
+    result = GateResult(tolerance=tolerance, direction=direction)
     for key, (rb, metrics) in base.items():
         rn = now.get(key, (None, ()))[0]
         for m in metrics:
@@ -201,13 +260,21 @@ def compare(
                 result.checks.append(Comparison(key, _describe(rb), m, b, None, MISSING))
                 continue
             n = _num(rn.get(m))
+            tol = _allowed(tolerance, rb, rn)
+            two_sided = m in TWO_SIDED
+            down = not two_sided or direction in ("down", "both")
+            up = two_sided and direction in ("up", "both")
             if b is None or math.isnan(b):
                 status = OK  # nothing to hold the current number to
-            elif n is None or math.isnan(n) or n < b - tolerance - 1e-12:
+            elif n is None or math.isnan(n):
                 status = DROP
+            elif down and n < b - tol - 1e-12:
+                status = DROP
+            elif up and n > b + tol + 1e-12:
+                status = RISE
             else:
                 status = OK
-            result.checks.append(Comparison(key, _describe(rn), m, b, n, status))
+            result.checks.append(Comparison(key, _describe(rn), m, b, n, status, tol))
     for key, (rn, metrics) in now.items():
         if key not in base:
             result.checks.extend(
@@ -314,13 +381,20 @@ def render_checks(
         (ref, "right"),
         ("now", "right"),
         ("delta", "right"),
+        ("allowed", "right"),
         ("status", "left"),
     ):
         table.add_column(h, justify=j)
     for c in rows:
         d = c.delta
         table.add_row(
-            c.what, c.metric, _f(c.baseline), _f(c.now), "-" if d is None else f"{d:+.3f}", c.status
+            c.what,
+            c.metric,
+            _f(c.baseline),
+            _f(c.now),
+            "-" if d is None else f"{d + 0.0:+.3f}",
+            "-" if c.allowed is None else f"±{c.allowed:.3f}",
+            c.status,
         )
     return plain_text(table, width)
 
@@ -333,9 +407,10 @@ class GateRequest:
 
     baseline_path: Path | None = None
     baseline: dict[str, Any] | None = None
-    tolerance: float = DEFAULT_TOLERANCE
+    tolerance: float | str = DEFAULT_TOLERANCE
     thresholds: list[Threshold] = field(default_factory=list)
     save_path: Path | None = None
+    direction: str = "both"
 
     @property
     def active(self) -> bool:
@@ -343,12 +418,14 @@ class GateRequest:
 
 
 def prepare(
-    baseline: Path | None, tolerance: float, fail_under: list[str] | None, save_path: Path | None
+    baseline: Path | None,
+    tolerance: float | str,
+    fail_under: list[str] | None,
+    save_path: Path | None,
+    direction: str = "both",
 ) -> GateRequest:
-    if not (0 <= tolerance < 1) or math.isnan(tolerance):
-        raise HotbenchError(
-            f"--tolerance must be in [0, 1), got {tolerance}", "pass e.g. --tolerance 0.02"
-        )
+    tolerance = parse_tolerance(tolerance)
+    check_direction(direction)
     if save_path is not None and save_path.exists() and save_path.is_dir():
         raise HotbenchError(
             f"--save-baseline '{save_path}' is a directory", "pass a file name, e.g. baseline.json"
@@ -359,6 +436,7 @@ def prepare(
         tolerance,
         [parse_threshold(s) for s in fail_under or []],
         save_path,
+        direction,
     )
 
 
@@ -382,7 +460,9 @@ def evaluate(req: GateRequest, current: dict[str, Any], filters=None) -> GateOut
             (
                 f"regression gate against {req.baseline_path}",
                 "baseline",
-                compare(filter_records(req.baseline, filters), current, req.tolerance),
+                compare(
+                    filter_records(req.baseline, filters), current, req.tolerance, req.direction
+                ),
             )
         )
     if req.thresholds:

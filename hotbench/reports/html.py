@@ -11,6 +11,7 @@ import datetime as dt
 import html
 from typing import Any
 
+from ..stats import fmt_acc
 from ..store import Workspace
 from ..version import __version__
 from .plots import eps_sweeps, plot_vs_eps, plot_vs_temperature
@@ -58,8 +59,13 @@ def _table(head: list[str], rows: list[list[str]], numeric_from: int) -> str:
     return "\n".join(out)
 
 
-def render_html(ws: Workspace, filters: Filters | None = None) -> str:
-    rows, columns = pivot(ws, filters)
+def render_html(
+    ws: Workspace,
+    filters: Filters | None = None,
+    verdicts: dict[tuple[str, float], dict[str, Any]] | None = None,
+    notes: list[str] | None = None,
+) -> str:
+    rows, columns = pivot(ws, filters, verdicts)
     records = flat_records(ws, filters)
     robust = worst_case_records(ws, filters)
     parts = [
@@ -77,6 +83,17 @@ def render_html(ws: Workspace, filters: Filters | None = None) -> str:
         _table(HEAD + columns, [cells(r, columns) for r in rows], numeric_from=len(TEXT_HEAD)),
         f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
     ]
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes or []]
+    if verdicts:
+        parts.append("<h2>Verdicts and evidence</h2>")
+        for d in verdicts.values():
+            parts.append(
+                f"<h3>{html.escape(d['run_id'])} at eval T={d['eval_temp']:g}:"
+                f" {html.escape(d['verdict'])}</h3>"
+            )
+            parts.append(
+                "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in d["evidence"]) + "</ul>"
+            )
     if robust:
         parts += [
             "<h2>Worst case per model (robust accuracy)</h2>",
@@ -101,7 +118,7 @@ def render_html(ws: Workspace, filters: Filters | None = None) -> str:
                         f"{r['eval_temp']:g}",
                         str(r.get("threat_model") or "-"),
                         "-" if r.get("eps") is None else f"{r['eps']:g}",
-                        f"{r['robust_acc']:.3f}",
+                        fmt_acc(r["robust_acc"], (r.get("ci_low"), r.get("ci_high"))),
                         str(r.get("n_samples", "-")),
                     ]
                     for r in robust

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import stats
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
 from ..data import DATASETS
 from ..errors import HotbenchError
 from ..evaluate import worstcase
+from ..evaluate.diagnose import report_verdicts
 from ..models import ACTIVATIONS
 from ..store import RunRecord, Workspace
 from ..version import __version__
@@ -24,7 +26,7 @@ from ..version import __version__
 # Version of the JSON results document (`--format json`, baselines). Adding a field keeps the
 # version; renaming, removing or changing the meaning of one bumps it. See docs/results-schema.md
 # and hotbench/schemas/results.schema.json.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
 
 
@@ -69,12 +71,132 @@ def select_runs(ws: Workspace, filters: Filters) -> list[RunRecord]:
     return records
 
 
+def counts(doc: dict[str, Any]) -> dict[str, Any]:
+    """The accuracies of one stored result recomputed from its per-sample outcomes as integer
+    counts, each with its 95% interval (hotbench.stats), and targeted success where the attack had
+    targets."""
+    ps = doc["per_sample"]
+    label = ps["label"]
+    n = len(label)
+    clean = sum(int(p == y) for p, y in zip(ps["clean_pred"], label, strict=True))
+    adv = sum(int(p == y) for p, y in zip(ps["adv_pred"], label, strict=True))
+    out: dict[str, Any] = {
+        "n_samples": n,
+        "n_clean_correct": clean,
+        "n_adv_correct": adv,
+        "clean_acc": stats.frac(clean, n),
+        "adv_acc": stats.frac(adv, n),
+        "ci_method": stats.INTERVAL_METHOD,
+        "samples": worstcase.sample_set(ps["index"]),
+    }
+    for key, k in (("clean", clean), ("adv", adv)):
+        lo, hi = stats.interval(k, n)
+        out[f"{key}_ci_low"], out[f"{key}_ci_high"] = _r(lo), _r(hi)
+    target = ps.get("target")
+    if target is not None:
+        hit = sum(
+            int(c == y and a == t)
+            for c, a, y, t in zip(ps["clean_pred"], ps["adv_pred"], label, target, strict=True)
+        )
+        lo, hi = stats.interval(hit, clean)
+        out.update(
+            n_target_hit=hit,
+            targeted_success=stats.frac(hit, clean),
+            targeted_ci_low=_r(lo),
+            targeted_ci_high=_r(hi),
+        )
+    return out
+
+
+def _r(v: float) -> float | None:
+    return None if math.isnan(v) else round(v, 6)
+
+
+# Config fields that tell apart two configs sharing method and eps, in the order labels show them.
+_DISTINCT = ("steps", "alpha", "n_samples", "seed", "params", "batch_size")
+
+
+def _shown(cfg: AttackConfig) -> dict[str, Any]:
+    """The config as labels show it: a step size that is the default for its steps (2.5 * eps /
+    steps) is left out, since the steps already say it."""
+    d = cfg.model_dump()
+    if d["alpha"] is not None and math.isclose(d["alpha"], 2.5 * cfg.eps / cfg.steps):
+        d["alpha"] = None
+    return d
+
+
+def _label_part(field: str, value: Any) -> str:
+    short = {"n_samples": "n", "batch_size": "batch"}.get(field, field)
+    if field == "params":
+        return " ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return f"{short}={value:g}" if isinstance(value, float) else f"{short}={value}"
+
+
+def unique_labels(
+    configs: list[tuple[str, float, AttackConfig, str]],
+) -> tuple[dict[str, str], list[str]]:
+    """Column labels that never collide: (run_id, eval T, config, attack_id) -> label.
+
+    A config keeps its plain label (`pgd ε=0.3`) unless another config of the same row shares it;
+    then every config with that label gets what distinguishes them (steps, alpha, n, seed, params)
+    appended, everywhere, so the column means one thing across rows. Returns (attack_id -> label,
+    warnings for configs that would still share a label)."""
+    by_row: dict[tuple[str, float, str], list[AttackConfig]] = {}
+    for run_id, t, cfg, _ in configs:
+        by_row.setdefault((run_id, t, cfg.label), []).append(cfg)
+    extra: dict[str, set[str]] = {}
+    for (_, _, label), cfgs in by_row.items():
+        if len({c.model_dump_json() for c in cfgs}) < 2:
+            continue
+        dumps = [_shown(c) for c in cfgs]
+        differ = {f for f in _DISTINCT if len({repr(d[f]) for d in dumps}) > 1}
+        extra.setdefault(label, set()).update(differ)
+    labels: dict[str, str] = {}
+    warnings: list[str] = []
+    seen: dict[tuple[str, float, str], str] = {}
+    for run_id, t, cfg, aid in configs:
+        fields = [f for f in _DISTINCT if f in extra.get(cfg.label, set())]
+        d = _shown(cfg)
+        fields = [f for f in fields if d[f] is not None]
+        label = cfg.label
+        if fields:
+            base, sep, eps = label.partition(" ε=")
+            parts = " ".join(_label_part(f, d[f]) for f in fields)
+            label = f"{base} {parts}" + (f" ε={eps}" if sep else "")
+        key = (run_id, t, label)
+        if key in seen and seen[key] != aid:
+            warnings.append(
+                f"two stored configs on {run_id} at eval T={t:g} share the column '{label}'"
+                f" ({seen[key]} and {aid}); the second is labelled '{label} #{aid[-6:]}'"
+            )
+            label = f"{label} #{aid[-6:]}"
+        seen[(run_id, t, label)] = aid
+        labels[aid] = label
+    return labels, warnings
+
+
+def label_warnings(ws: Workspace, filters: Filters | None = None) -> list[str]:
+    """The report's warnings about column labels (see `unique_labels`)."""
+    return _labels(ws, select_runs(ws, filters or Filters()))[1]
+
+
+def _labels(ws: Workspace, runs: list[RunRecord]) -> tuple[dict[str, str], list[str]]:
+    configs = []
+    for rec in runs:
+        for doc in worstcase.current_docs(ws.load_results(rec.run_id)):
+            acfg = AttackConfig(**doc["config"])
+            configs.append((rec.run_id, float(acfg.eval_temp), acfg, doc["attack_id"]))
+    return unique_labels(configs)
+
+
 def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
     """One flat record per stored (model, attack config), in a stable order."""
     out = []
-    for rec in select_runs(ws, filters or Filters()):
+    runs = select_runs(ws, filters or Filters())
+    labels, _ = _labels(ws, runs)
+    for rec in runs:
         cfg = rec.config
-        for doc in ws.load_results(rec.run_id):
+        for doc in worstcase.current_docs(ws.load_results(rec.run_id)):
             acfg = AttackConfig(**doc["config"])
             out.append(
                 {
@@ -90,13 +212,14 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
                     "train_seed": cfg.seed,
                     "epochs": cfg.epochs,
                     "method": acfg.method,
-                    "label": acfg.label,
+                    "label": labels.get(doc["attack_id"], acfg.label),
                     "on": acfg.on,
                     "targeted": acfg.targeted,
                     "eps": acfg.eps if ATTACKS.get(acfg.method).norm else None,
                     "threat_model": doc.get("threat_model"),
                     "attack_config": doc["config"],
                     **doc["metrics"],
+                    **counts(doc),
                     "time_s": doc["time_s"],
                     "attack_seed": acfg.seed,
                     "train_time_s": rec.doc["metrics"].get("train_time_s"),
@@ -133,17 +256,50 @@ def defense_config(cfg) -> dict[str, Any] | None:
     return {k: getattr(cfg, k) for k in keys if getattr(cfg, k) is not None}
 
 
-def results_document(ws: Workspace, filters: Filters | None = None) -> dict[str, Any]:
-    """The versioned JSON results document: what `--format json` prints and what baselines store."""
+def results_document(
+    ws: Workspace,
+    filters: Filters | None = None,
+    verdicts: dict[tuple[str, float], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The versioned JSON results document: what `--format json` prints and what baselines store.
+    `verdicts` (diagnose.report_verdicts) is computed when not given."""
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generator": {"name": "hotbench", "version": __version__},
+        "statistics": {
+            "interval": f"{stats.INTERVAL_METHOD} {round(stats.CONFIDENCE * 100)}%",
+            "paired_test": f"exact McNemar (binomial), alpha {stats.ALPHA:g}",
+        },
         "records": flat_records(ws, filters),
     }
     robust = worst_case_records(ws, filters)
     if robust:
         doc["robust"] = robust
+    if verdicts is None:
+        verdicts = report_verdicts(ws, select_runs(ws, filters or Filters()))
+    if verdicts:
+        doc["verdicts"] = [verdict_record(d) for d in verdicts.values()]
     return doc
+
+
+def verdict_record(d: dict[str, Any]) -> dict[str, Any]:
+    """A diagnosis as the JSON document carries it: verdict, evidence, each check's state."""
+    return {
+        "run_id": d["run_id"],
+        "eval_temp": d["eval_temp"],
+        "verdict": d["verdict"],
+        "reference": d.get("reference"),
+        "robust_acc": d.get("robust_acc"),
+        "n_samples": d.get("robust_n"),
+        "ci_low": d.get("ci_low"),
+        "ci_high": d.get("ci_high"),
+        "top_attacks": d.get("top_attacks", []),
+        "evidence": d["evidence"],
+        "checks": [
+            {"name": c["name"], "state": c.get("state"), "evidence": c["evidence"]}
+            for c in d.get("checks", [])
+        ],
+    }
 
 
 def record_key(r: dict[str, Any]):

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .. import stats
 from ..evaluate.diagnose import BROKEN_BY, ROBUST_PREFIX, VERDICT, annotate_rows
 from ..progress import plain_text
 from ..store import Workspace
@@ -35,6 +36,19 @@ class Row:
         default_factory=dict
     )  # text columns (hotbench.diagnose: broken by, verdict)
     defense: str = "none"  # none, temperature, pgd-at, trades or a combination (defenses.label)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # column -> 95% interval
+    n: dict[str, int] = field(default_factory=dict)  # column -> samples it was measured on
+    clean_ci: tuple[float, float] | None = None
+    mixed: bool = False  # the row's attacks cover different samples (worst case: the shared ones)
+
+    def cell(self, column: str) -> str:
+        """An accuracy cell: `0.856 ±0.031`, with `n=` where it was measured on other samples
+        than the row's n."""
+        if column in self.notes:
+            return self.notes[column]
+        n = self.n.get(column)
+        other = n is not None and n != self.n_samples
+        return stats.fmt_acc(self.adv.get(column), self.ci.get(column), n, show_n=other)
 
 
 def pivot(
@@ -65,8 +79,21 @@ def pivot(
                 r["n_samples"],
                 {},
                 defense=r["defense"],
+                clean_ci=(r["clean_ci_low"], r["clean_ci_high"]),
             )
+        elif r["n_samples"] > (row.n_samples or 0):  # the row's n: its largest sample set
+            row.n_samples, row.clean_acc = r["n_samples"], r["clean_acc"]
+            row.clean_ci = (r["clean_ci_low"], r["clean_ci_high"])
         row.adv[r["label"]] = r["adv_acc"]
+        row.ci[r["label"]] = (r["adv_ci_low"], r["adv_ci_high"])
+        row.n[r["label"]] = r["n_samples"]
+        if r.get("targeted_success") is not None:
+            col = f"{r['label']} target hit"
+            row.notes[col] = stats.fmt_acc(
+                r["targeted_success"], (r["targeted_ci_low"], r["targeted_ci_high"])
+            )
+            if col not in size_columns:
+                size_columns.append(col)
         if r["label"] not in columns:
             columns.append(r["label"])
         if (
@@ -83,6 +110,7 @@ def pivot(
     for rec in select_runs(ws, filters):
         if not any(k[0] == rec.run_id for k in rows):
             c = rec.config
+            n_test = rec.doc["metrics"].get("n_test")
             rows[(rec.run_id, c.temp)] = Row(
                 rec.run_id,
                 c.dataset,
@@ -90,19 +118,64 @@ def pivot(
                 c.temp,
                 c.temp,
                 rec.test_acc,
-                rec.doc["metrics"].get("n_test"),
+                n_test,
                 {},
                 defense=c.defense_label,
+                clean_ci=(stats.interval(round(rec.test_acc * n_test), n_test) if n_test else None),
             )
     ordered = sorted(
         rows.values(), key=lambda r: (r.dataset, r.act, r.train_temp, -r.eval_temp, r.run_id)
     )
+    runs = select_runs(ws, filters)
     # worst case ("robust"), the attack that broke most, the verdict
-    return ordered, (
-        _order_columns(columns, records)
-        + size_columns
-        + annotate_rows(ws, select_runs(ws, filters), ordered, verdicts)
+    extra = annotate_rows(ws, runs, ordered, verdicts)
+    ordered = with_seed_rows(ordered, {r.run_id: seed_key(r.config) for r in runs})
+    return ordered, _order_columns(columns, records) + size_columns + extra
+
+
+def seed_key(cfg) -> str:
+    """The training config without its seed: runs that share it differ only in the seed."""
+    d = cfg.resolved().model_dump()
+    d.pop("seed")
+    return repr(sorted(d.items()))
+
+
+def with_seed_rows(rows: list[Row], keys: dict[str, str]) -> list[Row]:
+    """After the rows of models trained with several seeds (same config otherwise, same eval T), a
+    row with each accuracy column's mean and spread (sample sd) across the seeds: the per-seed
+    rows keep their own intervals, this row shows how much training noise adds."""
+    groups: dict[tuple[str, float], list[Row]] = {}
+    for r in rows:
+        if r.run_id in keys:
+            groups.setdefault((keys[r.run_id], r.eval_temp), []).append(r)
+    out: list[Row] = []
+    for r in rows:
+        out.append(r)
+        g = groups.get((keys.get(r.run_id, ""), r.eval_temp), [])
+        if len(g) > 1 and r is g[-1]:
+            out.append(seed_row(g))
+    return out
+
+
+def seed_row(group: list[Row]) -> Row:
+    first = group[0]
+    cols = [c for c in first.adv if all(c in r.adv for r in group)]
+    summary = Row(
+        f"mean of {len(group)} seeds",
+        first.dataset,
+        f"{first.act} (mean, sd of {len(group)} seeds)",
+        first.train_temp,
+        first.eval_temp,
+        stats.mean_spread([r.clean_acc for r in group])[0],
+        None,
+        {},
     )
+    m, sd = stats.mean_spread([r.clean_acc for r in group])
+    summary.notes["clean"] = f"{m:.3f} sd {sd:.3f}"
+    for c in cols:
+        m, sd = stats.mean_spread([r.adv[c] for r in group])
+        summary.notes[c] = f"{m:.3f} sd {sd:.3f}"
+    return summary
 
 
 def _order_columns(columns: list[str], records: list[dict[str, Any]]) -> list[str]:
@@ -113,10 +186,10 @@ def _order_columns(columns: list[str], records: list[dict[str, Any]]) -> list[st
 
 
 def fmt_acc(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v + 0.0:.3f}"
 
 
-HEAD = ["dataset", "defense", "act", "train T", "eval T", "clean"]
+HEAD = ["dataset", "defense", "act", "train T", "eval T", "n", "clean"]
 TEXT_HEAD = ("dataset", "defense", "act")  # left-aligned
 
 
@@ -124,16 +197,18 @@ def cells(row: Row, columns: list[str]) -> list[str]:
     return [
         row.dataset,
         row.defense,
-        row.act,
+        row.act + (" *" if row.mixed else ""),
         f"{row.train_temp:g}",
         f"{row.eval_temp:g}",
-        fmt_acc(row.clean_acc),
-    ] + [row.notes.get(c) or fmt_acc(row.adv.get(c)) for c in columns]
+        "-" if row.n_samples is None else str(row.n_samples),
+        row.notes.get("clean") or stats.fmt_acc(row.clean_acc, row.clean_ci),
+    ] + [row.cell(c) for c in columns]
 
 
 CAPTION = (
     "adversarial accuracy = correct after attack / all samples; only clean-correct samples are"
-    " attacked"
+    " attacked; ± = 95% Wilson interval; n= where a cell is on other samples than the row's n;"
+    " * = the row's attacks cover different samples, its worst case is on the shared ones"
 )
 MARKDOWN_NOTE = f"*Cells after `clean` are {CAPTION}.*"
 

@@ -45,6 +45,7 @@ from ..runner import (
     compute_trained,
     persist_attack,
     persist_trained,
+    run_data_dir,
 )
 from ..store import WEIGHTS
 from .plan import Plan, UnitStatus
@@ -139,7 +140,7 @@ def run_job(
     device = torch.device(job.device or _WORKER_DEVICE or "cpu")
     data = load_dataset(job.train.dataset, job.data_dir, job.download)
     if job.kind == "train":
-        trained = compute_trained(job.train, data, device)
+        trained = compute_trained(job.train, data, device, data_dir=job.data_dir)
         return {
             "weights": weights_to_bytes(trained.model),
             "metrics": trained.metrics,
@@ -331,6 +332,9 @@ class Driver:
                     self.statuses[p.slot] = UnitStatus("attack", name, "stored")
                 else:
                     self._twins[name] = []
+                    where = self._where()
+                    folder, _ = run_data_dir(record, self.ctx.data_dir)  # run.json remembers it
+                    where["data_dir"] = None if folder is None else str(folder)
                     jobs.append(
                         Job(
                             "attack",
@@ -340,7 +344,7 @@ class Driver:
                             p.surrogate,
                             slot=p.slot,
                             weights_sha256=record.weights_sha256,
-                            **self._where(),
+                            **where,
                         )
                     )
             else:

@@ -111,9 +111,12 @@ def test_targeted_pgd_reaches_its_targets(trained_ws, mode):
             target = net.deployed(1.0)(test.x).argmin(1).numpy()
         adv = np.array(doc["per_sample"]["adv_pred"])
         hit = (adv == target) & broken
-        # hotbench keeps the first misclassified iterate (any class), so not every break is the
-        # target class
-        assert hit.sum() >= broken.sum() // 4, (hit.sum(), broken.sum())
+        # the stored targets are torchattacks' choice, and a targeted attack is tracked until it
+        # reaches its target (issue 13): a misclassification into another class does not stop it
+        correct = np.array(doc["per_sample"]["clean_pred"]) == np.array(doc["per_sample"]["label"])
+        assert (np.array(doc["per_sample"]["target"])[correct] == target[correct]).all()
+        assert doc["metrics"]["targeted_success"] == pytest.approx(hit.sum() / correct.sum())
+        assert hit.sum() >= broken.sum() * 3 // 4, (hit.sum(), broken.sum())
 
 
 def test_targeted_cw_succeeds_on_some_samples(trained_ws):

@@ -82,8 +82,13 @@ def test_markdown_round_trips_the_json_numbers(results_ws):
             if (x["dataset"], x["act"], float(x["train T"]), float(x["eval T"]))
             == (r["dataset"], r["act"], r["train_temp"], r["eval_temp"])
         ]
-        assert float(row["clean"]) == pytest.approx(r["clean_acc"], abs=5e-4)
-        assert float(row[r["label"]]) == pytest.approx(r["adv_acc"], abs=5e-4)
+        for cell, key in ((row["clean"], "clean"), (row[r["label"]], "adv")):
+            # `0.856 ±0.031`: the number and its 95% interval (issue 13)
+            value, pm = cell.split(" ±")
+            assert float(value) == pytest.approx(r[f"{key}_acc"], abs=5e-4)
+            assert float(value) - float(pm) <= r[f"{key}_ci_low"] + 5e-4
+            assert float(value) + float(pm) >= r[f"{key}_ci_high"] - 5e-4
+        assert int(row["n"]) == r["n_samples"]
         seen += 1
     assert seen == len(records)
     assert (

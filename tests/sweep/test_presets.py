@@ -80,6 +80,8 @@ def test_quick_matches_the_issue():
     }
     assert {a.on for a in plan.attack if a.method == "pgd"} == {"output", "logits"}
     assert {a.eval_temp for a in plan.attack} == {None, 1.0}  # None = the training temperature
+    # one sample set for every attack: the demo's worst case is on the samples of every cell
+    assert {a.n_samples for a in plan.attack} == {100}
 
 
 def test_paper_presets_cover_the_paper():

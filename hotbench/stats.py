@@ -1,0 +1,177 @@
+"""The statistics behind every number hotbench reports: fractions from integer counts, 95%
+intervals, and the paired test that decides whether one attack beats another.
+
+Why these choices:
+- Intervals are **Wilson score** intervals
+  (scipy.stats.binomtest(...).proportion_ci(method="wilson")).
+  Accuracies near 0 and 1 are common here (a broken model, a masked one), where the normal
+  approximation gives intervals outside [0, 1] and zero width at 0/n; Wilson stays inside [0, 1],
+  has a non-zero width at k = 0 or k = n, and is close to nominal coverage for the n of a few
+  hundred hotbench uses (Clopper-Pearson is more conservative than needed).
+- "Attack A beats attack B" is a statement about the *same* samples, so it is tested with an exact
+  McNemar test on the paired per-sample outcomes (scipy.stats.binomtest on the discordant pairs),
+  not by comparing two accuracies as if they were independent. The check fires only when the
+  difference is both significant (p < ALPHA) and large enough to matter (the effect-size threshold).
+- Every fraction is `k / n` of integers, so a count of zero prints as 0.000, never -0.000, and
+  fractions that should add up do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import binomtest, norm
+
+CONFIDENCE = 0.95
+INTERVAL_METHOD = "wilson"
+# Significance level of the McNemar test behind every "A beats B" check.
+ALPHA = 0.05
+
+
+def frac(k: int, n: int) -> float:
+    """k / n from integer counts (NaN when n == 0); never -0.0."""
+    k, n = int(k), int(n)
+    if n <= 0:
+        return float("nan")
+    return k / n + 0.0
+
+
+def interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The Wilson score interval of k successes in n trials (NaN, NaN when n == 0)."""
+    k, n = int(k), int(n)
+    if n <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= k <= n:
+        raise ValueError(f"k={k} is not in [0, n={n}]")
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method=INTERVAL_METHOD)
+    return max(0.0, float(ci.low)) + 0.0, min(1.0, float(ci.high)) + 0.0
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """An accuracy as what was counted: k of n, with its interval."""
+
+    k: int
+    n: int
+
+    @property
+    def value(self) -> float:
+        return frac(self.k, self.n)
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return interval(self.k, self.n)
+
+    def fields(self, prefix: str = "") -> dict[str, float | int]:
+        """The JSON fields of this accuracy: value, n, k and the interval bounds."""
+        lo, hi = self.ci
+        return {f"{prefix}ci_low": _round(lo), f"{prefix}ci_high": _round(hi)}
+
+
+def _round(v: float) -> float | None:
+    return None if math.isnan(v) else round(v, 6)
+
+
+def half_width(k: int, n: int) -> float:
+    """The larger side of the (asymmetric) Wilson interval: what `±` shows (never understates)."""
+    lo, hi = interval(k, n)
+    p = frac(k, n)
+    return max(p - lo, hi - p)
+
+
+def fmt_acc(
+    value: float | None,
+    ci: tuple[float | None, float | None] | None = None,
+    n: int | None = None,
+    show_n: bool = False,
+) -> str:
+    """An accuracy with its interval, compactly: `0.856 ±0.031` (`... n=300` with `show_n`).
+
+    The `±` is the larger side of the interval, rounded up, so the printed range always covers it.
+    Renderers (table, Markdown, HTML, plots) call this for every accuracy cell.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    text = f"{value + 0.0:.3f}"
+    if ci is not None and ci[0] is not None and ci[1] is not None:
+        h = max(value - ci[0], ci[1] - value)
+        if not math.isnan(h):
+            text += f" ±{math.ceil(h * 1000 - 1e-9) / 1000:.3f}"
+    if show_n and n is not None:
+        text += f" n={n}"
+    return text
+
+
+def fmt_count(k: int, n: int, show_n: bool = False) -> str:
+    """`fmt_acc` from counts."""
+    return fmt_acc(frac(k, n), interval(k, n) if n else None, n, show_n)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Two attacks' outcomes on the same samples: a (robust under A) vs b (robust under B)."""
+
+    n: int
+    a_correct: int
+    b_correct: int
+    a_only_broken: int  # samples A broke and B did not
+    b_only_broken: int  # samples B broke and A did not
+    p_value: float
+
+    @property
+    def discordant(self) -> int:
+        return self.a_only_broken + self.b_only_broken
+
+    @property
+    def a_acc(self) -> float:
+        return frac(self.a_correct, self.n)
+
+    @property
+    def b_acc(self) -> float:
+        return frac(self.b_correct, self.n)
+
+
+def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
+    """Exact McNemar test (two-sided) of paired per-sample outcomes: are A and B equally strong?
+
+    Under the null each discordant sample is broken by A alone or B alone with probability 1/2, so
+    the count of A-only breaks is Binomial(discordant, 1/2) (scipy.stats.binomtest)."""
+    ra = np.asarray(robust_a, dtype=bool)
+    rb = np.asarray(robust_b, dtype=bool)
+    if ra.shape != rb.shape:
+        raise ValueError("paired outcomes must cover the same samples")
+    a_only = int((~ra & rb).sum())
+    b_only = int((ra & ~rb).sum())
+    d = a_only + b_only
+    p = 1.0 if d == 0 else float(binomtest(a_only, d, 0.5).pvalue)
+    return Paired(int(ra.size), int(ra.sum()), int(rb.sum()), a_only, b_only, p)
+
+
+def fmt_p(p: float) -> str:
+    """A p-value for an evidence line: `p < 1e-6`, `p = 0.003`."""
+    if p < 1e-6:
+        return "p < 1e-6"
+    if p < 0.001:
+        return f"p = {p:.0e}"
+    return f"p = {p:.3f}"
+
+
+def diff_allowed(n_a: int, n_b: int, p: float = 0.5, confidence: float = CONFIDENCE) -> float:
+    """The largest move between two accuracies measured on n_a and n_b samples that sampling noise
+    explains (two-sided, normal approximation at the worst case p = 0.5): the gate's `--tolerance
+    auto`. Identical configs on identical samples are deterministic, so this is generous; it exists
+    for comparisons whose sample sets differ."""
+    if n_a <= 0 or n_b <= 0:
+        return float("inf")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    return z * math.sqrt(p * (1 - p) * (1 / n_a + 1 / n_b))
+
+
+def mean_spread(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation across seeds (spread 0.0 for one seed)."""
+    v = np.asarray([x for x in values if not math.isnan(x)], dtype=float)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    return float(v.mean()) + 0.0, (float(v.std(ddof=1)) if v.size > 1 else 0.0) + 0.0

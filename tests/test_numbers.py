@@ -1,0 +1,422 @@
+"""Issue 13, "Numbers you can trust": one test per numbered point of the issue, each reproducing the
+wrong output of the old code and showing the fix."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from hotbench import data as data_mod
+from hotbench.cli import app
+from hotbench.config import AttackConfig
+from hotbench.context import Context
+from hotbench.evaluate import diagnose as dg
+from hotbench.evaluate.worstcase import StoredResult, worst_case
+from hotbench.reports import gate
+from hotbench.reports.formats import render_report
+from hotbench.reports.records import SCHEMA_VERSION, results_document, unique_labels
+from hotbench.runner import ensure_attacked
+from hotbench.store import Workspace
+from tests.conftest import CPU, NONE1, TANH50
+from tests.test_data import write_tiny_mnist
+
+runner = CliRunner()
+
+
+def _doc(
+    method: str,
+    broken: list[int],
+    n: int,
+    run_id: str = TANH50.run_id,
+    size: float = 0.3,
+    clean_wrong: tuple[int, ...] = (),
+    **cfg,
+) -> dict:
+    """A stored result of `method` at eval T=1 on the first n test samples (label 0): `broken`
+    misclassified after the attack with perturbation `size`, `clean_wrong` before it."""
+    config = AttackConfig(method=method, eval_temp=1.0, n_samples=n, **cfg).resolved(50, 1000)
+    linf = [size if i in broken else 0.0 for i in range(n)]
+    return {
+        "run_id": run_id,
+        "attack_id": config.attack_id(run_id),
+        "config": config.model_dump(),
+        "threat_model": None,
+        "metrics": {"n_samples": n},
+        "time_s": 0.0,
+        "provenance": {"versions": {}, "hardware": {"device": "cpu"}, "created": "now"},
+        "per_sample": {
+            "index": list(range(n)),
+            "label": [0] * n,
+            "clean_pred": [1 if i in clean_wrong else 0 for i in range(n)],
+            "adv_pred": [1 if (i in broken or i in clean_wrong) else 0 for i in range(n)],
+            "linf": linf,
+            "l2": linf,
+        },
+    }
+
+
+def _save(ws, *docs):
+    for d in docs:
+        ws.save_result(d["run_id"], d)
+
+
+def _tanh_row(table: str) -> str:
+    return next(line for line in table.splitlines() if " tanh" in line and " 50 " in line)
+
+
+# ---- 1. one sample set per comparison ------------------------------------------------------------
+def test_1_worst_case_on_a_smaller_sample_set_is_marked_with_its_n(trained_ws):
+    """fgsm/pgd on 100 samples, cw on 10: the old report showed `robust ε=0.3` 0.900 next to pgd
+    0.870 with no n. Now the cell says n=10, the row is marked, JSON says which samples."""
+    _save(
+        trained_ws,
+        _doc("fgsm", list(range(95, 100)), 100),
+        _doc("pgd", list(range(87, 100)), 100, steps=10),
+        _doc("cw", [0], 10, size=0.1),
+    )
+    table = render_report(trained_ws, "table")
+    row = _tanh_row(table)
+    assert "0.870 ±" in row and "0.900 ±" in row and "n=10" in row and "tanh *" in row
+    doc = json.loads(render_report(trained_ws, "json"))
+    (wc,) = [r for r in doc["robust"] if r["run_id"] == TANH50.run_id]
+    assert wc["n_samples"] == 10 and wc["mixed_samples"] and wc["samples"] == {"first": 10}
+    assert wc["coverage"] == {"fgsm ε=0.3": 100, "pgd ε=0.3": 100, "cw": 10}
+    rec = next(r for r in doc["records"] if r["method"] == "pgd")
+    assert rec["samples"] == {"first": 100} and rec["n_adv_correct"] == 87
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 40), st.lists(st.booleans(), min_size=40, max_size=40)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.lists(st.booleans(), min_size=40, max_size=40),
+)
+def test_1_worst_case_never_exceeds_an_attack_on_the_same_samples(attacks, clean_wrong):
+    """Property: over random per-sample outcomes and sample sets (first n of 40), the worst case is
+    <= every attack's accuracy on the worst case's samples, and exact on them."""
+    wrong = tuple(i for i, w in enumerate(clean_wrong) if w)
+    results = [
+        StoredResult.from_doc(
+            _doc(
+                "pgd",
+                [i for i in range(n) if b[i]],
+                n,
+                clean_wrong=tuple(w for w in wrong if w < n),
+                seed=k,
+            )
+        )
+        for k, (n, b) in enumerate(attacks)
+    ]
+    wc = worst_case(results, "r", 1.0, "Linf", 0.3)
+    assert wc.n_samples == min(n for n, _ in attacks)
+    for r in results:
+        on_shared = r.robust("Linf", 0.3)[r.on(wc.index)]
+        assert wc.n_robust <= int(on_shared.sum())
+        assert not (wc.robust & ~on_shared).any()
+    lo, hi = wc.ci
+    assert lo <= wc.robust_acc <= hi
+
+
+def test_1_attack_complete_extends_a_stored_attack_instead_of_shrinking(trained_ws):
+    """fgsm stored on 20 samples, pgd on 40: `attack --complete` attacks only fgsm's 20 missing
+    samples, and the row's worst case is then on all 40 and below each cell."""
+    rec = trained_ws.load_record(TANH50.run_id)
+    small, _ = ensure_attacked(
+        Context(trained_ws, CPU), rec, AttackConfig(method="fgsm", n_samples=20, eval_temp=1.0)
+    )
+    ensure_attacked(
+        Context(trained_ws, CPU),
+        rec,
+        AttackConfig(method="pgd", steps=3, n_samples=40, eval_temp=1.0),
+    )
+    r = runner.invoke(
+        app,
+        [
+            "attack",
+            "-w",
+            str(trained_ws.root),
+            "--run",
+            "tanh",
+            "--eval-temp",
+            "1",
+            "--complete",
+            "-q",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    docs = {
+        (d["config"]["method"], d["config"]["n_samples"]): d
+        for d in trained_ws.load_results(rec.run_id)
+    }
+    done = docs[("fgsm", 40)]
+    assert done["provenance"]["completed_from"] == small["attack_id"]
+    for k in ("adv_pred", "linf", "clean_pred"):
+        assert done["per_sample"][k][:20] == small["per_sample"][k]
+    fresh = ensure_attacked(
+        Context(trained_ws, CPU, force=True),
+        rec,
+        AttackConfig(method="fgsm", n_samples=40, eval_temp=1.0),
+    )[0]
+    assert fresh["per_sample"]["adv_pred"] == done["per_sample"]["adv_pred"]
+    (wc,) = [
+        w
+        for w in results_document(trained_ws)["robust"]
+        if w["run_id"] == rec.run_id and w["eval_temp"] == 1.0
+    ]
+    assert wc["n_samples"] == 40
+    cells = [
+        r["adv_acc"]
+        for r in results_document(trained_ws)["records"]
+        if r["run_id"] == rec.run_id and r["eval_temp"] == 1.0 and r["n_samples"] == 40
+    ]
+    assert cells and all(wc["robust_acc"] <= c for c in cells)
+
+
+# ---- 2. verdicts from measurements only; the data location is remembered ------------------------
+def test_2_mnist_data_dir_is_remembered_and_a_move_is_one_line(tmp_path, monkeypatch):
+    data = tmp_path / "d"
+    write_tiny_mnist(data, n_train=32, n_test=16)
+    ws = str(tmp_path / "ws")
+    data_mod._CACHE.clear()
+    r = runner.invoke(
+        app,
+        ["train", "-w", ws, "--dataset", "mnist", "--data-dir", str(data), "--epochs", "1", "-q"],
+    )
+    assert r.exit_code == 0, r.output
+    monkeypatch.delenv("HOTBENCH_DATA")
+    # the old code: "mnist files not found under 'data'"
+    r = runner.invoke(app, ["attack", "-w", ws, "--method", "pgd", "--steps", "2", "-q"])
+    assert r.exit_code == 0, r.output
+    with_dir = render_report_cli(ws, "--data-dir", str(data))
+    without = render_report_cli(ws)
+    assert [v["verdict"] for v in with_dir["verdicts"]] == [
+        v["verdict"] for v in without["verdicts"]
+    ]
+    checks = {c["name"]: c["state"] for c in without["verdicts"][0]["checks"]}
+    assert checks["zero gradients"] != "not measured"
+    # the data moves: one line naming the folder and the fix, exit 2, no traceback
+    shutil.move(str(data), str(tmp_path / "moved"))
+    data_mod._CACHE.clear()
+    r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "-q"])
+    assert r.exit_code == 2 and "where run" in r.output and "--data-dir" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    # the report still renders, but never "robust" from checks that were not measured, and says so
+    r = runner.invoke(app, ["report", "-w", ws, "-f", "json"])
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    v = doc["verdicts"][0]
+    assert v["verdict"] != "robust"
+    assert {c["state"] for c in v["checks"] if c["name"] == "zero gradients"} == {"not measured"}
+    assert "warning: checks not measured" in r.stderr
+
+
+def render_report_cli(ws: str, *extra: str) -> dict:
+    data_mod._CACHE.clear()
+    r = runner.invoke(app, ["report", "-w", ws, "-f", "json", *extra])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_2_robust_needs_the_masking_checks_measured():
+    """A model whose only result is a weak PGD and whose gradients were never measured: the old
+    rule said "robust"; now "incomplete", naming the commands that complete it."""
+    wc = worst_case([StoredResult.from_doc(_doc("pgd", [0, 1], 60))], "r", 1.0, "Linf", 0.3)
+    checks = [dg.Check("zero gradients", None, "not measured")]
+    where = dg.Where("r", 1.0, 0.3, 60, 397, "mnist files not found under 'data'")
+    verdict, evidence = dg.decide(checks, wc, output_best=None, where=where)
+    assert verdict == "incomplete"
+    text = "\n".join(evidence)
+    assert "hotbench attack --run r --eval-temp 1 --suite adaptive --eps 0.3" in text
+    assert "hotbench diagnose --run r" in text and "mnist files not found" in text
+
+
+# ---- 3. "not robust" applies its threshold -------------------------------------------------------
+def test_3_fired_check_with_a_high_worst_case_is_not_called_not_robust():
+    """Saturation fired, worst case 0.8, the output attack at 0.8: the old decide said "not
+    robust" regardless of the 0.30 threshold."""
+    sat = dg.Check("saturated outputs", True, "0.50 of outputs at the bound")
+    pgd = StoredResult.from_doc(_doc("pgd", list(range(20)), 100))
+    wc = worst_case([pgd], "r", 1.0, "Linf", 0.3)
+    assert wc.robust_acc == pytest.approx(0.8)
+    verdict, evidence = dg.decide([sat], wc, output_best=pgd)
+    assert verdict != "not robust" and verdict == "masking suspected"
+    low = StoredResult.from_doc(_doc("pgd", list(range(95)), 100))
+    assert dg.decide([sat], worst_case([low], "r", 1.0, "Linf", 0.3), output_best=low)[0] == (
+        "not robust"
+    )
+
+
+# ---- 4. labels that never collide ----------------------------------------------------------------
+def test_4_two_pgd_configs_at_one_eps_get_two_columns(trained_ws):
+    _save(
+        trained_ws,
+        _doc("pgd", list(range(2)), 30, steps=40),
+        _doc("pgd", [0], 30, steps=1),
+    )
+    table = render_report(trained_ws, "table")
+    assert "pgd steps=40 ε=0.3" in table and "pgd steps=1 ε=0.3" in table
+    rows = list(csv.DictReader(io.StringIO(render_report(trained_ws, "csv"))))
+    tanh = next(r for r in rows if r["act"] == "tanh" and r["eval_temp"] == "1.0")
+    assert float(tanh["pgd steps=40 ε=0.3"]) == pytest.approx(28 / 30)
+    assert float(tanh["pgd steps=1 ε=0.3"]) == pytest.approx(29 / 30)
+    html = render_report(trained_ws, "html")
+    assert "pgd steps=40 ε=0.3" in html and "pgd steps=1 ε=0.3" in html
+
+
+def test_4_configs_that_would_still_share_a_label_are_warned_about():
+    cfg = AttackConfig(method="pgd", eval_temp=1.0, n_samples=10).resolved(50, 397)
+    labels, warnings = unique_labels(
+        [("r", 1.0, cfg, "pgd-aaaaaaaaaa"), ("r", 1.0, cfg, "pgd-bbbbbbbbbb")]
+    )
+    assert len(set(labels.values())) == 2 and len(warnings) == 1
+    assert "share the column 'pgd ε=0.3'" in warnings[0]
+
+
+# ---- 5. targeted attacks measure targeted success ------------------------------------------------
+def test_5_targeted_attack_reports_reaching_its_target(trained_ws):
+    rec = trained_ws.load_record(NONE1.run_id)
+    cfg = AttackConfig(method="pgd", steps=10, n_samples=40, targeted="least-likely", eps=0.3)
+    doc, _ = ensure_attacked(Context(trained_ws, CPU), rec, cfg)
+    ps = doc["per_sample"]
+    target = np.array(ps["target"])
+    correct = np.array(ps["clean_pred"]) == np.array(ps["label"])
+    assert (target[correct] >= 0).all() and (
+        target[correct] != np.array(ps["label"])[correct]
+    ).all()
+    hit = correct & (np.array(ps["adv_pred"]) == target)
+    assert 0 < hit.sum()
+    (r,) = [x for x in results_document(trained_ws)["records"] if x["targeted"]]
+    assert r["n_target_hit"] == int(hit.sum())
+    assert r["targeted_success"] == pytest.approx(hit.sum() / correct.sum())
+    # a targeted attack still counts in the untargeted worst case where it misclassified
+    mis = correct & (np.array(ps["adv_pred"]) != np.array(ps["label"]))
+    assert r["n_adv_correct"] == int((correct & ~mis).sum())
+    assert "target hit" in render_report(trained_ws, "table")
+
+
+# ---- 6. ties and integer-count fractions ---------------------------------------------------------
+def test_6_ties_list_every_attack_and_no_negative_zero(trained_ws):
+    _save(
+        trained_ws,
+        _doc("square", list(range(9)), 10, clean_wrong=(9,)),  # 1 - 9/10 - 1/10 = -2.8e-17
+        _doc("fgsm", list(range(9)), 10, clean_wrong=(9,)),
+    )
+    table = render_report(trained_ws, "table")
+    assert "-0.000" not in table
+    row = _tanh_row(table)
+    assert "fgsm = square" in row or "square = fgsm" in row
+    doc = json.loads(render_report(trained_ws, "json"))
+    (wc,) = [r for r in doc["robust"] if r["run_id"] == TANH50.run_id]
+    assert sorted(wc["top_attacks"]) == ["fgsm", "square"]
+    assert all(r["adv_acc"] == 0.0 for r in doc["records"])
+
+
+# ---- 7. uncertainty everywhere -------------------------------------------------------------------
+def test_7_intervals_in_every_format_and_the_threshold_on_the_interval(trained_ws):
+    _save(trained_ws, _doc("pgd", list(range(13)), 20))  # 7/20 = 0.35, CI 0.18-0.57
+    doc = results_document(trained_ws)
+    (r,) = doc["records"]
+    assert r["adv_ci_low"] < 0.35 < r["adv_ci_high"] and doc["schema_version"] == SCHEMA_VERSION
+    md = render_report(trained_ws, "markdown")
+    assert "0.350 ±" in md and "verdict of" in md
+    assert "0.350 ±" in render_report(trained_ws, "html")
+    # all masking checks clear, worst case 0.35 > 0.30 but its interval straddles 0.30: the old rule
+    # said "robust" from the point estimate
+    wc = worst_case([StoredResult.from_doc(_doc("pgd", list(range(13)), 20))], "r", 1, "Linf", 0.3)
+    clear = [dg.Check(n, False, "clear") for n in dg.REQUIRED_FOR_ROBUST]
+    verdict, evidence = dg.decide(clear, wc)
+    assert verdict == "incomplete" and "straddles 0.3" in "\n".join(evidence)
+    assert "--complete --n-samples 80" in evidence[-1]
+
+
+def test_7_beats_is_a_paired_test_and_its_evidence_shows_it():
+    """A 10-point gap on 20 samples (2 discordant) is noise; 427 discordant of 500 is not."""
+    small = dg.check_logits(
+        [
+            StoredResult.from_doc(_doc("pgd", [0, 1, 2], 20, on="logits")),
+            StoredResult.from_doc(_doc("pgd", [0], 20)),
+        ],
+        "Linf",
+        0.3,
+    )
+    # 0.850 vs 0.950: the old rule fired on the 10-point gap alone
+    assert small.fired is False and "2 discordant, p = 0.500" in small.evidence
+    big = dg.check_logits(
+        [
+            StoredResult.from_doc(_doc("pgd", list(range(500)), 500, on="logits")),
+            StoredResult.from_doc(_doc("pgd", list(range(73)), 500)),
+        ],
+        "Linf",
+        0.3,
+    )
+    assert big.fired and big.state == "fired"
+    assert "pgd@z 0.000 beats output attack pgd 0.854" in big.evidence
+    assert "427 discordant, p < 1e-6" in big.evidence
+
+
+def test_7_several_seeds_report_mean_and_spread(tmp_path):
+    ws = str(tmp_path / "ws")
+    r = runner.invoke(
+        app,
+        ["train", "-w", ws, "--act", "none", "--epochs", "2", "--seed", "0", "--seed", "1", "-q"],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "--n-samples", "30", "-q"])
+    assert r.exit_code == 0, r.output
+    table = render_report(Workspace(ws), "table")
+    assert "mean, sd of 2 seeds" in table and " sd " in table
+
+
+# ---- 8. a two-sided gate -------------------------------------------------------------------------
+def _gate_docs():
+    def rec(acc: float, n: int = 100) -> dict:
+        return {
+            "run_id": "digits-tanh-T50-0123abcd",
+            "attack_id": "pgd-logits-0123456789",
+            "label": "pgd@z ε=0.3",
+            "clean_acc": 0.9,
+            "adv_acc": acc,
+            "n_samples": n,
+        }
+
+    return {"schema_version": SCHEMA_VERSION, "records": [rec(0.0)]}, rec
+
+
+def test_8_an_attack_that_stops_working_fails_the_gate():
+    base, rec = _gate_docs()
+    now = {"schema_version": SCHEMA_VERSION, "records": [rec(0.9)]}
+    res = gate.compare(base, now, 0.02)  # the old gate passed this (exit 0)
+    assert res.exit_code == 1 and [c.status for c in res.failures] == ["RISE"]
+    assert gate.compare(base, now, 0.02, direction="down").exit_code == 0
+    assert gate.compare(base, now, 0.02, direction="up").exit_code == 1
+    # auto: a move the two sample sizes explain passes, one they do not fails
+    assert gate.compare(base, {"records": [rec(0.1, 100)]}, "auto").exit_code == 0
+    assert gate.compare(base, {"records": [rec(0.2, 100)]}, "auto").exit_code == 1
+    with pytest.raises(Exception, match="direction"):
+        gate.compare(base, now, 0.02, direction="sideways")
+
+
+def test_8_old_baselines_are_refused_with_the_regenerate_hint(results_ws_or_trained, tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"schema_version": 1, "records": []}))
+    r = runner.invoke(
+        app, ["report", "-w", str(results_ws_or_trained.root), "--baseline", str(old)]
+    )
+    assert r.exit_code == 2 and "schema_version 1" in r.output and "--save-baseline" in r.output
+
+
+@pytest.fixture
+def results_ws_or_trained(trained_ws):
+    _save(trained_ws, _doc("pgd", [0], 10))
+    return trained_ws
