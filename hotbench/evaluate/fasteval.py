@@ -156,7 +156,8 @@ def _log(ctx: Context, run_id: str, doc: dict[str, Any], fresh: bool) -> None:
     ctx.reporter.log(
         f"{'attacked' if fresh else 'stored  '} {run_id}"
         f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
-        f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f} (n={m['n_samples']})"
+        f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
+        + (f" (n={m['n_samples']})" if "n_samples" in m else "")
     )
 
 
