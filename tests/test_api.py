@@ -34,4 +34,4 @@ def test_docs_example_runs(tmp_path, monkeypatch, capsys):
         r"^digits-tanh-T([\d.]+)-\w+ (robust|masking suspected|not robust) ", out, re.M
     )
     assert dict(verdicts)["50"] == "masking suspected"
-    assert "| dataset | act |" in out and "results," in out
+    assert "| dataset | defense | act |" in out and "results," in out

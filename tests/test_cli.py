@@ -79,8 +79,15 @@ def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):
     r = invoke("report", "-w", str(attacked_ws.root))
     assert r.exit_code == 0, r.output
     assert "clean vs adversarial accuracy (digits)" in r.output and "Linf ε=0.3" in r.output
-    rows = [ln.split()[:3] for ln in r.output.splitlines() if ln.startswith((" tanh", " none"))]
-    assert rows == [["none", "1", "1"], ["tanh", "50", "50"], ["tanh", "50", "1"]]
+    # the defense column comes first where the rows' defenses differ (none vs temperature)
+    rows = [
+        ln.split()[1:4] for ln in r.output.splitlines() if ln.startswith((" none", " temperature"))
+    ]
+    # every panel (one per budget, split where too wide) lists the same rows in the same order
+    assert rows and len(rows) % 3 == 0
+    assert rows == [["none", "1", "1"], ["tanh", "50", "50"], ["tanh", "50", "1"]] * (
+        len(rows) // 3
+    )
     # --wide: every column in one table
     r = invoke("report", "-w", str(attacked_ws.root), "--wide")
     assert r.exit_code == 0, r.output
@@ -88,12 +95,9 @@ def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):
     # none T=1 (eval 1), tanh T=50 at eval 50 and at eval 1
     assert len(lines) == 3
     assert "pgd ε=0.3" in r.output and "fgsm ε=0.3" in r.output
-    assert lines[1].split()[:4] == ["digits", "tanh", "50", "50"] and lines[2].split()[:4] == [
-        "digits",
-        "tanh",
-        "50",
-        "1",
-    ]
+    # dataset, defense (tanh at T=50 is the temperature defense), act, train T, eval T
+    assert lines[1].split()[:5] == ["digits", "temperature", "tanh", "50", "50"]
+    assert lines[2].split()[:5] == ["digits", "temperature", "tanh", "50", "1"]
 
 
 def test_report_json_csv_markdown_agree(attacked_ws, tmp_path):
@@ -111,7 +115,7 @@ def test_report_json_csv_markdown_agree(attacked_ws, tmp_path):
             if row["run_id"] == run_id and float(row["eval_temp"]) == eval_temp:
                 assert float(row[label]) == pytest.approx(adv)
     md = invoke("report", "-w", w, "--format", "markdown").stdout
-    assert md.startswith("| dataset | act | train T | eval T | n | clean |")
+    assert md.startswith("| dataset | defense | act | train T | eval T | n | clean |")
     assert (
         sum(line.startswith("|") for line in md.splitlines()) == 2 + 3
     )  # header, alignment, 3 rows

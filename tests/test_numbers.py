@@ -82,7 +82,7 @@ def test_1_worst_case_on_a_smaller_sample_set_is_marked_with_its_n(trained_ws):
         _doc("pgd", list(range(87, 100)), 100, steps=10),
         _doc("cw", [0], 10, size=0.1),
     )
-    table = render_report(trained_ws, "table")
+    table = render_report(trained_ws, "table", wide=True)  # the whole row on one line
     row = _tanh_row(table)
     assert "0.870 ±" in row and "0.900 ±" in row and "n=10" in row and "tanh *" in row
     doc = json.loads(render_report(trained_ws, "json"))
@@ -265,7 +265,10 @@ def test_4_two_pgd_configs_at_one_eps_get_two_columns(trained_ws):
         _doc("pgd", [0], 30, steps=1),
     )
     table = render_report(trained_ws, "table")
-    assert "pgd steps=40 ε=0.3" in table and "pgd steps=1 ε=0.3" in table
+    # the terminal panel's title says the budget, its headers the rest of each label
+    assert "Linf ε=0.3" in table and "pgd steps=40" in table and "pgd steps=1" in table
+    wide = render_report(trained_ws, "table", wide=True)
+    assert "pgd steps=40 ε=0.3" in wide and "pgd steps=1 ε=0.3" in wide
     rows = list(csv.DictReader(io.StringIO(render_report(trained_ws, "csv"))))
     tanh = next(r for r in rows if r["act"] == "tanh" and r["eval_temp"] == "1.0")
     assert float(tanh["pgd steps=40 ε=0.3"]) == pytest.approx(28 / 30)
@@ -314,7 +317,7 @@ def test_6_ties_list_every_attack_and_no_negative_zero(trained_ws):
     )
     table = render_report(trained_ws, "table")
     assert "-0.000" not in table
-    row = _tanh_row(table)
+    row = _tanh_row(render_report(trained_ws, "table", wide=True))  # the whole row on one line
     assert "fgsm = square" in row or "square = fgsm" in row
     doc = json.loads(render_report(trained_ws, "json"))
     (wc,) = [r for r in doc["robust"] if r["run_id"] == TANH50.run_id]

@@ -285,7 +285,8 @@ def budget_titles(records: list[dict[str, Any]]) -> dict[str, str]:
             for label in (r["label"], f"{r['label']} success", f"{r['label']} L2"):
                 out[label] = MIN_NORM
         else:
-            out[r["label"]] = f"{r.get('threat_model') or 'Linf'} ε={r['eps']:g}"
+            title = f"{r.get('threat_model') or 'Linf'} ε={r['eps']:g}"
+            out[r["label"]] = out[f"{r['label']} target hit"] = title
     return out
 
 
@@ -299,7 +300,7 @@ def _robust_title(column: str) -> str | None:
 
 def _short(label: str, title: str) -> str:
     """A column header inside its panel: the panel's title already says the eps."""
-    suffix = " " + title.split(" ", 1)[1] if title != MIN_NORM else ""
+    suffix = " " + title.split(" ", 1)[1] if title != MIN_NORM and " " in title else ""
     return label[: -len(suffix)] if suffix and label.endswith(suffix) else label
 
 
@@ -331,7 +332,7 @@ def _panel(b: _Budget, name: str, attack_cols: list[str]) -> Table:
         pad_edge=False,
     )
     for h in ids:
-        justify = "left" if h in ("dataset", "act") else "right"
+        justify = "left" if h in TEXT_HEAD else "right"
         table.add_column(_HEADERS.get(h, h), justify=justify, no_wrap=True)
     for c in attack_cols:
         table.add_column(_short(c, budget), justify="right", no_wrap=True)
@@ -342,9 +343,9 @@ def _panel(b: _Budget, name: str, attack_cols: list[str]) -> Table:
     for r in rows:
         head = dict(zip(HEAD, cells(r, []), strict=True))
         values: list[str | Text] = [head[h] for h in ids]
-        values += [r.notes.get(c) or fmt_acc(r.adv.get(c)) for c in attack_cols]
+        values += [r.cell(c) for c in attack_cols]  # with its interval, and n= where it differs
         if robust_col is not None:
-            values.append(fmt_acc(r.adv.get(robust_col)))
+            values.append(r.cell(robust_col))
         for n in notes:
             text = r.notes.get(n) or "-"
             values.append(
@@ -382,7 +383,7 @@ def _panel_order(title: str) -> tuple[int, float, str]:
 
 def _natural_width(table: Table) -> int:
     text = plain_text(table, 100_000)
-    return max((len(line.rstrip()) for line in text.splitlines()), default=0)
+    return max((len(line) for line in text.splitlines()), default=0)  # trailing pad counts
 
 
 def terminal_report(
@@ -407,7 +408,10 @@ def terminal_report(
         groups.setdefault(titles.get(c, "other"), []).append(c)
     for t in robust_cols:
         groups.setdefault(t, [])
-    ids = (["dataset"] if len({r.dataset for r in rows}) > 1 else []) + HEAD[1:]
+    # dataset and defense only where they tell rows apart (the title names a single dataset)
+    ids = [
+        h for h in HEAD if h not in ("dataset", "defense") or len({getattr(r, h) for r in rows}) > 1
+    ]
     datasets = sorted({r.dataset for r in rows})
     parts: list[Table | str] = []
     if not groups:  # nothing attacked yet: the models and their clean accuracy
@@ -428,14 +432,18 @@ def terminal_report(
             fewer = [n for n in panel_notes if n != BROKEN_BY]
             narrower = _Budget(title, in_panel, ids, robust_col, fewer)
             fewer_chunks = _chunks(narrower, cols, width)
-            if len(fewer_chunks) < len(chunks):
+            too_wide = any(_natural_width(_panel(budget, title, [c])) > width for c in cols)
+            if len(fewer_chunks) < len(chunks) or too_wide:
                 chunks, budget = fewer_chunks, narrower
         for i, chunk in enumerate(chunks):
             name = title if len(chunks) == 1 else f"{title} ({i + 1}/{len(chunks)})"
             parts.append(_panel(budget, name, chunk))
+    # a panel whose fixed columns alone are wider than the terminal is printed at its natural
+    # width (the terminal wraps the line) rather than cut: a number is never hidden behind "…"
+    needed = max((_natural_width(p) for p in parts if isinstance(p, Table)), default=0)
     console = Console(
         file=io.StringIO(),
-        width=width,
+        width=max(width, needed),
         record=True,
         force_terminal=color,
         color_system="standard" if color else None,
