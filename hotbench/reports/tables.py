@@ -103,7 +103,7 @@ def pivot(
                 (f"{r['label']} success", r.get("success_rate")),
                 (f"{r['label']} L2", r.get("mean_l2")),
             ):
-                row.notes[col] = fmt_acc(value)
+                row.notes[col] = stats.fmt_acc(value)
                 if col not in size_columns:
                     size_columns.append(col)
     # models never attacked still get a row, with their clean accuracy at the training temperature
@@ -183,10 +183,6 @@ def _order_columns(columns: list[str], records: list[dict[str, Any]]) -> list[st
     for r in records:
         first.setdefault(r["label"], record_key(r)[5:])
     return sorted(columns, key=lambda c: first[c])
-
-
-def fmt_acc(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v + 0.0:.3f}"
 
 
 HEAD = ["dataset", "defense", "act", "train T", "eval T", "n", "clean"]

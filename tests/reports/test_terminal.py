@@ -12,10 +12,10 @@ from hotbench.evaluate.diagnose import BROKEN_BY, VERDICT
 from hotbench.reports.tables import (
     MIN_NORM,
     Row,
-    fmt_acc,
     rich_table,
     terminal_report,
 )
+from hotbench.stats import fmt_acc
 
 LINF = [f"{m} ε={e:g}" for e in (0.1, 0.3) for m in ("fgsm", "pgd", "mim", "pgd@z", "apgd-dlr@z")]
 L2 = ["pgdl2 ε=0.5"]
