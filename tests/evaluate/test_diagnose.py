@@ -169,13 +169,58 @@ def test_monotone_in_eps():
 
 
 def test_restarts():
-    a = StoredResult.from_doc(_doc("pgd", [0, 1, 2], n=10))
-    b = StoredResult.from_doc(_doc("pgd", [3, 4, 5], n=10, seed=1))
-    same = StoredResult.from_doc(_doc("pgd", [0, 1, 2], n=10, seed=1))
+    # 200 samples: seed 0 breaks 10, seed 1 breaks 30 others that no other attack breaks (p < 1e-6,
+    # 0.150 of the clean-correct samples); a second seed that agrees with the first never fires
+    a = StoredResult.from_doc(_doc("pgd", list(range(10)), n=200))
+    b = StoredResult.from_doc(_doc("pgd", list(range(10, 40)), n=200, seed=1))
+    same = StoredResult.from_doc(_doc("pgd", list(range(10)), n=200, seed=1))
     check = dg.check_restarts([a, b], "Linf", 0.3)
-    assert check.fired and check.numbers["changed_frac"] == pytest.approx(0.6)
+    assert check.fired and check.numbers["only_second_seed"] == 30
+    assert check.numbers["drop_frac"] == pytest.approx(0.15)
     assert dg.check_restarts([a, same], "Linf", 0.3).fired is False
     assert dg.check_restarts([a], "Linf", 0.3).fired is None
+
+
+def test_restarts_ignore_seed_variance_on_samples_other_attacks_break():
+    # PGD's ordinary variance near the boundary (the PGD-AT control: 9 of 200 samples flip between
+    # seeds, in both directions): every sample seed 1 breaks that seed 0 misses, APGD already
+    # breaks, so the second start finds nothing the other attacks missed
+    apgd = StoredResult.from_doc(_doc("apgd", list(range(60)), n=200))
+    seed0 = StoredResult.from_doc(_doc("pgd", list(range(50)) + [60, 61, 62], n=200))
+    seed1 = StoredResult.from_doc(_doc("pgd", list(range(56)), n=200, seed=1))
+    check = dg.check_restarts([apgd, seed0, seed1], "Linf", 0.3)
+    assert check.fired is False
+    assert check.numbers["only_second_seed"] == 0 and "0 of 200" in check.evidence
+    # a few samples only the second seed breaks: neither significant (4 discordant, p = 0.125) nor
+    # above the threshold (0.020 of the clean-correct samples)
+    seed1_few = StoredResult.from_doc(
+        _doc("pgd", list(range(56)) + [70, 71, 72, 73], n=200, seed=1)
+    )
+    check = dg.check_restarts([apgd, seed0, seed1_few], "Linf", 0.3)
+    assert check.fired is False and check.numbers["only_second_seed"] == 4
+    assert "p = 0.125" in check.evidence and "n=200" in check.evidence
+    # significant (8 discordant, p = 0.008) but a 2-point drop on the 397 test images: below the
+    # threshold
+    all0 = StoredResult.from_doc(_doc("pgd", list(range(50)), n=397))
+    all1 = StoredResult.from_doc(_doc("pgd", list(range(58)), n=397, seed=1))
+    check = dg.check_restarts([all0, all1], "Linf", 0.3)
+    assert check.numbers["p_value"] < 0.05 and check.fired is False
+    assert check.numbers["drop_frac"] == pytest.approx(8 / 397)
+
+
+def test_restarts_fire_when_the_second_seed_breaks_what_no_other_attack_breaks():
+    # masking: where PGD starts decides whether it gets anywhere, so the second start breaks 40
+    # samples that APGD, FGSM and the first start all missed
+    apgd = StoredResult.from_doc(_doc("apgd", list(range(20)), n=200))
+    fgsm = StoredResult.from_doc(_doc("fgsm", list(range(15)), n=200))
+    seed0 = StoredResult.from_doc(_doc("pgd", list(range(20)), n=200))
+    seed1 = StoredResult.from_doc(_doc("pgd", list(range(20, 60)), n=200, seed=1))
+    check = dg.check_restarts([apgd, fgsm, seed0, seed1], "Linf", 0.3)
+    assert check.fired and check.numbers["only_second_seed"] == 40
+    assert "40 of 200" in check.evidence and "n=200" in check.evidence
+    assert "p < 1e-6" in check.evidence
+    assert check.numbers["acc_without"] == pytest.approx(0.9)
+    assert check.numbers["acc_with"] == pytest.approx(0.7)
 
 
 def test_decide():
