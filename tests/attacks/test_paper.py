@@ -14,7 +14,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hotbench.attacks.engine import run_attack
 from hotbench.attacks.patched import deepfool_class
 from hotbench.attacks.spec import ATTACKS
 from hotbench.cli import app
@@ -167,25 +166,36 @@ def test_deepfool_stops_on_a_zero_gradient_instead_of_returning_nan():
 
 
 def test_minimum_norm_results_do_not_depend_on_the_batch(trained_ws):
-    """DeepFool's points sit within float rounding of the boundary, so they are judged one at a
-    time: a sample gets the same verdict whether it is attacked with all samples or in a batch of
-    five (skip mode's situation). Judged in batches instead, 13 of these 40 verdicts changed between
-    the two."""
+    """DeepFool's points are judged one at a time (judged in batches instead, 13 of these 40
+    verdicts changed between a batch of 40 and batches of five). Since DeepFool is batched (issue
+    18), its steps come from a batched backward pass whose last bits depend on the batch, like CW's
+    early stop (the batch size is in both attacks' result hash). What may depend on the batch is
+    therefore only a point that ends within float rounding of a decision boundary, the points the
+    clamp to [0, 1] lets approach it from one side: every sample whose class differs between a
+    batch of all samples and batches of five ends within 1e-4 (relative) of a boundary in both."""
     record = trained_ws.load_record(NONE1.resolved().run_id)
-    net = trained_ws.load_model(record, CPU)
-    test = load_dataset("digits").test
-    cfg = AttackConfig(method="deepfool", steps=10, n_samples=N).resolved(
-        record.config.temp, len(test)
-    )
-    full = run_attack(net, test, cfg, CPU)
-    pieces = np.full(N, -1)
+    model = trained_ws.load_model(record, CPU).deployed(1.0).eval()
+    test = load_dataset("digits").test.head(N)
+    with torch.no_grad():
+        keep = model(test.x).argmax(1) == test.y
+    x, y = test.x[keep], test.y[keep]
+    attack = deepfool_class()(model, steps=10, overshoot=0.02)
+    full = attack(x, y)
+    pieces = torch.empty_like(full)
     for j in range(8):
-        only = torch.arange(N) % 8 == j
-        part = run_attack(net, test, cfg, CPU, only=only)
-        pieces[only.numpy()] = part.adv_pred[only.numpy()]
-    correct = full.clean_correct
-    assert (full.adv_pred[correct] != full.labels[correct]).sum() > 10
-    assert np.array_equal(pieces[correct], full.adv_pred[correct])
+        part = torch.arange(len(x)) % 8 == j
+        pieces[part] = attack(x[part], y[part])
+
+    def judged(adv):
+        with torch.no_grad():
+            out = torch.cat([model(adv[i : i + 1]) for i in range(len(adv))])
+        top2 = out.topk(2, dim=1).values
+        return out.argmax(1), (top2[:, 0] - top2[:, 1]) / top2[:, 0].abs().clamp_min(1e-12)
+
+    (pred_full, margin_full), (pred_pieces, margin_pieces) = judged(full), judged(pieces)
+    assert (pred_full != y).sum() > 10
+    differ = pred_full != pred_pieces
+    assert (margin_full[differ] < 1e-4).all() and (margin_pieces[differ] < 1e-4).all()
 
 
 def test_deepfool_targeted_is_a_clean_error(trained_ws):
@@ -267,3 +277,49 @@ def test_cli_attack_bad_options_are_one_line(trained_ws, args, needle):
     r = runner.invoke(app, ["attack", "-w", str(trained_ws.root), "--n-samples", "10", "-q", *args])
     assert r.exit_code == 2, r.output
     assert needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def _deepfool_one_at_a_time(model, x0, labels, steps, overshoot=0.02):
+    """The per-sample loop hotbench used before DeepFool was batched (issue 18): torchattacks'
+    Jacobian, one image at a time, the reference's overshoot on the total. The batched attack must
+    find the same points."""
+    attack = deepfool_class()(model, steps=steps, overshoot=overshoot)
+    adv, r_tot = x0.clone(), torch.zeros_like(x0)
+    for i in range(len(x0)):
+        for _ in range(steps):
+            image = adv[i : i + 1].clone().requires_grad_(True)
+            fs = model(image)[0]
+            if fs.argmax() != labels[i]:
+                break
+            ws = attack._construct_jacobian(fs, image)
+            wrong = [k for k in range(len(fs)) if k != labels[i]]
+            f_prime = (fs[wrong] - fs[labels[i]]).detach()
+            w_prime = ws[wrong] - ws[labels[i]]
+            hat = (f_prime.abs() / w_prime.flatten(1).norm(dim=1)).argmin()
+            r = f_prime[hat].abs() * w_prime[hat][0] / w_prime[hat].norm() ** 2
+            if not torch.isfinite(r).all():
+                break
+            r_tot[i] += r
+            adv[i] = torch.clamp(x0[i] + (1 + overshoot) * r_tot[i], 0, 1)
+    return adv
+
+
+def test_batched_deepfool_finds_the_per_sample_reference_points(trained_ws):
+    """Batching DeepFool (one backward pass per class for the whole batch) changes its speed,
+    not its points: on the softmax baseline every sample ends where the one-at-a-time loop ends it,
+    up to float rounding, and gets the same class."""
+    record = trained_ws.load_record(NONE1.resolved().run_id)
+    model = trained_ws.load_model(record, CPU).deployed(1.0).eval()
+    test = load_dataset("digits").test.head(N)
+    x, y = test.x, test.y
+    with torch.no_grad():
+        keep = model(x).argmax(1) == y
+    x, y = x[keep], y[keep]
+    ref = _deepfool_one_at_a_time(model, x, y, steps=10)
+    got = deepfool_class()(model, steps=10, overshoot=0.02)(x, y)
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-4)
+    with torch.no_grad():
+        ref_pred = torch.cat([model(ref[i : i + 1]).argmax(1) for i in range(len(ref))])
+        got_pred = torch.cat([model(got[i : i + 1]).argmax(1) for i in range(len(got))])
+    assert (ref_pred != y).sum() > 10
+    assert (got_pred != ref_pred).sum() <= 1
