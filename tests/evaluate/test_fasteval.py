@@ -138,3 +138,25 @@ def test_sync_free_tracking_keeps_the_same_points(trained_ws, monkeypatch):
     assert (
         net.deployed(50.0)(free).argmax(1) != y
     ).float().mean() > 0.5  # the attack did break samples
+
+
+def test_skip_mode_keeps_the_targets_of_a_targeted_attack(trained_ws):
+    """A targeted attack in skip mode stores the target it aimed at for every sample it attacked (and
+    -1 for the samples it skipped), so its `target hit` column means what it says in both modes."""
+    record = trained_ws.load_record(NONE1.resolved().run_id)
+    configs = [
+        AttackConfig(method="fgsm", eps=0.15, n_samples=N, batch_size=32),
+        AttackConfig(
+            method="pgd", eps=0.15, steps=8, n_samples=N, batch_size=32, targeted="least-likely"
+        ),
+    ]
+    [chain] = ensure_suite(Context(trained_ws, CPU), record, configs, skip=True)
+    doc = chain.docs[1]
+    assert doc["config"]["skip_after"]
+    attacked = np.asarray(doc["per_sample"]["attacked"])
+    target = np.asarray(doc["per_sample"]["target"])
+    label = np.asarray(doc["per_sample"]["label"])
+    assert 0 < attacked.sum() < N
+    assert (target[attacked] >= 0).all() and (target[attacked] != label[attacked]).all()
+    assert (target[~attacked] == -1).all()
+    assert "targeted_success" in doc["metrics"]
