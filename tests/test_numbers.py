@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 
+import jsonschema
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,7 +23,7 @@ from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case
 from hotbench.reports import gate
 from hotbench.reports.formats import render_report
-from hotbench.reports.records import SCHEMA_VERSION, results_document, unique_labels
+from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document, unique_labels
 from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
 from tests.conftest import CPU, NONE1, TANH50
@@ -379,6 +380,16 @@ def test_7_several_seeds_report_mean_and_spread(tmp_path):
     assert r.exit_code == 0, r.output
     table = render_report(Workspace(ws), "table")
     assert "mean, sd of 2 seeds" in table and " sd " in table
+    # and in JSON, beside the per-seed records (the mean of the records' own numbers)
+    doc = json.loads(render_report(Workspace(ws), "json"))
+    [seeds] = doc["seeds"]
+    assert seeds["n_seeds"] == 2 and seeds["train_seeds"] == [0, 1]
+    accs = [r["adv_acc"] for r in doc["records"]]
+    [(label, spread)] = seeds["adv_acc"].items()
+    assert label == doc["records"][0]["label"]
+    assert spread["mean"] == pytest.approx(sum(accs) / 2)
+    assert spread["sd"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
+    jsonschema.validate(doc, json.loads(SCHEMA_FILE.read_text()))
 
 
 # ---- 8. a two-sided gate -------------------------------------------------------------------------

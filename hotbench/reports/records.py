@@ -275,11 +275,68 @@ def results_document(
     robust = worst_case_records(ws, filters)
     if robust:
         doc["robust"] = robust
+    runs = select_runs(ws, filters or Filters())
+    seeds = seed_summaries(runs, doc["records"])
+    if seeds:
+        doc["seeds"] = seeds
     if verdicts is None:
-        verdicts = report_verdicts(ws, select_runs(ws, filters or Filters()))
+        verdicts = report_verdicts(ws, runs)
     if verdicts:
         doc["verdicts"] = [verdict_record(d) for d in verdicts.values()]
     return doc
+
+
+def seed_key(cfg) -> str:
+    """The training config without its seed: runs that share it differ only in the seed."""
+    d = cfg.resolved().model_dump()
+    d.pop("seed")
+    return repr(sorted(d.items()))
+
+
+def seed_summaries(runs: list[RunRecord], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and spread (sample sd) of each accuracy across models that differ only in their
+    training seed, per eval T: the per-seed records keep their own intervals (sampling noise of
+    the test set), this says how much training noise adds. Only attacks every seed ran enter."""
+    keys = {r.run_id: seed_key(r.config) for r in runs}
+    groups: dict[tuple[str, float], dict[str, list[dict[str, Any]]]] = {}
+    for r in records:
+        if r["run_id"] in keys:
+            group = groups.setdefault((keys[r["run_id"]], r["eval_temp"]), {})
+            group.setdefault(r["run_id"], []).append(r)
+    out = []
+    for (_, eval_temp), by_run in groups.items():
+        if len(by_run) < 2:
+            continue
+        per_run = list(by_run.values())
+        labels = set.intersection(*({r["label"] for r in rs} for rs in per_run))
+
+        def spread(values: list[float]) -> dict[str, float]:
+            mean, sd = stats.mean_spread(values)
+            return {"mean": mean, "sd": sd}
+
+        first = per_run[0][0]
+        out.append(
+            {
+                "dataset": first["dataset"],
+                "defense": first["defense"],
+                "act": first["act"],
+                "train_temp": first["train_temp"],
+                "eval_temp": eval_temp,
+                "n_seeds": len(per_run),
+                "train_seeds": sorted(rs[0]["train_seed"] for rs in per_run),
+                "run_ids": sorted(by_run),
+                "clean_acc": spread(
+                    [max(rs, key=lambda r: r["n_samples"])["clean_acc"] for rs in per_run]
+                ),
+                "adv_acc": {
+                    label: spread(
+                        [next(r["adv_acc"] for r in rs if r["label"] == label) for rs in per_run]
+                    )
+                    for label in sorted(labels)
+                },
+            }
+        )
+    return out
 
 
 def verdict_record(d: dict[str, Any]) -> dict[str, Any]:

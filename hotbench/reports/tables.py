@@ -19,7 +19,7 @@ from .. import stats
 from ..evaluate.diagnose import BROKEN_BY, ROBUST_PREFIX, VERDICT, annotate_rows
 from ..progress import plain_text
 from ..store import Workspace
-from .records import Filters, flat_records, record_key, select_runs
+from .records import Filters, flat_records, record_key, seed_key, select_runs
 
 
 @dataclass
@@ -131,13 +131,6 @@ def pivot(
     extra = annotate_rows(ws, runs, ordered, verdicts)
     ordered = with_seed_rows(ordered, {r.run_id: seed_key(r.config) for r in runs})
     return ordered, _order_columns(columns, records) + size_columns + extra
-
-
-def seed_key(cfg) -> str:
-    """The training config without its seed: runs that share it differ only in the seed."""
-    d = cfg.resolved().model_dump()
-    d.pop("seed")
-    return repr(sorted(d.items()))
 
 
 def with_seed_rows(rows: list[Row], keys: dict[str, str]) -> list[Row]:

@@ -141,8 +141,9 @@ def test_sync_free_tracking_keeps_the_same_points(trained_ws, monkeypatch):
 
 
 def test_skip_mode_keeps_the_targets_of_a_targeted_attack(trained_ws):
-    """A targeted attack in skip mode stores the target it aimed at for every sample it attacked (and
-    -1 for the samples it skipped), so its `target hit` column means what it says in both modes."""
+    """A targeted attack in skip mode stores the target it aimed at for every sample it attacked
+    (and -1 for the samples it skipped), so its `target hit` column means what it says in both
+    modes."""
     record = trained_ws.load_record(NONE1.resolved().run_id)
     configs = [
         AttackConfig(method="fgsm", eps=0.15, n_samples=N, batch_size=32),
