@@ -16,16 +16,14 @@ from typing import Any
 from .config import TrainConfig
 from .context import Context
 from .errors import HotbenchError
-from .evaluate.diagnose import diagnose_run, save
+from .evaluate.diagnose import diagnose_run, save, store_measurements
 from .evaluate.diagnose import eval_temps as attacked_temps
-from .evaluate.fasteval import attack_runs, complete_runs
 from .evaluate.suites import AttackRequest
 from .evaluate.worstcase import load_stored
 from .reports.formats import render_report
 from .reports.records import Filters, results_document, select_runs
-from .runner import ensure_trained
 from .store import RunRecord, Workspace
-from .sweep import UnitStatus, unit_table
+from .sweep.plan import UnitStatus
 from .sweep.presets import Part, execute, load, summary
 
 Where = Context | Workspace | Path | str | None
@@ -60,6 +58,8 @@ def train(
     arch, epochs, batch_size, lr, seed, n_train) and return their stored runs. `seed` may be a list:
     one model per (temperature, seed), and the report adds the mean and spread across seeds. A
     config already stored is reused, not retrained (unless the context has `force`)."""
+    from .runner import ensure_trained
+
     seed = config.pop("seed", None)
     seeds = list(seed) if isinstance(seed, (list, tuple)) else [0 if seed is None else seed]
     configs = [TrainConfig(**config, temp=t, seed=sd) for t in temps for sd in seeds or [0]]
@@ -98,18 +98,25 @@ def attack(
     ones; with no `methods` and no `suite`, every stored attack of the runs is extended to
     `n_samples` (default: the largest n of its model and eval T), so they share one sample set.
     """
+    from .evaluate.fasteval import attack_runs, complete_runs
+
     if complete and fast:
         raise HotbenchError("--complete does not combine with --fast", "drop one of them")
     ctx = _context(workspace)
     records = select_runs(ctx.ws, _filters(runs))
     if complete and not request.get("methods") and request.get("suite") is None:
         with ctx.reporter.session():
-            return complete_runs(
+            docs = complete_runs(
                 ctx, records, request.get("eval_temps") or [None], request.get("n_samples")
             )
+            store_measurements(ctx, records)  # measured on the completed sample set
+        return docs
     configs = AttackRequest(**request).configs()
     with ctx.reporter.session():
-        return attack_runs(ctx, records, configs, fast, complete)
+        docs = attack_runs(ctx, records, configs, fast, complete)
+        # the diagnostics the report needs, measured once now and stored with the runs
+        store_measurements(ctx, records)
+    return docs
 
 
 def run(
@@ -119,11 +126,16 @@ def run(
     executor ("local", "process", "ray"; workers and address are the context's). Units already
     stored are skipped, so a second call resumes. Returns every unit's status; units that failed
     are listed, not raised."""
+    from .sweep.executors import unit_table
+
     path, spec = load(preset)
     ctx = _context(workspace)
     ctx.ws.ensure_writable()
     with ctx.reporter.session():
         statuses = execute(spec, part, ctx, executor)
+        if part != "train":  # the report's diagnostics, measured once and stored with the runs
+            ids = set(spec.run_ids())
+            store_measurements(ctx, [r for r in ctx.ws.records() if r.run_id in ids])
     if statuses:
         ctx.reporter.log(unit_table(statuses))
     ctx.reporter.log(f"preset {path.stem} ({part}): {summary(statuses)}")

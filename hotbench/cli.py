@@ -9,50 +9,83 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich import box
 from rich.console import Console
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
 from rich.table import Table
 
-from . import api
+# Only what parsing and `--help` need is imported here: names of datasets, attacks, activations,
+# architectures, executors and formats, none of which imports torch. Each command imports the
+# library code it calls, so `hotbench --help` and a bad option answer in a fraction of a second
+# (measured by `make bench`, section startup).
 from .attacks.spec import ATTACKS
-from .checkpoints import import_weights
-from .config import TrainConfig
-from .context import Context
 from .data import DATASETS
 from .defenses import DEFENSES
-from .doctor import examine, render_doctor
 from .errors import HotbenchError, reset_warnings
-from .evaluate.diagnose import render_diagnoses, report_verdicts
-from .evaluate.suites import AttackRequest
 from .files import output_target, write_output
-from .models import ACTIVATIONS, ARCHS
+from .names import ACTIVATIONS, ARCHS, EXECUTORS
 from .progress import stderr
-from .reports.formats import FORMATS, check_format, render_report
-from .reports.gate import evaluate, finish, prepare
-from .reports.plots import plot_format, write_report_plots
-from .reports.records import Filters, results_document, select_runs
-from .runtime import configure_threads
-from .store import Workspace
-from .sweep import EXECUTORS
-from .sweep.presets import PRESET_DIR, Part, load, parse_param
-from .sweep.presets import listing as preset_listing
+from .reports.formats import FORMATS, check_format
+from .runtime import env_threads
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from .context import Context
+    from .sweep.presets import Part
+
+HELP = """hotbench: does a high-temperature output activation make a classifier robust, or only hide
+its gradients? (Tuna, Catak, Eskil, arXiv 2202.07342)
+
+\b
+Examples:
+  hotbench run quick                 the demo: train, attack, report
+  hotbench presets                   the shipped sweeps (hotbench run NAME)
+  hotbench attacks                   every attack: norm, what it follows, cost
+  hotbench train --act tanh --temp 1 --temp 50
+  hotbench attack --method pgd --eval-temp 1   the paper's attack, at T = 1
+  hotbench attack --suite adaptive --eval-temp 1
+  hotbench report                    worst case and verdict per model
+  hotbench report -f html -o r.html  also json, csv, markdown
+  hotbench diagnose --eval-temp 1    the gradient-masking evidence
+
+`hotbench COMMAND -h` shows a command's options and their defaults.
+"""
 
 app = typer.Typer(
-    help=(
-        "hotbench: does a high-temperature output activation make a classifier robust, or only hide"
-        " its gradients?"
-    ),
+    help=HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
+    # plain click help: rich markup would eat every "[default: ...]" and print <bool> on flags
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .version import __version__
+
+        typer.echo(f"hotbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The command group; options here apply before any command."""
 
 
 def _names(reg) -> str:
@@ -80,7 +113,10 @@ def cli_command(*args, **kwargs):
                     f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
                 )
                 raise typer.Exit(exc.exit_code) from None
-            except ValidationError as exc:
+            except Exception as exc:
+                pydantic = sys.modules.get("pydantic")  # imported by the command, if at all
+                if pydantic is None or not isinstance(exc, pydantic.ValidationError):
+                    raise
                 stderr.print(
                     f"[bold red]error:[/] {escape(str(validation_error(exc)))}",
                     highlight=False,
@@ -113,24 +149,31 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or 
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        help="Folder holding torchvision datasets (e.g. ../shared/data).", envvar="HOTBENCH_DATA"
+        help="Folder holding torchvision datasets (e.g. ../shared/data).",
+        envvar="HOTBENCH_DATA",
+        show_default="./data; a stored run's: the folder its run.json names",
     ),
 ]
 Download = Annotated[
     bool, typer.Option("--download", help="Download torchvision datasets if missing.")
 ]
 DatasetF = Annotated[
-    list[str] | None, typer.Option("--dataset", help=f"Only these datasets: {_names(DATASETS)}.")
+    list[str] | None,
+    typer.Option("--dataset", help=f"Only these datasets: {_names(DATASETS)}.", show_default="all"),
 ]
 ActF = Annotated[
     list[str] | None,
-    typer.Option("--act", help=f"Only these activations: {_names(ACTIVATIONS)}."),
+    typer.Option(
+        "--act", help=f"Only these activations: {_names(ACTIVATIONS)}.", show_default="all"
+    ),
 ]
 TempF = Annotated[
-    list[float] | None, typer.Option("--temp", help="Only these training temperatures.")
+    list[float] | None,
+    typer.Option("--temp", help="Only these training temperatures.", show_default="all"),
 ]
 RunF = Annotated[
-    list[str] | None, typer.Option("--run", help="Only these run ids (a prefix is enough).")
+    list[str] | None,
+    typer.Option("--run", help="Only these run ids (a prefix is enough).", show_default="all"),
 ]
 PresetF = Annotated[
     str | None,
@@ -140,6 +183,7 @@ PresetF = Annotated[
             "A preset name (see `hotbench presets`) or YAML path: "
             "run its part of the sweep; replaces the other sweep options."
         ),
+        show_default="none: the options above",
     ),
 ]
 
@@ -148,31 +192,44 @@ ArchO = Annotated[
     str | None,
     typer.Option(
         help=(
-            f"One of: {_names(ARCHS)} (default: the dataset's), or MODULE:CALLABLE, your own"
-            " network: CALLABLE(input_shape=(C, H, W), num_classes=K) returns an nn.Module mapping"
-            " inputs in [0, 1] to logits; importable from the current directory."
-        )
+            f"One of: {_names(ARCHS)}, or MODULE:CALLABLE, your own network:"
+            " CALLABLE(input_shape=(C, H, W), num_classes=K) returns an nn.Module mapping inputs"
+            " in [0, 1] to logits; importable from the current directory."
+        ),
+        show_default="the dataset's",
     ),
 ]
 ExecutorO = Annotated[str, typer.Option(help=f"Where units run; one of: {_names(EXECUTORS)}.")]
 WorkersO = Annotated[
     int | None,
     typer.Option(
-        help=(
-            "Worker processes for --executor process; "
-            "default: one per GPU, else one per CPU core, up to 4."
-        )
+        help=("Worker processes for --executor process."),
+        show_default="one per GPU, else one per CPU core, up to 4",
     ),
 ]
 AddressO = Annotated[
     str | None,
     typer.Option(
-        help=(
-            "Ray cluster for --executor ray: auto (on a cluster "
-            "node) or ray://HEAD:10001; default: a local Ray instance."
-        )
+        help=("Ray cluster for --executor ray: auto (on a cluster node) or ray://HEAD:10001."),
+        show_default="a local Ray instance",
     ),
 ]
+
+
+def _context(
+    workspace: Path | None,
+    device: str,
+    quiet: bool,
+    data_dir: Path | None,
+    download: bool,
+    force: bool,
+) -> Context:
+    """The Context of a command that computes: torch is imported here, its threads set once."""
+    from .context import Context
+    from .runtime import configure_threads
+
+    configure_threads()  # HOTBENCH_THREADS overrides (docs/performance.md)
+    return Context.create(workspace, device, quiet, data_dir, download, force)
 
 
 def _only_with_preset(
@@ -188,6 +245,8 @@ def _only_with_preset(
 def _run_preset(name: str, part: Part, ctx: Context, executor: str) -> None:
     """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep
     executor; exit 2 if units failed (the others are stored: a re-run computes only these)."""
+    from . import api
+
     statuses = api.run(name, ctx, executor, part)
     failed = [s for s in statuses if s.status.startswith("failed")]
     if failed:
@@ -206,7 +265,9 @@ def train(
     ] = "tanh",
     temp: Annotated[
         list[float] | None,
-        typer.Option(help="Training temperature T in act(z / T); repeat for a sweep."),
+        typer.Option(
+            help="Training temperature T in act(z / T); repeat for a sweep.", show_default="1"
+        ),
     ] = None,
     arch: ArchO = None,
     epochs: Annotated[
@@ -224,21 +285,21 @@ def train(
     train_eps: Annotated[
         float | None,
         typer.Option(
-            help=(
-                "Linf budget of the defense's inner attack, in (0, 1] (default: 0.1 on digits,"
-                " mnist and fashion-mnist; 8/255 on cifar10)."
-            )
+            help=("Linf budget of the defense's inner attack, in (0, 1]."),
+            show_default="0.1 on digits, mnist and fashion-mnist; 8/255 on cifar10",
         ),
     ] = None,
     train_steps: Annotated[
-        int | None, typer.Option(help="Inner PGD iterations of the defense (default: 10).")
+        int | None,
+        typer.Option(help="Inner PGD iterations of the defense.", show_default="10"),
     ] = None,
     train_alpha: Annotated[
-        float | None, typer.Option(help="Inner PGD step (default: 2.5 * train-eps / train-steps).")
+        float | None,
+        typer.Option(help="Inner PGD step.", show_default="2.5 * train-eps / train-steps"),
     ] = None,
     trades_beta: Annotated[
         float | None,
-        typer.Option(help="TRADES' weight of the KL term (--defense trades; default: 6)."),
+        typer.Option(help="TRADES' weight of the KL term (--defense trades).", show_default="6"),
     ] = None,
     batch_size: Annotated[int, typer.Option()] = 128,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -252,7 +313,8 @@ def train(
         ),
     ] = None,
     n_train: Annotated[
-        int | None, typer.Option(help="Train on the first N training images only.")
+        int | None,
+        typer.Option(help="Train on the first N training images only.", show_default="all"),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Retrain even if this config is stored.")
@@ -268,28 +330,26 @@ def train(
     address: AddressO = None,
 ) -> None:
     """Train models with act(z / T) on the output layer and store them in the workspace."""
+    from .config import TrainConfig
+    from .sweep.presets import load
+
     _only_with_preset(preset, executor, workers, address)
-    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+    config = dict(dataset=dataset, act=act, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr)
+    config |= dict(n_train=n_train, defense=defense, train_eps=train_eps, train_steps=train_steps)
+    config |= dict(train_alpha=train_alpha, trades_beta=trades_beta)
+    if preset is None:
+        for t in temp or [1.0]:
+            for sd in seed or [0]:
+                TrainConfig(**config, temp=t, seed=sd)  # a bad value fails before torch is imported
+    else:
+        load(preset)
+    ctx = _context(workspace, device, quiet, data_dir, download, force)
     if preset is not None:
         ctx = replace(ctx, workers=workers, address=address)
         return _run_preset(preset, "train", ctx, executor)
-    api.train(
-        ctx,
-        temp or [1.0],
-        dataset=dataset,
-        act=act,
-        arch=arch,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        n_train=n_train,
-        defense=defense,
-        train_eps=train_eps,
-        train_steps=train_steps,
-        train_alpha=train_alpha,
-        trades_beta=trades_beta,
-    )
+    from . import api  # torch: only once the input is valid
+
+    api.train(ctx, temp or [1.0], seed=seed, **config)
 
 
 @cli_command()
@@ -306,12 +366,15 @@ def attack(
             help=(
                 "A named attack suite instead of --method: paper (the paper's attacks) or adaptive"
                 " (logit, margin, black-box, transfer, AutoAttack)."
-            )
+            ),
+            show_default="none: --method",
         ),
     ] = None,
     eps: Annotated[
         list[float] | None,
-        typer.Option(help="Perturbation budget (Linf or L2 by attack); repeatable."),
+        typer.Option(
+            help="Perturbation budget (Linf or L2 by attack); repeatable.", show_default="0.3"
+        ),
     ] = None,
     steps: Annotated[
         int | None,
@@ -356,7 +419,10 @@ def attack(
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option(help="Method parameter KEY=VALUE, repeatable (e.g. --param c=1.0 for cw)."),
+        typer.Option(
+            help="Method parameter KEY=VALUE, repeatable (e.g. --param c=1.0 for cw).",
+            show_default="the attack's own (hotbench attacks)",
+        ),
     ] = None,
     dataset: DatasetF = None,
     act: ActF = None,
@@ -398,9 +464,16 @@ def attack(
 ) -> None:
     """Attack every trained model in the workspace that matches the filters; store one result per
     config."""
+    from dataclasses import asdict
+
+    from .evaluate.suites import AttackRequest
+    from .reports.records import Filters
+    from .sweep.presets import load, parse_param
+
     _only_with_preset(preset, executor, workers, address)
     if preset is not None:
-        ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+        load(preset)  # a bad preset fails before torch is imported
+        ctx = _context(workspace, device, quiet, data_dir, download, force)
         return _run_preset(
             preset, "attack", replace(ctx, workers=workers, address=address), executor
         )
@@ -420,7 +493,10 @@ def attack(
     if param:
         request.params = dict(parse_param(p) for p in param)
     filters = Filters(dataset or [], act or [], temp or [], run or [])
-    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+    request.configs()  # every value checked before torch is imported
+    ctx = _context(workspace, device, quiet, data_dir, download, force)
+    from . import api  # torch: only once the input is valid
+
     api.attack(ctx, filters, fast, complete, **asdict(request))
 
 
@@ -438,7 +514,10 @@ def report(
         str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
     ] = "table",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout.", show_default="stdout"
+        ),
     ] = None,
     dataset: DatasetF = None,
     act: ActF = None,
@@ -449,7 +528,9 @@ def report(
     plot: Annotated[
         Path | None,
         typer.Option(
-            "--plot", help="Also write accuracy vs training temperature to FILE.png or FILE.svg."
+            "--plot",
+            help="Also write accuracy vs training temperature to FILE.png or FILE.svg.",
+            show_default="no plot",
         ),
     ] = None,
     plot_eps: Annotated[
@@ -457,6 +538,7 @@ def report(
         typer.Option(
             "--plot-eps",
             help="Also write accuracy vs eps (attacks run at several eps) to FILE.png or FILE.svg.",
+            show_default="no plot",
         ),
     ] = None,
     plot_defenses: Annotated[
@@ -467,6 +549,7 @@ def report(
                 "Also write every model's worst case side by side at each eps (defenses compared)"
                 " to FILE.png or FILE.svg."
             ),
+            show_default="no plot",
         ),
     ] = None,
     baseline: Annotated[
@@ -477,6 +560,7 @@ def report(
                 "Regression gate: compare with this results JSON (matched by run_id/attack_id);"
                 " diff table on stderr."
             ),
+            show_default="no gate",
         ),
     ] = None,
     tolerance: Annotated[
@@ -505,6 +589,7 @@ def report(
         typer.Option(
             "--save-baseline",
             help="Write the current results as a baseline JSON (not if a gate failed).",
+            show_default="not written",
         ),
     ] = None,
     wide: Annotated[
@@ -523,6 +608,7 @@ def report(
                 " < VALUE for any result in SCOPE (an attack method like pgd, or a column label"
                 " like 'pgd ε=0.3'; default all)."
             ),
+            show_default="no threshold",
         ),
     ] = None,
 ) -> None:
@@ -534,6 +620,15 @@ def report(
     missing, or a --fail-under threshold is not met. 2 = bad input: a wrong option value, an
     unreadable baseline, an empty workspace.
     """
+    check_format(format)  # before the imports: a bad option answers at once
+    from .evaluate.diagnose import report_verdicts
+    from .reports.formats import render_report
+    from .reports.gate import evaluate, finish, prepare
+    from .reports.plots import plot_format, write_report_plots
+    from .reports.records import Filters, results_document, select_runs
+    from .store import Workspace
+    from .sweep.presets import load
+
     filters = Filters(dataset or [], act or [], temp or [], run or [])
     if preset is not None:
         filters.run = load(preset)[1].run_ids()
@@ -584,10 +679,14 @@ def run_cmd(
 ) -> None:
     """Run a whole preset: train its models, attack them, print the report. Stored units are
     skipped, so re-running an interrupted preset resumes it."""
+    from .reports.formats import render_report
+    from .reports.records import Filters
+    from .sweep.presets import load
+
     check_format(format)
-    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+    runs = Filters(run=load(preset)[1].run_ids())  # a bad preset fails before torch is imported
+    ctx = _context(workspace, device, quiet, data_dir, download, force)
     _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor)
-    runs = Filters(run=load(preset)[1].run_ids())
     width, color = _terminal(None)
     sys.stdout.write(render_report(ctx.ws, format, runs, width, color=color))
 
@@ -633,10 +732,17 @@ def diagnose_cmd(
     """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per
     model and eval temperature, with the evidence. Stored in the run directory
     (diagnosis/T<eval>.json)."""
+    from .evaluate.diagnose import render_diagnoses
+    from .reports.records import Filters
+
     if format not in ("table", "json"):
         raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
     filters = Filters(dataset or [], act or [], temp or [], run or [])
-    ctx = Context.create(workspace, device, quiet, data_dir, download, False)
+    if eps is not None and not (eps > 0 and eps < float("inf")):  # before torch is imported
+        raise HotbenchError(f"eps must be a finite number > 0, got {eps}", "pass e.g. --eps 0.3")
+    ctx = _context(workspace, device, quiet, data_dir, download, False)
+    from . import api  # torch: only once the input is valid
+
     docs = api.diagnose(ctx, filters, eval_temp, eps, probe)
     sys.stdout.write(render_diagnoses(docs, format))
 
@@ -650,6 +756,9 @@ def list_runs(
     run: RunF = None,
 ) -> None:
     """List the trained models in the workspace, with their attack results."""
+    from .reports.records import Filters, select_runs
+    from .store import Workspace
+
     ws = Workspace(workspace)
     for rec in select_runs(ws, Filters(dataset or [], act or [], temp or [], run or [])):
         c = rec.config
@@ -685,8 +794,14 @@ def import_weights_cmd(
 ) -> None:
     """Store weights trained elsewhere as a run (its id goes to stdout). Pickles that hold more than
     tensors are refused: loading them could run code."""
+    from .config import TrainConfig
+
     cfg = TrainConfig(dataset=dataset, act=act, temp=temp, arch=arch)
-    ctx = Context.create(workspace, device, quiet, data_dir, download, force)
+    if not file.is_file():  # checked again by import_weights; here before torch is imported
+        raise HotbenchError(f"weights file '{file}' not found", "check the path")
+    from .checkpoints import import_weights
+
+    ctx = _context(workspace, device, quiet, data_dir, download, force)
     record, stored = import_weights(ctx, file, cfg)
     if not stored:
         ctx.reporter.log(f"already imported as {record.run_id} (pass --force to store again)")
@@ -699,6 +814,9 @@ def presets_cmd(
 ) -> None:
     """List the shipped presets (for `hotbench run NAME`): name, what it sweeps, and its file (copy
     it to start a preset of your own, then `hotbench run my.yaml`)."""
+    from .sweep.presets import PRESET_DIR
+    from .sweep.presets import listing as preset_listing
+
     if format not in ("table", "json"):
         raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
     entries = preset_listing()
@@ -714,6 +832,37 @@ def presets_cmd(
     typer.echo(f"files: {PRESET_DIR}")
 
 
+@cli_command("attacks")
+def attacks_cmd(
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List every attack: its threat model (norm), what it follows (the attacked view's gradient, a
+    surrogate's, or only scores), whether the paper uses it or it is one of the adaptive attacks,
+    and its cost per sample."""
+    if format not in ("table", "json"):
+        raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
+    rows = [
+        {
+            "name": name,
+            "norm": spec.norm or "L2 min",  # minimum-norm: no budget, the smallest perturbation
+            "follows": spec.follows,
+            "kind": "paper" if spec.paper else "adaptive",
+            "cost": spec.cost,
+            "description": spec.description,
+        }
+        for name, spec in ATTACKS.items()
+    ]
+    if format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("name", "norm", "follows", "kind", "cost"):
+        table.add_column(col, no_wrap=col != "cost", style="bold" if col == "name" else "")
+    for r in rows:
+        table.add_row(r["name"], r["norm"], r["follows"], r["kind"], r["cost"])
+    Console(highlight=False).print(table)
+
+
 @cli_command()
 def doctor(
     format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
@@ -724,6 +873,8 @@ def doctor(
     reports). Exit code 1 when something a command needs is missing."""
     if format not in ("text", "json"):
         raise HotbenchError(f"unknown format '{format}'", "valid formats: text, json")
+    from .doctor import examine, render_doctor
+
     report = examine(workspace, data_dir)
     sys.stdout.write(render_doctor(report, format))
     if not report.ok:
@@ -732,8 +883,7 @@ def doctor(
 
 def main() -> None:
     try:
-        # once, before any work; HOTBENCH_THREADS overrides (docs/performance.md)
-        configure_threads()
+        env_threads()  # a bad HOTBENCH_THREADS fails first; commands that compute apply it
     except HotbenchError as exc:
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None

@@ -20,7 +20,7 @@ from .data import DATASETS
 from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEPS, DEFENSES
 from .defenses import label as defense_label
 from .errors import HotbenchError
-from .models import ACTIVATIONS, check_arch_name
+from .names import ACTIVATIONS, check_arch_name
 
 # Seeds are 32-bit: torch's generators take 64 bits, but the attack engine derives per-sample and
 # per-batch seeds as seed * 1_000_003 + index in int64, which a larger seed would overflow (a crash

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .progress import Reporter
 from .runtime import resolve_device
 from .store import Workspace
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Context:
         stored units are recomputed. Executor options (workers, address) are set apart, e.g.
         `dataclasses.replace(ctx, workers=4)`."""
         ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-        dev = device if isinstance(device, torch.device) else resolve_device(device)
+        dev = resolve_device(device) if isinstance(device, str) else device
         where = Path(data_dir) if data_dir is not None else None
         return cls(ws, dev, Reporter(quiet), where, download, force)
 

@@ -9,18 +9,19 @@ never here.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .errors import HotbenchError
 from .registry import Registry
+
+if TYPE_CHECKING:  # torch and numpy load with the data, not with the dataset names (names.py)
+    import torch
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ DIGITS_TEST_SIZE = 397  # the split of ../shared/paper.md's table: 1400 train, 3
 
 
 def _digits(data_dir: Path | None, download: bool) -> Dataset:
+    import numpy as np
+    import torch
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -131,7 +134,7 @@ def _idx_count(path: Path, kind: str, cls_name: str) -> int | None:
         problem = f"magic number {header[:4].hex()}, expected {magic:08x}"
     else:
         dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-        expected = len(header) + int(np.prod(dims, dtype=np.int64))
+        expected = len(header) + math.prod(dims)
         if kind == "images" and dims[1:] != [28, 28]:
             problem = f"images of {dims[1]}x{dims[2]}, expected 28x28"
         elif size != expected:
@@ -162,6 +165,8 @@ def check_idx_files(root: Path, cls_name: str) -> None:
 
 def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Dataset]:
     def load(data_dir: Path | None, download: bool) -> Dataset:
+        import numpy as np
+        import torch
         import torchvision.datasets as tvd
 
         root = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -214,6 +219,9 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def _cifar10(data_dir: Path | None, download: bool) -> Dataset:
+    import numpy as np
+    import torch
+
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     base = root / "cifar-10-batches-py"
     names = {True: [f"data_batch_{i}" for i in range(1, 6)], False: ["test_batch"]}

@@ -10,10 +10,7 @@ into the weights.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +22,7 @@ from torch import nn
 
 from .data import DatasetSpec
 from .errors import HotbenchError
-from .registry import Registry
+from .names import ACTIVATIONS, ARCHS, import_callable, is_import_path
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,6 @@ class Activation:
     bounds: tuple[float, float] | None  # the values it saturates at, for the saturation diagnostic
 
 
-ACTIVATIONS: Registry[Activation] = Registry("activation")
 for _act in (
     Activation("none", lambda u: u, None),
     Activation("tanh", torch.tanh, (-1.0, 1.0)),
@@ -73,8 +69,6 @@ def layout_name(fmt: torch.memory_format) -> str:
     """How run.json and `make bench` name a memory layout."""
     return "channels_last" if fmt == torch.channels_last else "contiguous"
 
-
-ARCHS: Registry[Arch] = Registry("arch")
 
 # Every body below pools *before* its ReLU. max and ReLU commute (ReLU is monotone), and the
 # gradient reaches the same element either way (tests/test_models.py checks both bit for bit), but
@@ -146,50 +140,8 @@ ARCHS.add("cifar-vgg", Arch(cifar_vgg, channels_last=True))
 
 
 # ---- users' own architectures: --arch MODULE:CALLABLE --------------------------------------------
-def is_import_path(arch: str) -> bool:
-    """`my_pkg.nets:build` names a user's callable; a registry name never holds a colon."""
-    return ":" in arch
-
-
-def _import_callable(path: str) -> Callable[..., Any]:
-    """Import `MODULE:CALLABLE` (the current directory is importable, as with `python -m`)."""
-    module_name, _, attr = path.partition(":")
-    fix = "pass --arch MODULE:CALLABLE with an importable module (e.g. my_pkg.nets:build)"
-    if not module_name or not attr:
-        raise HotbenchError(f"arch '{path}' is not MODULE:CALLABLE", fix)
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        # a console script does not put the current directory on sys.path; users run hotbench from
-        # their project folder and expect its packages to import (uvicorn and gunicorn do the same)
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise HotbenchError(
-            f"arch '{path}': cannot import module '{module_name}' ({exc})", fix
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
-        raise HotbenchError(
-            f"arch '{path}': importing '{module_name}' raised {type(exc).__name__}: {exc}",
-            "fix the module so that it imports",
-        ) from None
-    fn = module
-    for part in attr.split("."):
-        fn = getattr(fn, part, None)
-        if fn is None:
-            raise HotbenchError(
-                f"arch '{path}': module '{module_name}' has no attribute '{attr}'",
-                f"name a callable defined in {module_name}",
-            )
-    if not callable(fn):
-        raise HotbenchError(
-            f"arch '{path}': '{attr}' is a {type(fn).__name__}, not a callable",
-            "name a function or class that returns an nn.Module",
-        )
-    return fn
-
-
 def _user_arch(path: str) -> Arch:
-    fn = _import_callable(path)
+    fn = import_callable(path)
 
     def build(spec: DatasetSpec) -> nn.Module:
         try:
@@ -216,21 +168,12 @@ def get_arch(name: str) -> Arch:
     return _user_arch(name) if is_import_path(name) else ARCHS.get(name)
 
 
-def check_arch_name(name: str) -> str:
-    """Validate an arch name (a registry name, or an import path that resolves to a callable)."""
-    if is_import_path(name):
-        _import_callable(name)
-    else:
-        ARCHS.check(name)
-    return name
-
-
 def arch_source(name: str) -> dict[str, Any] | None:
     """Where a user's arch comes from and the SHA-256 of its source file, for run.json: the import
     path names the code, the hash says whether it is the same code (None for hotbench's own)."""
     if not is_import_path(name):
         return None
-    fn = _import_callable(name)
+    fn = import_callable(name)
     try:
         file = inspect.getsourcefile(fn) or inspect.getfile(fn)
     except TypeError:

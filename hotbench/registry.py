@@ -17,16 +17,27 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, populate: str | None = None) -> None:
+    def __init__(
+        self, kind: str, populate: str | None = None, declared: tuple[str, ...] = ()
+    ) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
         self._populate = populate  # module that registers the entries, imported on first lookup
+        self._declared = declared  # names known without importing `populate`
 
     def _loaded(self) -> dict[str, T]:
         if self._populate is not None:
             module, self._populate = self._populate, None
             importlib.import_module(module)
+            if self._declared and tuple(self._items) != self._declared:
+                raise RuntimeError(
+                    f"{self.kind} registry: declared {self._declared}, {module} registered"
+                    f" {tuple(self._items)}"
+                )
         return self._items
+
+    def _names(self) -> list[str]:
+        return list(self._declared) if self._declared else list(self._loaded())
 
     def add(self, name: str, item: T) -> T:
         if name in self._items:
@@ -49,14 +60,15 @@ class Registry(Generic[T]):
 
     def check(self, name: str) -> str:
         """Validate a name (raising the user-facing error) and return it."""
-        self.get(name)
+        if name not in self._names():
+            raise unknown_name(self.kind, name, self._names())
         return name
 
     def names(self) -> list[str]:
-        return list(self._loaded())
+        return self._names()
 
     def __contains__(self, name: object) -> bool:
-        return name in self._loaded()
+        return name in self._names()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._loaded())

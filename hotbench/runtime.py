@@ -8,11 +8,13 @@ import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import HotbenchError
 from .version import __version__
+
+if TYPE_CHECKING:  # imported by the functions that need it: `--help` must not pay for torch
+    import torch
 
 THREADS_ENV = "HOTBENCH_THREADS"
 
@@ -25,6 +27,8 @@ def _version(pkg: str) -> str | None:
 
 
 def versions() -> dict[str, str | None]:
+    import torch
+
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -36,6 +40,8 @@ def versions() -> dict[str, str | None]:
 
 
 def hardware(device: torch.device | str) -> dict[str, object]:
+    import torch
+
     device = torch.device(device)
     info: dict[str, object] = {
         "device": str(device),
@@ -51,6 +57,8 @@ def hardware(device: torch.device | str) -> dict[str, object]:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    import torch
+
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -79,23 +87,12 @@ def configure_threads(n: int | None = None) -> int:
     shared box it oversubscribes. `HOTBENCH_THREADS` (or `n`) overrides. Inter-op threads are left
     alone: hotbench runs one op graph at a time, so they never help. Small CNNs on tiny batches gain
     nothing past ~4-8 threads, hence the cap."""
+    import torch
+
     if n is None:
-        raw = os.environ.get(THREADS_ENV)
-        if raw:
-            try:
-                n = int(raw)
-            except ValueError:
-                raise HotbenchError(
-                    f"{THREADS_ENV}={raw!r} is not an integer",
-                    f"set {THREADS_ENV} to e.g. 2, or unset it",
-                ) from None
-            if n <= 0:
-                raise HotbenchError(
-                    f"{THREADS_ENV} must be >= 1, got {n}",
-                    f"set {THREADS_ENV} to e.g. 2, or unset it",
-                )
-        else:
-            n = min(torch.get_num_threads(), 8)
+        n = env_threads()
+    if n is None:
+        n = min(torch.get_num_threads(), 8)
     torch.set_num_threads(n)
     return n
 
@@ -106,9 +103,31 @@ def fixed_threads(n: int | None) -> Iterator[None]:
     if n is None:
         yield
         return
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def env_threads() -> int | None:
+    """`HOTBENCH_THREADS`, checked without importing torch (the CLI checks it before parsing, and
+    sets the threads only in commands that compute)."""
+    raw = os.environ.get(THREADS_ENV)
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        raise HotbenchError(
+            f"{THREADS_ENV}={raw!r} is not an integer",
+            f"set {THREADS_ENV} to e.g. 2, or unset it",
+        ) from None
+    if n <= 0:
+        raise HotbenchError(
+            f"{THREADS_ENV} must be >= 1, got {n}", f"set {THREADS_ENV} to e.g. 2, or unset it"
+        )
+    return n

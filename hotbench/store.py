@@ -21,20 +21,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-from safetensors.torch import save as safetensors_bytes
 
 from .config import AttackConfig, TrainConfig
 from .data import DATASETS
 from .errors import HotbenchError, warn
 from .files import atomic_write_bytes, write_error
-from .models import HotNet, build_model
+
+# torch, safetensors and the models load when weights are read or written: a report reads only the
+# JSON documents, and `hotbench report` must not pay torch's import.
+if TYPE_CHECKING:
+    import torch
+
+    from .models import HotNet
 
 RUN_SCHEMA = "hotbench.run/1"
 RESULT_SCHEMA = "hotbench.result/1"
@@ -251,6 +253,8 @@ class Workspace:
         (see checkpoints.py) so that `ensure_trained` never mistakes them for a model trained with
         `cfg`.
         """
+        from safetensors.torch import save as safetensors_bytes
+
         cfg = cfg.resolved()
         run_id = run_id or cfg.run_id
         d = self.run_dir(run_id)
@@ -319,6 +323,11 @@ class Workspace:
         return record
 
     def load_model(self, record: RunRecord, device: torch.device | str = "cpu") -> HotNet:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from .models import build_model
+
         path = record.path / WEIGHTS
         fix = f"delete '{record.path}' and train it again (hotbench train ... --force)"
         if not path.is_file():

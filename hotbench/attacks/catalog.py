@@ -7,14 +7,10 @@ skip what earlier attacks already broke.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import AttackConfig
 from ..errors import HotbenchError
-from ..models import ACTIVATIONS
-from .composite import Transfer, autoattack
-from .engine import Tracked, need_classes
-from .patched import deepfool_class, seeded_pgd
+from ..names import ACTIVATIONS
 from .spec import (
     COUNT,
     FLAG,
@@ -27,8 +23,41 @@ from .spec import (
     torchattacks,
 )
 
+# The builders import the engine (torch, torchattacks) when an attack is built, not when the
+# catalog is read: names, norms and descriptions serve `--help`, `hotbench attacks`, config
+# validation and reports, none of which needs torch.
+if TYPE_CHECKING:
+    from ..config import AttackConfig
+    from .engine import Tracked
+
+
+def _seeded_pgd(m: Tracked, c: AttackConfig) -> Any:
+    from .patched import seeded_pgd
+
+    return seeded_pgd(m, c)
+
+
+def _deepfool(m: Tracked, c: AttackConfig) -> Any:
+    from .patched import deepfool_class
+
+    return deepfool_class()(m, steps=c.steps, overshoot=c.params["overshoot"])
+
+
+def _transfer(m: Tracked, c: AttackConfig) -> Any:
+    from .composite import Transfer
+
+    return Transfer(m, c)
+
+
+def _autoattack(m: Tracked, c: AttackConfig) -> Any:
+    from .composite import autoattack
+
+    return autoattack(m, c)
+
 
 def _apgd(m: Tracked, c: AttackConfig) -> Any:
+    from .engine import need_classes
+
     loss = c.params["loss"]
     if loss not in ("ce", "dlr"):
         raise HotbenchError(
@@ -50,6 +79,8 @@ def _apgd(m: Tracked, c: AttackConfig) -> Any:
 
 
 def _apgdt(m: Tracked, c: AttackConfig) -> Any:
+    from .engine import need_classes
+
     n = need_classes(m, 4, "APGD-T (targeted DLR)")
     return torchattacks().APGDT(
         m,
@@ -83,6 +114,8 @@ register(
         lambda m, c: torchattacks().FGSM(m, eps=c.eps),
         "Linf",
         "Fast Gradient Sign Method (Goodfellow et al. 2015), one step",
+        paper=True,
+        cost="1 gradient",
     )
 )
 register(
@@ -93,18 +126,22 @@ register(
         "Basic Iterative Method / I-FGSM (Kurakin et al. 2017)",
         uses_alpha=True,
         uses_steps=True,
+        paper=True,
+        cost="steps gradients",
     )
 )
 register(
     AttackSpec(
         "pgd",
-        seeded_pgd,
+        _seeded_pgd,
         "Linf",
         "Projected Gradient Descent, Linf, random start (Madry et al. 2018)",
         uses_alpha=True,
         uses_steps=True,
         defaults={"random_start": True},
         rules={"random_start": FLAG},
+        paper=True,
+        cost="steps gradients",
     )
 )
 register(
@@ -119,6 +156,8 @@ register(
         uses_steps=True,
         defaults={"random_start": True},
         rules={"random_start": FLAG},
+        paper=False,
+        cost="steps gradients",
     )
 )
 register(
@@ -133,6 +172,8 @@ register(
         uses_steps=True,
         defaults={"decay": 1.0},
         rules={"decay": NON_NEGATIVE},
+        paper=True,
+        cost="steps gradients",
     )
 )
 register(
@@ -146,18 +187,22 @@ register(
         uses_steps=True,
         defaults={"c": 1.0, "kappa": 0.0, "lr": 0.01},
         rules={"c": POSITIVE, "kappa": NON_NEGATIVE, "lr": POSITIVE},
+        paper=True,
+        cost="steps gradients (Adam)",
     )
 )
 register(
     AttackSpec(
         "deepfool",
-        lambda m, c: deepfool_class()(m, steps=c.steps, overshoot=c.params["overshoot"]),
+        _deepfool,
         None,
         "DeepFool, minimum-norm L2 (Moosavi-Dezfooli et al. 2016), the reference's overshoot",
         uses_steps=True,
         targeted=False,
         defaults={"overshoot": 0.02},
         rules={"overshoot": NON_NEGATIVE},
+        paper=True,
+        cost="steps x classes gradients",
     )
 )
 
@@ -175,6 +220,8 @@ register(
         label_params=("loss",),
         defaults={"loss": "ce", "n_restarts": 1, "rho": 0.75},
         rules={"loss": Param(str, choices=("ce", "dlr")), "n_restarts": COUNT, "rho": FRACTION},
+        paper=False,
+        cost="steps x restarts gradients",
     )
 )
 register(
@@ -187,12 +234,14 @@ register(
         targeted=False,
         defaults={"n_restarts": 1, "rho": 0.75},
         rules={"n_restarts": COUNT, "rho": FRACTION},
+        paper=False,
+        cost="steps x restarts x 9 targets gradients",
     )
 )
 register(
     AttackSpec(
         "transfer",
-        Transfer,
+        _transfer,
         "Linf",
         "PGD on a surrogate (same data and arch, no output activation, T=1), evaluated on the"
         " target",
@@ -207,6 +256,8 @@ register(
             "surrogate_act": Param(str, choices=lambda: ACTIVATIONS.names()),
             "surrogate_temp": POSITIVE,
         },
+        paper=False,
+        cost="a surrogate trained once + steps gradients on it",
     )
 )
 register(
@@ -225,16 +276,20 @@ register(
             "p_init": Param(float, lo=0, hi=1, lo_open=True),
             "loss": Param(str, choices=("margin", "ce")),
         },
+        paper=False,
+        cost="n_queries forward passes",
     )
 )
 register(
     AttackSpec(
         "autoattack",
-        autoattack,
+        _autoattack,
         "Linf",
         "AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square with the original's parameters",
         targeted=False,
         defaults={"apgd_steps": 100, "fab_steps": 100, "n_queries": 5000},
         rules={"apgd_steps": COUNT, "fab_steps": COUNT, "n_queries": COUNT},
+        paper=False,
+        cost="4 attacks: ~100 iterations each + 5000 queries",
     )
 )

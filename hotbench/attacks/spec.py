@@ -40,6 +40,17 @@ class AttackSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     # the type and range of every parameter in `defaults` (tests check that none is missing)
     rules: dict[str, Param] = field(default_factory=dict)
+    paper: bool = False  # one of the attacks Tuna et al. evaluate (else: an adaptive attack)
+    cost: str = ""  # what one sample costs, for `hotbench attacks`
+
+    @property
+    def follows(self) -> str:
+        """What the attack follows, the question gradient masking turns on (`hotbench attacks`)."""
+        if self.surrogate:
+            return "a surrogate's gradient"
+        if not self.gradient:
+            return "scores only (black-box)"
+        return "its view's gradient (--on)"
 
 
 @dataclass(frozen=True)

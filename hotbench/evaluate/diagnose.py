@@ -43,11 +43,9 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from rich import box
 from rich.table import Table
 
@@ -56,9 +54,7 @@ from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
 from ..context import Context
 from ..errors import HotbenchError
-from ..models import HotNet
 from ..progress import plain_text
-from ..runner import ensure_attacked, load_run_data
 from ..store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
 from .worstcase import (
     StoredResult,
@@ -68,6 +64,13 @@ from .worstcase import (
     worst_case,
     worst_cases,
 )
+
+# torch, the models and the data load with the measurements (`measure`): a report whose
+# measurements are stored with the run reads JSON only.
+if TYPE_CHECKING:
+    import torch
+
+    from ..models import HotNet
 
 # Bumped whenever the verdict rule changes, so that a stored diagnosis made by an older rule is
 # recomputed.
@@ -144,6 +147,9 @@ def gradient_health(
     median gradient L2 norm. The output view is what the paper's attacks follow; the logit view is z
     / T_train.
     """
+    import torch
+    import torch.nn.functional as F
+
     device = next(net.parameters()).device
     out: dict[str, dict[str, float]] = {}
     for view in ("output", "logits"):
@@ -168,6 +174,8 @@ def gradient_health(
 def saturation(net: HotNet, x: torch.Tensor, eval_temp: float) -> dict[str, float | None]:
     """Fraction of outputs exactly at the activation's bound (None: the activation has none) and
     fraction of clean predictions decided by an argmax tie, both in float32 as deployed."""
+    import torch
+
     device = next(net.parameters()).device
     with torch.inference_mode():
         o = torch.cat(
@@ -666,6 +674,98 @@ def diagnosis_path(ws: Workspace, run_id: str, eval_temp: float) -> Path:
     return ws.run_dir(run_id) / "diagnosis" / f"T{eval_temp:g}.json"
 
 
+MEASUREMENTS_SCHEMA = "hotbench.measurements/1"
+
+
+def measurements_path(ws: Workspace, run_id: str) -> Path:
+    return ws.run_dir(run_id) / "diagnosis" / "measurements.json"
+
+
+def _measure_key(eval_temp: float, n: int | None) -> str:
+    return f"T{eval_temp:g}/n{'all' if n is None else n}"
+
+
+def stored_measurement(
+    ws: Workspace, record: RunRecord, eval_temp: float, n: int | None
+) -> dict[str, Any] | None:
+    """The gradient and saturation measurements stored with the run for (eval T, n test images),
+    if they were made on the weights stored now (same sha256 as run.json's): retrained or replaced
+    weights are measured again."""
+    path = measurements_path(ws, record.run_id)
+    if not path.is_file():
+        return None
+    try:
+        doc = read_json_checked(path)
+    except HotbenchError:  # damaged: measured again, and rewritten by the next command that stores
+        return None
+    if (
+        doc.get("schema") != MEASUREMENTS_SCHEMA
+        or doc.get("weights_sha256") != record.weights_sha256
+    ):
+        return None
+    return doc.get("entries", {}).get(_measure_key(eval_temp, n))
+
+
+def measure(
+    ctx: Context, record: RunRecord, eval_temp: float, n: int | None, store: bool = True
+) -> dict[str, Any]:
+    """Gradient health and saturation of the model on its first `n` test images at `eval_temp`.
+
+    They cost a forward and backward pass over the test images, which the report would otherwise
+    pay on every call (torch's import included): so they are stored with the run, keyed by the
+    weights' sha256, by the commands that compute (attack, run, diagnose) and reused by `report`,
+    which never writes (`store=False`)."""
+    hit = stored_measurement(ctx.ws, record, eval_temp, n)
+    if hit is not None:
+        return hit
+    from ..runner import load_run_data
+
+    data = load_run_data(record, ctx.data_dir, ctx.download).test.head(n)
+    net = ctx.ws.load_model(record, ctx.device)
+    entry = {
+        "gradients": gradient_health(net, data.x, data.y, eval_temp),
+        "saturation": saturation(net, data.x, eval_temp),
+    }
+    if store:
+        with ctx.ws.lock(record.run_id):
+            path = measurements_path(ctx.ws, record.run_id)
+            sha = record.weights_sha256
+            doc: dict[str, Any] = {}
+            if path.is_file():
+                try:
+                    doc = read_json_checked(path)
+                except HotbenchError:
+                    doc = {}
+            if doc.get("schema") != MEASUREMENTS_SCHEMA or doc.get("weights_sha256") != sha:
+                doc = {"schema": MEASUREMENTS_SCHEMA, "weights_sha256": sha, "entries": {}}
+            doc.pop("checksum", None)
+            doc["entries"][_measure_key(eval_temp, n)] = entry
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, doc)
+    return entry
+
+
+def measurement_size(ws: Workspace, run_id: str, eval_temp: float) -> int | None:
+    """How many test images the diagnosis of (run, eval T) measures on: as many as its largest
+    stored attack result (the same rule as `diagnose_run`)."""
+    return max((r.index.size for r in load_stored(ws, run_id, eval_temp)), default=None)
+
+
+def store_measurements(ctx: Context, records: list[RunRecord]) -> None:
+    """After attacks: measure every attacked (run, eval T) that has no stored measurement yet, so
+    that `report` finds them. Skipped where the data is not reachable (the report then measures,
+    or does without)."""
+    for rec in records:
+        for t in eval_temps(ctx.ws, rec):
+            n = measurement_size(ctx.ws, rec.run_id, t)
+            if n is None or stored_measurement(ctx.ws, rec, t, n) is not None:
+                continue
+            try:
+                measure(ctx, rec, t, n, store=True)
+            except HotbenchError:
+                continue
+
+
 def diagnose_run(
     ctx: Context,
     record: RunRecord,
@@ -678,7 +778,7 @@ def diagnose_run(
     checks need are run and stored first: PGD on the output at the large eps, and PGD with a second
     seed at the reference eps. Returns the diagnosis document (not stored; see `save`). The
     thresholds are THRESHOLDS."""
-    ws, device, th = ctx.ws, ctx.device, THRESHOLDS
+    ws, th = ctx.ws, THRESHOLDS
     results = load_stored(ws, record.run_id, eval_temp)
     ref = reference_budget(results, th)
     if eps is not None:
@@ -713,6 +813,8 @@ def diagnose_run(
                     method="pgd", eps=th.large_eps, eval_temp=eval_temp, n_samples=n, seed=base.seed
                 )
             )
+        from ..runner import ensure_attacked
+
         for cfg in probes:
             ensure_attacked(ctx.unforced(), record, cfg)
         results = load_stored(ws, record.run_id, eval_temp)
@@ -728,10 +830,8 @@ def diagnose_run(
     data_problem = None
     n_test = record.doc.get("metrics", {}).get("n_test")
     try:
-        data = load_run_data(record, ctx.data_dir, ctx.download).test.head(n)
-        net = ws.load_model(record, device)
-        grad = gradient_health(net, data.x, data.y, eval_temp)
-        sat = saturation(net, data.x, eval_temp)
+        measured = measure(ctx, record, eval_temp, n, store=run_missing)
+        grad, sat = measured["gradients"], measured["saturation"]
     except HotbenchError as exc:
         if run_missing:
             raise
@@ -832,8 +932,10 @@ def report_verdicts(
     otherwise one is computed from what is stored (no attack is run, nothing is written: the report
     stays read-only).
     """
-    # read-only: no probe runs, so no progress; the data is where run.json says unless `data_dir`
-    ctx = Context(ws, torch.device("cpu"), data_dir=data_dir)
+    # read-only: no probe runs, so no progress; the data is where run.json says unless `data_dir`.
+    # Measurements stored with the run are reused (the weights' hash must match); missing ones are
+    # computed on the CPU and not stored.
+    ctx = Context(ws, "cpu", data_dir=data_dir)  # type: ignore[arg-type]  # torch not imported
     out = {}
     for rec in records:
         for t in eval_temps(ws, rec):

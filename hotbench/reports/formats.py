@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from ..errors import HotbenchError
-from ..evaluate.diagnose import report_verdicts, verdict_lines
 from ..progress import stderr
-from ..store import Workspace
-from .html import render_html
-from .records import Filters, flat_records, label_warnings, results_document, select_runs
-from .tables import (
-    MARKDOWN_NOTE,
-    budget_titles,
-    csv_table,
-    markdown_table,
-    pivot,
-    rich_table,
-    terminal_report,
-)
+
+if TYPE_CHECKING:
+    from ..store import Workspace
+    from .records import Filters
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
 
@@ -32,6 +24,8 @@ def check_format(fmt: str) -> str:
 def warnings(ws: Workspace, filters: Filters | None, verdicts) -> list[str]:
     """What a reader must know about the report's numbers: column labels that two configs would
     share, and checks left unmeasured because a dataset was not found (never a silent downgrade)."""
+    from .records import label_warnings
+
     out = [f"warning: {w}" for w in label_warnings(ws, filters)]
     problems = sorted({d["data_problem"] for d in verdicts.values() if d.get("data_problem")})
     out += [f"warning: checks not measured: {p}" for p in problems]
@@ -50,6 +44,20 @@ def render_report(
     fits `width` columns (panels per budget) unless `wide` (one table at its natural width). The
     models' datasets are found where each run.json says. Warnings also go to stderr, one line each,
     so that JSON and CSV on stdout stay clean."""
+    # imported here: FORMATS and check_format serve the CLI's parsing, which must stay light
+    from ..evaluate.diagnose import report_verdicts, verdict_lines
+    from .html import render_html
+    from .records import Filters, flat_records, results_document, select_runs
+    from .tables import (
+        MARKDOWN_NOTE,
+        budget_titles,
+        csv_table,
+        markdown_table,
+        pivot,
+        rich_table,
+        terminal_report,
+    )
+
     verdicts = None
     data_dir = None
     check_format(fmt)

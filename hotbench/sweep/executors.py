@@ -14,14 +14,13 @@ from rich.text import Text
 
 from ..context import Context
 from ..errors import HotbenchError
-from ..registry import Registry
+from ..names import EXECUTORS
 from .local import run_local
 from .plan import Plan, UnitStatus
 from .pool import run_process
 from .ray import run_ray
 
 Executor = Callable[[Plan, Context], list[UnitStatus]]
-EXECUTORS: Registry[Executor] = Registry("executor")
 EXECUTORS.add("local", run_local)
 EXECUTORS.add("process", run_process)
 EXECUTORS.add("ray", run_ray)

@@ -29,8 +29,7 @@ from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES
 from ..errors import HotbenchError, unknown_name
-from ..models import ACTIVATIONS, ARCHS, is_import_path
-from .executors import EXECUTORS, run_plan
+from ..names import ACTIVATIONS, ARCHS, EXECUTORS, is_import_path
 from .plan import Plan, UnitStatus
 
 # Shipped inside the package (package data), so a wheel installed anywhere has them: the code must
@@ -542,7 +541,9 @@ def execute(preset: Preset, part: Part, ctx: Context, executor: str = "local") -
     `attack` alone refuses to train: a user who asked for the attack part should learn that models
     are missing rather than wait for training they did not ask for.
     """
-    EXECUTORS.get(executor)  # an unknown executor fails before any work starts
+    from .executors import run_plan  # the executors import torch: only to run a sweep
+
+    EXECUTORS.check(executor)  # an unknown executor fails before any work starts
     plan = preset.plan(attacks=part != "train")
     if part == "attack" and ctx.force:
         # Context has one force flag for both unit kinds: forcing here would retrain the models too

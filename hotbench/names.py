@@ -1,0 +1,82 @@
+"""Registries whose names the command line shows before anything heavy is imported.
+
+`hotbench --help`, `hotbench attack --help` and a mistyped name must answer in a fraction of a
+second, but activations, architectures and executors are torch code. Their registries live here with
+their names declared; the modules that fill them (models, sweep.executors) are imported on the first
+lookup of an entry, and that lookup checks the declared names against the registered ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .errors import HotbenchError
+from .registry import Registry
+
+ACTIVATIONS: Registry[Any] = Registry(
+    "activation",
+    populate="hotbench.models",
+    declared=("none", "tanh", "sigmoid", "softsign", "hardtanh"),
+)
+ARCHS: Registry[Any] = Registry(
+    "arch", populate="hotbench.models", declared=("digits-cnn", "mnist-cnn", "cifar-vgg")
+)
+EXECUTORS: Registry[Any] = Registry(
+    "executor", populate="hotbench.sweep.executors", declared=("local", "process", "ray")
+)
+
+
+# ---- users' own architectures: --arch MODULE:CALLABLE (checked before torch is imported) -------
+def is_import_path(arch: str) -> bool:
+    """`my_pkg.nets:build` names a user's callable; a registry name never holds a colon."""
+    return ":" in arch
+
+
+def import_callable(path: str) -> Callable[..., Any]:
+    """Import `MODULE:CALLABLE` (the current directory is importable, as with `python -m`)."""
+    module_name, _, attr = path.partition(":")
+    fix = "pass --arch MODULE:CALLABLE with an importable module (e.g. my_pkg.nets:build)"
+    if not module_name or not attr:
+        raise HotbenchError(f"arch '{path}' is not MODULE:CALLABLE", fix)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        # a console script does not put the current directory on sys.path; users run hotbench from
+        # their project folder and expect its packages to import (uvicorn and gunicorn do the same)
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HotbenchError(
+            f"arch '{path}': cannot import module '{module_name}' ({exc})", fix
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
+        raise HotbenchError(
+            f"arch '{path}': importing '{module_name}' raised {type(exc).__name__}: {exc}",
+            "fix the module so that it imports",
+        ) from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            raise HotbenchError(
+                f"arch '{path}': module '{module_name}' has no attribute '{attr}'",
+                f"name a callable defined in {module_name}",
+            )
+    if not callable(fn):
+        raise HotbenchError(
+            f"arch '{path}': '{attr}' is a {type(fn).__name__}, not a callable",
+            "name a function or class that returns an nn.Module",
+        )
+    return fn
+
+
+def check_arch_name(name: str) -> str:
+    """Validate an arch name (a registry name, or an import path that resolves to a callable)."""
+    if is_import_path(name):
+        import_callable(name)
+    else:
+        ARCHS.check(name)
+    return name

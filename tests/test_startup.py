@@ -1,0 +1,93 @@
+"""Fast answers: `hotbench --help`, every command's help and every bad-input error come without
+importing torch (its import alone takes seconds on a loaded machine); `report` on a workspace whose
+diagnostic measurements are stored reads JSON only. Timings are in `make bench` (section startup),
+not here: these tests check the cause (what is imported), which does not depend on the machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hotbench import names
+from hotbench.attacks.spec import ATTACKS
+
+PROBE = """
+import json, sys
+sys.argv = ["hotbench"] + json.loads(sys.argv[1])
+from hotbench.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+heavy = [m for m in ("torch", "torchattacks", "matplotlib", "sklearn") if m in sys.modules]
+print("\\nPROBE", json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def probe(*args: str, env: dict[str, str] | None = None) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("PROBE "))
+    return json.loads(line[6:]) | {"stderr": done.stderr}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["attack", "--help"],
+        ["train", "--help"],
+        ["report", "--help"],
+        ["run", "--help"],
+    ],
+)
+def test_help_does_not_import_torch(args):
+    out = probe(*args)
+    assert out["code"] == 0 and out["heavy"] == [], out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--act", "nope"],
+        ["train", "--temp", "0"],
+        ["train", "--preset", "nope"],
+        ["attack", "--method", "nope"],
+        ["attack", "--eps", "-1"],
+        ["attack", "--suite", "nope"],
+        ["attack", "--targeted", "sideways"],
+        ["attack", "--param", "novalue"],
+        ["attack", "--preset", "nope"],
+        ["run", "nope"],
+        ["report", "--format", "xml"],
+        ["report", "--plot", "x.gif"],
+        ["report", "--workspace", "/nonexistent-hotbench"],
+        ["diagnose", "--eps", "-1"],
+        ["doctor", "--format", "xml"],
+        ["import-weights", "missing.safetensors"],
+    ],
+)
+def test_bad_input_answers_without_torch(args, tmp_path):
+    out = probe(*args)
+    assert out["code"] == 2 and out["heavy"] == [], out
+    assert out["stderr"].startswith("error:") and out["stderr"].count("\n") == 1, out["stderr"]
+
+
+def test_declared_names_are_the_registered_ones():
+    """The names --help shows without importing torch are exactly what the modules register (a
+    lookup imports them and compares)."""
+    for registry in (names.ACTIVATIONS, names.ARCHS, names.EXECUTORS):
+        declared = registry.names()
+        registry.get(declared[0])  # imports the module; raises if the names differ
+        assert list(registry._items) == declared
+    assert "pgd" in ATTACKS.names() and ATTACKS.get("pgd").norm == "Linf"
