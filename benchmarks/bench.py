@@ -329,7 +329,7 @@ def run_quick_preset(device: torch.device) -> dict[str, Any]:
     return {"wall_s": wall}
 
 
-SECTIONS = ("train", "pgd", "suite", "preset")
+SECTIONS = ("train", "pgd", "suite", "preset", "startup")
 
 
 def main() -> int:
@@ -388,6 +388,9 @@ def main() -> int:
                 else f"{rq['wall_s']:.1f}s (target < 180s)"
             )
         )
+    if "startup" in only:
+        fig["startup"] = st = section_startup()
+        ok = ok and st["within_targets"]
     fig["machine"]["load_avg_end"] = os.getloadavg()
     say(f"\nload avg at the end: {fig['machine']['load_avg_end'][0]:.2f}")
     if args.json:
@@ -458,6 +461,56 @@ def section_suite(device: torch.device, q: bool) -> dict[str, Any]:
             f" {w['skip']:.4f} {'identical' if w['identical'] else 'DIFFERENT'}"
         )
     return r
+
+
+def _wall(args: list[str], env: dict[str, str], repeats: int = 3) -> float:
+    """Median wall time of a `hotbench` subprocess (what a user waits for, interpreter start
+    included)."""
+    exe = str(Path(sys.executable).with_name("hotbench"))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([exe, *args], env=env, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def section_startup() -> dict[str, Any]:
+    """How fast hotbench answers what needs no computing: help, a bad option, and `report` on a
+    stored workspace whose diagnostic measurements were stored by `attack` (and, for comparison,
+    the same report once they are deleted and must be measured again, torch's import included).
+    Targets from issue 15: help and errors < 0.5 s, report < 2 s."""
+    say("\n5. startup: hotbench --help, a bad option, report on a stored workspace (median of 3)")
+    ws = Path(tempfile.mkdtemp(prefix="hotbench-bench-startup-"))
+    env = {**os.environ, "HOTBENCH_HOME": str(ws)}
+    exe = str(Path(sys.executable).with_name("hotbench"))
+    try:
+        for args in (
+            ["train", "--act", "tanh", "--temp", "50", "--epochs", "5", "-q"],
+            ["train", "--act", "none", "--temp", "1", "--epochs", "5", "-q"],
+            ["attack", "--method", "fgsm", "--method", "pgd", "--on", "both", "--eval-temp", "1"]
+            + ["--n-samples", "100", "--steps", "10", "-q"],
+        ):
+            subprocess.run([exe, *args], env=env, capture_output=True, check=True)
+        out = {
+            "help_s": _wall(["--help"], env),
+            "bad_option_s": _wall(["attack", "--method", "nope"], env),
+            "report_s": _wall(["report"], env),
+        }
+        for m in ws.glob("runs/*/diagnosis/measurements.json"):
+            m.unlink()
+        out["report_unmeasured_s"] = _wall(["report"], env, repeats=1)
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
+    out["within_targets"] = (
+        out["help_s"] < 0.5 and out["bad_option_s"] < 0.5 and out["report_s"] < 2.0
+    )
+    say(
+        f"   --help {out['help_s']:.2f}s, bad option {out['bad_option_s']:.2f}s (targets < 0.5s);"
+        f" report {out['report_s']:.2f}s (target < 2s; {out['report_unmeasured_s']:.2f}s when"
+        " the measurements are not stored)"
+    )
+    return out
 
 
 if __name__ == "__main__":
