@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,6 +32,7 @@ from .names import ACTIVATIONS, ARCHS, EXECUTORS
 from .progress import stderr
 from .reports.formats import FORMATS, check_format
 from .runtime import env_threads
+from .version import __version__
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -70,8 +71,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from .version import __version__
-
         typer.echo(f"hotbench {__version__}")
         raise typer.Exit()
 
@@ -464,8 +463,6 @@ def attack(
 ) -> None:
     """Attack every trained model in the workspace that matches the filters; store one result per
     config."""
-    from dataclasses import asdict
-
     from .evaluate.suites import AttackRequest
     from .reports.records import Filters
     from .sweep.presets import load, parse_param
