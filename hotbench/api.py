@@ -16,11 +16,11 @@ from typing import Any
 from .config import TrainConfig
 from .context import Context
 from .errors import HotbenchError
-from .evaluate.diagnose import diagnose_run, save, store_measurements
+from .evaluate.diagnose import diagnose_run, report_verdicts, save, store_measurements
 from .evaluate.diagnose import eval_temps as attacked_temps
 from .evaluate.suites import AttackRequest
 from .evaluate.worstcase import load_stored
-from .reports.formats import render_report
+from .reports.formats import Layout, render
 from .reports.records import Filters, results_document, select_runs
 from .store import RunRecord, Workspace
 from .sweep.plan import UnitStatus
@@ -181,7 +181,9 @@ def report(workspace: Where = None, fmt: str = "table", runs: Runs = None) -> st
     datasets (for the diagnosis' gradient checks) are where each run.json says, or the context's
     data_dir."""
     ctx = _context(workspace)
-    return render_report(ctx.ws, fmt, _filters(runs))
+    filters = _filters(runs)
+    verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, filters), ctx.data_dir)
+    return render(ctx.ws, fmt, filters, verdicts, Layout())
 
 
 def load_results(workspace: Where = None, runs: Runs = None) -> dict[str, Any]:

@@ -619,7 +619,7 @@ def report(
     """
     check_format(format)  # before the imports: a bad option answers at once
     from .evaluate.diagnose import report_verdicts
-    from .reports.formats import render_report
+    from .reports.formats import Layout, render
     from .reports.gate import evaluate, finish, prepare
     from .reports.plots import plot_format, write_report_plots
     from .reports.records import Filters, results_document, select_runs
@@ -642,7 +642,7 @@ def report(
         evaluate(gates, results_document(ws, filters, verdicts), filters) if gates.active else None
     )
     width, color = _terminal(output)
-    text = render_report(ws, format, filters, width, wide=wide, color=color)
+    text = render(ws, format, filters, verdicts, Layout(width, wide, color))
     if output is not None:
         write_output(output, text.encode())  # `-o -` is stdout
     else:
@@ -676,16 +676,18 @@ def run_cmd(
 ) -> None:
     """Run a whole preset: train its models, attack them, print the report. Stored units are
     skipped, so re-running an interrupted preset resumes it."""
-    from .reports.formats import render_report
-    from .reports.records import Filters
+    from .evaluate.diagnose import report_verdicts
+    from .reports.formats import Layout, render
+    from .reports.records import Filters, select_runs
     from .sweep.presets import load
 
     check_format(format)
     runs = Filters(run=load(preset)[1].run_ids())  # a bad preset fails before torch is imported
     ctx = _context(workspace, device, quiet, data_dir, download, force)
     _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor)
+    verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, runs), ctx.data_dir)  # its --data-dir
     width, color = _terminal(None)
-    sys.stdout.write(render_report(ctx.ws, format, runs, width, color=color))
+    sys.stdout.write(render(ctx.ws, format, runs, verdicts, Layout(width, color=color)))
 
 
 @cli_command("diagnose")

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -212,7 +213,15 @@ def test_2_mnist_data_dir_is_remembered_and_a_move_is_one_line(tmp_path, monkeyp
     r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "-q"])
     assert r.exit_code == 2 and "where run" in r.output and "--data-dir" in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
-    # the report still renders, but never "robust" from checks that were not measured, and says so
+    # `attack` stored the gradient measurements with the run (issue 15): the report needs no data
+    r = runner.invoke(app, ["report", "-w", ws, "-f", "json"])
+    assert r.exit_code == 0 and "warning" not in r.stderr
+    v = json.loads(r.stdout)["verdicts"][0]
+    assert {c["state"] for c in v["checks"] if c["name"] == "zero gradients"} == {"clear"}
+    # without them (a workspace from before issue 15), the report still renders, but never
+    # "robust" from checks that were not measured, and says so
+    for path in Path(ws).glob("runs/*/diagnosis/measurements.json"):
+        path.unlink()
     r = runner.invoke(app, ["report", "-w", ws, "-f", "json"])
     assert r.exit_code == 0
     doc = json.loads(r.stdout)
@@ -220,6 +229,14 @@ def test_2_mnist_data_dir_is_remembered_and_a_move_is_one_line(tmp_path, monkeyp
     assert v["verdict"] != "robust"
     assert {c["state"] for c in v["checks"] if c["name"] == "zero gradients"} == {"not measured"}
     assert "warning: checks not measured" in r.stderr
+    # --data-dir reaches the rendered report, not only the gate (main measured with run.json's
+    # folder for the text and printed the warning although --data-dir named the new one)
+    data_mod._CACHE.clear()
+    moved = ["--data-dir", str(tmp_path / "moved")]
+    r = runner.invoke(app, ["report", "-w", ws, "-f", "json", *moved])
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+    v = json.loads(r.stdout)["verdicts"][0]
+    assert {c["state"] for c in v["checks"] if c["name"] == "zero gradients"} == {"clear"}
 
 
 def render_report_cli(ws: str, *extra: str) -> dict:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..errors import HotbenchError
 from ..progress import stderr
@@ -32,6 +33,16 @@ def warnings(ws: Workspace, filters: Filters | None, verdicts) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How the terminal table is laid out: panels that fit `width` columns, or with `wide` one
+    table at its natural width; verdicts coloured with `color` (a terminal, not NO_COLOR)."""
+
+    width: int | None = None
+    wide: bool = False
+    color: bool = False
+
+
 def render_report(
     ws: Workspace,
     fmt: str,
@@ -42,10 +53,27 @@ def render_report(
 ) -> str:
     """The report of the workspace's results (restricted by `filters`) in one of FORMATS. The table
     fits `width` columns (panels per budget) unless `wide` (one table at its natural width). The
-    models' datasets are found where each run.json says. Warnings also go to stderr, one line each,
-    so that JSON and CSV on stdout stay clean."""
+    models' datasets are found where each run.json says (`render` takes verdicts made with another
+    data folder)."""
+    from ..evaluate.diagnose import report_verdicts
+    from .records import Filters, select_runs
+
+    verdicts = report_verdicts(ws, select_runs(ws, filters or Filters()))
+    return render(ws, fmt, filters, verdicts, Layout(width, wide, color))
+
+
+def render(
+    ws: Workspace,
+    fmt: str,
+    filters: Filters | None,
+    verdicts: dict[tuple[str, float], dict[str, Any]],
+    layout: Layout,
+) -> str:
+    """The report in one of FORMATS from verdicts already made (`report_verdicts`): the command
+    line makes them once, with its --data-dir, for the gate and the text alike. Warnings also go
+    to stderr, one line each, so that JSON and CSV on stdout stay clean."""
     # imported here: FORMATS and check_format serve the CLI's parsing, which must stay light
-    from ..evaluate.diagnose import report_verdicts, verdict_lines
+    from ..evaluate.diagnose import verdict_lines
     from .html import render_html
     from .records import Filters, flat_records, results_document, select_runs
     from .tables import (
@@ -58,12 +86,8 @@ def render_report(
         terminal_report,
     )
 
-    verdicts = None
-    data_dir = None
     check_format(fmt)
     records = select_runs(ws, filters or Filters())
-    if verdicts is None:  # once: loads every model and takes a gradient pass
-        verdicts = report_verdicts(ws, records, data_dir)
     notes = warnings(ws, filters, verdicts)
     for line in notes:
         stderr.out(line, highlight=False)
@@ -85,10 +109,10 @@ def render_report(
             + ("\n" if notes or lines else "")
         )
     evidence = notes + lines
-    if wide:
+    if layout.wide:
         return rich_table(rows, columns, evidence)  # natural width, whatever the terminal
     titles = budget_titles(flat_records(ws, filters))
-    return terminal_report(rows, columns, evidence, titles, width or 100, color)
+    return terminal_report(rows, columns, evidence, titles, layout.width or 100, layout.color)
 
 
 def _md_line(line: str) -> str:
