@@ -22,7 +22,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest, norm
+
+# scipy.stats is imported by the functions that compute (interval, mcnemar, diff_allowed): its
+# import takes a second or more, which `hotbench --help` and a bad option must not pay (issue 15);
+# records and reports import this module only to format.
 
 CONFIDENCE = 0.95
 INTERVAL_METHOD = "wilson"
@@ -45,6 +48,8 @@ def interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, flo
         return float("nan"), float("nan")
     if not 0 <= k <= n:
         raise ValueError(f"k={k} is not in [0, n={n}]")
+    from scipy.stats import binomtest
+
     ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method=INTERVAL_METHOD)
     return max(0.0, float(ci.low)) + 0.0, min(1.0, float(ci.high)) + 0.0
 
@@ -145,6 +150,8 @@ def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
     a_only = int((~ra & rb).sum())
     b_only = int((ra & ~rb).sum())
     d = a_only + b_only
+    from scipy.stats import binomtest
+
     p = 1.0 if d == 0 else float(binomtest(a_only, d, 0.5).pvalue)
     return Paired(int(ra.size), int(ra.sum()), int(rb.sum()), a_only, b_only, p)
 
@@ -165,6 +172,8 @@ def diff_allowed(n_a: int, n_b: int, p: float = 0.5, confidence: float = CONFIDE
     for comparisons whose sample sets differ."""
     if n_a <= 0 or n_b <= 0:
         return float("inf")
+    from scipy.stats import norm
+
     z = float(norm.ppf(0.5 + confidence / 2))
     return z * math.sqrt(p * (1 - p) * (1 / n_a + 1 / n_b))
 

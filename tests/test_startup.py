@@ -1,7 +1,8 @@
 """Fast answers: `hotbench --help`, every command's help and every bad-input error come without
-importing torch (its import alone takes seconds on a loaded machine); `report` on a workspace whose
-diagnostic measurements are stored reads JSON only. Timings are in `make bench` (section startup),
-not here: these tests check the cause (what is imported), which does not depend on the machine."""
+importing torch or scipy (their imports alone take seconds on a loaded machine); `report` on a
+workspace whose diagnostic measurements are stored reads JSON only. Timings are in `make bench`
+(section startup), not here: these tests check the cause (what is imported), which does not depend
+on the machine."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-heavy = [m for m in ("torch", "torchattacks", "matplotlib", "sklearn") if m in sys.modules]
+heavy = [m for m in ("torch", "torchattacks", "matplotlib", "sklearn", "scipy") if m in sys.modules]
 print("\\nPROBE", json.dumps({"code": code, "heavy": heavy}))
 """
 

@@ -18,10 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import binomtest
-
 from ..errors import HotbenchError
 from ..files import write_output
+from ..stats import interval
 from .records import flat_records, worst_case_records
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg"}
@@ -340,14 +339,6 @@ def plot_vs_eps(
     return _finish(fig, axes, handles, path, fmt)
 
 
-def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of k successes in n (scipy's), (nan, nan) for n = 0."""
-    if n <= 0:
-        return math.nan, math.nan
-    ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def model_name(r: dict[str, Any]) -> str:
     """How the defenses plot names a model: its defense, then its output layer."""
     act = "softmax" if r["act"] == "none" else f"{r['act']} T={r['train_temp']:g}"
@@ -388,7 +379,7 @@ def plot_defenses(
                     continue
                 r = hit[0]
                 n = int(r.get("n_samples") or 0)
-                lo, hi = wilson(round(r["robust_acc"] * n), n)
+                lo, hi = interval(round(r["robust_acc"] * n), n)  # Wilson, as everywhere
                 acc = r["robust_acc"]
                 h = ax.bar(
                     j - 0.4 + width * (i + 0.5),
