@@ -463,6 +463,8 @@ def attack(
 ) -> None:
     """Attack every trained model in the workspace that matches the filters; store one result per
     config."""
+    for name in method or []:
+        ATTACKS.check(name)  # the commonest typo answers before pydantic, numpy and yaml load
     from .evaluate.suites import AttackRequest
     from .reports.records import Filters
     from .sweep.presets import load, parse_param
