@@ -223,12 +223,20 @@ def _context(
     download: bool,
     force: bool,
 ) -> Context:
-    """The Context of a command that computes: torch is imported here, its threads set once."""
+    """The Context of a command that computes: torch is imported here. In the `hotbench` process
+    (main) its threads are set here, once, before any work; a command invoked in-process (tests,
+    a notebook) leaves the caller's thread count alone, as before torch was imported lazily."""
     from .context import Context
     from .runtime import configure_threads
 
-    configure_threads()  # HOTBENCH_THREADS overrides (docs/performance.md)
+    if _PROCESS["set_threads"]:
+        configure_threads()  # HOTBENCH_THREADS overrides (docs/performance.md)
+        _PROCESS["set_threads"] = False
     return Context.create(workspace, device, quiet, data_dir, download, force)
+
+
+# Set by main(): this process is the `hotbench` command, whose threads _context sets.
+_PROCESS = {"set_threads": False}
 
 
 def _only_with_preset(
@@ -888,6 +896,7 @@ def main() -> None:
     except HotbenchError as exc:
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
+    _PROCESS["set_threads"] = True
     app()
 
 

@@ -118,7 +118,7 @@ def test_results_and_diagnoses_record_the_weights_they_measured(trained_ws: Work
     sha = trained_ws.load_record(TANH50.run_id).weights_sha256
     d = trained_ws.run_dir(TANH50.run_id)
     docs = [read_json_checked(p) for p in [*d.glob("attacks/*.json"), *d.glob("diagnosis/*.json")]]
-    assert len(docs) == 2
+    assert len(docs) == 3  # the result, the diagnosis and the gradient measurements (issue 15)
     assert {doc["weights_sha256"] for doc in docs} == {sha}
 
 
@@ -163,7 +163,7 @@ def test_stale_diagnosis_is_not_reused(trained_ws: Workspace) -> None:
     assert runner.invoke(app, args).exit_code == 0
     record = trained_ws.load_record(TANH50.run_id)
     assert current(trained_ws, record, TANH50.temp) is not None
-    (path,) = (trained_ws.run_dir(TANH50.run_id) / "diagnosis").glob("*.json")
+    (path,) = (trained_ws.run_dir(TANH50.run_id) / "diagnosis").glob("T*.json")
     doc = read_json_checked(path)
     atomic_write_json(path, {**doc, "weights_sha256": "0" * 64})  # made from other weights
     assert current(trained_ws, record, TANH50.temp) is None

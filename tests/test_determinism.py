@@ -68,7 +68,8 @@ def test_same_command_same_seed_gives_identical_results(tmp_path: Path) -> None:
     _sweep(a)
     _sweep(b)
     docs_a, docs_b = _stored(a), _stored(b)
-    assert len(docs_a) == 5  # run.json + 2 methods x 2 eval temperatures
+    # run.json + 2 methods x 2 eval temperatures + the gradient measurements stored by `attack`
+    assert len(docs_a) == 6
     assert docs_a.keys() == docs_b.keys()
     for name in docs_a:
         assert strip_volatile(docs_a[name]) == strip_volatile(docs_b[name]), name

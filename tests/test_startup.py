@@ -92,3 +92,27 @@ def test_declared_names_are_the_registered_ones():
         registry.get(declared[0])  # imports the module; raises if the names differ
         assert list(registry._items) == declared
     assert "pgd" in ATTACKS.names() and ATTACKS.get("pgd").norm == "Linf"
+
+
+def test_the_hotbench_process_sets_its_threads_once_in_process_calls_do_not(monkeypatch, tmp_path):
+    """main() marks the process as the `hotbench` command: the first command that computes sets
+    torch's threads (HOTBENCH_THREADS) before any work, as main did before torch loaded lazily; a
+    command invoked in-process (CliRunner, a notebook) keeps the caller's thread count."""
+    import torch
+
+    from hotbench import cli
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("HOTBENCH_THREADS", "3")
+    try:
+        torch.set_num_threads(2)
+        cli._context(tmp_path, "cpu", True, None, False, False)
+        assert torch.get_num_threads() == 2  # in-process: untouched
+        monkeypatch.setitem(cli._PROCESS, "set_threads", True)
+        cli._context(tmp_path, "cpu", True, None, False, False)
+        assert torch.get_num_threads() == 3 and not cli._PROCESS["set_threads"]
+        torch.set_num_threads(2)
+        cli._context(tmp_path, "cpu", True, None, False, False)
+        assert torch.get_num_threads() == 2  # once
+    finally:
+        torch.set_num_threads(before)
