@@ -177,9 +177,9 @@ def diagnose(
 
 
 def report(workspace: Where = None, fmt: str = "table", runs: Runs = None) -> str:
-    """The report of the stored results as text: table, json, csv, markdown or html. The models'
-    datasets (for the diagnosis' gradient checks) are where each run.json says, or the context's
-    data_dir."""
+    """The report of the stored results as text: table, json, csv, markdown, html or latex. The
+    models' datasets (for the diagnosis' gradient checks) are where each run.json says, or the
+    context's data_dir."""
     ctx = _context(workspace)
     filters = _filters(runs)
     verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, filters), ctx.data_dir)

@@ -52,7 +52,7 @@ Examples:
   hotbench attack --method pgd --eval-temp 1   the paper's attack, at T = 1
   hotbench attack --suite adaptive --eval-temp 1
   hotbench report                    worst case and verdict per model
-  hotbench report -f html -o r.html  also json, csv, markdown
+  hotbench report -f html -o r.html  also json, csv, markdown, latex
   hotbench diagnose --eval-temp 1    the gradient-masking evidence
 
 `hotbench COMMAND -h` shows a command's options and their defaults.

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..store import Workspace
     from .records import Filters
 
-FORMATS = ("table", "json", "csv", "markdown", "html")
+FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
 
 
 def check_format(fmt: str) -> str:
@@ -80,6 +80,7 @@ def render(
         MARKDOWN_NOTE,
         budget_titles,
         csv_table,
+        latex_table,
         markdown_table,
         pivot,
         rich_table,
@@ -98,6 +99,8 @@ def render(
     rows, columns = pivot(ws, filters, verdicts)
     if fmt == "csv":
         return csv_table(rows, columns)
+    if fmt == "latex":
+        return latex_table(rows, columns)
     lines = verdict_lines(ws, records, verdicts)
     if fmt == "markdown":
         return (

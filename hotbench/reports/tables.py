@@ -216,6 +216,110 @@ def markdown_table(rows: list[Row], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+# LaTeX's special characters, and the Unicode the labels and verdicts use, as text-mode LaTeX that
+# needs no package beyond booktabs (a label reaches the .tex verbatim otherwise: `_` and `%` break
+# the build, `ε` needs a Unicode engine).
+LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "ε": r"$\varepsilon$",
+    "±": r"$\pm$",
+    "≤": r"$\le$",
+    "≥": r"$\ge$",
+    "×": r"$\times$",
+    "—": "---",
+    "–": "--",
+    "·": r"$\cdot$",
+}
+
+
+LATEX_CAPTION = (
+    "Adversarial accuracy = correct after attack / all samples; only clean-correct samples are"
+    " attacked; [low, high] = 95% Wilson interval; n = the test images a cell was measured on;"
+    " * = the row's attacks cover different samples, its worst case is on the shared ones."
+)
+
+
+def latex_escape(text: str) -> str:
+    """Text as LaTeX that typesets it literally (LATEX_ESCAPES; other characters pass through)."""
+    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _latex_acc(value: float | None, ci: tuple[float, float] | None, n: int | None) -> str:
+    r"""An accuracy as a paper prints it: the value, its 95% interval and the n it was measured on,
+    `0.856 {\scriptsize [0.822, 0.885] $n$=500}`. The interval is printed as its bounds: Wilson
+    intervals are asymmetric near 0 and 1, where a `±` would misstate one side."""
+    if value is None or math.isnan(value):
+        return "--"
+    text = f"{value + 0.0:.3f}"
+    extra = []
+    if ci is not None and not any(b is None or math.isnan(b) for b in ci):
+        extra.append(f"[{ci[0] + 0.0:.3f}, {ci[1] + 0.0:.3f}]")
+    if n is not None:
+        extra.append(f"$n$={n}")
+    return text + (" {\\scriptsize " + " ".join(extra) + "}" if extra else "")
+
+
+def latex_table(rows: list[Row], columns: list[str]) -> str:
+    r"""A booktabs table (`\usepackage{booktabs}`) of the report, for a paper: every accuracy with
+    its 95% Wilson interval and n, every label escaped, the caption of the other formats. Text
+    columns are left-aligned, numbers right-aligned."""
+    head = HEAD + columns
+    align = "".join("l" if h in TEXT_HEAD or h in (BROKEN_BY, VERDICT) else "r" for h in head)
+    body = []
+    for r in rows:
+        fixed = [
+            r.dataset,
+            r.defense,
+            r.act + (" *" if r.mixed else ""),
+            f"{r.train_temp:g}",
+            f"{r.eval_temp:g}",
+            "--" if r.n_samples is None else str(r.n_samples),
+        ]
+        line = [latex_escape(c) if c != "--" else c for c in fixed]
+        line.append(
+            latex_escape(r.notes["clean"])
+            if "clean" in r.notes
+            else _latex_acc(r.clean_acc, r.clean_ci, r.n_samples)
+        )
+        for c in columns:
+            if c in r.notes:
+                line.append(latex_escape(r.notes[c]))
+            else:
+                line.append(_latex_acc(r.adv.get(c), r.ci.get(c), r.n.get(c, r.n_samples)))
+        body.append(" & ".join(line) + r" \\")
+    return "\n".join(
+        [
+            "% hotbench report --format latex; needs \\usepackage{booktabs}",
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\small",
+            r"\caption{" + latex_escape(LATEX_CAPTION) + "}",
+            r"\label{tab:hotbench}",
+            r"\begin{tabular}{" + align + "}",
+            r"\toprule",
+            " & ".join(latex_escape(h) for h in head) + r" \\",
+            r"\midrule",
+            *body,
+            r"\bottomrule",
+            r"\end{tabular}",
+            r"\end{table}",
+            "",
+        ]
+    )
+
+
 def csv_table(rows: list[Row], columns: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
