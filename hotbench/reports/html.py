@@ -11,6 +11,7 @@ import datetime as dt
 import html
 from typing import Any
 
+from ..evaluate.diagnose import VERDICT
 from ..stats import fmt_acc
 from ..store import Workspace
 from ..version import __version__
@@ -18,17 +19,34 @@ from .plots import eps_sweeps, plot_vs_eps, plot_vs_temperature
 from .records import Filters, flat_records, worst_case_records
 from .tables import CAPTION, HEAD, TEXT_HEAD, cells, pivot
 
+# Responsive without a script: every table scrolls inside its own box (`.scroll`) instead of pushing
+# the page wider than the screen (at 1280 px the robust, broken-by and verdict columns fell off),
+# its first column stays in view while it scrolls (sticky), and the viewport meta stops a phone
+# from drawing the page at desktop width and zooming out to 27%.
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
        max-width: 1200px; color: #1b1b1b; padding: 0 1rem; }
 h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-.meta, .note { color: #555; font-size: .9rem; }
-table { border-collapse: collapse; font-size: .9rem; margin-top: .5rem; }
-th, td { border-bottom: 1px solid #ddd; padding: .3rem .7rem; }
+h3 { font-size: 1rem; overflow-wrap: anywhere; }
+.meta, .note { color: #555; font-size: .9rem; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; max-width: 100%; margin-top: .5rem; }
+table { border-collapse: separate; border-spacing: 0; font-size: .9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .3rem .7rem; white-space: nowrap; }
 th { background: #f3f3f3; text-align: center; }
+th:first-child, td:first-child { position: sticky; left: 0; z-index: 1; background: #fff; }
+th:first-child { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:hover td { background: #fafafa; }
+.badge { display: inline-block; padding: .05rem .5rem; border-radius: .8rem; font-weight: 600;
+         font-size: .85rem; background: #eee; color: #333; }
+.v-robust { background: #dcf5e3; color: #0b5d1e; }
+.v-masking-suspected { background: #fff1c2; color: #6b4e00; }
+.v-not-robust { background: #fde2e1; color: #8a1c17; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; margin-top: .5rem; }
+@media (max-width: 600px) {
+  body { margin: 1rem auto; padding: 0 .5rem; }
+  th, td { padding: .25rem .45rem; }
+}
 """
 
 
@@ -39,23 +57,34 @@ def _img(data: bytes, alt: str) -> str:
     )
 
 
-def _table(head: list[str], rows: list[list[str]], numeric_from: int) -> str:
+def badge(verdict: str) -> str:
+    """A verdict as a coloured badge (class v-robust, v-masking-suspected, v-not-robust)."""
+    slug = "-".join(verdict.split())
+    return f'<span class="badge v-{html.escape(slug)}">{html.escape(verdict)}</span>'
+
+
+def _table(
+    head: list[str], rows: list[list[str]], numeric_from: int, badge_col: int | None = None
+) -> str:
+    """A table in its own scroll box; the cells of column `badge_col` (the verdict) as badges."""
     out = [
-        "<table>",
+        '<div class="scroll"><table>',
         "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
         "<tbody>",
     ]
     for row in rows:
         cells = "".join(
             (
-                f'<td class="num">{html.escape(c)}</td>'
+                f"<td>{badge(c)}</td>"
+                if i == badge_col and c != "-"  # a seeds' mean row has no verdict
+                else f'<td class="num">{html.escape(c)}</td>'
                 if i >= numeric_from
                 else f"<td>{html.escape(c)}</td>"
             )
             for i, c in enumerate(row)
         )
         out.append(f"<tr>{cells}</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
@@ -71,6 +100,7 @@ def render_html(
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>hotbench report</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>hotbench: clean vs adversarial accuracy</h1>",
@@ -80,7 +110,12 @@ def render_html(
             f" {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p>"
         ),
         "<h2>Results</h2>",
-        _table(HEAD + columns, [cells(r, columns) for r in rows], numeric_from=len(TEXT_HEAD)),
+        _table(
+            HEAD + columns,
+            [cells(r, columns) for r in rows],
+            numeric_from=len(TEXT_HEAD),
+            badge_col=len(HEAD) + columns.index(VERDICT) if VERDICT in columns else None,
+        ),
         f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
     ]
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes or []]
@@ -89,7 +124,7 @@ def render_html(
         for d in verdicts.values():
             parts.append(
                 f"<h3>{html.escape(d['run_id'])} at eval T={d['eval_temp']:g}:"
-                f" {html.escape(d['verdict'])}</h3>"
+                f" {badge(d['verdict'])}</h3>"
             )
             parts.append(
                 "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in d["evidence"]) + "</ul>"
