@@ -846,16 +846,20 @@ def attacks_cmd(
     format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """List every attack: its threat model (norm), what it follows (the attacked view's gradient, a
-    surrogate's, or only scores), whether the paper uses it or it is one of the adaptive attacks,
-    and its cost per sample."""
+    surrogate's, or only scores), whether the paper uses it or the adaptive suite does (`attack
+    --suite paper|adaptive`), and its cost per sample."""
+    from .evaluate.suites import SUITES  # the suites say which attacks are whose: no second list
+
     if format not in ("table", "json"):
         raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
+    used = {suite: {item[0] for item in SUITES.get(suite)()} for suite in ("paper", "adaptive")}
     rows = [
         {
             "name": name,
             "norm": spec.norm or "L2 min",  # minimum-norm: no budget, the smallest perturbation
             "follows": spec.follows,
-            "kind": "paper" if spec.paper else "adaptive",
+            # paper first: cw and pgd are in both suites (the adaptive one runs them on the logits)
+            "kind": next((k for k in ("paper", "adaptive") if name in used[k]), "neither suite"),
             "cost": spec.cost,
             "description": spec.description,
         }

@@ -72,6 +72,7 @@ def test_attacks_lists_every_attack_with_norm_origin_and_cost():
         "cw",
         "deepfool",
     }
+    assert by["pgdl2"]["kind"] == "neither suite" and by["apgd"]["kind"] == "adaptive"
     assert by["square"]["follows"].startswith("scores only")
     assert by["transfer"]["follows"] == "a surrogate's gradient"
     assert by["cw"]["norm"] == "L2 min" and by["pgdl2"]["norm"] == "L2"

@@ -114,7 +114,6 @@ register(
         lambda m, c: torchattacks().FGSM(m, eps=c.eps),
         "Linf",
         "Fast Gradient Sign Method (Goodfellow et al. 2015), one step",
-        paper=True,
         cost="1 gradient",
     )
 )
@@ -126,7 +125,6 @@ register(
         "Basic Iterative Method / I-FGSM (Kurakin et al. 2017)",
         uses_alpha=True,
         uses_steps=True,
-        paper=True,
         cost="steps gradients",
     )
 )
@@ -140,7 +138,6 @@ register(
         uses_steps=True,
         defaults={"random_start": True},
         rules={"random_start": FLAG},
-        paper=True,
         cost="steps gradients",
     )
 )
@@ -156,7 +153,6 @@ register(
         uses_steps=True,
         defaults={"random_start": True},
         rules={"random_start": FLAG},
-        paper=False,
         cost="steps gradients",
     )
 )
@@ -172,7 +168,6 @@ register(
         uses_steps=True,
         defaults={"decay": 1.0},
         rules={"decay": NON_NEGATIVE},
-        paper=True,
         cost="steps gradients",
     )
 )
@@ -187,7 +182,6 @@ register(
         uses_steps=True,
         defaults={"c": 1.0, "kappa": 0.0, "lr": 0.01},
         rules={"c": POSITIVE, "kappa": NON_NEGATIVE, "lr": POSITIVE},
-        paper=True,
         cost="steps gradients (Adam)",
     )
 )
@@ -201,7 +195,6 @@ register(
         targeted=False,
         defaults={"overshoot": 0.02},
         rules={"overshoot": NON_NEGATIVE},
-        paper=True,
         cost="steps x classes gradients",
     )
 )
@@ -220,7 +213,6 @@ register(
         label_params=("loss",),
         defaults={"loss": "ce", "n_restarts": 1, "rho": 0.75},
         rules={"loss": Param(str, choices=("ce", "dlr")), "n_restarts": COUNT, "rho": FRACTION},
-        paper=False,
         cost="steps x restarts gradients",
     )
 )
@@ -234,7 +226,6 @@ register(
         targeted=False,
         defaults={"n_restarts": 1, "rho": 0.75},
         rules={"n_restarts": COUNT, "rho": FRACTION},
-        paper=False,
         cost="steps x restarts x 9 targets gradients",
     )
 )
@@ -256,7 +247,6 @@ register(
             "surrogate_act": Param(str, choices=lambda: ACTIVATIONS.names()),
             "surrogate_temp": POSITIVE,
         },
-        paper=False,
         cost="a surrogate trained once + steps gradients on it",
     )
 )
@@ -276,7 +266,6 @@ register(
             "p_init": Param(float, lo=0, hi=1, lo_open=True),
             "loss": Param(str, choices=("margin", "ce")),
         },
-        paper=False,
         cost="n_queries forward passes",
     )
 )
@@ -289,7 +278,6 @@ register(
         targeted=False,
         defaults={"apgd_steps": 100, "fab_steps": 100, "n_queries": 5000},
         rules={"apgd_steps": COUNT, "fab_steps": COUNT, "n_queries": COUNT},
-        paper=False,
         cost="4 attacks: ~100 iterations each + 5000 queries",
     )
 )

@@ -40,7 +40,6 @@ class AttackSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     # the type and range of every parameter in `defaults` (tests check that none is missing)
     rules: dict[str, Param] = field(default_factory=dict)
-    paper: bool = False  # one of the attacks Tuna et al. evaluate (else: an adaptive attack)
     cost: str = ""  # what one sample costs, for `hotbench attacks`
 
     @property
