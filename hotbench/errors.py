@@ -28,6 +28,12 @@ class HotbenchError(Exception):
         return f"{self.problem}. {self.fix}" if self.fix else f"{self.problem}."
 
 
+class ArchImportError(HotbenchError):
+    """A user's network (`--arch MODULE:CALLABLE`) does not import from here. Raised apart from
+    other errors so that reading a stored run that names it says "run from the folder that holds
+    the module", never "delete the run": the run is intact, only the import path is missing."""
+
+
 def closest(name: str, valid: Iterable[str]) -> str | None:
     matches = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
     return matches[0] if matches else None

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .errors import HotbenchError
+from .errors import ArchImportError, HotbenchError
 from .registry import Registry
 
 ACTIVATIONS: Registry[Any] = Registry(
@@ -49,7 +49,7 @@ def import_callable(path: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise HotbenchError(
+        raise ArchImportError(
             f"arch '{path}': cannot import module '{module_name}' ({exc})", fix
         ) from None
     except Exception as exc:  # noqa: BLE001 - the user's module raised while importing

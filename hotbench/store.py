@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from .config import AttackConfig, TrainConfig
 from .data import DATASETS
-from .errors import HotbenchError, warn
+from .errors import ArchImportError, HotbenchError, warn
 from .files import atomic_write_bytes, write_error
 
 # torch, safetensors and the models load when weights are read or written: a report reads only the
@@ -81,6 +81,18 @@ def _delete_fix(path: Path) -> str:
     if path.name == "run.json":
         return f"delete '{path.parent}' and compute it again"
     return f"delete '{path}' and compute it again (the other results are kept)"
+
+
+def _arch_not_here(run_id: str, doc: dict[str, Any], exc: ArchImportError) -> HotbenchError:
+    """A run trained with a user's network whose module does not import from the current
+    directory: the run is intact (its checksum held), so say where the module was, not "delete"."""
+    src = (doc.get("provenance") or {}).get("arch_source") or {}
+    where = f" (it was trained from {src['file']})" if isinstance(src.get("file"), str) else ""
+    return HotbenchError(
+        f"run '{run_id}' uses a network that does not import from here: {exc.problem}{where}",
+        "run hotbench from the folder that holds the module, as when it was trained, or add that"
+        " folder to PYTHONPATH; the run itself is intact",
+    )
 
 
 def read_json_checked(path: Path) -> dict[str, Any]:
@@ -315,6 +327,8 @@ class Workspace:
             float(doc["metrics"]["test_acc"])
             if not isinstance(doc["weights"]["sha256"], str):
                 raise TypeError("'weights.sha256' is not a string")
+        except ArchImportError as exc:
+            raise _arch_not_here(run_id, doc, exc) from None
         except (KeyError, TypeError, ValueError, ValidationError, HotbenchError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else _first_error(exc)
             raise HotbenchError(

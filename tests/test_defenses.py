@@ -18,8 +18,9 @@ from hotbench.config import TrainConfig
 from hotbench.data import load_dataset
 from hotbench.errors import HotbenchError
 from hotbench.models import build_model, check_model
-from hotbench.store import Workspace
+from hotbench.store import Workspace, atomic_write_json
 
+from .conftest import NONE1
 from .test_errors import snapshot
 
 runner = CliRunner()
@@ -257,6 +258,25 @@ def test_user_arch_is_wrapped_trained_recorded_and_importable(user_pkg, tmp_path
     )
     assert r.exit_code == 0, r.output
     assert rid in invoke("report", "-w", w).stdout
+
+
+def test_a_run_whose_user_arch_does_not_import_here_is_not_called_damaged(trained_ws):
+    """Reading a workspace from another folder than the one the user's network lives in (the
+    worked example's own test did): the run is intact, so the message says where to run from and
+    never tells the user to delete trained weights."""
+    rec = trained_ws.load_record(NONE1.run_id)
+    doc = {k: v for k, v in rec.doc.items() if k != "checksum"}
+    arch = "no_such_user_pkg_xyz.nets:build"
+    doc["config"] = {**doc["config"], "arch": arch}
+    doc["provenance"] = {**doc["provenance"], "arch_source": {"file": "/home/u/proj/nets.py"}}
+    atomic_write_json(rec.path / "run.json", doc)
+    with pytest.raises(HotbenchError) as err:
+        trained_ws.load_record(NONE1.run_id)
+    msg = str(err.value)
+    assert "does not import from here" in msg and "/home/u/proj/nets.py" in msg
+    assert "PYTHONPATH" in msg and "intact" in msg and "delete" not in msg
+    r = invoke("ls", "-w", trained_ws.root)
+    assert r.exit_code == 2 and "delete" not in r.output
 
 
 @pytest.mark.parametrize(
