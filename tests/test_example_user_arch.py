@@ -32,9 +32,9 @@ def in_example(monkeypatch):
         del sys.modules[name]
 
 
-# slow: eight hotbench and python processes (each imports torch) train a ResNet and attack it: 112 s
-# on the shared 2-core machine at a load of 4.6 (over 10 minutes at higher loads), more than the
-# default suite can spend (make test-all runs it)
+# slow: eight hotbench and python processes (each imports torch) train a ResNet and attack it:
+# 54-112 s on the shared 2-core machine at a load of about 5 (over 10 minutes at higher loads), more
+# than the default suite can spend (make test-all runs it)
 @pytest.mark.slow
 def test_user_arch_example_trains_imports_attacks_and_reports(tmp_path, in_example):
     data = tmp_path / "data"
