@@ -186,13 +186,10 @@ def test_minimum_norm_results_do_not_depend_on_the_batch(trained_ws):
         part = torch.arange(len(x)) % 8 == j
         pieces[part] = attack(x[part], y[part])
 
-    def judged(adv):
-        with torch.no_grad():
-            out = torch.cat([model(adv[i : i + 1]) for i in range(len(adv))])
-        top2 = out.topk(2, dim=1).values
-        return out.argmax(1), (top2[:, 0] - top2[:, 1]) / top2[:, 0].abs().clamp_min(1e-12)
-
-    (pred_full, margin_full), (pred_pieces, margin_pieces) = judged(full), judged(pieces)
+    (pred_full, margin_full), (pred_pieces, margin_pieces) = (
+        _judged(model, full),
+        _judged(model, pieces),
+    )
     assert (pred_full != y).sum() > 10
     differ = pred_full != pred_pieces
     assert (margin_full[differ] < 1e-4).all() and (margin_pieces[differ] < 1e-4).all()
@@ -304,10 +301,21 @@ def _deepfool_one_at_a_time(model, x0, labels, steps, overshoot=0.02):
     return adv
 
 
+def _judged(model, adv):
+    """Each point's class from a batch-1 pass (as `engine.judge` decides) and its top-2 margin
+    relative to the top output: how far the point is from a decision boundary."""
+    with torch.no_grad():
+        out = torch.cat([model(adv[i : i + 1]) for i in range(len(adv))])
+    top2 = out.topk(2, dim=1).values
+    return out.argmax(1), (top2[:, 0] - top2[:, 1]) / top2[:, 0].abs().clamp_min(1e-12)
+
+
 def test_batched_deepfool_finds_the_per_sample_reference_points(trained_ws):
     """Batching DeepFool (one backward pass per class for the whole batch) changes its speed,
     not its points: on the softmax baseline every sample ends where the one-at-a-time loop ends it,
-    up to float rounding, and gets the same class."""
+    up to float rounding. The class of such a point can still differ where it sits within rounding
+    of a boundary between two wrong classes or the true one (8 of 38 points with two threads, 0 with
+    one): there both runs' points are within 1e-4 (relative) of the boundary."""
     record = trained_ws.load_record(NONE1.resolved().run_id)
     model = trained_ws.load_model(record, CPU).deployed(1.0).eval()
     test = load_dataset("digits").test.head(N)
@@ -318,8 +326,7 @@ def test_batched_deepfool_finds_the_per_sample_reference_points(trained_ws):
     ref = _deepfool_one_at_a_time(model, x, y, steps=10)
     got = deepfool_class()(model, steps=10, overshoot=0.02)(x, y)
     torch.testing.assert_close(got, ref, rtol=0, atol=1e-4)
-    with torch.no_grad():
-        ref_pred = torch.cat([model(ref[i : i + 1]).argmax(1) for i in range(len(ref))])
-        got_pred = torch.cat([model(got[i : i + 1]).argmax(1) for i in range(len(got))])
+    (ref_pred, ref_margin), (got_pred, got_margin) = _judged(model, ref), _judged(model, got)
     assert (ref_pred != y).sum() > 10
-    assert (got_pred != ref_pred).sum() <= 1
+    differ = got_pred != ref_pred
+    assert (ref_margin[differ] < 1e-4).all() and (got_margin[differ] < 1e-4).all()
