@@ -2,32 +2,32 @@
 intervals, and the paired test that decides whether one attack beats another.
 
 Why these choices:
-- Intervals are **Wilson score** intervals (the formula of
-  scipy.stats.binomtest(...).proportion_ci(method="wilson"), computed here: see below).
+- Intervals are **Wilson score** intervals
+  (scipy.stats.binomtest(...).proportion_ci(method="wilson")).
   Accuracies near 0 and 1 are common here (a broken model, a masked one), where the normal
   approximation gives intervals outside [0, 1] and zero width at 0/n; Wilson stays inside [0, 1],
   has a non-zero width at k = 0 or k = n, and is close to nominal coverage for the n of a few
   hundred hotbench uses (Clopper-Pearson is more conservative than needed).
 - "Attack A beats attack B" is a statement about the *same* samples, so it is tested with an exact
-  McNemar test on the paired per-sample outcomes (an exact two-sided binomial test on the discordant
-  pairs, as scipy.stats.binomtest(k, d, 0.5) computes it),
+  McNemar test on the paired per-sample outcomes (scipy.stats.binomtest on the discordant pairs),
   not by comparing two accuracies as if they were independent. The check fires only when the
   difference is both significant (p < ALPHA) and large enough to matter (the effect-size threshold).
 - Every fraction is `k / n` of integers, so a count of zero prints as 0.000, never -0.000, and
   fractions that should add up do.
-- No scipy at run time: importing scipy.stats takes a second or more (two under load), which was
-  half of `hotbench report` on a measured workspace (issue 15: under 2 s). The three formulas need
-  only the normal quantile (statistics.NormalDist) and binomial coefficients; tests/test_stats.py
-  checks them against scipy.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
+
+# scipy.stats is imported by the functions that compute (interval, mcnemar, diff_allowed): its
+# import takes a second or more, which `hotbench --help` and a bad option must not pay (issue 15).
+# A report on a measured workspace pays it once (about 1 s of its 1.7 s under load); hand-written
+# copies of the three formulas saved that second but would be statistics code of our own to keep
+# right, where scipy's is the reference.
 
 CONFIDENCE = 0.95
 INTERVAL_METHOD = "wilson"
@@ -50,34 +50,10 @@ def interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, flo
         return float("nan"), float("nan")
     if not 0 <= k <= n:
         raise ValueError(f"k={k} is not in [0, n={n}]")
-    # scipy's _binom_wilson_conf_int without continuity correction (Newcombe 1998), term for term
-    z = _z(confidence)
-    p = k / n
-    denom = 2 * (n + z**2)
-    center = (2 * n * p + z**2) / denom
-    delta = z / denom * math.sqrt(4 * n * p * (1 - p) + z**2)
-    lo = 0.0 if k == 0 else center - delta
-    hi = 1.0 if k == n else center + delta
-    return max(0.0, lo) + 0.0, min(1.0, hi) + 0.0
+    from scipy.stats import binomtest
 
-
-def _z(confidence: float) -> float:
-    """The two-sided normal quantile of `confidence` (1.959964 for 0.95)."""
-    return NormalDist().inv_cdf(0.5 + confidence / 2)
-
-
-def binom_half_p(k: int, n: int) -> float:
-    """Two-sided p-value of k successes in n trials under Binomial(n, 1/2): the probability of an
-    outcome at least as far from n/2, 2 * P(X <= min(k, n - k)) capped at 1 (what
-    scipy.stats.binomtest(k, n, 0.5).pvalue gives; exact, in integers)."""
-    m = min(k, n - k)
-    if 2 * m >= n:
-        return 1.0
-    c = tail = 1  # C(n, 0)
-    for i in range(1, m + 1):
-        c = c * (n - i + 1) // i
-        tail += c
-    return min(1.0, 2 * tail / 2**n)
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method=INTERVAL_METHOD)
+    return max(0.0, float(ci.low)) + 0.0, min(1.0, float(ci.high)) + 0.0
 
 
 @dataclass(frozen=True)
@@ -168,7 +144,7 @@ def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
     """Exact McNemar test (two-sided) of paired per-sample outcomes: are A and B equally strong?
 
     Under the null each discordant sample is broken by A alone or B alone with probability 1/2, so
-    the count of A-only breaks is Binomial(discordant, 1/2) (`binom_half_p`)."""
+    the count of A-only breaks is Binomial(discordant, 1/2) (scipy.stats.binomtest)."""
     ra = np.asarray(robust_a, dtype=bool)
     rb = np.asarray(robust_b, dtype=bool)
     if ra.shape != rb.shape:
@@ -176,7 +152,9 @@ def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
     a_only = int((~ra & rb).sum())
     b_only = int((ra & ~rb).sum())
     d = a_only + b_only
-    p = 1.0 if d == 0 else binom_half_p(a_only, d)
+    from scipy.stats import binomtest
+
+    p = 1.0 if d == 0 else float(binomtest(a_only, d, 0.5).pvalue)
     return Paired(int(ra.size), int(ra.sum()), int(rb.sum()), a_only, b_only, p)
 
 
@@ -196,7 +174,9 @@ def diff_allowed(n_a: int, n_b: int, p: float = 0.5, confidence: float = CONFIDE
     for comparisons whose sample sets differ."""
     if n_a <= 0 or n_b <= 0:
         return float("inf")
-    z = _z(confidence)
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
     return z * math.sqrt(p * (1 - p) * (1 / n_a + 1 / n_b))
 
 

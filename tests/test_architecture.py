@@ -60,12 +60,13 @@ def test_no_private_name_is_imported_across_modules():
 def test_imports_are_at_module_top_unless_optional_or_heavy():
     """Imports inside functions only for optional or slow-to-import packages (never for a cycle: the
     layers have none). torch (seconds to import) and what pulls it in (numpy with the data,
-    safetensors' torch half) are slow; hotbench's own modules may be imported inside functions only
+    safetensors' torch half) are slow, and so is scipy.stats (a second; only the intervals and
+    tests need it); hotbench's own modules may be imported inside functions only
     by the modules on the path of `--help`, a bad option and `report` (issue 15), which import the
     torch-importing library code where a command computes (tests/test_startup.py checks that they
     do not import torch)."""
     lazy_ok = {"matplotlib", "ray", "torchattacks", "sklearn", "torchvision"}
-    lazy_ok |= {"torch", "numpy", "safetensors"}
+    lazy_ok |= {"torch", "numpy", "safetensors", "scipy"}
     light_path = {
         "hotbench/cli.py",
         "hotbench/api.py",

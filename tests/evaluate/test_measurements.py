@@ -46,4 +46,4 @@ def test_report_on_a_measured_workspace_does_not_import_torch(trained_ws):
         ensure_attacked(ctx, rec, AttackConfig(method="fgsm", eps=0.3, n_samples=30))
     dg.store_measurements(ctx, trained_ws.records())
     out = probe("report", "--workspace", str(trained_ws.root))
-    assert out["code"] == 0 and out["heavy"] == [], out  # neither torch nor scipy
+    assert out["code"] == 0 and set(out["heavy"]) <= {"scipy"}, out  # scipy: the intervals
