@@ -120,14 +120,24 @@ def attack(
 
 
 def run(
-    preset: str | Path, workspace: Where = None, executor: str = "local", part: Part = "all"
+    preset: str | Path,
+    workspace: Where = None,
+    executor: str = "local",
+    part: Part = "all",
+    complete: bool = False,
 ) -> list[UnitStatus]:
     """Run a preset (a name from presets/ or a YAML path): train its models and attack them with the
     executor ("local", "process", "ray"; workers and address are the context's). Units already
     stored are skipped, so a second call resumes. Returns every unit's status; units that failed
-    are listed, not raised."""
+    are listed, not raised. `complete`: afterwards, every stored attack of the preset's models is
+    extended to the largest sample count stored for its model and eval T (only the missing samples
+    are attacked), so that each row's worst case is on the samples of all its cells instead of
+    shrinking to the smallest attack (a preset that gives Square or CW fewer samples, say)."""
+    from .evaluate.fasteval import complete_runs
     from .sweep.executors import unit_table
 
+    if complete and part == "train":
+        raise HotbenchError("--complete needs attacks", "use it with `run` or `attack --preset`")
     path, spec = load(preset)
     ctx = _context(workspace)
     ctx.ws.ensure_writable()
@@ -135,7 +145,10 @@ def run(
         statuses = execute(spec, part, ctx, executor)
         if part != "train":  # the report's diagnostics, measured once and stored with the runs
             ids = set(spec.run_ids())
-            store_measurements(ctx, [r for r in ctx.ws.records() if r.run_id in ids])
+            records = [r for r in ctx.ws.records() if r.run_id in ids]
+            if complete:
+                complete_runs(ctx, records, [None])
+            store_measurements(ctx, records)
     if statuses:
         ctx.reporter.log(unit_table(statuses))
     ctx.reporter.log(f"preset {path.stem} ({part}): {summary(statuses)}")

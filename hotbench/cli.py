@@ -249,12 +249,12 @@ def _only_with_preset(
         )
 
 
-def _run_preset(name: str, part: Part, ctx: Context, executor: str) -> None:
+def _run_preset(name: str, part: Part, ctx: Context, executor: str, complete: bool = False) -> None:
     """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep
     executor; exit 2 if units failed (the others are stored: a re-run computes only these)."""
     from . import api
 
-    statuses = api.run(name, ctx, executor, part)
+    statuses = api.run(name, ctx, executor, part, complete)
     failed = [s for s in statuses if s.status.startswith("failed")]
     if failed:
         raise HotbenchError(
@@ -678,6 +678,17 @@ def run_cmd(
     force: Annotated[
         bool, typer.Option("--force", help="Recompute every unit even if stored.")
     ] = False,
+    complete: Annotated[
+        bool,
+        typer.Option(
+            "--complete",
+            help=(
+                "Then extend every stored attack of the preset's models to the largest sample"
+                " count stored for its model and eval T (only missing samples are attacked), so"
+                " each row's worst case covers all its cells."
+            ),
+        ),
+    ] = False,
     workspace: Workspace_ = None,
     device: Device = "auto",
     data_dir: DataDir = None,
@@ -694,7 +705,7 @@ def run_cmd(
     check_format(format)
     runs = Filters(run=load(preset)[1].run_ids())  # a bad preset fails before torch is imported
     ctx = _context(workspace, device, quiet, data_dir, download, force)
-    _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor)
+    _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor, complete)
     verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, runs), ctx.data_dir)  # its --data-dir
     width, color = _terminal(None)
     sys.stdout.write(render(ctx.ws, format, runs, verdicts, Layout(width, color=color)))

@@ -185,6 +185,43 @@ def test_1_attack_complete_extends_a_stored_attack_instead_of_shrinking(trained_
     assert cells and all(wc["robust_acc"] <= c for c in cells)
 
 
+def test_1_run_complete_extends_a_presets_smaller_attacks(tmp_path):
+    """A preset that gives one attack fewer samples (as the CPU reproductions do for Square and
+    CW) leaves its rows on mixed sample sets: `run --complete` attacks only the missing samples,
+    so every stored attack of the preset's models ends on the largest n and the row is unmarked."""
+    preset = tmp_path / "mixed.yaml"
+    preset.write_text(
+        "description: mixed sample counts\n"
+        "train: {datasets: [digits], acts: [none], temps: [1], epochs: 2, seed: 0}\n"
+        "attack:\n"
+        "  n_samples: 30\n"
+        "  attacks:\n"
+        "    - {method: fgsm, eps: [0.3]}\n"
+        "    - {method: pgd, eps: [0.3], steps: 3, n_samples: 12}\n"
+    )
+    ws = tmp_path / "ws"
+    r = runner.invoke(app, ["run", str(preset), "-w", str(ws), "-f", "csv", "-q"])
+    assert r.exit_code == 0, r.output
+    [rec] = Workspace(ws).records()
+    assert sorted(d["config"]["n_samples"] for d in Workspace(ws).load_results(rec.run_id)) == [
+        12,
+        30,
+    ]
+    assert "*" in render_report(Workspace(ws), "markdown")  # the row mixes sample sets
+    r = runner.invoke(app, ["run", str(preset), "-w", str(ws), "--complete", "-f", "csv", "-q"])
+    assert r.exit_code == 0, r.output
+    docs = Workspace(ws).load_results(rec.run_id)
+    pgd = [d for d in docs if d["config"]["method"] == "pgd" and d["config"]["n_samples"] == 30]
+    assert len(pgd) == 1 and pgd[0]["provenance"]["completed_from"]
+    assert len(pgd[0]["per_sample"]["index"]) == 30
+    [row] = [
+        line
+        for line in render_report(Workspace(ws), "markdown").splitlines()
+        if line.startswith("| digits")
+    ]
+    assert "*" not in row and "n=" not in row
+
+
 # ---- 2. verdicts from measurements only; the data location is remembered ------------------------
 def test_2_mnist_data_dir_is_remembered_and_a_move_is_one_line(tmp_path, monkeypatch):
     data = tmp_path / "d"
