@@ -363,14 +363,16 @@ def test_yaml_alias_bomb_is_bounded_and_its_message_short(tmp_path):
 
 
 def test_wrongly_typed_large_value_is_quoted_short(tmp_path):
-    # below the size bound but far too large to print: the message quotes a bounded excerpt
-    text = "bomb:\n" + "\n".join("  " + ln for ln in alias_bomb(4).splitlines()) + "\n"
-    text += PRESET.format(epochs="*a4", seed=0, method="fgsm", params="{}").replace(
-        "train:", "x: 1\ntrain:"
-    )
-    result, _ = run_preset(tmp_path, text.replace("bomb:\n", "").replace("x: 1\n", ""))
-    line = one_line_error(result, "p.yaml")
-    assert len(line) < 400
+    """A value of the wrong type that is far too large to print (a 3,000-number list where epochs
+    wants one integer; well under the size and alias bounds) is named by its key and quoted as a
+    bounded excerpt. (This test used to build an indented alias block that made the YAML itself
+    invalid, so it passed on the syntax error without ever reaching the type check.)"""
+    big = "[" + ", ".join(str(i) for i in range(3000)) + "]"
+    text = PRESET.format(epochs=big, seed=0, method="fgsm", params="{}")
+    result, ws = run_preset(tmp_path, text)
+    line = one_line_error(result, "p.yaml", "train.epochs", "[0, 1, 2", "...")
+    assert len(line) < 400 and "2999" not in line
+    assert not ws.exists()
 
 
 @pytest.mark.parametrize(
