@@ -645,6 +645,11 @@ def report(
     for path in (output, plot, plot_eps, save_baseline):
         if path is not None:
             output_target(path)  # so does a folder, a device, or a FIFO
+    if save_baseline is not None and str(save_baseline) == "-" and str(output or "-") == "-":
+        raise HotbenchError(
+            "the report and the baseline would both go to stdout",
+            "pass -o FILE for the report, or a file for --save-baseline",
+        )
     gates = prepare(baseline, tolerance, fail_under, save_baseline, direction)
     ws = Workspace(workspace)
     verdicts = report_verdicts(ws, select_runs(ws, filters), data_dir)

@@ -207,6 +207,18 @@ def test_output_dash_is_stdout(reported_ws, tmp_path, monkeypatch):
     assert not (tmp_path / "-").exists()
 
 
+def test_report_and_baseline_never_share_stdout(reported_ws, tmp_path):
+    """`--save-baseline -` with the report also on stdout would interleave two documents on one
+    stream (a JSON reader sees neither): refused before any work; with the report in a file the
+    baseline alone is stdout."""
+    for args in (["--save-baseline", "-"], ["-o", "-", "--save-baseline", "-"]):
+        one_line_error(report(reported_ws, "-f", "json", *args), "both go to stdout", "-o FILE")
+    result = report(reported_ws, "-o", str(tmp_path / "r.txt"), "--save-baseline", "-")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["schema_version"] == 2
+    assert (tmp_path / "r.txt").read_text()
+
+
 def test_output_to_a_directory_is_refused(reported_ws, tmp_path):
     one_line_error(report(reported_ws, "-o", str(tmp_path)), "is a directory", "pass a file path")
     assert tmp_path.is_dir()
