@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..context import Context
-from ..errors import HotbenchError
+from ..errors import HotbenchError, warn
 from .driver import Driver, Job, Outcome, error_line, init_worker, run_job
 from .plan import Plan, UnitStatus
 
@@ -53,8 +53,14 @@ def _sigint_ignored() -> Iterator[None]:
 
 def pool_devices(device: torch.device, workers: int) -> list[str]:
     """One device per worker: every visible GPU round-robin for `cuda` (cuda:N pins all to N), else
-    `device`."""
+    `device`. More workers than GPUs is allowed but warned about: on one H100, three workers made
+    each attack unit about 20 times slower than one (docs/performance.md, issue 18)."""
     n = torch.cuda.device_count() if device.type == "cuda" and device.index is None else 0
+    if device.type == "cuda" and workers > max(n, 1):
+        warn(
+            f"{workers} workers share {max(n, 1)} GPU(s): attack units ran about 20x slower with"
+            " three workers on one GPU than with one (pass --workers with at most one per GPU)"
+        )
     if n > 0:
         return [f"cuda:{i % n}" for i in range(workers)]
     return [str(device)] * workers

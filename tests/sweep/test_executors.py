@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from hotbench.cli import app
 from hotbench.config import AttackConfig, TrainConfig
 from hotbench.context import Context
-from hotbench.errors import HotbenchError
+from hotbench.errors import HotbenchError, reset_warnings
 from hotbench.progress import Reporter
 from hotbench.store import Workspace
 from hotbench.sweep import Plan, UnitStatus, pool, run_plan
@@ -134,6 +134,20 @@ def test_pool_devices_round_robin_over_gpus(monkeypatch):
     assert pool.pool_devices(torch.device("cuda"), 3) == ["cuda:0", "cuda:1", "cuda:0"]
     assert pool.pool_devices(torch.device("cuda:1"), 2) == ["cuda:1", "cuda:1"]  # asked for one GPU
     assert pool.pool_devices(CPU, 2) == ["cpu", "cpu"]
+
+
+def test_more_workers_than_gpus_is_warned_about(monkeypatch, capsys):
+    """Measured on an H100 (docs/performance.md): three workers on the one GPU made each attack
+    unit about 20 times slower than one. Allowed, but said once; one worker per GPU and CPU workers
+    are not warned about."""
+    reset_warnings()
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    pool.pool_devices(torch.device("cuda"), 2)
+    pool.pool_devices(CPU, 4)
+    assert "warning" not in capsys.readouterr().err
+    pool.pool_devices(torch.device("cuda"), 3)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "3 workers share 2 GPU(s)" in err and "--workers" in err
 
 
 # ---- process pool --------------------------------------------------------------------------------
