@@ -521,15 +521,21 @@ def check_restarts(
 
 
 def reference_budget(
-    results: list[StoredResult], th: Thresholds = THRESHOLDS
+    results: list[StoredResult], th: Thresholds = THRESHOLDS, train_eps: float | None = None
 ) -> tuple[str, float] | None:
-    """The budget the verdict speaks about: Linf (else L2) below the large-eps probe, with the most
-    results."""
+    """The budget the verdict speaks about: for an adversarially trained model (`train_eps`), its
+    training eps where it was attacked there: the claim such a defense makes (a PGD-AT model at
+    eps 0.1 makes none at 0.3, where it is broken like any other). Otherwise Linf (else L2) below
+    the large-eps probe, with the most results (ties: the larger eps)."""
     options = [
         (n, e) for n, e in budgets(results) if not (n == "Linf" and e >= th.large_eps)
     ] or budgets(results)
     if not options:
         return None
+    if train_eps is not None:
+        for b in options:
+            if b[0] == "Linf" and math.isclose(b[1], train_eps):
+                return b
     count = {b: sum(1 for r in results if (r.threat, r.config.eps) == b) for b in options}
     return max(options, key=lambda b: (b[0] == "Linf", count[b], b[1]))
 
@@ -780,7 +786,7 @@ def diagnose_run(
     thresholds are THRESHOLDS."""
     ws, th = ctx.ws, THRESHOLDS
     results = load_stored(ws, record.run_id, eval_temp)
-    ref = reference_budget(results, th)
+    ref = reference_budget(results, th, record.config.resolved().train_eps)
     if eps is not None:
         ref = ("Linf", float(eps))
     n = n_samples or max((r.index.size for r in results), default=None)

@@ -318,3 +318,20 @@ def test_gradient_health_and_saturation_on_the_trained_models(trained_ws):
     sat = dg.saturation(tanh, test.x, 1.0)
     assert sat["at_bound_frac"] > 0.5 and dg.check_saturation(sat).fired
     assert dg.saturation(none, test.x, 1.0) == {"at_bound_frac": None, "tie_frac": 0.0}
+
+
+def test_an_adversarially_trained_model_is_judged_at_its_training_eps():
+    """The budget with the most results decides for an undefended or temperature model (ties: the
+    larger eps), but a PGD-AT model trained at eps 0.1 claims robustness at 0.1 only: with more
+    results at 0.3 (where it is broken like any model) its verdict still speaks about 0.1, where
+    it was attacked. Before, a preset with its masking checks at 0.3 called it not robust there."""
+    results = [_res(m, 0.9, eps=0.1) for m in ("fgsm", "pgd")] + [
+        _res(m, 0.0, eps=0.3) for m in ("fgsm", "pgd", "square")
+    ]
+    assert dg.reference_budget(results) == ("Linf", 0.3)
+    assert dg.reference_budget(results, train_eps=0.1) == ("Linf", 0.1)
+    # never a budget it was not attacked at
+    assert dg.reference_budget(results, train_eps=0.2) == ("Linf", 0.3)
+    # a tie in count goes to the larger eps
+    tie = [_res("pgd", 0.9, eps=0.1), _res("pgd", 0.0, eps=0.3)]
+    assert dg.reference_budget(tie) == ("Linf", 0.3)
