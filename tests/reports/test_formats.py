@@ -129,9 +129,8 @@ def test_html_is_one_self_contained_page_with_table_and_plot(results_ws, tmp_pat
 def test_html_reads_on_a_laptop_and_a_phone(results_ws):
     """No table can push the page wider than the screen: each scrolls in its own box with its first
     column sticky; the viewport meta (a phone drew the page at desktop width, 27% zoom); verdicts
-    as coloured badges in the table and above their evidence. (The issue's headless-browser check
-    needs Chromium and playwright, which this machine lacks: this checks the markup they would
-    measure.)"""
+    as coloured badges in the table and above their evidence. This checks the markup;
+    tests/reports/test_browser.py measures the page in headless Chromium."""
     page = render_report(results_ws, "html")
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     tables = page.count("<table>")
