@@ -547,7 +547,8 @@ def terminal_report(
     )
     for part in parts:
         console.print(part)
-    console.print(Text(CAPTION.capitalize() + ".", style="dim"))
+    # not str.capitalize(), which lowercases the rest ("95% wilson interval")
+    console.print(Text(CAPTION[:1].upper() + CAPTION[1:] + ".", style="dim"))
     for line in evidence:
         indent = len(line) - len(line.lstrip())
         console.print(

@@ -5,10 +5,15 @@ keeps the robust and verdict columns; `wide` is the single natural-width table."
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
+from typer.testing import CliRunner
 
+from hotbench.cli import app
 from hotbench.evaluate.diagnose import BROKEN_BY, VERDICT
+from hotbench.reports.records import flat_records
 from hotbench.reports.tables import (
     MIN_NORM,
     Row,
@@ -57,7 +62,7 @@ def tokens(text: str) -> list[str]:
 def test_every_line_fits_and_every_number_is_whole(width):
     text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, width)
     lines = text.splitlines()
-    assert max(len(line) for line in lines) <= width
+    assert max(cell_len(line) for line in lines) <= width  # cells on screen, not code points
     assert "…" not in text  # rich's ellipsis: a cut cell
     found = tokens(text)
     for r in rows():
@@ -114,3 +119,45 @@ def test_wide_is_one_table_at_its_natural_width():
     text = rich_table(rows(), COLUMNS, EVIDENCE)
     header = next(line for line in text.splitlines() if "fgsm ε=0.1" in line)
     assert all(c in header for c in ("apgd-dlr@z ε=0.3", "robust L2 ε=0.5", VERDICT))
+
+
+CAPTURE = Path(__file__).parents[2] / "docs" / "terminal-100.txt"
+
+
+def assert_fits_whole(text: str, width: int, numbers: list[str]) -> None:
+    """Every line is at most `width` terminal cells, nothing is cut with an ellipsis, and each of
+    `numbers` (an accuracy with its interval, `0.910 ±0.073`) appears whole on one line."""
+    lines = text.splitlines()
+    assert max(cell_len(line) for line in lines) <= width
+    assert "…" not in text
+    for num in numbers:
+        assert any(num in line for line in lines), num
+
+
+def test_the_command_at_100_columns_fits_with_every_number_whole(results_ws):
+    """`COLUMNS=100 hotbench report` on a real workspace (the README's capture is this at 100):
+    the accuracy of every stored result, with its interval, is on one line."""
+    r = CliRunner().invoke(app, ["report", "-w", str(results_ws.root)], env={"COLUMNS": "100"})
+    assert r.exit_code == 0, r.output
+    records = flat_records(results_ws)
+    numbers = [fmt_acc(x["adv_acc"], (x["adv_ci_low"], x["adv_ci_high"])) for x in records]
+    numbers += [fmt_acc(x["clean_acc"], (x["clean_ci_low"], x["clean_ci_high"])) for x in records]
+    assert_fits_whole(r.stdout, 100, numbers)
+    assert "verdict" in r.stdout and "95% Wilson interval" in r.stdout  # not str.capitalize()'d
+
+
+def test_committed_capture_fits_100_columns():
+    """docs/terminal-100.txt, shown in the README, is what its command printed: 100 columns wide
+    and every accuracy of its table whole."""
+    text = CAPTURE.read_text(encoding="utf-8")
+    acc = r"\d\.\d{3} ±\d\.\d{3}"
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.rstrip().endswith(tuple(VERDICTS)) and not line.startswith("verdict of")
+    ]
+    assert len(rows) == 9  # ci-smoke: 3 (model, eval T) rows in each of 3 panels
+    for row in rows:  # clean, the attack, robust: each whole on its row's line
+        assert len(re.findall(acc, row)) == 3, row
+    assert_fits_whole(text, 100, re.findall(acc, text))
+    assert max(cell_len(line) for line in text.splitlines()) == 100  # rendered at 100, not less
