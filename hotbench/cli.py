@@ -536,7 +536,7 @@ def report(
         Path | None,
         typer.Option(
             "--plot",
-            help="Also write accuracy vs training temperature to FILE.png or FILE.svg.",
+            help="Also write accuracy vs training temperature to FILE (.png, .svg or .pdf).",
             show_default="no plot",
         ),
     ] = None,
@@ -544,7 +544,10 @@ def report(
         Path | None,
         typer.Option(
             "--plot-eps",
-            help="Also write accuracy vs eps (attacks run at several eps) to FILE.png or FILE.svg.",
+            help=(
+                "Also write accuracy vs eps (attacks run at several eps) to FILE (.png, .svg or"
+                " .pdf)."
+            ),
             show_default="no plot",
         ),
     ] = None,
@@ -554,7 +557,7 @@ def report(
             "--plot-defenses",
             help=(
                 "Also write every model's worst case side by side at each eps (defenses compared)"
-                " to FILE.png or FILE.svg."
+                " to FILE (.png, .svg or .pdf)."
             ),
             show_default="no plot",
         ),

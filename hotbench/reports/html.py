@@ -15,7 +15,7 @@ from ..evaluate.diagnose import BROKEN_BY, VERDICT
 from ..stats import fmt_acc
 from ..store import Workspace
 from ..version import __version__
-from .plots import eps_sweeps, plot_vs_eps, plot_vs_temperature
+from .plots import eps_sweeps, min_norm_curves, plot_vs_eps, plot_vs_temperature
 from .records import Filters, flat_records, worst_case_records
 from .tables import CAPTION, HEAD, TEXT_HEAD, cells, pivot
 
@@ -179,7 +179,9 @@ def render_html(
         parts += [
             "<h2>Accuracy against training temperature</h2>",
             _img(
-                plot_vs_temperature(records, fmt="png", robust=robust),
+                plot_vs_temperature(
+                    records, fmt="png", robust=robust, curves=min_norm_curves(ws, records, filters)
+                ),
                 "accuracy vs training temperature",
             ),
         ]

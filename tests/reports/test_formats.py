@@ -164,9 +164,10 @@ def test_temperature_plot_is_a_valid_image(results_ws, tmp_path, suffix):
         # titles, axis labels and the legend are in the file (matplotlib writes text as paths +
         # comments)
         for needle in (
-            "training temperature T",
+            "training temperature T (log scale)",
             "accuracy",
-            "fgsm ε=0.3",
+            "deployed output's gradient (paper)",  # a legend group, one entry per attack
+            "fgsm",
             "eval T = 1",
             "robust (worst case)",
         ):
@@ -202,7 +203,8 @@ def test_plot_rejects_unknown_extension_before_writing_anything(results_ws, tmp_
         str(tmp_path / "p.jpg"),
     )
     assert r.exit_code == 2
-    assert r.stderr.strip().count("\n") == 0 and "'.jpg'" in r.stderr and ".png or .svg" in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "'.jpg'" in r.stderr
+    assert ".png, .svg or .pdf" in r.stderr
     assert not out.exists() and not (tmp_path / "p.jpg").exists()
 
 
