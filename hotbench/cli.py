@@ -54,6 +54,7 @@ Examples:
   hotbench report                    worst case and verdict per model
   hotbench report -f html -o r.html  also json, csv, markdown, latex
   hotbench diagnose --eval-temp 1    the gradient-masking evidence
+  hotbench compare a.json b.json     what moved between two result files
 
 `hotbench COMMAND -h` shows a command's options and their defaults.
 """
@@ -669,6 +670,42 @@ def report(
         write_report_plots(ws, filters, plot, plot_eps, plot_defenses)
     if outcome is not None and (code := finish(outcome)):
         raise typer.Exit(code)
+
+
+@cli_command("compare")
+def compare_cmd(
+    a: Annotated[
+        Path,
+        typer.Argument(
+            help="Results document A (`report --format json` or `--save-baseline`).",
+            show_default=False,
+        ),
+    ],
+    b: Annotated[
+        Path,
+        typer.Argument(help="Results document B, compared with A (B - A).", show_default=False),
+    ],
+    format: Annotated[
+        str,
+        typer.Option("--format", "-f", help="table (for a terminal), json, csv or markdown."),
+    ] = "table",
+) -> None:
+    """Compare two results documents, for people: per record matched by (run_id, attack_id) and
+    per worst case (run_id, robust_id), A and B with their 95% intervals and n, B - A, Fisher's
+    exact p and a flag where the intervals do not overlap; records only in A or only in B listed.
+    No exit code rides on the differences: the CI gate is `report --baseline`."""
+    from .reports.compare import check_compare_format, compare_files, notes, render, table
+
+    check_compare_format(format)
+    rows = compare_files(a, b)
+    names = (str(a), str(b))
+    if format == "table":
+        width, color = _terminal(None)
+        console = Console(highlight=False, width=width, no_color=not color)
+        console.print(table(rows, names))
+        console.print(notes(rows), markup=False)
+        return
+    sys.stdout.write(render(rows, format, names))
 
 
 @cli_command("run")

@@ -158,6 +158,22 @@ def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
     return Paired(int(ra.size), int(ra.sum()), int(rb.sum()), a_only, b_only, p)
 
 
+def fisher(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
+    """Two-sided Fisher exact test of k_a of n_a against k_b of n_b (scipy.stats.fisher_exact):
+    the exact test that counts alone allow, for `hotbench compare` of two results documents.
+
+    It treats the two accuracies as independent samples. Documents carry counts, not the
+    per-sample outcomes the paired McNemar test (`mcnemar`) needs; on the same samples, whose
+    outcomes under two runs of one model are positively correlated, ignoring the pairing makes
+    the test conservative (a larger p), never a false alarm. NaN when either n is 0."""
+    if n_a <= 0 or n_b <= 0:
+        return float("nan")
+    from scipy.stats import fisher_exact
+
+    table = [[int(k_a), int(n_a) - int(k_a)], [int(k_b), int(n_b) - int(k_b)]]
+    return float(fisher_exact(table).pvalue)
+
+
 def fmt_p(p: float) -> str:
     """A p-value for an evidence line: `p < 1e-6`, `p = 0.003`."""
     if p < 1e-6:

@@ -103,35 +103,37 @@ class GateResult:
 
 
 # ---- reading and writing baselines ---------------------------------------------------------------
-def load_baseline(path: Path) -> dict[str, Any]:
-    """Read a baseline and check the parts the gate relies on; anything else is the user's to fix
-    (exit 2)."""
+def load_baseline(path: Path, what: str = "baseline") -> dict[str, Any]:
+    """Read a baseline (or, for `hotbench compare`, any results document: `what` names it in the
+    errors) and check the parts the gate relies on; anything else is the user's to fix (exit 2)."""
     fix = f"regenerate it with `hotbench report --save-baseline {path}`"
     try:
         doc = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise HotbenchError(
-            f"baseline '{path}' does not exist",
+            f"{what} '{path}' does not exist",
             f"create one with `hotbench report --save-baseline {path}`",
         ) from None
+    except IsADirectoryError:
+        raise HotbenchError(f"{what} '{path}' is a directory", "pass a results JSON file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HotbenchError(
-            f"baseline '{path}' is not readable JSON ({type(exc).__name__})", fix
+            f"{what} '{path}' is not readable JSON ({type(exc).__name__})", fix
         ) from None
     if not isinstance(doc, dict) or "schema_version" not in doc:
         raise HotbenchError(
-            f"baseline '{path}' is not a hotbench results document (no schema_version)", fix
+            f"{what} '{path}' is not a hotbench results document (no schema_version)", fix
         )
     if doc["schema_version"] != SCHEMA_VERSION:
         raise HotbenchError(
-            f"baseline '{path}' has schema_version {doc['schema_version']!r}, this hotbench reads"
+            f"{what} '{path}' has schema_version {doc['schema_version']!r}, this hotbench reads"
             f" {SCHEMA_VERSION} (docs/results-schema.md)",
             f"regenerate it: hotbench run PRESET --workspace WS, then hotbench report --workspace"
             f" WS --preset PRESET --save-baseline {path}",
         )
     records = doc.get("records")
     if not isinstance(records, list):
-        raise HotbenchError(f"baseline '{path}' has no 'records' list", fix)
+        raise HotbenchError(f"{what} '{path}' has no 'records' list", fix)
     for i, r in enumerate(records + doc.get("robust", [])):
         need = (
             ("run_id", "robust_id", ROBUST_METRIC)
@@ -140,7 +142,7 @@ def load_baseline(path: Path) -> dict[str, Any]:
         )
         missing = [k for k in need if k not in r]
         if missing:
-            raise HotbenchError(f"baseline '{path}': record {i} lacks {', '.join(missing)}", fix)
+            raise HotbenchError(f"{what} '{path}': record {i} lacks {', '.join(missing)}", fix)
     return doc
 
 
@@ -169,7 +171,7 @@ def filter_records(doc: dict[str, Any], filters) -> dict[str, Any]:
 
 
 # ---- comparing -----------------------------------------------------------------------------------
-def _describe(r: dict[str, Any]) -> str:
+def describe(r: dict[str, Any]) -> str:
     what = r.get("label") or f"worst case {r.get('threat_model') or ''} ε={r.get('eps')}".strip()
     t = r.get("train_temp")
     e = r.get("eval_temp")
@@ -181,7 +183,7 @@ def _describe(r: dict[str, Any]) -> str:
     return f"{model} @T={e:g} {what}" if isinstance(e, (int, float)) else f"{model} {what}"
 
 
-def _items(doc: dict[str, Any]) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
+def items(doc: dict[str, Any]) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
     """key -> (record, metrics to gate). Attack records gate clean and adversarial accuracy,
     worst-case records their robust accuracy."""
     out: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
@@ -250,14 +252,14 @@ def compare(
     """
     tolerance = parse_tolerance(tolerance)
     check_direction(direction)
-    base, now = _items(baseline), _items(current)
+    base, now = items(baseline), items(current)
     result = GateResult(tolerance=tolerance, direction=direction)
     for key, (rb, metrics) in base.items():
         rn = now.get(key, (None, ()))[0]
         for m in metrics:
             b = _num(rb.get(m))
             if rn is None:
-                result.checks.append(Comparison(key, _describe(rb), m, b, None, MISSING))
+                result.checks.append(Comparison(key, describe(rb), m, b, None, MISSING))
                 continue
             n = _num(rn.get(m))
             tol = _allowed(tolerance, rb, rn)
@@ -274,11 +276,11 @@ def compare(
                 status = RISE
             else:
                 status = OK
-            result.checks.append(Comparison(key, _describe(rn), m, b, n, status, tol))
+            result.checks.append(Comparison(key, describe(rn), m, b, n, status, tol))
     for key, (rn, metrics) in now.items():
         if key not in base:
             result.checks.extend(
-                Comparison(key, _describe(rn), m, None, _num(rn.get(m)), NEW) for m in metrics
+                Comparison(key, describe(rn), m, None, _num(rn.get(m)), NEW) for m in metrics
             )
     return result
 
@@ -349,7 +351,7 @@ def check_thresholds(doc: dict[str, Any], thresholds: list[Threshold]) -> GateRe
             result.checks.append(
                 Comparison(
                     f"{r['run_id']}/{r[id_key]}",
-                    _describe(r),
+                    describe(r),
                     f"{th.metric} >= {th.value:g}",
                     th.value,
                     n,
