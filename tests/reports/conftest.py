@@ -27,10 +27,12 @@ def populate(ws, configs=CHEAP, eval_temps=(None, 1.0)):
     return ws
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def results_root(_trained_root, tmp_path_factory) -> Path:
-    """The session's trained models with CHEAP results, attacked once per module (seconds under
-    load)."""
+    """The session's trained models with CHEAP results, attacked once per session. Tests get a
+    private copy (`results_ws`) or only read it (a report writes nothing into the workspace), so
+    one copy serves every module; attacking it once per module cost each report test file a few
+    seconds, more under load."""
     root = tmp_path_factory.mktemp("results")
     shutil.copytree(_trained_root, root, dirs_exist_ok=True)
     populate(Workspace(root))
