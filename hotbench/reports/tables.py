@@ -279,15 +279,8 @@ def latex_table(rows: list[Row], columns: list[str]) -> str:
     align = "".join("l" if h in TEXT_HEAD or h in (BROKEN_BY, VERDICT) else "r" for h in head)
     body = []
     for r in rows:
-        fixed = [
-            r.dataset,
-            r.defense,
-            r.act + (" *" if r.mixed else ""),
-            f"{r.train_temp:g}",
-            f"{r.eval_temp:g}",
-            "--" if r.n_samples is None else str(r.n_samples),
-        ]
-        line = [latex_escape(c) if c != "--" else c for c in fixed]
+        fixed = cells(r, [])[: len(HEAD) - 1]  # the text formats' key cells, without clean
+        line = ["--" if c == "-" else latex_escape(c) for c in fixed]
         line.append(
             latex_escape(r.notes["clean"])
             if "clean" in r.notes
