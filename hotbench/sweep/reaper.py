@@ -25,7 +25,7 @@ POLL_S = 0.5
 GRACE_S = 5.0
 
 
-def _stat(pid: int) -> list[str] | None:
+def proc_stat(pid: int) -> list[str] | None:
     """Fields of /proc/PID/stat after the command name (index 0 = state), or None if gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -37,12 +37,12 @@ def _stat(pid: int) -> list[str] | None:
 def start_time(pid: int) -> str | None:
     """The process's start time in clock ticks: with the pid, it names one process (pids are
     reused)."""
-    fields = _stat(pid)
+    fields = proc_stat(pid)
     return fields[19] if fields else None
 
 
 def alive(pid: int, started: str | None = None) -> bool:
-    fields = _stat(pid)
+    fields = proc_stat(pid)
     if fields is None or fields[0] in ("Z", "X"):
         return False
     return started is None or fields[19] == started

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from hotbench.sweep.reaper import proc_stat
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 # long enough to be caught mid-way by a signal
@@ -33,19 +35,11 @@ attack:
 """
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
 def session_members(sid: int) -> list[int]:
     """Live (not zombie) processes of session `sid`, the driver's (the reaper is in its own)."""
     out = []
     for d in Path("/proc").iterdir():
-        if d.name.isdigit() and (f := _stat(int(d.name))) is not None:
+        if d.name.isdigit() and (f := proc_stat(int(d.name))) is not None:
             if int(f[3]) == sid and f[0] not in ("Z", "X"):
                 out.append(int(d.name))
     return out
@@ -68,7 +62,7 @@ def descendants(pid: int) -> set[int]:
 
 
 def alive(pids) -> list[int]:
-    return [p for p in pids if (f := _stat(p)) is not None and f[0] not in ("Z", "X")]
+    return [p for p in pids if (f := proc_stat(p)) is not None and f[0] not in ("Z", "X")]
 
 
 def start(tmp_path: Path, *extra: str) -> subprocess.Popen:
@@ -145,7 +139,7 @@ def test_ray_driver_killed_with_sigkill_leaves_no_ray_process(tmp_path):
         while alive(spawned) and time.monotonic() < deadline:
             time.sleep(0.5)
         left = alive(spawned)
-        names = [Path(f"/proc/{p}/comm").read_text().strip() for p in left if _stat(p)]
+        names = [Path(f"/proc/{p}/comm").read_text().strip() for p in left if proc_stat(p)]
         assert left == [], f"Ray processes outlived the driver: {names}"
     finally:
         for p in alive(descendants(proc.pid)):
