@@ -483,7 +483,7 @@ def attack(
         load(preset)  # a bad preset fails before torch is imported
         ctx = _context(workspace, device, quiet, data_dir, download, force)
         return _run_preset(
-            preset, "attack", replace(ctx, workers=workers, address=address), executor
+            preset, "attack", replace(ctx, workers=workers, address=address), executor, complete
         )
     request = AttackRequest(
         methods=method or [],

@@ -185,7 +185,8 @@ def test_1_attack_complete_extends_a_stored_attack_instead_of_shrinking(trained_
     assert cells and all(wc["robust_acc"] <= c for c in cells)
 
 
-def test_1_run_complete_extends_a_presets_smaller_attacks(tmp_path):
+@pytest.mark.parametrize("command", [["run"], ["attack", "--preset"]])
+def test_1_run_complete_extends_a_presets_smaller_attacks(tmp_path, command):
     """A preset that gives one attack fewer samples (as the CPU reproductions do for Square and
     CW) leaves its rows on mixed sample sets: `run --complete` attacks only the missing samples,
     so every stored attack of the preset's models ends on the largest n and the row is unmarked."""
@@ -208,7 +209,8 @@ def test_1_run_complete_extends_a_presets_smaller_attacks(tmp_path):
         30,
     ]
     assert "*" in render_report(Workspace(ws), "markdown")  # the row mixes sample sets
-    r = runner.invoke(app, ["run", str(preset), "-w", str(ws), "--complete", "-f", "csv", "-q"])
+    complete = [*command, str(preset), "-w", str(ws), "--complete", "-q"]
+    r = runner.invoke(app, complete + (["-f", "csv"] if command == ["run"] else []))
     assert r.exit_code == 0, r.output
     docs = Workspace(ws).load_results(rec.run_id)
     pgd = [d for d in docs if d["config"]["method"] == "pgd" and d["config"]["n_samples"] == 30]
