@@ -127,6 +127,10 @@ def cli_command(*args, **kwargs):
                 stderr.print(
                     "interrupted: finished results are kept; run the same command again to resume"
                 )
+                if _PROCESS["standalone"] and "ray" in sys.modules:  # the ray executor ran
+                    from .sweep.ray import exit_now
+
+                    exit_now(130)
                 raise typer.Exit(130) from None
 
         return app.command(*args, **kwargs)(wrapper)
@@ -236,8 +240,9 @@ def _context(
     return Context.create(workspace, device, quiet, data_dir, download, force)
 
 
-# Set by main(): this process is the `hotbench` command, whose threads _context sets.
-_PROCESS = {"set_threads": False}
+# Set by main(): this process is the `hotbench` command, whose threads _context sets, and which may
+# end itself (os._exit) where a command invoked in-process (tests, a notebook) must return.
+_PROCESS = {"set_threads": False, "standalone": False}
 
 
 def _only_with_preset(
@@ -957,6 +962,7 @@ def main() -> None:
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
     _PROCESS["set_threads"] = True
+    _PROCESS["standalone"] = True
     app()
 
 

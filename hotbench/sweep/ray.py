@@ -7,10 +7,12 @@ Ray places each task (`num_gpus=1` when the cluster has GPUs) and resubmits a ta
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, NoReturn
 
 import torch
 
@@ -135,28 +137,49 @@ def run_ray(plan: Plan, ctx: Context) -> list[UnitStatus]:
     Ray instance this process already started, else a fresh local one (stopped again at the end)."""
     ray = import_ray()
     started = False
-    if not ray.is_initialized():
-        check_reachable(ctx.address)
-        # Worker logs stay on the workers (a unit's error comes back with its status); no dashboard
-        # for a throw-away local instance (an existing cluster keeps its own).
-        extra = {"include_dashboard": False} if ctx.address is None else {}
-        level = logging.ERROR if ctx.reporter.quiet else logging.WARNING
-        try:
-            with _quiet_ray(ctx.reporter.quiet):
-                ray.init(address=ctx.address, log_to_driver=False, logging_level=level, **extra)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise HotbenchError(
-                f"cannot connect to Ray at '{ctx.address}': {error_line(exc)}",
-                "check --address (e.g. auto on a cluster node, or ray://HEAD:10001)",
-            ) from None
-        started = True
-    # a local instance we started must not outlive us, even if this process is SIGKILLed
-    watchdog = reaper.start() if started and ctx.address is None else None
+    watchdog = None
     try:
+        if not ray.is_initialized():
+            check_reachable(ctx.address)
+            # a local instance we start must not outlive us, even if this process is SIGKILLed or
+            # interrupted inside ray.init: the watchdog comes first, Ray's processes carry its mark
+            watchdog = reaper.start() if ctx.address is None else None
+            # Worker logs stay on the workers (a unit's error comes back with its status); no
+            # dashboard for a throw-away local instance (an existing cluster keeps its own).
+            extra = {"include_dashboard": False} if ctx.address is None else {}
+            level = logging.ERROR if ctx.reporter.quiet else logging.WARNING
+            try:
+                with _quiet_ray(ctx.reporter.quiet), _marking(watchdog):
+                    ray.init(address=ctx.address, log_to_driver=False, logging_level=level, **extra)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise HotbenchError(
+                    f"cannot connect to Ray at '{ctx.address}': {error_line(exc)}",
+                    "check --address (e.g. auto on a cluster node, or ray://HEAD:10001)",
+                ) from None
+            started = True
         return Driver(plan, ctx, RayBackend(ray, ctx.device)).run()
     finally:
         if started:
             ray.shutdown()
-        if watchdog is not None:
-            watchdog.terminate()
-            watchdog.wait()
+        reaper.finish(watchdog)  # stops whatever Ray left running: its agents, a half-done init
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process without Python's teardown, after Ctrl-C in a command that ran Ray.
+
+    The terminal's Ctrl-C reaches raylet too, which may die before the driver's `ray.shutdown()`;
+    Ray's core worker then crashes (SIGSEGV) when it is destroyed at interpreter exit, turning exit
+    code 130 into -11. By now the results are on disk (every write is atomic), Ray is shut down and
+    its leftovers stopped (`run_ray`'s `finally`): only the output streams need flushing.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    logging.shutdown()
+    os._exit(code)
+
+
+def _marking(watchdog: reaper.Watchdog | None) -> AbstractContextManager[None]:
+    return watchdog.marking() if watchdog is not None else nullcontext()

@@ -119,11 +119,6 @@ def test_ctrl_c_with_the_process_executor_is_one_line_and_leaves_no_process(tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 17): Ray's DashboardAgent and RuntimeEnvAgent outlive the driver; the"
-    " watchdog (sweep/reaper.py) does not stop them yet",
-)
 def test_ray_driver_killed_with_sigkill_leaves_no_ray_process(tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'hotbench[ray]')")
     proc = start(tmp_path, "--executor", "ray")
@@ -147,11 +142,6 @@ def test_ray_driver_killed_with_sigkill_leaves_no_ray_process(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 17): Ray's DashboardAgent and RuntimeEnvAgent outlive the driver; the"
-    " watchdog (sweep/reaper.py) does not stop them yet",
-)
 def test_ctrl_c_with_the_ray_executor_is_one_line_and_leaves_no_process(tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'hotbench[ray]')")
     proc = start(tmp_path, "--executor", "ray")

@@ -6,6 +6,7 @@ stored work.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -291,6 +292,9 @@ def test_parts_and_report_of_a_preset(tmp_path):
 
 
 def test_interrupted_preset_resumes_without_redoing_work(tmp_path, monkeypatch):
+    # Ray imported by an earlier test of this process: a command invoked in-process must still
+    # return its exit code, not end the caller's process (the `hotbench` process does, after Ray)
+    monkeypatch.setitem(sys.modules, "ray", sys.modules.get("ray", object()))
     path = str(write(tmp_path, TINY))
     # reference: an uninterrupted run in another workspace
     ref = tmp_path / "ref"
