@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -225,14 +226,20 @@ class Workspace:
     def run_dir(self, run_id: str) -> Path:
         return self.runs / run_id
 
+    def lock_path(self, run_id: str) -> Path:
+        """Run locks live in runs/.locks, not in the run folder: a command that fails before it
+        stores anything (disk full, a diverged training) leaves no empty run folder behind, and
+        the lock file is never deleted (a process waiting on a deleted lock file would hold a lock
+        no one else sees)."""
+        return self.runs / ".locks" / f"{run_id}.lock"
+
     @contextmanager
     def lock(self, run_id: str, timeout: float = -1) -> Iterator[None]:
-        """Exclusive lock on one run directory, so that parallel sweeps never write the same
-        files."""
-        d = self.run_dir(run_id)
-        lock = FileLock(str(d / ".lock"), timeout=timeout)
+        """Exclusive lock on one run, so that parallel sweeps never write the same files."""
+        path = self.lock_path(run_id)
+        lock = FileLock(str(path), timeout=timeout)
         try:
-            d.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
             raise HotbenchError(
@@ -240,7 +247,7 @@ class Workspace:
             ) from None
         except OSError as exc:  # read-only storage, disk full, a folder that is a file
             raise write_error(
-                d / ".lock",
+                path,
                 exc,
                 "computing needs a writable workspace: pass --workspace with one (report and ls"
                 " read a read-only one)",
@@ -274,9 +281,6 @@ class Workspace:
         data = safetensors_bytes(state)
         digest = hashlib.sha256(data).hexdigest()
         old = self._stored_sha256(run_id)
-        atomic_write_bytes(d / WEIGHTS, data)
-        if old is not None and old != digest:
-            self._stamp_unmarked(d, old)
         doc = {
             "schema": RUN_SCHEMA,
             "run_id": run_id,
@@ -285,7 +289,16 @@ class Workspace:
             "provenance": {**provenance, "created": now()},
             "weights": {"file": WEIGHTS, "sha256": digest},
         }
-        return RunRecord(run_id, d, atomic_write_json(d / "run.json", doc))
+        created = not d.exists()
+        try:
+            atomic_write_bytes(d / WEIGHTS, data)
+            if old is not None and old != digest:
+                self._stamp_unmarked(d, old)
+            return RunRecord(run_id, d, atomic_write_json(d / "run.json", doc))
+        except BaseException:  # disk full, Ctrl-C: a new run's folder goes (the caller locks it)
+            if created:
+                shutil.rmtree(d, ignore_errors=True)
+            raise
 
     def _stored_sha256(self, run_id: str) -> str | None:
         """The weights hash run.json records now (None: no readable run.json)."""

@@ -29,7 +29,7 @@ def test_docs_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(example, "docs/python-api.md", "exec"), {"__name__": "docs_example"})
     out = capsys.readouterr().out
     ws = tmp_path / "hotbench-api-demo"
-    assert len(list((ws / "runs").iterdir())) == 2
+    assert len(list((ws / "runs").glob("[!.]*"))) == 2  # run folders; locks are in .locks
     verdicts = re.findall(
         r"^digits-tanh-T([\d.]+)-\w+ (robust|masking suspected|not robust) ", out, re.M
     )

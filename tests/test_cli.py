@@ -57,7 +57,7 @@ def test_train_sweep_and_reuse(tmp_path):
         "train", "-w", w, "--act", "sigmoid", "--temp", "1", "--temp", "10", "--epochs", "1", "-q"
     )
     assert r.exit_code == 0, r.output
-    runs = sorted(p.name for p in (tmp_path / "ws" / "runs").iterdir())
+    runs = sorted(p.name for p in (tmp_path / "ws" / "runs").glob("[!.]*"))  # not .locks
     assert (
         len(runs) == 2
         and runs[0].startswith("digits-sigmoid-T1-")
@@ -71,7 +71,7 @@ def test_workspace_defaults_to_hotbench_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOTBENCH_HOME", str(tmp_path / "home"))
     r = invoke("train", "--act", "none", "--temp", "1", "--epochs", "1", "-q")
     assert r.exit_code == 0, r.output
-    assert len(list((tmp_path / "home" / "runs").iterdir())) == 1
+    assert len(list((tmp_path / "home" / "runs").glob("[!.]*"))) == 1
 
 
 def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):

@@ -202,7 +202,7 @@ def test_cli_trains_pgd_at_with_progress_timing_and_config(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "trained digits-tanh-T50-pgd-at-" in r.output
-    (run,) = Workspace(w).runs.iterdir()
+    (run,) = Workspace(w).runs.glob("[!.]*")
     doc = json.loads((run / "run.json").read_text())
     assert doc["config"]["defense"] == "pgd-at" and doc["config"]["train_eps"] == 0.1
     assert doc["config"]["train_steps"] == 2 and doc["metrics"]["train_time_s"] > 0
@@ -223,7 +223,7 @@ def test_user_arch_is_wrapped_trained_recorded_and_importable(user_pkg, tmp_path
         "train", "-w", w, "--arch", arch, "--act", "tanh", "--temp", "10", "--epochs", "2", "-q"
     )
     assert r.exit_code == 0, r.output
-    (run,) = Workspace(w).runs.iterdir()
+    (run,) = Workspace(w).runs.glob("[!.]*")
     doc = json.loads((run / "run.json").read_text())
     assert doc["config"]["arch"] == arch
     src = doc["provenance"]["arch_source"]

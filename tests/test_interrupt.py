@@ -5,10 +5,10 @@
 - SIGINT stops cleanly: one message, exit code 130, no partial result.
 - Two processes on one workspace: the per-run lock makes one compute and the other reuse.
 
-"Mid-training" / "mid-attack" are detected without any test hook: the run's `.lock` file is created
-when a process enters the locked section that computes (and removed beforehand in the copied
-workspace), so once it exists the process is computing; the test then checks the process is still
-alive and no result exists yet before it kills.
+"Mid-training" / "mid-attack" are detected without any test hook: the run's lock file (in
+runs/.locks/) is created when a process enters the locked section that computes (and removed
+beforehand in the copied workspace), so once it exists the process is computing; the test then
+checks the process is still alive and no result exists yet before it kills.
 """
 
 from __future__ import annotations
@@ -132,13 +132,16 @@ def test_sigkill_mid_training_leaves_nothing_trusted_and_rerun_matches(tmp_path:
     run_dir = ws.run_dir(LONG_TRAIN.run_id)
 
     proc = hotbench(*train_args(LONG_TRAIN, ws.root, "-q"))
-    kill_while_computing(proc, run_dir / ".lock", run_dir / "run.json")
+    kill_while_computing(proc, ws.lock_path(LONG_TRAIN.run_id), run_dir / "run.json")
     rc, _, _ = finish(proc)
     assert rc == -signal.SIGKILL
     assert not ws.has_run(LONG_TRAIN.run_id) and ws.records() == []
 
+    assert not run_dir.exists(), "nothing was stored, yet a run folder was left"
+
     # What a kill during the final writes would leave: a stray temp file and weights without
     # run.json.
+    run_dir.mkdir(parents=True)
     (run_dir / ".model.interrupted.tmp").write_bytes(b"half a file")
     (run_dir / "model.safetensors").write_bytes(b"weights of unknown state")
     assert ws.records() == []
@@ -162,7 +165,7 @@ def test_sigkill_mid_attack_leaves_no_result_and_rerun_matches(
 ) -> None:
     run_id = TANH50.run_id
     record = trained_ws.load_record(run_id)
-    lock = trained_ws.run_dir(run_id) / ".lock"
+    lock = trained_ws.lock_path(run_id)
     lock.unlink(missing_ok=True)  # so that its appearance marks the start of the attack
     resolved = LONG_ATTACK.resolved(TANH50.temp, 397)
     result = trained_ws.result_path(run_id, resolved.attack_id(run_id))
@@ -202,7 +205,7 @@ def test_sigint_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
     )  # minutes: only SIGINT ends it
     run_dir = ws.run_dir(cfg.run_id)
     proc = hotbench(*train_args(cfg, ws.root, "-q"))
-    kill_while_computing(proc, run_dir / ".lock", run_dir / "run.json", signal.SIGINT)
+    kill_while_computing(proc, ws.lock_path(cfg.run_id), run_dir / "run.json", signal.SIGINT)
     rc, out, err = finish(proc, timeout=60)
     assert rc == 130, err
     assert "Traceback" not in err

@@ -49,6 +49,12 @@ def temp_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
 
 
+def run_dirs(ws: Path) -> list[Path]:
+    """Run folders a failed command left behind (the run locks live in runs/.locks, hidden)."""
+    runs = ws / "runs"
+    return [d for d in runs.iterdir() if not d.name.startswith(".")] if runs.is_dir() else []
+
+
 def resign(path: Path, mutate) -> None:
     """Edit a stored JSON and give it a valid checksum again: what a careless script would do."""
     doc = json.loads(path.read_text())
@@ -132,6 +138,7 @@ def test_disk_full_during_train_is_one_line_and_leaves_nothing_trusted(tmp_path,
     result = runner.invoke(app, ["train", "--epochs", "1", "--device", "cpu", "-q", "-w", str(ws)])
     one_line_error(result, "cannot write", "model.safetensors", "No space left on device")
     assert not list(ws.rglob("run.json")) and temp_files(ws) == []
+    assert run_dirs(ws) == [], "a failed training left an empty run folder"
 
 
 def test_disk_full_during_attack_is_one_line_and_leaves_nothing_trusted(trained_ws, disk_full):
@@ -571,6 +578,7 @@ def test_training_that_diverges_stores_nothing(tmp_path):
     )
     one_line_error(result, "diverged", "--lr")
     assert not list(ws.rglob("run.json"))
+    assert run_dirs(ws) == [], "a failed training left an empty run folder"
 
 
 def test_attack_config_checks_params_from_python_too():

@@ -56,7 +56,7 @@ class Filters:
 
 
 def select_runs(ws: Workspace, filters: Filters) -> list[RunRecord]:
-    if not ws.runs.is_dir() or not any(ws.runs.iterdir()):
+    if not ws.runs.is_dir() or not any(not d.name.startswith(".") for d in ws.runs.iterdir()):
         raise HotbenchError(
             f"workspace '{ws.root}' has no trained models",
             "train some first (`hotbench train --dataset digits --act tanh --temp 50`) or pass"

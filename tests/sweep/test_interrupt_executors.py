@@ -93,7 +93,7 @@ def wait_until(cond, proc: subprocess.Popen, timeout: float, what: str) -> None:
 
 
 def training_started(ws: Path) -> bool:
-    return any((ws / "runs").glob("*/.lock"))
+    return any((ws / "runs" / ".locks").glob("*.lock"))
 
 
 def test_ctrl_c_with_the_process_executor_is_one_line_and_leaves_no_process(tmp_path):
