@@ -139,6 +139,8 @@ def test_disk_full_during_train_is_one_line_and_leaves_nothing_trusted(tmp_path,
     one_line_error(result, "cannot write", "model.safetensors", "No space left on device")
     assert not list(ws.rglob("run.json")) and temp_files(ws) == []
     assert run_dirs(ws) == [], "a failed training left an empty run folder"
+    # what is left (runs/.locks) is not a trained model: report says so, in one line
+    one_line_error(runner.invoke(app, ["report", "-w", str(ws)]), "has no trained models")
 
 
 def test_disk_full_during_attack_is_one_line_and_leaves_nothing_trusted(trained_ws, disk_full):
