@@ -56,13 +56,14 @@ class Filters:
 
 
 def select_runs(ws: Workspace, filters: Filters) -> list[RunRecord]:
-    if not ws.runs.is_dir() or not any(not d.name.startswith(".") for d in ws.runs.iterdir()):
+    every = ws.records()  # complete runs only: a locks folder or a half-written run is no model
+    if not every:
         raise HotbenchError(
             f"workspace '{ws.root}' has no trained models",
             "train some first (`hotbench train --dataset digits --act tanh --temp 50`) or pass"
             " --workspace",
         )
-    records = [r for r in ws.records() if filters.match(r.config, r.run_id)]
+    records = [r for r in every if filters.match(r.config, r.run_id)]
     if not records:
         raise HotbenchError(
             f"no trained model in '{ws.root}' matches the filters",

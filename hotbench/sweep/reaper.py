@@ -133,11 +133,11 @@ def stop(token: str, driver: int, driver_started: str | None) -> None:
         sent: set[tuple[int, str | None]] = set()
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            procs = marked(token, driver, driver_started)
+            procs = marked(token, driver, driver_started)  # live ones only
             if not procs:
                 return
             for pid, started in procs:
-                if (pid, started) not in sent and alive(pid, started):
+                if (pid, started) not in sent:
                     sent.add((pid, started))
                     try:
                         os.kill(pid, sig)
@@ -147,7 +147,7 @@ def stop(token: str, driver: int, driver_started: str | None) -> None:
 
 
 def watch(driver: int, driver_started: str | None, token: str) -> None:
-    """Wait for the driver to die or to send SIGUSR1, then stop what carries the token."""
+    """Wait for the driver to die or to send SIGUSR1, then stop the marked processes."""
     while alive(driver, driver_started) and not _done:
         time.sleep(POLL_S)
     stop(token, driver, driver_started)
@@ -158,6 +158,7 @@ class Watchdog:
     proc: subprocess.Popen
     token: str
     driver: int
+    driver_started: str | None
 
     @contextmanager
     def marking(self) -> Iterator[None]:
@@ -179,11 +180,11 @@ def start(driver: int | None = None) -> Watchdog | None:
     if not Path("/proc/self/environ").exists():
         return None
     driver = os.getpid() if driver is None else driver
+    driver_started = start_time(driver)
     token = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != ENV}
     proc = subprocess.Popen(  # a plain script: importing hotbench would import torch
-        [sys.executable, str(Path(__file__).resolve()), str(driver), str(start_time(driver))]
-        + [token],
+        [sys.executable, str(Path(__file__).resolve()), str(driver), str(driver_started), token],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -193,7 +194,7 @@ def start(driver: int | None = None) -> Watchdog | None:
     assert proc.stdout is not None
     proc.stdout.readline()  # "ready": its SIGUSR1 handler is in place, `finish` cannot kill it
     proc.stdout.close()
-    return Watchdog(proc, token, driver)
+    return Watchdog(proc, token, driver, driver_started)
 
 
 def finish(watchdog: Watchdog | None) -> None:
@@ -207,7 +208,7 @@ def finish(watchdog: Watchdog | None) -> None:
     except subprocess.TimeoutExpired:
         watchdog.proc.kill()
         watchdog.proc.wait()
-        stop(watchdog.token, watchdog.driver, start_time(watchdog.driver))
+        stop(watchdog.token, watchdog.driver, watchdog.driver_started)
 
 
 def main(argv: list[str]) -> None:
