@@ -699,9 +699,9 @@ def compare_cmd(
     per worst case (run_id, robust_id), A and B with their 95% intervals and n, B - A, Fisher's
     exact p and a flag where the intervals do not overlap; records only in A or only in B listed.
     No exit code rides on the differences: the CI gate is `report --baseline`."""
-    from .reports.compare import check_compare_format, compare_files, notes, render, table
+    from .reports.compare import COMPARE_FORMATS, compare_files, notes, render, table
 
-    check_compare_format(format)
+    check_format(format, COMPARE_FORMATS)
     rows = compare_files(a, b)
     names = (str(a), str(b))
     if format == "table":

@@ -21,6 +21,7 @@ import io
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import stats
-from ..errors import HotbenchError
 from .gate import ROBUST_METRIC, describe, items, load_baseline
 
 COMPARE_FORMATS = ("table", "json", "csv", "markdown")
@@ -92,7 +92,7 @@ class Row:
             return None
         return self.b.acc - self.a.acc + 0.0
 
-    @property
+    @cached_property  # a scipy call, read by the flag, the summary and every output format
     def p_value(self) -> float | None:
         a, b = self.a, self.b
         if a is None or b is None or None in (a.k, a.n, b.k, b.n):
@@ -171,14 +171,6 @@ def compare_files(a: Path, b: Path) -> list[Row]:
     return compare_documents(
         load_baseline(Path(a), what="results file"), load_baseline(Path(b), what="results file")
     )
-
-
-def check_compare_format(fmt: str) -> str:
-    if fmt not in COMPARE_FORMATS:
-        raise HotbenchError(
-            f"unknown format '{fmt}'", f"pass --format one of: {', '.join(COMPARE_FORMATS)}"
-        )
-    return fmt
 
 
 def _diff(row: Row) -> str:

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
 
 
-def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise HotbenchError(f"unknown format '{fmt}'", f"valid formats: {', '.join(FORMATS)}")
+def check_format(fmt: str, valid: tuple[str, ...] = FORMATS) -> str:
+    """`fmt` if it is one of `valid` (report's formats by default); one line naming them if not."""
+    if fmt not in valid:
+        raise HotbenchError(f"unknown format '{fmt}'", f"valid formats: {', '.join(valid)}")
     return fmt
 
 

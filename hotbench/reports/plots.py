@@ -200,9 +200,7 @@ def _grid(n: int, title: str, lower: bool = False):
 
 
 def _blank():
-    from matplotlib.lines import Line2D
-
-    return Line2D([], [], linestyle="none", marker="none")
+    return _line2d(linestyle="none", marker="none")
 
 
 def _legend(fig, legend: Legend):
@@ -357,23 +355,16 @@ def _draw_worst(ax, s: Series, marker: str) -> None:
     if not s.xs:
         return
     ax.fill_between(s.xs, s.lo, s.hi, color="0.2", alpha=0.13, linewidth=0, zorder=Z_BAND)
-    ax.plot(
-        s.xs,
-        s.ys,
-        color="black",
-        linewidth=5,
-        alpha=0.3,
-        marker=marker,
-        markersize=8,
-        zorder=Z_WORST,
-        solid_capstyle="round",
-    )
+    ax.plot(s.xs, s.ys, zorder=Z_WORST, solid_capstyle="round", **_worst_style(marker))
+
+
+def _worst_style(marker: str) -> dict[str, Any]:
+    """The worst case's line, in the panels and in the legend alike."""
+    return {"color": "black", "linewidth": 5, "alpha": 0.3, "marker": marker, "markersize": 8}
 
 
 def _handle(color: Any, group: str, marker: str = "o"):
-    from matplotlib.lines import Line2D
-
-    return Line2D([], [], **_attack_style(color, group, marker))
+    return _line2d(**_attack_style(color, group, marker))
 
 
 def _attack_style(color: Any, group: str, marker: str) -> dict[str, Any]:
@@ -390,9 +381,7 @@ def _attack_style(color: Any, group: str, marker: str) -> dict[str, Any]:
 
 
 def _worst_handle(marker: str = "D"):
-    from matplotlib.lines import Line2D
-
-    return Line2D([], [], color="black", linewidth=5, alpha=0.3, marker=marker, markersize=8)
+    return _line2d(**_worst_style(marker))
 
 
 def _label_order(records: list[dict[str, Any]]) -> list[str]:
@@ -709,7 +698,8 @@ def plot_defenses(
         panels[(r["dataset"], r["eval_temp"])].append(r)
     panels = dict(sorted(panels.items(), key=lambda kv: (kv[0][0], -kv[0][1])))
     names = sorted({model_name(r) for r in recs})
-    colors = {n: (PAPER_COLORS + ADAPTIVE_COLORS)[i % 17] for i, n in enumerate(names)}
+    palette = PAPER_COLORS + ADAPTIVE_COLORS
+    colors = {n: palette[i % len(palette)] for i, n in enumerate(names)}
     fig, axes, _ = _grid(len(panels), "Defenses side by side: worst-case accuracy at each ε")
     legend = Legend()
     width = 0.8 / max(1, len(names))
