@@ -13,7 +13,14 @@ import json
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .attacks.spec import ATTACKS, Targeted, param_problem
 from .data import DATASETS
@@ -42,6 +49,11 @@ def check_temperature(t: float, what: str = "temperature") -> float:
     return float(t)
 
 
+# Validation context of a config read back from a run.json: a user's `--arch MODULE:CALLABLE` is
+# checked for its form only (`names.check_arch_name`); it is imported when the weights are loaded.
+STORED = "stored"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -65,11 +77,11 @@ class TrainConfig(_Frozen):
     trades_beta: float | None = None  # TRADES' weight of the KL term (None: 6, Zhang et al.)
 
     @model_validator(mode="after")
-    def _check(self) -> TrainConfig:
+    def _check(self, info: ValidationInfo) -> TrainConfig:
         DATASETS.check(self.dataset)
         ACTIVATIONS.check(self.act)
         if self.arch is not None:
-            check_arch_name(self.arch)
+            check_arch_name(self.arch, resolve=not (info.context or {}).get(STORED))
         check_temperature(self.temp)
         self._check_defense()
         for name in ("epochs", "batch_size", "n_train"):

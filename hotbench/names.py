@@ -36,10 +36,13 @@ def is_import_path(arch: str) -> bool:
     return ":" in arch
 
 
+_ARCH_FIX = "pass --arch MODULE:CALLABLE with an importable module (e.g. my_pkg.nets:build)"
+
+
 def import_callable(path: str) -> Callable[..., Any]:
     """Import `MODULE:CALLABLE` (the current directory is importable, as with `python -m`)."""
     module_name, _, attr = path.partition(":")
-    fix = "pass --arch MODULE:CALLABLE with an importable module (e.g. my_pkg.nets:build)"
+    fix = _ARCH_FIX
     if not module_name or not attr:
         raise HotbenchError(f"arch '{path}' is not MODULE:CALLABLE", fix)
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -73,10 +76,18 @@ def import_callable(path: str) -> Callable[..., Any]:
     return fn
 
 
-def check_arch_name(name: str) -> str:
-    """Validate an arch name (a registry name, or an import path that resolves to a callable)."""
-    if is_import_path(name):
+def check_arch_name(name: str, *, resolve: bool = True) -> str:
+    """Validate an arch name (a registry name, or an import path that resolves to a callable).
+
+    `resolve=False` checks an import path's form only: a stored run's config is read by `ls`,
+    `report` and `diagnose`, which never build the network, so they must not need the user's module
+    on the import path (it is imported, with its own message, when the weights are loaded)."""
+    if not is_import_path(name):
+        ARCHS.check(name)
+    elif resolve:
         import_callable(name)
     else:
-        ARCHS.check(name)
+        module_name, _, attr = name.partition(":")
+        if not module_name or not attr:
+            raise HotbenchError(f"arch '{name}' is not MODULE:CALLABLE", _ARCH_FIX)
     return name

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from .config import AttackConfig, TrainConfig
+from .config import STORED, AttackConfig, TrainConfig
 from .data import DATASETS
 from .errors import ArchImportError, HotbenchError, warn
 from .files import atomic_write_bytes, write_error
@@ -159,7 +159,7 @@ class RunRecord:
 
     @property
     def config(self) -> TrainConfig:
-        return TrainConfig(**self.doc["config"])
+        return TrainConfig.model_validate(self.doc["config"], context={STORED: True})
 
     @property
     def test_acc(self) -> float:
@@ -340,8 +340,6 @@ class Workspace:
             float(doc["metrics"]["test_acc"])
             if not isinstance(doc["weights"]["sha256"], str):
                 raise TypeError("'weights.sha256' is not a string")
-        except ArchImportError as exc:
-            raise _arch_not_here(run_id, doc, exc) from None
         except (KeyError, TypeError, ValueError, ValidationError, HotbenchError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else _first_error(exc)
             raise HotbenchError(
@@ -372,7 +370,10 @@ class Workspace:
                 f"weights file '{path}' is not valid safetensors ({exc})", fix
             ) from None
         cfg = record.config
-        model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
+        try:
+            model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
+        except ArchImportError as exc:
+            raise _arch_not_here(record.run_id, record.doc, exc) from None
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:

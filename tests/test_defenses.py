@@ -260,23 +260,36 @@ def test_user_arch_is_wrapped_trained_recorded_and_importable(user_pkg, tmp_path
     assert rid in invoke("report", "-w", w).stdout
 
 
-def test_a_run_whose_user_arch_does_not_import_here_is_not_called_damaged(trained_ws):
+def test_a_run_whose_user_arch_does_not_import_here_is_listed_and_reported(trained_ws):
     """Reading a workspace from another folder than the one the user's network lives in (the
-    worked example's own test did): the run is intact, so the message says where to run from and
-    never tells the user to delete trained weights."""
+    worked example's own test did): `ls` and `report` read stored numbers and never build the
+    network, so they work (one such run used to stop them for the whole workspace); what loads the
+    weights says where to run from and never tells the user to delete an intact run."""
     rec = trained_ws.load_record(NONE1.run_id)
     doc = {k: v for k, v in rec.doc.items() if k != "checksum"}
     arch = "no_such_user_pkg_xyz.nets:build"
     doc["config"] = {**doc["config"], "arch": arch}
     doc["provenance"] = {**doc["provenance"], "arch_source": {"file": "/home/u/proj/nets.py"}}
     atomic_write_json(rec.path / "run.json", doc)
+    assert trained_ws.load_record(NONE1.run_id).config.arch == arch
+    r = invoke("ls", "-w", trained_ws.root)
+    assert r.exit_code == 0, r.output
+    assert NONE1.run_id in r.stdout and arch in r.stdout
+    r = invoke("report", "-w", trained_ws.root)
+    assert r.exit_code == 0, r.output
     with pytest.raises(HotbenchError) as err:
-        trained_ws.load_record(NONE1.run_id)
+        trained_ws.load_model(trained_ws.load_record(NONE1.run_id))
     msg = str(err.value)
     assert "does not import from here" in msg and "/home/u/proj/nets.py" in msg
     assert "PYTHONPATH" in msg and "intact" in msg and "delete" not in msg
-    r = invoke("ls", "-w", trained_ws.root)
-    assert r.exit_code == 2 and "delete" not in r.output
+    r = invoke("attack", "-w", trained_ws.root, "--run", NONE1.run_id, "--method", "fgsm", "-q")
+    assert r.exit_code == 2 and "does not import from here" in r.output
+    assert "delete" not in r.output and "Traceback" not in r.output
+    # the form is still checked on read: a run.json whose arch is not MODULE:CALLABLE is damaged
+    doc["config"] = {**doc["config"], "arch": "pkg.nets:"}
+    atomic_write_json(rec.path / "run.json", doc)
+    with pytest.raises(HotbenchError, match="not MODULE:CALLABLE"):
+        trained_ws.load_record(NONE1.run_id)
 
 
 @pytest.mark.parametrize(
