@@ -40,7 +40,9 @@ def _seeded_pgd(m: Tracked, c: AttackConfig) -> Any:
 def _deepfool(m: Tracked, c: AttackConfig) -> Any:
     from .patched import deepfool_class
 
-    return deepfool_class()(m, steps=c.steps, overshoot=c.params["overshoot"])
+    atk = deepfool_class()(m, steps=c.steps, overshoot=c.params["overshoot"])
+    atk.push = c.params["push"]
+    return atk
 
 
 def _transfer(m: Tracked, c: AttackConfig) -> Any:
@@ -190,11 +192,12 @@ register(
         "deepfool",
         _deepfool,
         None,
-        "DeepFool, minimum-norm L2 (Moosavi-Dezfooli et al. 2016), the reference's overshoot",
+        "DeepFool, minimum-norm L2 (Moosavi-Dezfooli et al. 2016), the reference's step and"
+        " overshoot",
         uses_steps=True,
         targeted=False,
-        defaults={"overshoot": 0.02},
-        rules={"overshoot": NON_NEGATIVE},
+        defaults={"overshoot": 0.02, "push": 1e-4},
+        rules={"overshoot": NON_NEGATIVE, "push": NON_NEGATIVE},
         cost="steps x classes gradients",
     )
 )
