@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -37,14 +38,22 @@ def is_import_path(arch: str) -> bool:
 
 
 _ARCH_FIX = "pass --arch MODULE:CALLABLE with an importable module (e.g. my_pkg.nets:build)"
+# MODULE:CALLABLE, both dotted Python names (`my_pkg.nets:Net.build`)
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def check_import_path(path: str) -> str:
+    """The form of `MODULE:CALLABLE`, without importing anything."""
+    if not _IMPORT_PATH.fullmatch(path):
+        raise HotbenchError(f"arch '{path}' is not MODULE:CALLABLE", _ARCH_FIX)
+    return path
 
 
 def import_callable(path: str) -> Callable[..., Any]:
     """Import `MODULE:CALLABLE` (the current directory is importable, as with `python -m`)."""
+    check_import_path(path)
     module_name, _, attr = path.partition(":")
     fix = _ARCH_FIX
-    if not module_name or not attr:
-        raise HotbenchError(f"arch '{path}' is not MODULE:CALLABLE", fix)
     if os.getcwd() not in sys.path and "" not in sys.path:
         # a console script does not put the current directory on sys.path; users run hotbench from
         # their project folder and expect its packages to import (uvicorn and gunicorn do the same)
@@ -79,15 +88,13 @@ def import_callable(path: str) -> Callable[..., Any]:
 def check_arch_name(name: str, *, resolve: bool = True) -> str:
     """Validate an arch name (a registry name, or an import path that resolves to a callable).
 
-    `resolve=False` checks an import path's form only: a stored run's config is read by `ls`,
-    `report` and `diagnose`, which never build the network, so they must not need the user's module
-    on the import path (it is imported, with its own message, when the weights are loaded)."""
+    `resolve=False` checks an import path's form only: a stored run's config is read by `ls` and
+    `report`, which never build the network, so they must not need the user's module on the import
+    path (it is imported, with its own message, when the weights are loaded)."""
     if not is_import_path(name):
         ARCHS.check(name)
     elif resolve:
         import_callable(name)
     else:
-        module_name, _, attr = name.partition(":")
-        if not module_name or not attr:
-            raise HotbenchError(f"arch '{name}' is not MODULE:CALLABLE", _ARCH_FIX)
+        check_import_path(name)
     return name

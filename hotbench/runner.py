@@ -260,6 +260,7 @@ def ensure_attacked(
         return stored, False
     surrogate_record = None
     if ATTACKS.get(cfg.method).surrogate:
+        ws.require_arch(record)  # the surrogate is built with the target's network
         # transfer: train the surrogate first (outside this run's lock) on the target's data, found
         # where run.json says; --force redoes the attack only
         where = ctx.data_dir if ctx.data_dir is not None else recorded_data_dir(record)

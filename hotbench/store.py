@@ -31,6 +31,7 @@ from .config import STORED, AttackConfig, TrainConfig
 from .data import DATASETS
 from .errors import ArchImportError, HotbenchError, warn
 from .files import atomic_write_bytes, write_error
+from .names import import_callable, is_import_path
 
 # torch, safetensors and the models load when weights are read or written: a report reads only the
 # JSON documents, and `hotbench report` must not pay torch's import.
@@ -347,6 +348,17 @@ class Workspace:
             ) from None
         return record
 
+    def require_arch(self, record: RunRecord) -> None:
+        """A run trained with a user's network needs its module to build the model: say where the
+        module was (never "delete the run") before any work, e.g. before a transfer attack trains
+        its surrogate with the same network."""
+        arch = record.config.arch
+        if arch is not None and is_import_path(arch):
+            try:
+                import_callable(arch)
+            except ArchImportError as exc:
+                raise _arch_not_here(record.run_id, record.doc, exc) from None
+
     def load_model(self, record: RunRecord, device: torch.device | str = "cpu") -> HotNet:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -370,10 +382,8 @@ class Workspace:
                 f"weights file '{path}' is not valid safetensors ({exc})", fix
             ) from None
         cfg = record.config
-        try:
-            model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
-        except ArchImportError as exc:
-            raise _arch_not_here(record.run_id, record.doc, exc) from None
+        self.require_arch(record)
+        model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:

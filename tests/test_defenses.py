@@ -265,6 +265,19 @@ def test_a_run_whose_user_arch_does_not_import_here_is_listed_and_reported(train
     worked example's own test did): `ls` and `report` read stored numbers and never build the
     network, so they work (one such run used to stop them for the whole workspace); what loads the
     weights says where to run from and never tells the user to delete an intact run."""
+    r = invoke(
+        "attack",
+        "-w",
+        trained_ws.root,
+        "--run",
+        NONE1.run_id,
+        "--method",
+        "fgsm",
+        "--n-samples",
+        "20",
+        "-q",
+    )
+    assert r.exit_code == 0, r.output
     rec = trained_ws.load_record(NONE1.run_id)
     doc = {k: v for k, v in rec.doc.items() if k != "checksum"}
     arch = "no_such_user_pkg_xyz.nets:build"
@@ -275,8 +288,11 @@ def test_a_run_whose_user_arch_does_not_import_here_is_listed_and_reported(train
     r = invoke("ls", "-w", trained_ws.root)
     assert r.exit_code == 0, r.output
     assert NONE1.run_id in r.stdout and arch in r.stdout
-    r = invoke("report", "-w", trained_ws.root)
-    assert r.exit_code == 0, r.output
+    for extra in ([], ["--format", "json"]):  # the stored result is reported (json: its run id)
+        r = invoke("report", "-w", trained_ws.root, *extra)
+        assert r.exit_code == 0, r.output
+        assert "Traceback" not in r.output
+    assert NONE1.run_id in r.stdout and '"fgsm"' in r.stdout
     with pytest.raises(HotbenchError) as err:
         trained_ws.load_model(trained_ws.load_record(NONE1.run_id))
     msg = str(err.value)
@@ -285,11 +301,16 @@ def test_a_run_whose_user_arch_does_not_import_here_is_listed_and_reported(train
     r = invoke("attack", "-w", trained_ws.root, "--run", NONE1.run_id, "--method", "fgsm", "-q")
     assert r.exit_code == 2 and "does not import from here" in r.output
     assert "delete" not in r.output and "Traceback" not in r.output
+    # a transfer attack trains its surrogate with the target's network first: the same message
+    r = invoke("attack", "-w", trained_ws.root, "--run", NONE1.run_id, "--method", "transfer", "-q")
+    assert r.exit_code == 2 and "does not import from here" in r.output, r.output
+    assert "pass --arch" not in r.output
     # the form is still checked on read: a run.json whose arch is not MODULE:CALLABLE is damaged
-    doc["config"] = {**doc["config"], "arch": "pkg.nets:"}
-    atomic_write_json(rec.path / "run.json", doc)
-    with pytest.raises(HotbenchError, match="not MODULE:CALLABLE"):
-        trained_ws.load_record(NONE1.run_id)
+    for bad in ("pkg.nets:", "a:b:c", " pkg:f", "1pkg:f", "pkg..nets:f"):
+        doc["config"] = {**doc["config"], "arch": bad}
+        atomic_write_json(rec.path / "run.json", doc)
+        with pytest.raises(HotbenchError, match="not MODULE:CALLABLE"):
+            trained_ws.load_record(NONE1.run_id)
 
 
 @pytest.mark.parametrize(
