@@ -188,6 +188,21 @@ def test_deepfool_crosses_the_boundary_the_clamp_lets_it_only_approach(trained_w
     torch.testing.assert_close(size[both], old_size[both], rtol=1e-2, atol=1e-3)
 
 
+def test_deepfool_push_is_a_param_of_the_stored_attack(trained_ws):
+    """`push` reaches the attack through the catalog and the result hash: the default breaks every
+    clean-correct sample of the softmax model; `--param push=0` (the attack before the push) is
+    another stored config and leaves some a rounding error short of the boundary."""
+    pushed = _attack(trained_ws, NONE1, method="deepfool", steps=50)
+    old = _attack(trained_ws, NONE1, method="deepfool", steps=50, params={"push": 0.0})
+    assert pushed["config"]["params"] == {"overshoot": 0.02, "push": 1e-4}
+    assert old["attack_id"] != pushed["attack_id"]
+    correct = np.array(pushed["per_sample"]["clean_pred"]) == np.array(
+        pushed["per_sample"]["label"]
+    )
+    assert _broken(pushed).sum() == correct.sum()
+    assert 0 < _broken(old).sum() < correct.sum()
+
+
 def test_deepfool_stops_on_a_zero_gradient_instead_of_returning_nan():
     """A saturated output has no gradient to follow: the sample stays at the clean input (unbroken),
     where torchattacks' DeepFool returns NaN (0 / 0) that hotbench would then count as an invalid
