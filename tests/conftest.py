@@ -4,6 +4,7 @@ cores)."""
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,12 @@ def trained_ws(_trained_root, tmp_path) -> Workspace:
 @pytest.fixture
 def ws(tmp_path) -> Workspace:
     return Workspace(tmp_path / "ws")
+
+
+def sigint_default() -> None:
+    """`preexec_fn` of a child process a test interrupts with SIGINT. A job that a non-interactive
+    shell starts in the background (`(bash .ci/run &)`, as some CI runners do) inherits SIGINT
+    ignored, an ignored signal stays ignored across exec, and Python then installs no
+    KeyboardInterrupt handler: the child would never see the test's Ctrl-C (measured: both SIGINT
+    tests hung until their 60 s timeout in such a run)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -28,7 +28,7 @@ from hotbench.context import Context
 from hotbench.runner import ensure_attacked, ensure_trained
 from hotbench.store import Workspace, read_json_checked, sha256_file
 
-from .conftest import CPU, TANH50
+from .conftest import CPU, TANH50, sigint_default
 
 # Long enough to be caught mid-way (about 3 s of training on 2 idle cores), short enough for the
 # default suite.
@@ -49,6 +49,7 @@ def hotbench(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        preexec_fn=sigint_default,
     )
 
 

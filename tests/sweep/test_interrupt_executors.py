@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hotbench.sweep.reaper import proc_stat
+from tests.conftest import sigint_default
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
@@ -77,6 +78,7 @@ def start(tmp_path: Path, *extra: str) -> subprocess.Popen:
         text=True,
         env=env,
         start_new_session=True,
+        preexec_fn=sigint_default,
     )
 
 
