@@ -155,6 +155,17 @@ def test_deepfool_takes_the_reference_step_on_a_linear_model():
     assert model(adv).argmax(1).item() == k
 
 
+def _softmax_clean_correct(ws):
+    """The digits softmax model as deployed, and the first N test samples it classifies correctly
+    (the ones an attack is run on)."""
+    record = ws.load_record(NONE1.resolved().run_id)
+    model = ws.load_model(record, CPU).deployed(1.0).eval()
+    test = load_dataset("digits").test.head(N)
+    with torch.no_grad():
+        keep = model(test.x).argmax(1) == test.y
+    return model, test.x[keep], test.y[keep]
+
+
 def test_deepfool_crosses_the_boundary_the_clamp_lets_it_only_approach(trained_ws):
     """Where the clamp to [0, 1] cuts a step, the iterates approach the boundary from the correct
     side, and without the reference's 1e-4 push per step (LTS4's r_i = (pert + 1e-4) * w / ||w||)
@@ -162,12 +173,7 @@ def test_deepfool_crosses_the_boundary_the_clamp_lets_it_only_approach(trained_w
     of an MNIST CNN's (measured, 50 steps). With the push, DeepFool breaks every sample of an
     undefended model, at the same distance (the push is 1e-4 in L2 per step); `push=0` is the old
     attack."""
-    record = trained_ws.load_record(NONE1.resolved().run_id)
-    model = trained_ws.load_model(record, CPU).deployed(1.0).eval()
-    test = load_dataset("digits").test.head(N)
-    with torch.no_grad():
-        keep = model(test.x).argmax(1) == test.y
-    x, y = test.x[keep], test.y[keep]
+    model, x, y = _softmax_clean_correct(trained_ws)
     spec = ATTACKS.get("deepfool")
     assert spec.defaults["push"] == 1e-4
 
@@ -222,12 +228,7 @@ def test_minimum_norm_results_do_not_depend_on_the_batch(trained_ws):
     therefore only a point that ends within float rounding of a decision boundary, the points the
     clamp to [0, 1] lets approach it from one side: every sample whose class differs between a
     batch of all samples and batches of five ends within 1e-4 (relative) of a boundary in both."""
-    record = trained_ws.load_record(NONE1.resolved().run_id)
-    model = trained_ws.load_model(record, CPU).deployed(1.0).eval()
-    test = load_dataset("digits").test.head(N)
-    with torch.no_grad():
-        keep = model(test.x).argmax(1) == test.y
-    x, y = test.x[keep], test.y[keep]
+    model, x, y = _softmax_clean_correct(trained_ws)
     attack = deepfool_class()(model, steps=10, overshoot=0.02)
     full = attack(x, y)
     pieces = torch.empty_like(full)
@@ -366,13 +367,7 @@ def test_batched_deepfool_finds_the_per_sample_reference_points(trained_ws):
     up to float rounding. The class of such a point can still differ where it sits within rounding
     of a boundary between two wrong classes or the true one (8 of 38 points with two threads, 0 with
     one): there both runs' points are within 1e-4 (relative) of the boundary."""
-    record = trained_ws.load_record(NONE1.resolved().run_id)
-    model = trained_ws.load_model(record, CPU).deployed(1.0).eval()
-    test = load_dataset("digits").test.head(N)
-    x, y = test.x, test.y
-    with torch.no_grad():
-        keep = model(x).argmax(1) == y
-    x, y = x[keep], y[keep]
+    model, x, y = _softmax_clean_correct(trained_ws)
     ref = _deepfool_one_at_a_time(model, x, y, steps=10)
     got = deepfool_class()(model, steps=10, overshoot=0.02)(x, y)
     torch.testing.assert_close(got, ref, rtol=0, atol=1e-4)
