@@ -706,7 +706,7 @@ def compare_cmd(
     names = (str(a), str(b))
     if format == "table":
         width, color = _terminal(None)
-        console = Console(highlight=False, width=width, no_color=not color)
+        console = Console(highlight=False, width=width, no_color=not color, emoji=False)
         console.print(table(rows, names))
         console.print(notes(rows), markup=False)
         return
@@ -898,7 +898,7 @@ def presets_cmd(
     table.add_column("description")
     for e in entries:
         table.add_row(e["name"], e["description"])
-    Console(highlight=False).print(table)
+    Console(highlight=False, emoji=False).print(table)
     typer.echo(f"files: {PRESET_DIR}")
 
 
@@ -922,6 +922,7 @@ def attacks_cmd(
             # paper first: cw and pgd are in both suites (the adaptive one runs them on the logits)
             "kind": next((k for k in ("paper", "adaptive") if name in used[k]), "neither suite"),
             "cost": spec.cost,
+            "params": dict(spec.defaults),  # --param KEY=VALUE, with the default
             "description": spec.description,
         }
         for name, spec in ATTACKS.items()
@@ -930,11 +931,14 @@ def attacks_cmd(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("name", "norm", "follows", "kind", "cost"):
-        table.add_column(col, no_wrap=col != "cost", style="bold" if col == "name" else "")
+    for col in ("name", "norm", "follows", "kind", "cost", "params (--param, default)"):
+        table.add_column(
+            col, no_wrap=col in ("name", "norm"), style="bold" if col == "name" else ""
+        )
     for r in rows:
-        table.add_row(r["name"], r["norm"], r["follows"], r["kind"], r["cost"])
-    Console(highlight=False).print(table)
+        params = " ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
+        table.add_row(r["name"], r["norm"], r["follows"], r["kind"], r["cost"], params)
+    Console(highlight=False, emoji=False).print(table)
 
 
 @cli_command()

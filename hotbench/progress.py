@@ -28,13 +28,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, emoji=False)  # ':b:' in a user's text is not an emoji
 
 
 def plain_text(renderable, width: int) -> str:
     """A rich renderable (a table) as plain text, for reports written to stdout or a file: no colour
     codes, and at the width asked for rather than the terminal's."""
-    console = Console(file=io.StringIO(), width=width, record=True, force_terminal=False)
+    console = Console(
+        file=io.StringIO(), width=width, record=True, force_terminal=False, emoji=False
+    )
     console.print(renderable)
     return console.export_text()
 
@@ -100,7 +102,9 @@ class Reporter:
     ) -> None:
         self.quiet = quiet
         self._file = file
-        self._console = Console(file=file, highlight=False) if file is not None else stderr
+        self._console = (
+            Console(file=file, highlight=False, emoji=False) if file is not None else stderr
+        )
         self.live = self._console.is_terminal if live is None else live
         self._progress: Progress | None = None
         self._overall: Tracker | None = None

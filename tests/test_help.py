@@ -79,3 +79,14 @@ def test_attacks_lists_every_attack_with_norm_origin_and_cost():
     assert all(r["cost"] for r in rows)
     table = runner.invoke(app, ["attacks"], env={"COLUMNS": "80"}).stdout
     assert "autoattack" in table and "black-box" in table
+
+
+def test_attacks_lists_each_attacks_parameters_with_their_defaults():
+    """`--param KEY=VALUE` is discoverable: every key an attack takes, with the default, in the
+    table and the JSON (they were only named by the error for an unknown key)."""
+    rows = json.loads(runner.invoke(app, ["attacks", "--format", "json"]).stdout)
+    by = {r["name"]: r["params"] for r in rows}
+    assert by == {name: spec.defaults for name, spec in ATTACKS.items()}
+    assert by["deepfool"] == {"overshoot": 0.02, "push": 1e-4} and by["fgsm"] == {}
+    table = runner.invoke(app, ["attacks"], env={"COLUMNS": "200"}).stdout
+    assert "push=0.0001" in table and "n_queries=" in table

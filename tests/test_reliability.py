@@ -420,6 +420,31 @@ def test_method_parameters_are_typed_and_ranged_in_the_cli(trained_ws, method, p
     assert sorted(trained_ws.root.rglob("*")) == before
 
 
+def test_an_exponent_float_is_a_number_on_the_command_line_and_in_presets(trained_ws, tmp_path):
+    """`--param push=1e-4` (deepfool's default, as the help writes it) and `c: 1e-2` in a preset are
+    numbers: YAML 1.1 read them as strings and the check said "must be a number"."""
+    result = attack(trained_ws.root, "--method", "deepfool", "--param", "push=1e-4")
+    assert result.exit_code == 0, result.output
+    text = PRESET.format(epochs=1, seed=0, method="cw", params="{c: 1e-2}")
+    result, _ = run_preset(tmp_path, text)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_bad_parameter_value_names_a_valid_one_in_its_fix(trained_ws):
+    result = attack(trained_ws.root, "--method", "deepfool", "--param", "push=-1")
+    one_line_error(result, "'push'", "must be >= 0", "--param push=0.0001")
+
+
+def test_user_text_in_an_error_is_echoed_as_typed_never_as_an_emoji(trained_ws, tmp_path):
+    """rich turns ':b:' into an emoji: an arch 'a:b:c' was echoed as 'a\U0001f171c'."""
+    result = runner.invoke(app, ["train", "--arch", "a:b:c", "-w", str(tmp_path / "ws"), "-q"])
+    one_line_error(result, "arch 'a:b:c' is not MODULE:CALLABLE")
+    result = attack(trained_ws.root, "--method", "cw", "--param", "x:smile:y=1")
+    assert (
+        result.exit_code == 2 and "x:smile:y" in result.output and "\U0001f604" not in result.output
+    )
+
+
 def test_method_parameters_are_typed_and_ranged_in_presets(tmp_path):
     text = PRESET.format(epochs=1, seed=0, method="cw", params="{c: .nan}")
     result, ws = run_preset(tmp_path, text)

@@ -534,6 +534,7 @@ def terminal_report(
         force_terminal=color,
         color_system="standard" if color else None,
         highlight=False,
+        emoji=False,
     )
     console.print(
         Text(f"hotbench: clean vs adversarial accuracy ({', '.join(datasets)})", style="bold")

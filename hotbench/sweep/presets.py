@@ -51,6 +51,11 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+# YAML 1.2 floats with an exponent and no dot: `1e-4` (DeepFool's push, written as its help says
+# it) is a number, where YAML 1.1 reads a string and the parameter check says "must be a number".
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 # A preset is a few hundred values. YAML aliases share one node, so a 560-byte file of nested

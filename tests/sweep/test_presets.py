@@ -247,6 +247,12 @@ def test_yes_no_on_off_are_not_booleans(tmp_path):
         ("random_start=false", ("random_start", False)),
         ("on=yes", ("on", "yes")),
         (" kappa = 0 ", ("kappa", 0)),
+        # YAML 1.2 floats: an exponent without a dot is a number (deepfool's push, as its help
+        # writes it), where YAML 1.1 reads a string
+        ("push=1e-4", ("push", 1e-4)),
+        ("c=1E3", ("c", 1000.0)),
+        ("lr=-2e+1", ("lr", -20.0)),
+        ("seed=12", ("seed", 12)),
     ],
 )
 def test_parse_param(text, expected):
