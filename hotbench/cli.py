@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
 from rich.table import Table
 
@@ -29,7 +28,7 @@ from .defenses import DEFENSES
 from .errors import HotbenchError, reset_warnings
 from .files import output_target, write_output
 from .names import ACTIVATIONS, ARCHS, EXECUTORS
-from .progress import stderr
+from .progress import new_console, stderr
 from .reports.formats import FORMATS, check_format
 from .runtime import env_threads
 from .version import __version__
@@ -706,7 +705,7 @@ def compare_cmd(
     names = (str(a), str(b))
     if format == "table":
         width, color = _terminal(None)
-        console = Console(highlight=False, width=width, no_color=not color, emoji=False)
+        console = new_console(highlight=False, width=width, no_color=not color)
         console.print(table(rows, names))
         console.print(notes(rows), markup=False)
         return
@@ -898,7 +897,7 @@ def presets_cmd(
     table.add_column("description")
     for e in entries:
         table.add_row(e["name"], e["description"])
-    Console(highlight=False, emoji=False).print(table)
+    new_console(highlight=False).print(table)
     typer.echo(f"files: {PRESET_DIR}")
 
 
@@ -938,7 +937,7 @@ def attacks_cmd(
     for r in rows:
         params = " ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
         table.add_row(r["name"], r["norm"], r["follows"], r["kind"], r["cost"], params)
-    Console(highlight=False, emoji=False).print(table)
+    new_console(highlight=False).print(table)
 
 
 @cli_command()

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from .attacks.spec import ATTACKS, UNKNOWN_PARAM_FIX, Targeted, param_problem
+from .attacks.spec import ATTACKS, Targeted, check_params
 from .data import DATASETS
 from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEPS, DEFENSES
 from .defenses import label as defense_label
@@ -204,16 +204,7 @@ class AttackConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> AttackConfig:
         ATTACKS.check(self.method)
-        spec = ATTACKS.get(self.method)
-        for key, value in self.params.items():
-            if key not in spec.defaults:
-                raise HotbenchError(
-                    f"attack '{self.method}' has no parameter '{key}'; allowed:"
-                    f" {', '.join(spec.defaults) or 'none'}",
-                    UNKNOWN_PARAM_FIX,
-                )
-            if (problem := param_problem(self.method, key, value)) is not None:
-                raise HotbenchError(problem, f"pass e.g. --param {key}={spec.defaults[key]}")
+        check_params(self.method, self.params)
         if self.steps <= 0:
             raise HotbenchError(f"steps must be >= 1, got {self.steps}", "pass e.g. --steps 40")
         if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):

@@ -53,7 +53,6 @@ def import_callable(path: str) -> Callable[..., Any]:
     """Import `MODULE:CALLABLE` (the current directory is importable, as with `python -m`)."""
     check_import_path(path)
     module_name, _, attr = path.partition(":")
-    fix = _ARCH_FIX
     if os.getcwd() not in sys.path and "" not in sys.path:
         # a console script does not put the current directory on sys.path; users run hotbench from
         # their project folder and expect its packages to import (uvicorn and gunicorn do the same)
@@ -62,7 +61,7 @@ def import_callable(path: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ArchImportError(
-            f"arch '{path}': cannot import module '{module_name}' ({exc})", fix
+            f"arch '{path}': cannot import module '{module_name}' ({exc})", _ARCH_FIX
         ) from None
     except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
         raise HotbenchError(

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console, RenderableType
 from rich.progress import (
@@ -28,15 +28,20 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-stderr = Console(stderr=True, emoji=False)  # ':b:' in a user's text is not an emoji
+
+def new_console(**options: Any) -> Console:
+    """Every Console hotbench prints with: a user's text (an arch 'a:b:c', a --param) is echoed as
+    typed, never turned into an emoji by rich's ':name:' codes."""
+    return Console(emoji=False, **options)
+
+
+stderr = new_console(stderr=True)
 
 
 def plain_text(renderable, width: int) -> str:
     """A rich renderable (a table) as plain text, for reports written to stdout or a file: no colour
     codes, and at the width asked for rather than the terminal's."""
-    console = Console(
-        file=io.StringIO(), width=width, record=True, force_terminal=False, emoji=False
-    )
+    console = new_console(file=io.StringIO(), width=width, record=True, force_terminal=False)
     console.print(renderable)
     return console.export_text()
 
@@ -102,9 +107,7 @@ class Reporter:
     ) -> None:
         self.quiet = quiet
         self._file = file
-        self._console = (
-            Console(file=file, highlight=False, emoji=False) if file is not None else stderr
-        )
+        self._console = new_console(file=file, highlight=False) if file is not None else stderr
         self.live = self._console.is_terminal if live is None else live
         self._progress: Progress | None = None
         self._overall: Tracker | None = None

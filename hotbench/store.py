@@ -365,6 +365,7 @@ class Workspace:
 
         from .models import build_model
 
+        self.require_arch(record)  # before the weights are read and hashed
         path = record.path / WEIGHTS
         fix = f"delete '{record.path}' and train it again (hotbench train ... --force)"
         if not path.is_file():
@@ -382,7 +383,6 @@ class Workspace:
                 f"weights file '{path}' is not valid safetensors ({exc})", fix
             ) from None
         cfg = record.config
-        self.require_arch(record)
         model = build_model(DATASETS.get(cfg.dataset), cfg.arch, cfg.act, cfg.temp)
         try:
             model.load_state_dict(state, strict=True)

@@ -153,11 +153,6 @@ def check_targeted(
     return targeted
 
 
-UNKNOWN_PARAM_FIX = (
-    "drop that --param, or name one of those (`hotbench attacks` lists each attack's parameters)"
-)
-
-
 def check_params(
     method: str, params: dict[str, Any], exc: type[Exception] = HotbenchError
 ) -> dict[str, Any]:
@@ -168,7 +163,12 @@ def check_params(
         if key not in allowed:
             names = ", ".join(allowed) or "none"
             msg = f"attack '{method}' has no parameter '{key}'; allowed: {names}"
-            raise _fail(exc, msg, UNKNOWN_PARAM_FIX)
+            raise _fail(
+                exc,
+                msg,
+                "drop that --param, or name one of those (`hotbench attacks` lists each attack's"
+                " parameters)",
+            )
         msg = param_problem(method, key, value)
         if msg is not None:
             raise _fail(exc, msg, f"pass e.g. --param {key}={allowed[key]}")

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from .. import stats
 from ..evaluate.diagnose import BROKEN_BY, ROBUST_PREFIX, VERDICT, annotate_rows
-from ..progress import plain_text
+from ..progress import new_console, plain_text
 from ..store import Workspace
 from .records import Filters, flat_records, record_key, seed_key, select_runs
 
@@ -527,14 +526,13 @@ def terminal_report(
     # a panel whose fixed columns alone are wider than the terminal is printed at its natural
     # width (the terminal wraps the line) rather than cut: a number is never hidden behind "…"
     needed = max((_natural_width(p) for p in parts if isinstance(p, Table)), default=0)
-    console = Console(
+    console = new_console(
         file=io.StringIO(),
         width=max(width, needed),
         record=True,
         force_terminal=color,
         color_system="standard" if color else None,
         highlight=False,
-        emoji=False,
     )
     console.print(
         Text(f"hotbench: clean vs adversarial accuracy ({', '.join(datasets)})", style="bold")
