@@ -26,6 +26,7 @@ from .attacks.spec import ATTACKS, Targeted, check_params
 from .data import DATASETS
 from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEPS, DEFENSES
 from .defenses import label as defense_label
+from .eps import check_eps, fmt_eps, parse_eps
 from .errors import HotbenchError
 from .names import ACTIVATIONS, check_arch_name
 
@@ -41,10 +42,12 @@ def stable_hash(payload: Any, length: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def check_temperature(t: float, what: str = "temperature") -> float:
+def check_temperature(t: float, what: str = "temperature", flag: str = "--temp") -> float:
+    """A temperature is finite and > 0; the fix names the option that set it (`flag`)."""
     if t is None or math.isnan(t) or math.isinf(t) or t <= 0:
+        example = "1" if flag == "--eval-temp" else "1, 10 or 50"
         raise HotbenchError(
-            f"{what} must be a finite number > 0, got {t}", "use e.g. --temp 1, 10 or 50"
+            f"{what} must be a finite number > 0, got {t}", f"use e.g. {flag} {example}"
         )
     return float(t)
 
@@ -75,6 +78,11 @@ class TrainConfig(_Frozen):
     train_steps: int | None = None  # inner PGD iterations (None: DEFAULT_TRAIN_STEPS)
     train_alpha: float | None = None  # inner step size (None: 2.5 * eps / steps)
     trades_beta: float | None = None  # TRADES' weight of the KL term (None: 6, Zhang et al.)
+
+    @field_validator("train_eps", mode="before")
+    @classmethod
+    def _train_eps(cls, v: Any) -> float | None:
+        return None if v is None else parse_eps(v, "--train-eps")  # 8/255 as the CLI writes it
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> TrainConfig:
@@ -118,11 +126,13 @@ class TrainConfig(_Frozen):
                 "drop --trades-beta, or use --defense trades",
             )
         eps = self.train_eps
-        if eps is not None and not (0 < eps <= 1):  # NaN fails too
-            raise HotbenchError(
-                f"train-eps must be in (0, 1] (a Linf budget on inputs in [0, 1]), got {eps}",
-                "pass e.g. --train-eps 0.1",
-            )
+        if eps is not None:
+            check_eps(eps, "Linf", "--train-eps")  # in [0, 1], with 8/255's did-you-mean
+            if eps == 0:
+                raise HotbenchError(
+                    "--train-eps must be in (0, 1] (a Linf budget on inputs in [0, 1]), got 0",
+                    "pass e.g. --train-eps 0.1",
+                )
         if self.train_steps is not None and self.train_steps <= 0:
             raise HotbenchError(
                 f"train-steps must be >= 1, got {self.train_steps}", "pass e.g. --train-steps 10"
@@ -194,16 +204,15 @@ class AttackConfig(_Frozen):
     # ids do not change.
     skip_after: tuple[str, ...] = ()
 
-    @field_validator("eps")
+    @field_validator("eps", mode="before")
     @classmethod
-    def _eps(cls, v: float) -> float:
-        if not (v >= 0 and math.isfinite(v)):
-            raise HotbenchError(f"eps must be a finite number >= 0, got {v}", "pass e.g. --eps 0.3")
-        return v
+    def _eps(cls, v: Any) -> float:
+        return parse_eps(v)  # a number or a fraction (8/255); -0.0 is 0.0
 
     @model_validator(mode="after")
     def _check(self) -> AttackConfig:
         ATTACKS.check(self.method)
+        check_eps(self.eps, ATTACKS.get(self.method).norm)  # Linf in [0, 1]; L2 its own range
         check_params(self.method, self.params)
         if self.steps <= 0:
             raise HotbenchError(f"steps must be >= 1, got {self.steps}", "pass e.g. --steps 40")
@@ -220,7 +229,7 @@ class AttackConfig(_Frozen):
                 f"batch-size must be > 0, got {self.batch_size}", "pass e.g. --batch-size 256"
             )
         if self.eval_temp is not None:
-            check_temperature(self.eval_temp, "eval temperature")
+            check_temperature(self.eval_temp, "eval temperature", "--eval-temp")
         return self
 
     def resolved(self, train_temp: float, n_test: int) -> AttackConfig:
@@ -288,4 +297,4 @@ class AttackConfig(_Frozen):
             return name + (
                 " (partial)" if self.partial else ""
             )  # minimum-norm attacks have no eps budget
-        return f"{name} ε={self.eps:g}" + (" (partial)" if self.partial else "")
+        return f"{name} ε={fmt_eps(self.eps)}" + (" (partial)" if self.partial else "")

@@ -82,11 +82,21 @@ def _digits(data_dir: Path | None, download: bool) -> Dataset:
     )
 
 
-def _missing(name: str, root: Path, fix_extra: str = "") -> HotbenchError:
+def _missing(name: str, root: Path, layout: str) -> HotbenchError:
+    """The dataset is not under `root`: name the layout looked for (`layout`, relative to the
+    data folder), and spot a --data-dir that names the dataset's own folder (data/MNIST, or
+    data/MNIST/raw) instead of the folder that holds it."""
+    top = Path(layout).parts[0]
+    where = {root: f"is the {top} folder itself", root.parent: f"is inside the {top} folder"}
+    for folder, what in where.items():
+        if folder.name == top and folder.parent != folder:
+            return HotbenchError(
+                f"{name} files not found: '{root}' {what} (too deep)",
+                f"pass --data-dir '{folder.parent}', the folder that holds {top}/",
+            )
     return HotbenchError(
-        f"{name} files not found under '{root}'{fix_extra}",
-        f"pass --data-dir pointing at the folder that holds the dataset's folder{fix_extra}, or add"
-        " --download",
+        f"{name} files not found under '{root}' (expected {root / layout})",
+        f"pass --data-dir pointing at the folder that holds {top}/, or add --download",
     )
 
 
@@ -182,7 +192,7 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
                         f"could not download {name} into '{root}': {exc}",
                         "check the network or place the files there by hand",
                     ) from None
-                raise _missing(name, root) from None
+                raise _missing(name, root, f"{cls_name}/raw/train-images-idx3-ubyte") from None
             except (OSError, AssertionError, ValueError) as exc:
                 check_idx_files(root, cls_name)  # names the damaged file if one is (downloaded)
                 raise HotbenchError(
@@ -241,7 +251,7 @@ def _cifar10(data_dir: Path | None, download: bool) -> Dataset:
         for name in names[train]:
             path = base / name
             if not path.is_file():
-                raise _missing("cifar10", root, " (cifar-10-batches-py/)")
+                raise _missing("cifar10", root, "cifar-10-batches-py/data_batch_1")
             try:
                 with open(path, "rb") as f:
                     entry = _ArrayUnpickler(f, encoding="latin1").load()

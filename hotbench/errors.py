@@ -35,8 +35,15 @@ class ArchImportError(HotbenchError):
 
 
 def closest(name: str, valid: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return matches[0] if matches else None
+    """The valid name `name` most likely meant: the same name in other case (`MNIST` for
+    `mnist`), else the closest spelling."""
+    valid = list(valid)
+    same = [v for v in valid if v.lower() == name.lower()]
+    if same:
+        return same[0]
+    lowered = {v.lower(): v for v in valid}
+    matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
+    return lowered[matches[0]] if matches else None
 
 
 def unknown_name(kind: str, name: str, valid: Iterable[str]) -> HotbenchError:

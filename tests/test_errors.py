@@ -171,6 +171,16 @@ def _no_data(tmp: Path, ws: Workspace) -> Situation:
     )
 
 
+def _data_dir_too_deep(tmp: Path, ws: Workspace) -> Situation:
+    """--data-dir naming the dataset's own folder (data/MNIST) instead of the one holding it."""
+    situation = _no_data(tmp, ws)
+    raw = tmp / "empty-data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    args = list(situation.args)
+    args[args.index("--data-dir") + 1] = str(raw.parent)
+    return Situation(args, situation.workspace)
+
+
 def _preset(text: str, command: str = "run") -> Callable[[Path, Workspace], Situation]:
     """`hotbench run FILE` (or `hotbench train --preset FILE`) with a broken preset file."""
 
@@ -203,6 +213,12 @@ CASES = [
         "misspelt-dataset",
         train("--dataset", "mnsit"),
         "unknown dataset 'mnsit'",
+        "did you mean 'mnist'",
+    ),
+    Case(
+        "dataset-in-capitals",
+        train("--dataset", "MNIST"),
+        "unknown dataset 'MNIST'",
         "did you mean 'mnist'",
     ),
     Case(
@@ -251,7 +267,13 @@ CASES = [
         "eval-temp-nan",
         attack("--eval-temp", "nan"),
         "eval temperature must be a finite number > 0",
-        "use e.g. --temp",
+        "use e.g. --eval-temp 1",
+    ),
+    Case(
+        "eval-temp-zero",
+        attack("--eval-temp", "0"),
+        "eval temperature must be a finite number > 0, got 0.0",
+        "use e.g. --eval-temp 1",
     ),
     Case(
         "eps-negative",
@@ -350,7 +372,18 @@ CASES = [
         "is missing",
         "train it again",
     ),
-    Case("data-dir-without-dataset", _no_data, "mnist files not found under", "pass --data-dir"),
+    Case(
+        "data-dir-without-dataset",
+        _no_data,
+        "mnist files not found under",
+        "MNIST/raw/train-images-idx3-ubyte",  # the layout it looks for
+    ),
+    Case(
+        "data-dir-one-level-too-deep",
+        _data_dir_too_deep,
+        "is the MNIST folder itself",
+        "empty-data'",  # pass its parent
+    ),
 ]
 
 

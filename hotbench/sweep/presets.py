@@ -21,13 +21,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..attacks.spec import ATTACKS, Targeted, check_params, check_targeted
 from ..config import AttackConfig, AttackOn, Seed, TrainConfig
 from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES
+from ..eps import check_eps, parse_eps
 from ..errors import HotbenchError, unknown_name
 from ..names import ACTIVATIONS, ARCHS, EXECUTORS, is_import_path
 from .plan import Plan, UnitStatus
@@ -121,6 +130,15 @@ def _positive(what: str, values: list[float]) -> list[float]:
     return values
 
 
+def _eps_value(value: Any, norm: str | None, flag: str = "eps") -> float:
+    """A budget of a preset, checked as --eps is (hotbench.eps), as a ValueError: pydantic then
+    names the key, and load() the file."""
+    try:
+        return check_eps(parse_eps(value, flag), norm, flag)
+    except HotbenchError as exc:
+        raise ValueError(f"{exc.problem}; {exc.fix}" if exc.fix else exc.problem) from None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -140,7 +158,7 @@ class TrainSection(_Strict):
     # narrows one activation, as temps_by_act does (e.g. {tanh: [none]})
     defenses: list[str] = ["none"]
     defenses_by_act: dict[str, list[str]] = {}
-    train_eps: float | None = Field(default=None, gt=0, le=1)
+    train_eps: float | None = None  # in (0, 1]; a fraction such as 8/255 is read too
     train_steps: int | None = Field(default=None, gt=0)
     train_alpha: float | None = Field(default=None, gt=0)
     trades_beta: float | None = Field(default=None, gt=0)
@@ -154,6 +172,16 @@ class TrainSection(_Strict):
     @classmethod
     def _wrap(cls, v: Any) -> Any:
         return _listify(v)
+
+    @field_validator("train_eps", mode="before")
+    @classmethod
+    def _train_eps(cls, v: Any) -> float | None:
+        if v is None:
+            return None
+        eps = _eps_value(v, "Linf", "train_eps")
+        if eps == 0:
+            raise ValueError("train_eps must be in (0, 1] (a Linf budget on inputs in [0, 1])")
+        return eps
 
     @field_validator("datasets")
     @classmethod
@@ -287,13 +315,14 @@ class AttackEntry(_Strict):
     def _method(cls, v: str) -> str:
         return _check_names("attack", [v], ATTACKS.names())[0]
 
-    @field_validator("eps")
+    @field_validator("eps", mode="before")
     @classmethod
-    def _eps(cls, v: list[float] | None) -> list[float] | None:
-        for e in v or []:
-            if not (e >= 0 and e != float("inf")):
-                raise ValueError(f"eps must be finite numbers >= 0, got {e}")
-        return v
+    def _eps(cls, v: Any, info: ValidationInfo) -> list[float] | None:
+        """Numbers or fractions (`[8/255, 0.1]`), read and checked as the command line's --eps
+        (Linf in [0, 1], L2 its own range), so that the error names this key."""
+        method = info.data.get("method")
+        norm = ATTACKS.get(method).norm if method in ATTACKS else None
+        return None if v is None else [_eps_value(e, norm) for e in _listify(v)]
 
     @model_validator(mode="after")
     def _fits_method(self) -> AttackEntry:
