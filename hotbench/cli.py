@@ -646,7 +646,7 @@ def report(
 
     filters = Filters(dataset or [], act or [], temp or [], run or [])
     if preset is not None:
-        filters.run = load(preset)[1].run_ids()
+        filters.preset = load(preset)[1].run_ids()  # the baseline is not filtered by them
     for path in (plot, plot_eps, plot_defenses):
         if path is not None:
             plot_format(path)  # a bad extension fails before anything is written
@@ -752,7 +752,7 @@ def run_cmd(
     from .sweep.presets import load
 
     check_format(format)
-    runs = Filters(run=load(preset)[1].run_ids())  # a bad preset fails before torch is imported
+    runs = Filters(preset=load(preset)[1].run_ids())  # a bad preset fails before torch is imported
     ctx = _context(workspace, device, quiet, data_dir, download, force)
     _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor, complete)
     verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, runs), ctx.data_dir)  # its --data-dir

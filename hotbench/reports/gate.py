@@ -34,7 +34,7 @@ from .. import stats
 from ..errors import HotbenchError
 from ..files import write_output
 from ..progress import plain_text, stderr
-from .records import SCHEMA_VERSION
+from .documents import load_document
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
 # accuracies that may only go down by the tolerance; robust_acc is the per-model worst case
@@ -79,14 +79,21 @@ class GateResult:
     checks: list[Comparison] = field(default_factory=list)
     tolerance: float | str | None = None
     direction: str | None = None
+    # why the gate as a whole fails although no single number does (a baseline that matches or
+    # checks nothing): a gate that checked nothing must never pass
+    problem: str | None = None
 
     @property
     def failures(self) -> list[Comparison]:
         return [c for c in self.checks if c.failed]
 
     @property
+    def failed(self) -> bool:
+        return bool(self.failures) or self.problem is not None
+
+    @property
     def exit_code(self) -> int:
-        return EXIT_REGRESSION if self.failures else EXIT_OK
+        return EXIT_REGRESSION if self.failed else EXIT_OK
 
     def summary(self) -> str:
         counts = {
@@ -98,6 +105,8 @@ class GateResult:
         tol = "" if t is None else f", tolerance {t if isinstance(t, str) else f'{t:g}'}"
         if self.direction is not None:
             tol += f", direction {self.direction}"
+        if self.problem is not None:
+            return f"gate FAILED: {self.problem}"
         verdict = "FAILED" if self.failures else "passed"
         return f"gate {verdict}: {len(self.checks)} checks ({', '.join(parts) or 'none'}{tol})"
 
@@ -105,45 +114,8 @@ class GateResult:
 # ---- reading and writing baselines ---------------------------------------------------------------
 def load_baseline(path: Path, what: str = "baseline") -> dict[str, Any]:
     """Read a baseline (or, for `hotbench compare`, any results document: `what` names it in the
-    errors) and check the parts the gate relies on; anything else is the user's to fix (exit 2)."""
-    fix = f"regenerate it with `hotbench report --save-baseline {path}`"
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise HotbenchError(
-            f"{what} '{path}' does not exist",
-            f"create one with `hotbench report --save-baseline {path}`",
-        ) from None
-    except IsADirectoryError:
-        raise HotbenchError(f"{what} '{path}' is a directory", "pass a results JSON file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HotbenchError(
-            f"{what} '{path}' is not readable JSON ({type(exc).__name__})", fix
-        ) from None
-    if not isinstance(doc, dict) or "schema_version" not in doc:
-        raise HotbenchError(
-            f"{what} '{path}' is not a hotbench results document (no schema_version)", fix
-        )
-    if doc["schema_version"] != SCHEMA_VERSION:
-        raise HotbenchError(
-            f"{what} '{path}' has schema_version {doc['schema_version']!r}, this hotbench reads"
-            f" {SCHEMA_VERSION} (docs/results-schema.md)",
-            f"regenerate it: hotbench run PRESET --workspace WS, then hotbench report --workspace"
-            f" WS --preset PRESET --save-baseline {path}",
-        )
-    records = doc.get("records")
-    if not isinstance(records, list):
-        raise HotbenchError(f"{what} '{path}' has no 'records' list", fix)
-    for i, r in enumerate(records + doc.get("robust", [])):
-        need = (
-            ("run_id", "robust_id", ROBUST_METRIC)
-            if "robust_id" in r
-            else ("run_id", "attack_id", *GATED)
-        )
-        missing = [k for k in need if k not in r]
-        if missing:
-            raise HotbenchError(f"{what} '{path}': record {i} lacks {', '.join(missing)}", fix)
-    return doc
+    errors), checked on load (reports.documents): anything wrong is the user's to fix (exit 2)."""
+    return load_document(path, what)
 
 
 def save_baseline(path: Path, doc: dict[str, Any]) -> None:
@@ -154,7 +126,10 @@ def save_baseline(path: Path, doc: dict[str, Any]) -> None:
 
 def filter_records(doc: dict[str, Any], filters) -> dict[str, Any]:
     """Apply report filters to a baseline too, so that `report --act tanh --baseline B` compares
-    like with like."""
+    like with like. A preset's models (`Filters.preset`, the run ids of its plan) are not a filter
+    of the baseline: a baseline record whose config the preset no longer plans (its run id
+    changed) must show as MISSING, not vanish (issue 26: a copy of ci-smoke with other epochs
+    passed its gate with every baseline record filtered away)."""
     if filters is None:
         return doc
 
@@ -162,7 +137,7 @@ def filter_records(doc: dict[str, Any], filters) -> dict[str, Any]:
         cfg = SimpleNamespace(
             dataset=r.get("dataset"), act=r.get("act"), temp=r.get("train_temp", math.nan)
         )
-        return filters.match(cfg, r["run_id"])
+        return filters.match(cfg, r["run_id"], preset=False)
 
     out = {**doc, "records": [r for r in doc["records"] if keep(r)]}
     if "robust" in doc:
@@ -282,7 +257,35 @@ def compare(
             result.checks.extend(
                 Comparison(key, describe(rn), m, None, _num(rn.get(m)), NEW) for m in metrics
             )
+    result.problem = _checks_nothing(base, now, result)
     return result
+
+
+def _checks_nothing(base: dict[str, Any], now: dict[str, Any], result: GateResult) -> str | None:
+    """Why a baseline gate checked nothing, or None: no baseline record is among the current
+    results (a baseline of another preset or workspace, or every config changed), or none of the
+    matched records holds a number to hold the current one to (accuracies all null)."""
+    matched = [key for key in base if key in now]
+    if not matched:
+        return (
+            f"none of the baseline's {len(base)} results is among the {len(now)} current ones"
+            " (a baseline of another preset or workspace, or every config changed): nothing was"
+            " checked; gate against this preset's own baseline, or after an intended change"
+            " regenerate it with --save-baseline (docs/ci.md)"
+            if base
+            else f"the baseline holds no results, so nothing was checked ({len(now)} current)"
+        )
+    numbers = [c for c in result.checks if c.status in (OK, DROP, RISE) and _is_number(c.baseline)]
+    if not numbers:
+        return (
+            f"the baseline checks nothing: none of its {len(matched)} matched results holds a"
+            " number (every accuracy is null); regenerate it with --save-baseline (docs/ci.md)"
+        )
+    return None
+
+
+def _is_number(v: float | None) -> bool:
+    return v is not None and not math.isnan(v)
 
 
 # ---- absolute thresholds -------------------------------------------------------------------------
@@ -375,6 +378,8 @@ def render_checks(
 ) -> str:
     """The diff table (baseline or threshold, now, delta, status) as plain text, one row per
     check."""
+    if result.problem is not None:  # one line, not a table of every record as MISSING and new
+        return f"{title}: {result.summary()}\n"
     rows = [c for c in result.checks if c.status != OK] if only_interesting else result.checks
     table = Table(title=title, box=box.SIMPLE, caption=result.summary())
     for h, j in (
@@ -450,7 +455,7 @@ class GateOutcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_REGRESSION if any(r.failures for _, _, r in self.results) else EXIT_OK
+        return EXIT_REGRESSION if any(r.failed for _, _, r in self.results) else EXIT_OK
 
 
 def evaluate(req: GateRequest, current: dict[str, Any], filters=None) -> GateOutcome:

@@ -39,6 +39,9 @@ class Filters:
     act: list[str] = field(default_factory=list)
     temp: list[float] = field(default_factory=list)
     run: list[str] = field(default_factory=list)
+    # the models of a preset (`--preset`: the exact run ids of its plan; None: no preset). Apart
+    # from `run` because the gate must not filter a baseline by it (gate.filter_records).
+    preset: list[str] | None = None
 
     def __post_init__(self) -> None:
         for d in self.dataset:
@@ -46,12 +49,14 @@ class Filters:
         for a in self.act:
             ACTIVATIONS.check(a)
 
-    def match(self, cfg, run_id: str) -> bool:
+    def match(self, cfg, run_id: str, preset: bool = True) -> bool:
+        """Whether a model is selected; `preset=False` ignores the preset's models."""
         return (
             (not self.dataset or cfg.dataset in self.dataset)
             and (not self.act or cfg.act in self.act)
             and (not self.temp or any(math.isclose(cfg.temp, t) for t in self.temp))
             and (not self.run or any(run_id.startswith(r) or r in run_id for r in self.run))
+            and (not preset or self.preset is None or run_id in self.preset)
         )
 
 

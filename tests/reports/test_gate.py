@@ -19,6 +19,7 @@ from hotbench.reports.gate import (
     check_thresholds,
     compare,
     parse_threshold,
+    render_checks,
 )
 from hotbench.reports.records import results_document
 
@@ -212,7 +213,7 @@ def test_fail_under_bad_input_is_exit_2_not_a_regression(results_ws, tmp_path, s
         ("{not json", "not readable JSON"),
         ('{"records": []}', "no schema_version"),
         ('{"schema_version": 99, "records": []}', "schema_version 99"),
-        ('{"schema_version": 2, "records": [{"run_id": "x"}]}', "lacks attack_id"),
+        ('{"schema_version": 2, "records": [{"run_id": "x"}]}', "records[0].attack_id is missing"),
     ],
 )
 def test_bad_baseline_is_exit_2(results_ws, tmp_path, content, needle):
@@ -242,3 +243,131 @@ def test_filters_apply_to_the_baseline_too(results_ws, baseline):
         r.output
     )  # the tanh records of the baseline are out of scope, not missing
     assert "tanh" not in r.stderr
+
+
+# ---- a gate that checks nothing fails (issue 26, issue 30) ---------------------------------------
+def _doc(*records, robust=()):
+    return {"schema_version": 2, "records": list(records), "robust": list(robust)}
+
+
+REC = {
+    "run_id": "digits-tanh-T50-00000000",
+    "attack_id": "pgd-0000000000",
+    "clean_acc": 0.9,
+    "adv_acc": 0.5,
+    "label": "pgd ε=0.3",
+}
+
+
+def test_a_baseline_that_matches_nothing_fails_with_one_line():
+    other = dict(REC, run_id="digits-none-T1-11111111")
+    res = compare(_doc(other), _doc(REC))
+    assert res.exit_code == 1
+    assert "none of the baseline's 1 results is among the 1 current ones" in res.summary()
+    text = render_checks(res, "regression gate against b.json")
+    assert text.count("\n") == 1 and "gate FAILED" in text and "b.json" in text
+    assert compare(_doc(), _doc(REC)).exit_code == 1  # an empty baseline checks nothing too
+
+
+def test_a_baseline_whose_accuracies_are_all_null_fails():
+    null = dict(REC, clean_acc=None, adv_acc=None)
+    res = compare(_doc(null), _doc(REC))
+    assert res.exit_code == 1 and "checks nothing" in res.summary()
+    # one number is enough to check something
+    assert compare(_doc(dict(null, adv_acc=0.5)), _doc(REC)).exit_code == 0
+
+
+def test_a_null_baseline_fails_on_the_command_line(results_ws, baseline):
+    def null(doc):
+        for r in doc["records"]:
+            r.update(clean_acc=None, adv_acc=None)
+        for r in doc.get("robust", []):
+            r.update(robust_acc=None)
+
+    edit(baseline, null)
+    r = gate(results_ws, "--baseline", str(baseline))
+    assert r.exit_code == 1, r.output
+    assert "checks nothing" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+# ---- the gate under --preset ---------------------------------------------------------------------
+PRESET = """\
+description: gate test
+train:
+  datasets: [digits]
+  acts: [{act}]
+  temps: [{temp}]
+  epochs: {epochs}
+  n_train: 300
+attack:
+  n_samples: 30
+  attacks:
+    - method: fgsm
+      eps: 0.3
+"""
+
+
+@pytest.fixture(scope="module")
+def preset_ws(tmp_path_factory):
+    """A workspace holding two tiny presets' results, and their files: `mine` (the preset the
+    baseline is made of), `changed` (its copy with other epochs, run too) and `other` (another
+    model altogether)."""
+    root = tmp_path_factory.mktemp("gate-presets")
+    files = {}
+    for name, act, temp, epochs in (
+        ("mine", "tanh", 5, 2),
+        ("changed", "tanh", 5, 3),
+        ("other", "none", 1, 2),
+    ):
+        files[name] = root / f"{name}.yaml"
+        files[name].write_text(PRESET.format(act=act, temp=temp, epochs=epochs))
+        r = runner.invoke(app, ["run", str(files[name]), "-w", str(root / "ws"), "-q"])
+        assert r.exit_code == 0, r.output
+    base = root / "baseline.json"
+    r = runner.invoke(
+        app,
+        [
+            "report",
+            "-w",
+            str(root / "ws"),
+            "--preset",
+            str(files["mine"]),
+            "--save-baseline",
+            str(base),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    return root / "ws", files, base
+
+
+def test_a_config_change_under_preset_fails_the_gate(preset_ws):
+    ws, files, base = preset_ws
+    args = ["report", "-w", str(ws), "--baseline", str(base), "-f", "json"]
+    assert runner.invoke(app, [*args, "--preset", str(files["mine"])]).exit_code == 0
+    r = runner.invoke(app, [*args, "--preset", str(files["changed"])])
+    assert r.exit_code == 1, r.output
+    assert "gate FAILED" in r.stderr and "none of the baseline's" in r.stderr
+    assert r.stderr.strip().count("\n") == 0  # one line, not every record as MISSING and new
+    json.loads(r.stdout)  # the report itself is still written
+
+
+def test_a_baseline_of_another_preset_fails_the_gate(preset_ws):
+    ws, files, base = preset_ws
+    r = runner.invoke(
+        app,
+        ["report", "-w", str(ws), "--preset", str(files["other"]), "--baseline", str(base)],
+    )
+    assert r.exit_code == 1, r.output
+    assert "another preset" in r.stderr
+
+
+def test_a_baseline_record_the_preset_no_longer_has_is_missing(preset_ws, tmp_path):
+    ws, files, base = preset_ws
+    both = tmp_path / "both.json"
+    r = runner.invoke(app, ["report", "-w", str(ws), "--save-baseline", str(both), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["report", "-w", str(ws), "--preset", str(files["mine"]), "--baseline", str(both)]
+    )
+    assert r.exit_code == 1, r.output
+    assert MISSING in r.stderr and "gate FAILED" in r.stderr
