@@ -88,24 +88,37 @@ def half_width(k: int, n: int) -> float:
     return max(p - lo, hi - p)
 
 
+def fmt_bound(bound: float, up: bool) -> str:
+    """An interval bound for people: rounded outward to 2 decimals (down for the low bound, up for
+    the high one, so the printed interval covers the computed one), clipped to [0, 1], without the
+    leading zero (`.82`); exactly 0 and 1 as `0` and `1`."""
+    scaled = bound * 100
+    cents = math.ceil(scaled - 1e-9) if up else math.floor(scaled + 1e-9)
+    cents = min(max(cents, 0), 100)
+    return "0" if cents == 0 else "1" if cents == 100 else f".{cents:02d}"
+
+
 def fmt_acc(
     value: float | None,
     ci: tuple[float | None, float | None] | None = None,
     n: int | None = None,
     show_n: bool = False,
 ) -> str:
-    """An accuracy with its interval, compactly: `0.856 ±0.031` (`... n=300` with `show_n`).
+    """An accuracy with its interval, compactly: `0.856 [.82,.89]` (`... n=300` with `show_n`).
 
-    The `±` is the larger side of the interval, rounded up, so the printed range always covers it.
-    Renderers (table, Markdown, HTML, plots) call this for every accuracy cell.
+    Wilson intervals are asymmetric near 0 and 1, where a `±` misleads: `0.000 ±0.435` reads as
+    [-0.435, 0.435]. So the interval is shown as its two bounds (fmt_bound: 2 decimals, rounded
+    outward, never outside [0, 1]), a form that cannot read as a negative accuracy and fits a
+    terminal cell. Every format (table, Markdown, HTML, LaTeX, compare) calls this for every
+    accuracy cell; JSON carries the exact bounds (ci_low, ci_high).
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     text = f"{value + 0.0:.3f}"
     if ci is not None and ci[0] is not None and ci[1] is not None:
-        h = max(value - ci[0], ci[1] - value)
-        if not math.isnan(h):
-            text += f" ±{math.ceil(h * 1000 - 1e-9) / 1000:.3f}"
+        lo, hi = float(ci[0]), float(ci[1])
+        if not (math.isnan(lo) or math.isnan(hi)):
+            text += f" [{fmt_bound(lo, up=False)},{fmt_bound(hi, up=True)}]"
     if show_n and n is not None:
         text += f" n={n}"
     return text

@@ -25,6 +25,7 @@ from hotbench.evaluate.worstcase import StoredResult, worst_case
 from hotbench.reports import gate
 from hotbench.reports.formats import render_report
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document, unique_labels
+from hotbench.reports.tables import pivot
 from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
 from tests.conftest import CPU, NONE1, TANH50
@@ -86,7 +87,7 @@ def test_1_worst_case_on_a_smaller_sample_set_is_marked_with_its_n(trained_ws):
     )
     table = render_report(trained_ws, "table", wide=True)  # the whole row on one line
     row = _tanh_row(table)
-    assert "0.870 ±" in row and "0.900 ±" in row and "n=10" in row and "tanh *" in row
+    assert "0.870 [" in row and "0.900 [" in row and "n=10" in row and "tanh *" in row
     doc = json.loads(render_report(trained_ws, "json"))
     (wc,) = [r for r in doc["robust"] if r["run_id"] == TANH50.run_id]
     assert wc["n_samples"] == 10 and wc["mixed_samples"] and wc["samples"] == {"first": 10}
@@ -389,8 +390,8 @@ def test_7_intervals_in_every_format_and_the_threshold_on_the_interval(trained_w
     (r,) = doc["records"]
     assert r["adv_ci_low"] < 0.35 < r["adv_ci_high"] and doc["schema_version"] == SCHEMA_VERSION
     md = render_report(trained_ws, "markdown")
-    assert "0.350 ±" in md and "verdict of" in md
-    assert "0.350 ±" in render_report(trained_ws, "html")
+    assert "0.350 [.18,.57]" in md and "verdict of" in md
+    assert "0.350 [.18,.57]" in render_report(trained_ws, "html")
     # all masking checks clear, worst case 0.35 > 0.30 but its interval straddles 0.30: the old rule
     # said "robust" from the point estimate
     wc = worst_case([StoredResult.from_doc(_doc("pgd", list(range(13)), 20))], "r", 1, "Linf", 0.3)
@@ -435,7 +436,7 @@ def test_7_several_seeds_report_mean_and_spread(tmp_path):
     r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "--n-samples", "30", "-q"])
     assert r.exit_code == 0, r.output
     table = render_report(Workspace(ws), "table")
-    assert "mean, sd of 2 seeds" in table and " sd " in table
+    assert "none T1@1 mean of 2" in table and " sd " in table
     # and in JSON, beside the per-seed records (the mean of the records' own numbers)
     doc = json.loads(render_report(Workspace(ws), "json"))
     [seeds] = doc["seeds"]
@@ -490,3 +491,23 @@ def test_8_old_baselines_are_refused_with_the_regenerate_hint(results_ws_or_trai
 def results_ws_or_trained(trained_ws):
     _save(trained_ws, _doc("pgd", [0], 10))
     return trained_ws
+
+
+def test_7_a_seed_row_takes_every_identity_column_from_its_rows(tmp_path):
+    """Issue 30: after `train --seed 0 --seed 1` the seeds' row said defense "none" (and act
+    "tanh (mean, sd of 2 seeds)") while its own rows said "temperature" and "tanh"."""
+    ws = str(tmp_path / "ws")
+    args = ["--act", "tanh", "--temp", "5", "--epochs", "2", "--n-train", "300"]
+    r = runner.invoke(app, ["train", "-w", ws, *args, "--seed", "0", "--seed", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "--n-samples", "20", "-q"])
+    assert r.exit_code == 0, r.output
+    rows, _ = pivot(Workspace(ws))
+    *seeds, mean = rows
+    assert len(seeds) == 2 and mean.seeds == 2
+    for field in ("dataset", "defense", "act", "arch", "train_temp", "eval_temp"):
+        assert {getattr(r, field) for r in rows} == {getattr(seeds[0], field)}, field
+    assert mean.defense == "temperature"
+    md = render_report(Workspace(ws), "markdown").splitlines()
+    body = [line.split(" | ")[:5] for line in md if line.startswith("| digits")]
+    assert len(body) == 3 and body[0] == body[1] == body[2]  # dataset, defense, act, T, eval T

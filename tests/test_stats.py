@@ -4,6 +4,7 @@ tolerance (property-based, with hypothesis)."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -30,14 +31,38 @@ def test_interval_is_scipys_wilson():
     assert stats.INTERVAL_METHOD == "wilson"
 
 
-def test_fmt_acc_is_compact_and_covers_the_interval():
-    lo, hi = stats.interval(257, 300)
-    text = stats.fmt_count(257, 300)
-    value, pm = text.split(" ±")
-    assert value == "0.857" and float(pm) >= max(257 / 300 - lo, hi - 257 / 300)
-    assert stats.fmt_count(257, 300, show_n=True).endswith(" n=300")
+INTERVAL = re.compile(r"^(\d\.\d{3}) \[(0|1|\.\d\d),(0|1|\.\d\d)\]$")
+
+
+def _bound(text: str) -> float:
+    return float(text) if text in ("0", "1") else float("0" + text)
+
+
+@given(st.integers(1, 100_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_no_printed_bound_leaves_the_unit_range(kn):
+    """Every accuracy prints as `value [low,high]`: bounds in [0, 1] rounded outward (so the
+    printed interval covers Wilson's), the value inside them, and no form that reads as a
+    negative accuracy (`0.000 ±0.435` read as [-0.435, 0.435])."""
+    k, n = kn
+    lo, hi = stats.interval(k, n)
+    text = stats.fmt_acc(stats.frac(k, n), (lo, hi))
+    m = INTERVAL.match(text)
+    assert m is not None, text
+    value, low, high = float(m[1]), _bound(m[2]), _bound(m[3])
+    assert 0.0 <= low <= high <= 1.0
+    assert low <= lo + 1e-9 and high >= hi - 1e-9  # covers the interval
+    assert low <= value <= high
+    assert "±" not in text and "-" not in text
+
+
+def test_fmt_acc_is_compact():
+    assert stats.fmt_acc(0.0, stats.interval(0, 100)) == "0.000 [0,.04]"
+    assert stats.fmt_acc(1.0, stats.interval(100, 100)) == "1.000 [.96,1]"
+    assert stats.fmt_acc(0.857, stats.interval(257, 300)) == "0.857 [.81,.90]"
+    assert stats.fmt_acc(0.857, stats.interval(257, 300), 300, show_n=True).endswith(" n=300")
     assert stats.fmt_acc(-0.0) == "0.000" and stats.fmt_acc(None) == "-"
     assert stats.fmt_acc(float("nan")) == "-"
+    assert stats.fmt_acc(0.5, (float("nan"), float("nan"))) == "0.500"
 
 
 @given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=300))

@@ -238,8 +238,8 @@ def table(rows: list[Row], names: tuple[str, str]) -> Table:
 def notes(rows: list[Row]) -> str:
     """What goes under the terminal table: the summary and what the columns mean."""
     return (
-        f"{summary(rows)}.\n±: 95% Wilson interval. p: {TEST}. CIs apart: the two intervals do not"
-        " overlap."
+        f"{summary(rows)}.\n[low,high]: 95% Wilson interval, bounds rounded outward. p: {TEST}."
+        " CIs apart: the two intervals do not overlap."
     )
 
 

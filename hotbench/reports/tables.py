@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
@@ -39,9 +40,12 @@ class Row:
     n: dict[str, int] = field(default_factory=dict)  # column -> samples it was measured on
     clean_ci: tuple[float, float] | None = None
     mixed: bool = False  # the row's attacks cover different samples (worst case: the shared ones)
+    arch: str = ""
+    seed: int | None = None  # the training seed
+    seeds: int = 0  # > 0: a row of means across this many seeds (with_seed_rows)
 
     def cell(self, column: str) -> str:
-        """An accuracy cell: `0.856 ±0.031`, with `n=` where it was measured on other samples
+        """An accuracy cell: `0.856 [.82,.89]`, with `n=` where it was measured on other samples
         than the row's n."""
         if column in self.notes:
             return self.notes[column]
@@ -79,6 +83,8 @@ def pivot(
                 {},
                 defense=r["defense"],
                 clean_ci=(r["clean_ci_low"], r["clean_ci_high"]),
+                arch=r["arch"] or "",
+                seed=r["train_seed"],
             )
         elif r["n_samples"] > (row.n_samples or 0):  # the row's n: its largest sample set
             row.n_samples, row.clean_acc = r["n_samples"], r["clean_acc"]
@@ -121,6 +127,8 @@ def pivot(
                 {},
                 defense=c.defense_label,
                 clean_ci=(stats.interval(round(rec.test_acc * n_test), n_test) if n_test else None),
+                arch=c.arch or "",
+                seed=c.seed,
             )
     ordered = sorted(
         rows.values(), key=lambda r: (r.dataset, r.act, r.train_temp, -r.eval_temp, r.run_id)
@@ -150,19 +158,24 @@ def with_seed_rows(rows: list[Row], keys: dict[str, str]) -> list[Row]:
 
 
 def seed_row(group: list[Row]) -> Row:
+    """The mean and spread of a group of seeds' rows. Every identity column (dataset, defense, act,
+    arch, temperatures) is the rows' own: only the numbers are summaries."""
     first = group[0]
     cols = [c for c in first.adv if all(c in r.adv for r in group)]
+    m, sd = stats.mean_spread([r.clean_acc for r in group])
     summary = Row(
         f"mean of {len(group)} seeds",
         first.dataset,
-        f"{first.act} (mean, sd of {len(group)} seeds)",
+        first.act,
         first.train_temp,
         first.eval_temp,
-        stats.mean_spread([r.clean_acc for r in group])[0],
+        m,
         None,
         {},
+        defense=first.defense,
+        arch=first.arch,
+        seeds=len(group),
     )
-    m, sd = stats.mean_spread([r.clean_acc for r in group])
     summary.notes["clean"] = f"{m:.3f} sd {sd:.3f}"
     for c in cols:
         m, sd = stats.mean_spread([r.adv[c] for r in group])
@@ -181,6 +194,12 @@ HEAD = ["dataset", "defense", "act", "train T", "eval T", "n", "clean"]
 TEXT_HEAD = ("dataset", "defense", "act")  # left-aligned
 
 
+def _n_cell(row: Row) -> str:
+    if row.seeds:
+        return f"{row.seeds} seeds"  # a row of means: its cells say `mean sd spread`
+    return "-" if row.n_samples is None else str(row.n_samples)
+
+
 def cells(row: Row, columns: list[str]) -> list[str]:
     return [
         row.dataset,
@@ -188,15 +207,57 @@ def cells(row: Row, columns: list[str]) -> list[str]:
         row.act + (" *" if row.mixed else ""),
         f"{row.train_temp:g}",
         f"{row.eval_temp:g}",
-        "-" if row.n_samples is None else str(row.n_samples),
+        _n_cell(row),
         row.notes.get("clean") or stats.fmt_acc(row.clean_acc, row.clean_ci),
     ] + [row.cell(c) for c in columns]
 
 
+# ---- a model's identity in one cell (terminal and HTML) ------------------------------------------
+MODEL = "model"
+MODEL_NOTE = (
+    "model = activation, training T @ evaluation T (tanh T50@1: trained at T = 50, deployed at"
+    " T = 1)"
+)
+# what tells rows apart beyond act and the temperatures, shown only where rows differ in it
+_VARYING = ("dataset", "arch", "defense", "seed")
+
+
+def _adversarial(defense: str) -> str:
+    """The part of a defense label that the act does not already say: `pgd-at` of
+    `temperature+pgd-at`; '' for `none` and `temperature`."""
+    return "+".join(p for p in defense.split("+") if p not in ("none", "temperature"))
+
+
+def varying(rows: list[Row]) -> set[str]:
+    """The identity fields in which `rows` differ (beyond act, train T and eval T)."""
+    out = {f for f in ("dataset", "arch") if len({getattr(r, f) for r in rows}) > 1}
+    if len({_adversarial(r.defense) for r in rows}) > 1:
+        out.add("defense")
+    if len({r.seed for r in rows if not r.seeds}) > 1:
+        out.add("seed")
+    return out
+
+
+def model_cell(row: Row, vary: set[str]) -> str:
+    """A model and eval T in a few characters: `tanh T50@1`, with the dataset, arch, adversarial
+    defense and seed where the rows differ in them (`mnist none T1@1 pgd-at s1`), `*` where the
+    row's attacks cover different samples."""
+    parts = [getattr(row, f) for f in ("dataset", "arch") if f in vary]
+    parts.append(f"{row.act} T{row.train_temp:g}@{row.eval_temp:g}")
+    if "defense" in vary and _adversarial(row.defense):
+        parts.append(_adversarial(row.defense))
+    if row.seeds:
+        parts.append(f"mean of {row.seeds}")
+    elif "seed" in vary and row.seed is not None:
+        parts.append(f"s{row.seed}")
+    return " ".join(parts) + (" *" if row.mixed else "")
+
+
 CAPTION = (
     "adversarial accuracy = correct after attack / all samples; only clean-correct samples are"
-    " attacked; ± = 95% Wilson interval; n= where a cell is on other samples than the row's n;"
-    " * = the row's attacks cover different samples, its worst case is on the shared ones"
+    " attacked; [low,high] = 95% Wilson interval, bounds rounded outward; n= where a cell is on"
+    " other samples than the row's n; * = the row's attacks cover different samples, its worst"
+    " case is on the shared ones"
 )
 MARKDOWN_NOTE = f"*Cells after `clean` are {CAPTION}.*"
 
@@ -245,7 +306,8 @@ LATEX_ESCAPES = {
 
 LATEX_CAPTION = (
     "Adversarial accuracy = correct after attack / all samples; only clean-correct samples are"
-    " attacked; [low, high] = 95% Wilson interval; n = the test images a cell was measured on;"
+    " attacked; [low,high] = 95% Wilson interval, bounds rounded outward; n = the test images a"
+    " cell was measured on;"
     " * = the row's attacks cover different samples, its worst case is on the shared ones."
 )
 
@@ -257,17 +319,16 @@ def latex_escape(text: str) -> str:
 
 def _latex_acc(value: float | None, ci: tuple[float, float] | None, n: int | None) -> str:
     r"""An accuracy as a paper prints it: the value, its 95% interval and the n it was measured on,
-    `0.856 {\scriptsize [0.822, 0.885] $n$=500}`. The interval is printed as its bounds: Wilson
-    intervals are asymmetric near 0 and 1, where a `±` would misstate one side."""
+    `0.856 {\scriptsize [.82,.89] $n$=500}`. The interval is the bounds every format shows
+    (stats.fmt_acc): Wilson intervals are asymmetric near 0 and 1, where a `±` misstates one
+    side."""
     if value is None or math.isnan(value):
         return "--"
-    text = f"{value + 0.0:.3f}"
-    extra = []
-    if ci is not None and not any(b is None or math.isnan(b) for b in ci):
-        extra.append(f"[{ci[0] + 0.0:.3f}, {ci[1] + 0.0:.3f}]")
+    value_text, _, interval = stats.fmt_acc(value, ci).partition(" ")
+    extra = [interval] if interval else []
     if n is not None:
         extra.append(f"$n$={n}")
-    return text + (" {\\scriptsize " + " ".join(extra) + "}" if extra else "")
+    return value_text + (" {\\scriptsize " + " ".join(extra) + "}" if extra else "")
 
 
 def latex_table(rows: list[Row], columns: list[str]) -> str:
@@ -390,44 +451,67 @@ def _short(label: str, title: str) -> str:
 
 
 # narrow headers: a header may take two lines, a number never does
-_HEADERS = {"train T": "train\nT", "eval T": "eval\nT", BROKEN_BY: "broken\nmost by"}
+_HEADERS = {BROKEN_BY: "broken\nmost by"}
 
 
 @dataclass
 class _Budget:
-    """One panel's fixed parts: its budget title, rows, id columns, worst-case column and notes."""
+    """One panel's fixed parts: its budget title, rows, the identity fields that vary, whether
+    the rows' n differ (a column) or not (in the title), worst-case column and notes."""
 
     title: str
     rows: list[Row]
-    ids: list[str]
+    vary: set[str]
     robust_col: str | None
     notes: list[str]
 
+    @property
+    def sizes(self) -> set[int | None]:
+        return {r.n_samples for r in self.rows if not r.seeds}
 
-def _panel(b: _Budget, name: str, attack_cols: list[str]) -> Table:
-    title, budget, rows, ids = name, b.title, b.rows, b.ids
+
+def _panel(b: _Budget, name: str, attack_cols: list[str], spare: int | None = None) -> Table:
+    """One panel. With `spare` (the terminal is too narrow for its text columns on one line), its
+    text columns (verdict, broken most by) are as wide as their longest word plus `spare` columns
+    shared among them, and wrap between words."""
+    budget, rows = b.title, b.rows
     robust_col, notes = b.robust_col, b.notes
+    sizes = b.sizes
+    if len(sizes) == 1 and None not in sizes:
+        name += f", n={sizes.pop()}"  # one n for every row: said once
     # no edge padding and one space either side of a column: two spaces between numbers
     table = Table(
-        title=title,
+        title=name,
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
         padding=(0, 0, 0, 1),
         pad_edge=False,
+        show_edge=False,
     )
-    for h in ids:
-        justify = "left" if h in TEXT_HEAD else "right"
-        table.add_column(_HEADERS.get(h, h), justify=justify, no_wrap=True)
+    table.add_column(MODEL, justify="left", no_wrap=True)
+    if len(b.sizes) > 1:
+        table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("clean", justify="right", no_wrap=True)
     for c in attack_cols:
         table.add_column(_short(c, budget), justify="right", no_wrap=True)
     if robust_col is not None:
         table.add_column("robust", justify="right", no_wrap=True, style="bold")
-    for n in notes:
-        table.add_column(_HEADERS.get(n, n), justify="left", no_wrap=True)
+    for i, n in enumerate(notes):  # text may wrap between words, numbers never do
+        words = [w for r in rows for w in (r.notes.get(n) or "-").split()]
+        words += _HEADERS.get(n, n).split()
+        extra = 0 if spare is None else spare // len(notes) + (i < spare % len(notes))
+        table.add_column(
+            _HEADERS.get(n, n),
+            justify="left",
+            width=None if spare is None else max(map(cell_len, words), default=1) + extra,
+            no_wrap=spare is None,
+        )
     for r in rows:
-        head = dict(zip(HEAD, cells(r, []), strict=True))
-        values: list[str | Text] = [head[h] for h in ids]
+        values: list[str | Text] = [model_cell(r, b.vary)]
+        if len(b.sizes) > 1:
+            values.append(_n_cell(r))
+        values.append(r.notes.get("clean") or stats.fmt_acc(r.clean_acc, r.clean_ci))
         values += [r.cell(c) for c in attack_cols]  # with its interval, and n= where it differs
         if robust_col is not None:
             values.append(r.cell(robust_col))
@@ -440,12 +524,22 @@ def _panel(b: _Budget, name: str, attack_cols: list[str]) -> Table:
     return table
 
 
+def _fitting(b: _Budget, name: str, cols: list[str], width: int) -> Table | None:
+    """The panel of `cols` as it fits `width`: its text columns on one line if they fit, else
+    wrapped between words; None if neither fits (numbers never wrap)."""
+    panel = _panel(b, name, cols)
+    if _natural_width(panel) <= width:
+        return panel
+    spare = width - _natural_width(_panel(b, name, cols, spare=0))
+    return _panel(b, name, cols, spare) if spare >= 0 else None
+
+
 def _chunks(b: _Budget, cols: list[str], width: int) -> list[list[str]]:
     """The panel's attack columns cut into runs that each fit `width` beside the fixed columns."""
     chunk: list[str] = []
     chunks: list[list[str]] = []
     for c in cols:
-        if chunk and _natural_width(_panel(b, b.title, chunk + [c])) > width:
+        if chunk and _fitting(b, b.title, chunk + [c], width) is None:
             chunks.append(chunk)
             chunk = [c]
         else:
@@ -493,10 +587,8 @@ def terminal_report(
         groups.setdefault(titles.get(c, "other"), []).append(c)
     for t in robust_cols:
         groups.setdefault(t, [])
-    # dataset and defense only where they tell rows apart (the title names a single dataset)
-    ids = [
-        h for h in HEAD if h not in ("dataset", "defense") or len({getattr(r, h) for r in rows}) > 1
-    ]
+    # the model in one cell; dataset, arch, defense and seed only where they tell rows apart
+    vary = varying(rows)
     datasets = sorted({r.dataset for r in rows})
     parts: list[Table | str] = []
     if not groups:  # nothing attacked yet: the models and their clean accuracy
@@ -509,20 +601,20 @@ def terminal_report(
             for r in rows
             if not cols or any(c in r.adv or c in r.notes for c in cols) or robust_col in r.adv
         ]
-        budget = _Budget(title, in_panel, ids, robust_col, panel_notes)
+        budget = _Budget(title, in_panel, vary, robust_col, panel_notes)
         chunks = _chunks(budget, cols, width)
         if BROKEN_BY in panel_notes:
             # where the attack that broke most costs a panel, it goes: it is also in the evidence
             # lines; the robust accuracy and the verdict always stay
             fewer = [n for n in panel_notes if n != BROKEN_BY]
-            narrower = _Budget(title, in_panel, ids, robust_col, fewer)
+            narrower = _Budget(title, in_panel, vary, robust_col, fewer)
             fewer_chunks = _chunks(narrower, cols, width)
-            too_wide = any(_natural_width(_panel(budget, title, [c])) > width for c in cols)
+            too_wide = any(_fitting(budget, title, [c], width) is None for c in cols)
             if len(fewer_chunks) < len(chunks) or too_wide:
                 chunks, budget = fewer_chunks, narrower
         for i, chunk in enumerate(chunks):
             name = title if len(chunks) == 1 else f"{title} ({i + 1}/{len(chunks)})"
-            parts.append(_panel(budget, name, chunk))
+            parts.append(_fitting(budget, name, chunk, width) or _panel(budget, name, chunk))
     # a panel whose fixed columns alone are wider than the terminal is printed at its natural
     # width (the terminal wraps the line) rather than cut: a number is never hidden behind "…"
     needed = max((_natural_width(p) for p in parts if isinstance(p, Table)), default=0)
@@ -537,10 +629,13 @@ def terminal_report(
     console.print(
         Text(f"hotbench: clean vs adversarial accuracy ({', '.join(datasets)})", style="bold")
     )
-    for part in parts:
+    for i, part in enumerate(parts):
+        if i:
+            console.print()  # a blank line between panels
         console.print(part)
     # not str.capitalize(), which lowercases the rest ("95% wilson interval")
-    console.print(Text(CAPTION[:1].upper() + CAPTION[1:] + ".", style="dim"))
+    caption = f"{MODEL_NOTE}; {CAPTION}."
+    console.print(Text(caption[:1].upper() + caption[1:], style="dim"))
     for line in evidence:
         indent = len(line) - len(line.lstrip())
         console.print(

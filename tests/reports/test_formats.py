@@ -83,11 +83,13 @@ def test_markdown_round_trips_the_json_numbers(results_ws):
             == (r["dataset"], r["act"], r["train_temp"], r["eval_temp"])
         ]
         for cell, key in ((row["clean"], "clean"), (row[r["label"]], "adv")):
-            # `0.856 ±0.031`: the number and its 95% interval (issue 13)
-            value, pm = cell.split(" ±")
+            # `0.856 [.82,.89]`: the number and its 95% interval (issues 13, 30)
+            value, lo, hi = re.fullmatch(
+                r"(\d\.\d{3}) \[(0|1|\.\d\d),(0|1|\.\d\d)\]", cell
+            ).groups()
             assert float(value) == pytest.approx(r[f"{key}_acc"], abs=5e-4)
-            assert float(value) - float(pm) <= r[f"{key}_ci_low"] + 5e-4
-            assert float(value) + float(pm) >= r[f"{key}_ci_high"] - 5e-4
+            assert float(lo) <= r[f"{key}_ci_low"] + 1e-9 <= float(lo) + 0.01 + 1e-9
+            assert float(hi) - 0.01 - 1e-9 <= r[f"{key}_ci_high"] <= float(hi) + 1e-9
         assert int(row["n"]) == r["n_samples"]
         seen += 1
     assert seen == len(records)
