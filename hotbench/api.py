@@ -149,8 +149,9 @@ def run(
             if complete:
                 complete_runs(ctx, records, [None])
             store_measurements(ctx, records)
-    if statuses:
-        ctx.reporter.log(unit_table(statuses))
+    failed = [s for s in statuses if s.status.startswith("failed")]
+    if failed:  # what failed and why; the rest is the summary line (every unit: --verbose)
+        ctx.reporter.log(unit_table(failed))
     ctx.reporter.log(f"preset {path.stem} ({part}): {summary(statuses)}")
     return statuses
 

@@ -256,7 +256,8 @@ class Driver:
             (abort or self.backend.close)()
             raise
         self.backend.close()
-        return [s for s in self.statuses if s is not None]
+        twins = self._twin_slots()  # a unit planned twice is listed once, as it ran
+        return [s for i, s in enumerate(self.statuses) if s is not None and i not in twins]
 
     def _twin_slots(self) -> set[int]:
         return {slot for slots in self._twins.values() for slot in slots}

@@ -599,14 +599,26 @@ def execute(preset: Preset, part: Part, ctx: Context, executor: str = "local") -
 
 
 def summary(statuses: list[UnitStatus]) -> str:
-    """One line: how much was computed now and how much was reused (the resume evidence)."""
-    count = {k: {"done": 0, "stored": 0, "failed": 0} for k in ("train", "attack")}
+    """One line: how many units were computed now, reused or failed (the resume evidence); one
+    line too when everything was already stored."""
+    n = len(statuses)
+    if not n:
+        return "nothing to do"
+    count = {"done": 0, "stored": 0, "failed": 0}
+    kinds: dict[str, int] = {}
     for s in statuses:
-        count.setdefault(s.kind, {"done": 0, "stored": 0, "failed": 0})
-        count[s.kind][s.status if s.status in ("done", "stored") else "failed"] += 1
+        key = s.status if s.status in ("done", "stored") else "failed"
+        count[key] += 1
+        if key == "done":
+            kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    if count["stored"] == n:
+        return f"all {n} units already stored, nothing computed"
     parts = []
-    for kind, c in count.items():
-        if sum(c.values()):
-            text = f"{kind}: {c['done']} computed, {c['stored']} already stored"
-            parts.append(text + (f", {c['failed']} failed" if c["failed"] else ""))
-    return "; ".join(parts) or "nothing to do"
+    if count["done"]:
+        what = ", ".join(f"{k} {kind}" for kind, k in kinds.items())
+        parts.append(f"{'all' if count['done'] == n else count['done']} computed ({what})")
+    if count["stored"]:
+        parts.append(f"{count['stored']} already stored")
+    if count["failed"]:
+        parts.append(f"{count['failed']} failed")
+    return f"{n} units: " + ", ".join(parts)

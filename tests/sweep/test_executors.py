@@ -286,3 +286,32 @@ def test_train_preset_through_the_process_executor_matches_local(tmp_path):
     pool, local = snapshot(tmp_path / "pool"), snapshot(tmp_path / "local")
     assert pool.keys() == local.keys() and any(k.endswith("model.safetensors") for k in pool)
     assert pool == local
+
+
+# ---- one status per unit, counted right (issue 26) ------------------------------------------------
+def test_local_lists_each_unit_once_and_counts_what_it_computed(tmp_path):
+    """A fresh sweep computes everything: the transfer attack on the first model trains the
+    surrogate that is also a model of the plan (it was later reported 'stored'), and an attack at
+    eval T 'train' and at eval T 1 on a T = 1 model is one unit (it was listed twice, 'done' and
+    'stored'). A second sweep stores nothing new and says so in one line."""
+    from hotbench.sweep.presets import summary
+
+    plan = Plan(
+        train=[
+            TrainConfig(dataset="digits", act="tanh", temp=5.0, epochs=1, n_train=200),
+            TrainConfig(dataset="digits", act="none", temp=1.0, epochs=1, n_train=200),
+        ],
+        attack=[
+            AttackConfig(method="transfer", eps=0.1, steps=2, n_samples=20),
+            AttackConfig(method="fgsm", eps=0.1, n_samples=20),
+            AttackConfig(method="fgsm", eps=0.1, n_samples=20, eval_temp=1.0),
+        ],
+    )
+    statuses = run_plan(plan, ctx_for(tmp_path), "local")
+    names = [s.name for s in statuses]
+    assert len(names) == len(set(names)) == plan.distinct_units()
+    assert {s.status for s in statuses} == {"done"}, [(s.name, s.status) for s in statuses]
+    assert summary(statuses).startswith(f"{plan.distinct_units()} units: all computed")
+    again = run_plan(plan, ctx_for(tmp_path), "local")
+    assert len(again) == plan.distinct_units() and {s.status for s in again} == {"stored"}
+    assert summary(again) == f"all {plan.distinct_units()} units already stored, nothing computed"

@@ -346,7 +346,7 @@ def test_interrupted_preset_resumes_without_redoing_work(tmp_path, monkeypatch):
         "train": 1,
         "attack": 3,
     }  # only the second model (none T=1: 3 distinct attack configs)
-    assert "train: 1 computed, 1 already stored" in r.output
+    assert "11 units: 4 computed (1 train, 3 attack), 7 already stored" in r.output
     assert {
         p: p.stat().st_mtime_ns for p in stored
     } == stored  # the first model's files were not rewritten
@@ -356,7 +356,7 @@ def test_interrupted_preset_resumes_without_redoing_work(tmp_path, monkeypatch):
     work.update(train=0, attack=0)
     r = runner.invoke(app, ["run", path, "-w", str(ws)])
     assert r.exit_code == 0 and work == {"train": 0, "attack": 0}
-    assert "train: 0 computed, 2 already stored" in r.output
+    assert "all 11 units already stored, nothing computed" in r.output
 
 
 def test_presets_command_lists_names_descriptions_and_files():
