@@ -288,7 +288,7 @@ def test_train_preset_through_the_process_executor_matches_local(tmp_path):
     assert pool == local
 
 
-# ---- one status per unit, counted right (issue 26) ------------------------------------------------
+# ---- one status per unit, counted right (issue 26) ----------------------------------------------
 def test_local_lists_each_unit_once_and_counts_what_it_computed(tmp_path):
     """A fresh sweep computes everything: the transfer attack on the first model trains the
     surrogate that is also a model of the plan (it was later reported 'stored'), and an attack at
