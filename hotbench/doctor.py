@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 
 from .data import DATASETS, default_data_dir
+from .install import PIP_TORCHATTACKS, setup_fix, torchattacks_fix
 from .runtime import versions
 from .store import default_workspace
 
@@ -190,7 +191,7 @@ def check_torchattacks(problems: list[Problem]) -> dict[str, Any]:
             Problem(
                 "error",
                 "torchattacks is not installed (every attack needs it)",
-                "run `make setup`, or `.venv/bin/pip install --no-deps torchattacks==3.5.1`",
+                torchattacks_fix(),
             )
         )
     else:
@@ -204,8 +205,7 @@ def check_torchattacks(problems: list[Problem]) -> dict[str, Any]:
                 Problem(
                     "error",
                     f"torchattacks is installed but fails to import ({type(exc).__name__})",
-                    "reinstall it: `.venv/bin/pip install --force-reinstall --no-deps"
-                    " torchattacks==3.5.1`",
+                    f"reinstall it: `{PIP_TORCHATTACKS} --force-reinstall`",
                 )
             )
     spec = importlib.util.find_spec("robustbench")
@@ -257,7 +257,7 @@ def examine(workspace: Path | None = None, data_dir: Path | None = None) -> Repo
     }
     for pkg in ("torchvision", "numpy"):
         if vers.get(pkg) is None:
-            problems.append(Problem("error", f"{pkg} is not installed", "run `make setup`"))
+            problems.append(Problem("error", f"{pkg} is not installed", setup_fix(pkg)))
     report = Report(
         versions=vers,
         platform={

@@ -69,3 +69,57 @@ def test_unusable_workspace_is_an_error_with_exit_1(tmp_path: Path, trained_ws) 
 def test_unknown_format_is_a_user_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["doctor", "--format", "yaml"])
     assert result.exit_code == 2 and "unknown format 'yaml'" in result.stderr
+
+
+# ---- what to install, said the way that works where hotbench runs (issue 26) ---------------------
+def _hide_torchattacks(monkeypatch) -> None:
+    import importlib.util
+    import sys
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torchattacks" else real(name, *a),
+    )
+    monkeypatch.setitem(sys.modules, "torchattacks", None)  # `import torchattacks` fails
+
+
+def test_missing_torchattacks_says_make_setup_in_a_checkout(monkeypatch, tmp_path: Path) -> None:
+    from hotbench.attacks.spec import torchattacks
+    from hotbench.errors import HotbenchError
+    from hotbench.install import checkout
+
+    assert checkout() is not None  # the tests run from the checkout
+    _hide_torchattacks(monkeypatch)
+    report = examine(tmp_path / "ws", tmp_path)
+    [problem] = [p for p in report.problems if p.what.startswith("torchattacks is not")]
+    assert "make setup" in problem.fix
+    try:
+        torchattacks()
+    except HotbenchError as exc:
+        assert "make setup" in str(exc)
+    else:
+        raise AssertionError("torchattacks() found a hidden module")
+
+
+def test_missing_torchattacks_gives_the_pip_command_outside_a_checkout(
+    monkeypatch, tmp_path: Path
+) -> None:
+    import hotbench.install
+    from hotbench.attacks.spec import torchattacks
+    from hotbench.errors import HotbenchError
+
+    monkeypatch.setattr(hotbench.install, "checkout", lambda: None)  # as from a wheel
+    _hide_torchattacks(monkeypatch)
+    result = runner.invoke(app, ["doctor", "-w", str(tmp_path / "ws"), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "pip install --no-deps torchattacks==3.5.1" in result.stdout
+    assert "make setup" not in result.stdout
+    try:
+        torchattacks()
+    except HotbenchError as exc:
+        assert "pip install --no-deps torchattacks==3.5.1" in str(exc)
+        assert "make setup" not in str(exc)
+    else:
+        raise AssertionError("torchattacks() found a hidden module")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from ..errors import HotbenchError
+from ..install import torchattacks_fix
 from ..registry import Registry
 
 Norm = Literal["Linf", "L2"]
@@ -180,10 +181,7 @@ def torchattacks() -> Any:
     try:
         import torchattacks as ta
     except ImportError:
-        raise HotbenchError(
-            "torchattacks is not installed",
-            "run `make setup` (it installs torchattacks==3.5.1 with --no-deps)",
-        ) from None
+        raise HotbenchError("torchattacks is not installed", torchattacks_fix()) from None
     return ta
 
 
