@@ -27,6 +27,7 @@ from .files import output_target, write_output
 from .reports.compare import Row, compare_files
 from .reports.formats import FORMATS, Layout, render
 from .reports.gate import DEFAULT_TOLERANCE, GateOutcome, evaluate, prepare, save_if_passed
+from .reports.gate import markdown as gate_markdown
 from .reports.plots import plot_format, write_report_plots
 from .reports.records import Filters, results_document, select_runs
 from .store import RunRecord, Workspace
@@ -323,6 +324,8 @@ def report(
     if request.active:  # before the report is written: a bad threshold leaves no half output
         outcome = evaluate(request, results_document(ctx.ws, filters, verdicts), filters)
     text = render(ctx.ws, fmt, filters, verdicts, layout or Layout())
+    if fmt == "markdown" and outcome is not None:  # a CI job summary says first why it is red
+        text = gate_markdown(outcome) + "\n" + text
     if files.output is not None:
         write_output(files.output, text.encode())  # "-" is stdout
     if files.plots:

@@ -34,8 +34,7 @@ def torchattacks_fix() -> str:
     if checkout() is not None:
         return f"run `make setup` (it installs {TORCHATTACKS} with --no-deps)"
     return (
-        f"run `{PIP_TORCHATTACKS}` (installed apart, without its dependencies: README,"
-        " 'Install')"
+        f"run `{PIP_TORCHATTACKS}` (installed apart, without its dependencies: README, 'Install')"
     )
 
 

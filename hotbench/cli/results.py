@@ -156,7 +156,7 @@ def report(
     )
     if output is None:
         sys.stdout.write(outcome.text)
-    for text in messages(outcome.gate) if outcome.gate is not None else []:
+    for text in messages(outcome.gate, width) if outcome.gate is not None else []:
         stderr.out(text, highlight=False)  # stdout may carry JSON
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -31,6 +31,7 @@ from rich import box
 from rich.table import Table
 
 from .. import stats
+from ..eps import fmt_eps
 from ..errors import HotbenchError
 from ..files import write_output
 from ..progress import plain_text
@@ -147,15 +148,23 @@ def filter_records(doc: dict[str, Any], filters) -> dict[str, Any]:
 
 # ---- comparing -----------------------------------------------------------------------------------
 def describe(r: dict[str, Any]) -> str:
-    what = r.get("label") or f"worst case {r.get('threat_model') or ''} ε={r.get('eps')}".strip()
-    t = r.get("train_temp")
-    e = r.get("eval_temp")
-    model = (
-        f"{r.get('dataset', '?')} {r.get('act', '?')} T={t:g}"
-        if isinstance(t, (int, float))
-        else r["run_id"]
+    """A record for people, compactly (the report's model cell): `digits tanh T50@1 pgd ε=0.3`,
+    `digits none T1@1 pgd-at worst case Linf ε=0.1`; the run id where the model is unknown."""
+    eps = r.get("eps")
+    what = r.get("label") or (
+        f"worst case {r.get('threat_model') or ''} ε="
+        + (fmt_eps(eps) if isinstance(eps, (int, float)) else str(eps))
     )
-    return f"{model} @T={e:g} {what}" if isinstance(e, (int, float)) else f"{model} {what}"
+    t, e = r.get("train_temp"), r.get("eval_temp")
+    if not isinstance(t, (int, float)):
+        return f"{r['run_id']} {what}"
+    model = f"{r.get('dataset', '?')} {r.get('act', '?')} T{t:g}"
+    if isinstance(e, (int, float)):
+        model += f"@{e:g}"
+    extra = "+".join(
+        p for p in str(r.get("defense") or "").split("+") if p not in ("none", "temperature", "")
+    )
+    return f"{model} {extra} {what}" if extra else f"{model} {what}"
 
 
 def items(doc: dict[str, Any]) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
@@ -381,7 +390,14 @@ def render_checks(
     if result.problem is not None:  # one line, not a table of every record as MISSING and new
         return f"{title}: {result.summary()}\n"
     rows = [c for c in result.checks if c.status != OK] if only_interesting else result.checks
-    table = Table(title=title, box=box.SIMPLE, caption=result.summary())
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        caption=result.summary(),
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+        show_edge=False,
+    )
     for h, j in (
         ("result", "left"),
         ("metric", "left"),
@@ -492,8 +508,55 @@ def save_if_passed(outcome: GateOutcome) -> None:
     outcome.note = f"baseline written to {path} ({len(outcome.current['records'])} records)"
 
 
-def messages(outcome: GateOutcome) -> list[str]:
-    """What the gate says, for stderr (stdout may carry JSON): a diff table per check, then whether
-    the baseline was written."""
-    out = [render_checks(res, title, ref=ref) for title, ref, res in outcome.results]
+def messages(outcome: GateOutcome, width: int = 100) -> list[str]:
+    """What the gate says, for stderr (stdout may carry JSON): a diff table per check, `width`
+    columns wide (the terminal's, as the report's), then whether the baseline was written."""
+    out = [render_checks(res, title, ref=ref, width=width) for title, ref, res in outcome.results]
     return out + ([outcome.note] if outcome.note else [])
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_table(rows: list[Comparison], ref: str) -> list[str]:
+    out = [
+        f"| result | metric | {ref} | now | delta | allowed | status |",
+        "| :--- | :--- | ---: | ---: | ---: | ---: | :--- |",
+    ]
+    for c in rows:
+        d = c.delta
+        cells = [
+            c.what,
+            c.metric,
+            _f(c.baseline),
+            _f(c.now),
+            "-" if d is None else f"{d + 0.0:+.3f}",
+            "-" if c.allowed is None else f"±{c.allowed:.3f}",
+            f"**{c.status}**" if c.failed else c.status,
+        ]
+        out.append("| " + " | ".join(_md(x) for x in cells) + " |")
+    return out
+
+
+def markdown(outcome: GateOutcome) -> str:
+    """The gate as Markdown, for the report of `--format markdown --baseline B` that a CI job
+    writes to its summary: the result first (a red job says why at the top), then the numbers
+    that failed, then every check in a collapsed block."""
+    failed = outcome.exit_code != 0
+    lines = [f"## Regression gate: {'FAILED' if failed else 'passed'}", ""]
+    for title, ref, res in outcome.results:
+        lines += [f"**{_md(title)}**: {_md(res.summary())}", ""]
+        if res.problem is not None or not res.checks:
+            continue
+        if res.failures:
+            lines += _md_table(res.failures, ref) + [""]
+        lines += [
+            f"<details><summary>every check ({len(res.checks)})</summary>",
+            "",
+            *_md_table(res.checks, ref),
+            "",
+            "</details>",
+            "",
+        ]
+    return "\n".join(lines)
