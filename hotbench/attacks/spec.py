@@ -32,7 +32,8 @@ class AttackSpec:
     uses_steps: bool = False
     targeted: bool = True  # supports --targeted
     gradient: bool = True  # follows the model's gradient (False: black-box)
-    # crafts on a surrogate model (transfer): the runner supplies it, see composite.surrogate_config
+    # crafts on a surrogate model (transfer), which hotbench.units supplies: see
+    # composite.surrogate_config
     surrogate: bool = False
     label_params: tuple[
         str, ...

@@ -3,13 +3,12 @@ the Backend protocol a pool or a cluster implements (sweep.pool, sweep.ray), and
 feeds them.
 
 The unit of work is the store's: train one config, or run one attack config on one trained run. A
-worker *computes* a unit (runner.compute_trained / compute_attack) and sends the result back: the
+worker *computes* a unit (units.compute_trained / compute_attack) and sends the result back: the
 weights as safetensors bytes plus the metrics for a training, the result document for an attack.
-Only the driver *persists* (runner.persist_trained / persist_attack, under the run's FileLock), so
-the workspace gets the
-same files, written the same atomic way, as with the local executor, and workers need no shared
-filesystem: an attack unit carries the weights it attacks (read back from the workspace and checked
-against run.json).
+Only the driver *persists* (units.persist_trained / persist_attack, under the run's FileLock), so
+the workspace gets the same files, written the same atomic way, as with the local executor, and
+workers need no shared filesystem: an attack unit carries the weights it attacks (read back from
+the workspace and checked against run.json).
 
 What this module decides, and nothing more: which units are already stored (skipped before anything
 is submitted), when a unit is ready (an attack once its run, and its transfer surrogate if any, are
@@ -38,7 +37,8 @@ from ..context import Context
 from ..data import DATASETS, load_dataset
 from ..errors import HotbenchError
 from ..models import HotNet, build_model
-from ..runner import (
+from ..store import WEIGHTS
+from ..units import (
     LoadedRun,
     Trained,
     compute_attack,
@@ -47,7 +47,6 @@ from ..runner import (
     persist_trained,
     run_data_dir,
 )
-from ..store import WEIGHTS
 from .plan import Plan, UnitStatus
 
 # Test-only fault injection, read by the driver and shipped with each unit (so it reaches Ray
