@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import HotbenchError
 from .registry import Registry
 
-if TYPE_CHECKING:  # torch and numpy load with the data, not with the dataset names (names.py)
+if TYPE_CHECKING:  # torch and numpy load with the data, not with the dataset names (DATASETS)
     import torch
 
 

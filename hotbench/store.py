@@ -31,7 +31,7 @@ from .config import STORED, AttackConfig, TrainConfig
 from .data import DATASETS
 from .errors import ArchImportError, HotbenchError, warn
 from .files import atomic_write_bytes, write_error
-from .names import import_callable, is_import_path
+from .user_arch import import_callable, is_import_path
 
 # torch, safetensors and the models load when weights are read or written: a report reads only the
 # JSON documents, and `hotbench report` must not pay torch's import.

@@ -19,7 +19,7 @@ from ..data import DATASETS
 from ..errors import HotbenchError
 from ..evaluate import worstcase
 from ..evaluate.diagnose import report_verdicts
-from ..names import ACTIVATIONS
+from ..registry import ACTIVATIONS
 from ..store import RunRecord, Workspace
 from ..version import __version__
 

@@ -29,7 +29,8 @@ from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES
 from ..errors import HotbenchError, unknown_name
-from ..names import ACTIVATIONS, ARCHS, EXECUTORS, is_import_path
+from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
+from ..user_arch import is_import_path
 from .plan import Plan, UnitStatus
 
 # Shipped inside the package (package data), so a wheel installed anywhere has them: the code must
