@@ -174,6 +174,13 @@ class RunRecord:
         it as the key of anything cached per model."""
         return str(self.doc["weights"]["sha256"])
 
+    @property
+    def recorded_data_dir(self) -> Path | None:
+        """The data folder run.json recorded at training (None: an embedded dataset, or a run of a
+        hotbench that did not record it); `data.data_folders` says where to look."""
+        recorded = (self.doc.get("provenance", {}).get("data") or {}).get("dir")
+        return Path(recorded) if recorded else None
+
 
 def weights_sha256(record: RunRecord) -> str:
     """The sha256 of a run's weights (see `RunRecord.weights_sha256`)."""

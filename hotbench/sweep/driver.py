@@ -34,7 +34,7 @@ from ..attacks.composite import surrogate_config
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig, TrainConfig
 from ..context import Context
-from ..data import DATASETS, load_dataset
+from ..data import DATASETS, data_folders, load_dataset
 from ..errors import HotbenchError
 from ..models import HotNet, build_model
 from ..store import WEIGHTS
@@ -43,9 +43,9 @@ from ..units import (
     Trained,
     compute_attack,
     compute_trained,
+    load_run_data,
     persist_attack,
     persist_trained,
-    run_data_dir,
 )
 from .plan import Plan, UnitStatus
 
@@ -311,9 +311,7 @@ class Driver:
                 record = self.ctx.ws.load_record(p.target.run_id)
                 n_test = record.doc["metrics"].get("n_test")
                 if n_test is None:  # runs stored before run.json recorded it
-                    n_test = len(
-                        load_dataset(p.target.dataset, self.ctx.data_dir, self.ctx.download).test
-                    )
+                    n_test = len(load_run_data(record, self.ctx.data_dir, self.ctx.download).test)
                 cfg = p.attack.resolved(p.target.temp, int(n_test))
                 name = f"{p.target.run_id}/{cfg.attack_id(p.target.run_id)}"
                 # (a result of weights since replaced is computed again)
@@ -332,8 +330,9 @@ class Driver:
                 else:
                     self._twins[name] = []
                     where = self._where()
-                    folder, _ = run_data_dir(record, self.ctx.data_dir)  # run.json remembers it
-                    where["data_dir"] = None if folder is None else str(folder)
+                    # the target's data: --data-dir, else where its run.json says
+                    folder = data_folders(self.ctx.data_dir, record.recorded_data_dir)[0]
+                    where["data_dir"] = str(folder)
                     jobs.append(
                         Job(
                             "attack",
