@@ -28,7 +28,8 @@ from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEP
 from .defenses import label as defense_label
 from .eps import check_eps, fmt_eps, parse_eps
 from .errors import HotbenchError
-from .names import ACTIVATIONS, check_arch_name
+from .registry import ACTIVATIONS
+from .user_arch import check_arch_name
 
 # Seeds are 32-bit: torch's generators take 64 bits, but the attack engine derives per-sample and
 # per-batch seeds as seed * 1_000_003 + index in int64, which a larger seed would overflow (a crash
@@ -53,7 +54,7 @@ def check_temperature(t: float, what: str = "temperature", flag: str = "--temp")
 
 
 # Validation context of a config read back from a run.json: a user's `--arch MODULE:CALLABLE` is
-# checked for its form only (`names.check_arch_name`); it is imported when the weights are loaded.
+# checked for its form only (`user_arch.check_arch_name`); it is imported when the weights load.
 STORED = "stored"
 
 

@@ -7,7 +7,7 @@ import time
 from ..attacks.composite import surrogate_config
 from ..attacks.spec import ATTACKS
 from ..context import Context
-from ..runner import ensure_attacked, ensure_trained
+from ..units import ensure_attacked, ensure_trained
 from .plan import Plan, UnitStatus
 
 
