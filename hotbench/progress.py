@@ -11,13 +11,14 @@ Two shapes, chosen by whether stderr is a terminal:
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleDimensions, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,11 +29,38 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+# The width of what hotbench prints when no stream is a terminal and COLUMNS is unset (piped, in
+# CI): the report's (cli.base.terminal), for stdout and stderr alike. Rich's own fallback is 80, so
+# piped, the report on stdout was 100 wide and the gate's table on stderr 80.
+PIPED_WIDTH = 100
+
+
+class _Console(Console):
+    """A rich Console whose width, where nothing says it (no terminal, no COLUMNS), is
+    PIPED_WIDTH, as the report's, instead of rich's 80."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self._width is not None or "COLUMNS" in self._environ:
+            return dims
+        for fd in (0, 1, 2):
+            try:
+                os.get_terminal_size(fd)
+                return dims
+            except (AttributeError, ValueError, OSError):
+                continue
+        return ConsoleDimensions(PIPED_WIDTH, dims.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
 
 def new_console(**options: Any) -> Console:
     """Every Console hotbench prints with: a user's text (an arch 'a:b:c', a --param) is echoed as
-    typed, never turned into an emoji by rich's ':name:' codes."""
-    return Console(emoji=False, **options)
+    typed, never turned into an emoji by rich's ':name:' codes; piped, as wide as the report."""
+    return _Console(emoji=False, **options)
 
 
 stderr = new_console(stderr=True)

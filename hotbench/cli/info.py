@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..progress import new_console
 from ..validate import LISTING_FORMATS, check_format
-from .base import cli_command
+from .base import cli_command, terminal
 from .options import DataDir, Workspace_
 
 
@@ -53,15 +53,26 @@ def attacks_cmd(
     if format == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
+    # one KEY=DEFAULT per line, never cut: the defaults are what this listing exists to show;
+    # the prose columns wrap between words to make room (80 columns cut them with "…")
+    params = {r["name"]: [f"{k}={v}" for k, v in r["params"].items()] or ["-"] for r in rows}
+    widest = max(len(p) for ps in params.values() for p in ps)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("name", "norm", "follows", "kind", "cost", "params (--param, default)"):
+    for col in ("name", "norm", "follows", "kind", "cost"):
+        words = [w for r in rows for w in str(r[col]).split()] + [col]
         table.add_column(
-            col, no_wrap=col in ("name", "norm"), style="bold" if col == "name" else ""
+            col,
+            no_wrap=col in ("name", "norm"),
+            style="bold" if col == "name" else "",
+            min_width=max(map(len, words)),  # wraps between words, never inside one
         )
+    table.add_column("--param default", no_wrap=True, min_width=widest)
     for r in rows:
-        params = " ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
-        table.add_row(r["name"], r["norm"], r["follows"], r["kind"], r["cost"], params)
-    new_console(highlight=False).print(table)
+        table.add_row(
+            r["name"], r["norm"], r["follows"], r["kind"], r["cost"], "\n".join(params[r["name"]])
+        )
+    width, _ = terminal(None)
+    new_console(highlight=False, width=width).print(table)
 
 
 @cli_command()

@@ -42,3 +42,17 @@ def results_root(_trained_root, tmp_path_factory) -> Path:
 @pytest.fixture
 def results_ws(results_root, tmp_path) -> Workspace:
     return private_copy(results_root, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def quick_root(tmp_path_factory) -> Path:
+    """The quick preset (`make demo`) run once per test session: the workspace the terminal-width
+    and browser tests read (about 20 s on 2 idle cores). Tests only read it."""
+    from typer.testing import CliRunner
+
+    from hotbench.cli import app
+
+    root = tmp_path_factory.mktemp("quick") / "ws"
+    r = CliRunner().invoke(app, ["run", "quick", "-w", str(root), "--device", "cpu", "-q"])
+    assert r.exit_code == 0, r.output
+    return root

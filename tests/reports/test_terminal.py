@@ -178,3 +178,24 @@ def test_committed_capture_fits_100_columns():
         assert len(re.findall(acc, row)) == 3, row
     assert_fits_whole(text, 100, re.findall(acc, text))
     assert max(cell_len(line) for line in text.splitlines()) == 100  # rendered at 100, not less
+
+
+def test_the_model_cell_names_what_tells_rows_apart():
+    from hotbench.reports.tables import model_cell, varying
+
+    def row(act, t, te, defense, seed=0, dataset="digits"):
+        return Row("r", dataset, act, t, te, 0.9, 100, {}, defense=defense, seed=seed)
+
+    plain = [row("none", 1, 1, "none"), row("tanh", 50, 1, "temperature")]
+    assert [model_cell(r, varying(plain)) for r in plain] == ["none T1@1", "tanh T50@1"]
+    defended = plain + [row("none", 1, 1, "pgd-at"), row("tanh", 50, 1, "temperature+trades")]
+    cells = [model_cell(r, varying(defended)) for r in defended]
+    assert cells == ["none T1@1", "tanh T50@1", "none T1@1 pgd-at", "tanh T50@1 trades"]
+    seeds = [row("tanh", 50, 1, "temperature", s, d) for s in (0, 1) for d in ("digits", "mnist")]
+    cells = [model_cell(r, varying(seeds)) for r in seeds]
+    assert cells == [
+        "digits tanh T50@1 s0",
+        "mnist tanh T50@1 s0",
+        "digits tanh T50@1 s1",
+        "mnist tanh T50@1 s1",
+    ]
