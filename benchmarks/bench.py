@@ -52,10 +52,10 @@ from hotbench.context import Context  # noqa: E402
 from hotbench.data import DATASETS, load_dataset  # noqa: E402
 from hotbench.evaluate.fasteval import chains, ensure_suite, naive_robust, robust_mask  # noqa: E402
 from hotbench.models import ARCHS, build_model, layout_name  # noqa: E402
-from hotbench.runner import ensure_trained  # noqa: E402
 from hotbench.runtime import configure_threads, resolve_device  # noqa: E402
 from hotbench.store import Workspace  # noqa: E402
 from hotbench.training import train_step  # noqa: E402
+from hotbench.units import ensure_trained  # noqa: E402
 
 OUT = sys.stdout
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HotbenchError
-from ..names import ACTIVATIONS
+from ..registry import ACTIVATIONS
 from .spec import (
     COUNT,
     FLAG,
