@@ -24,7 +24,7 @@ from pydantic import (
 
 from .attacks.spec import ATTACKS, Targeted, check_params
 from .data import DATASETS
-from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEPS, DEFENSES
+from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_STEPS, DEFENSES
 from .defenses import label as defense_label
 from .errors import HotbenchError
 from .registry import ACTIVATIONS
@@ -143,7 +143,7 @@ class TrainConfig(_Frozen):
         }
         d = DEFENSES.get(self.defense)
         if d.adversarial:
-            eps = self.train_eps if self.train_eps is not None else DEFAULT_TRAIN_EPS[self.dataset]
+            eps = self.train_eps if self.train_eps is not None else spec.train_eps
             steps = self.train_steps or DEFAULT_TRAIN_STEPS
             update |= {
                 "train_eps": eps,

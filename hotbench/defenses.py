@@ -39,13 +39,7 @@ for _d in (
 ):
     DEFENSES.add(_d.name, _d)
 
-# Linf training budget when --train-eps is not given, per dataset.
-DEFAULT_TRAIN_EPS: dict[str, float] = {
-    "digits": 0.1,  # choice: 8x8 digits have 17 grey levels; 0.1 (1.6 levels) keeps clean acc ~0.99
-    "mnist": 0.1,  # choice: trains in minutes on 2 CPU cores; Madry et al.'s 0.3 needs 40 steps
-    "fashion-mnist": 0.1,  # choice: as MNIST
-    "cifar10": 8 / 255,  # Madry et al. 2018 (CIFAR-10)
-}
+# The Linf training budget when --train-eps is not given is the dataset's (DatasetSpec.train_eps).
 # Inner PGD iterations: Zhang et al.'s 10 (TRADES, CIFAR-10), between Madry et al.'s 7 (CIFAR-10)
 # and 40 (MNIST). The step is 2.5 * eps / steps, Madry et al.'s rule (as hotbench's attacks use).
 DEFAULT_TRAIN_STEPS = 10

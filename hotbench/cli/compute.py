@@ -33,7 +33,9 @@ from .options import (
     WorkersO,
     Workspace_,
     choices,
+    dataset_help,
     filters,
+    per_dataset,
 )
 
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ def _run_preset(
 
 @cli_command()
 def train(
-    dataset: Annotated[str, typer.Option(help=f"One of: {choices(DATASETS)}.")] = "digits",
+    dataset: Annotated[str, typer.Option(help=f"One of: {dataset_help()}.")] = "digits",
     act: Annotated[
         str, typer.Option(help=f"Output activation, one of: {choices(ACTIVATIONS)}.")
     ] = "tanh",
@@ -73,7 +75,8 @@ def train(
     ] = None,
     arch: ArchO = None,
     epochs: Annotated[
-        int | None, typer.Option(help="[default: the dataset's (digits 40, mnist 5)].")
+        int | None,
+        typer.Option(help=f"[default: the dataset's ({per_dataset('default_epochs')})]."),
     ] = None,
     defense: Annotated[
         str,
@@ -88,7 +91,7 @@ def train(
         float | None,
         typer.Option(
             help=("Linf budget of the defense's inner attack, in (0, 1]."),
-            show_default="0.1 on digits, mnist and fashion-mnist; 8/255 on cifar10",
+            show_default=f"the dataset's: {per_dataset('train_eps')}",
         ),
     ] = None,
     train_steps: Annotated[

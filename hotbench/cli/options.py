@@ -20,6 +20,16 @@ def choices(reg) -> str:
     return ", ".join(reg.names())
 
 
+def per_dataset(field: str) -> str:
+    """One fact of every registered dataset, for help text: `digits 40, mnist 5, ...`."""
+    return ", ".join(f"{name} {getattr(spec, field):.4g}" for name, spec in DATASETS.items())
+
+
+def dataset_help() -> str:
+    """Every registered dataset with its help line (DatasetSpec.help)."""
+    return "; ".join(f"{name}: {spec.help}" for name, spec in DATASETS.items())
+
+
 def filters(
     dataset: list[str] | None,
     act: list[str] | None,
