@@ -1,6 +1,6 @@
 """The training-time defenses hotbench can put beside (or under) the temperature defense: what each
 is, where it comes from, and the defaults of its options. A leaf (pure data), so that configs
-validate defense names; the training losses are in `hotbench.adversarial`.
+validate defense names; the training losses are in `hotbench.defense_losses`.
 
 Why they are here at all: a verdict is only as good as its controls. A model trained with PGD-AT
 (Madry et al. 2018) is the field's reference for a defense that works, so it must come out "robust"

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .adversarial import batch_loss
 from .attacks.composite import surrogate_config
 from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
 from .data import Dataset, data_folders, data_source, load_dataset
+from .defense_losses import batch_loss
 from .errors import HotbenchError
 from .models import HotNet, arch_source, check_model
 from .progress import Reporter

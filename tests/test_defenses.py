@@ -12,10 +12,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hotbench.adversarial import batch_loss
 from hotbench.cli import app
 from hotbench.config import TrainConfig
 from hotbench.data import load_dataset
+from hotbench.defense_losses import batch_loss
 from hotbench.errors import HotbenchError
 from hotbench.models import build_model, check_model
 from hotbench.store import Workspace, atomic_write_json
