@@ -11,7 +11,6 @@ import typer
 
 from ..attacks.spec import ATTACKS
 from ..data import DATASETS
-from ..defenses import DEFENSES
 from ..errors import HotbenchError
 from ..registry import ACTIVATIONS
 from ..reports.formats import FORMATS
@@ -34,6 +33,7 @@ from .options import (
     Workspace_,
     choices,
     dataset_help,
+    defense_help,
     filters,
     per_dataset,
 )
@@ -82,8 +82,8 @@ def train(
         str,
         typer.Option(
             help=(
-                f"Training-time defense, one of: {choices(DEFENSES)}; combines with --act/--temp"
-                " (docs/controls.md)."
+                f"Training-time defense, combined with --act/--temp (docs/controls.md); one of:"
+                f" {defense_help()}."
             )
         ),
     ] = "none",
@@ -105,6 +105,13 @@ def train(
     trades_beta: Annotated[
         float | None,
         typer.Option(help="TRADES' weight of the KL term (--defense trades).", show_default="6"),
+    ] = None,
+    defense_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A parameter of the defense that has no flag of its own, KEY=VALUE; repeatable.",
+            show_default="the defense's own",
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option()] = 128,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -144,6 +151,9 @@ def train(
     config |= dict(n_train=n_train, defense=defense, train_eps=train_eps, train_steps=train_steps)
     config |= dict(train_alpha=train_alpha, trades_beta=trades_beta)
     from .. import api
+    from ..sweep.presets import parse_param
+
+    config["defense_params"] = dict(parse_param(p) for p in defense_param or [])
 
     api.train(session, temp or [1.0], seed=seed, **config)
 

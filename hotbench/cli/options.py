@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..data import DATASETS
+from ..defenses import DEFENSES
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 
 if TYPE_CHECKING:
@@ -28,6 +29,15 @@ def per_dataset(field: str) -> str:
 def dataset_help() -> str:
     """Every registered dataset with its help line (DatasetSpec.help)."""
     return "; ".join(f"{name}: {spec.help}" for name, spec in DATASETS.items())
+
+
+def defense_help() -> str:
+    """Every registered defense with its description and the parameters it takes."""
+    out = []
+    for name, spec in DEFENSES.items():
+        params = f" (parameters: {', '.join(spec.params)})" if spec.params else ""
+        out.append(f"{name}: {spec.description}{params}")
+    return "; ".join(out)
 
 
 def filters(
