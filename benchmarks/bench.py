@@ -217,10 +217,10 @@ def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> 
     against torchattacks.PGD on the same model view and data. stop_early=False: the same number of
     iterations on both sides, so the difference is pure overhead (the early stop is measured in
     3). Timed twice for hotbench: with the per-sample random starts already drawn (what every unit
-    of a sweep but the first on those samples sees: patched.StartBank) and drawn anew each call."""
+    of a sweep but the first on those samples sees: loops.StartBank) and drawn anew each call."""
     import torchattacks
 
-    from hotbench.attacks.patched import STARTS
+    from hotbench.attacks.loops import STARTS
 
     spec = DATASETS.get("mnist")
     torch.manual_seed(0)

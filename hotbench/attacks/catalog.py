@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     from .engine import Tracked
 
 
+def _patched(name: str) -> type:
+    """One of hotbench's copies of a torchattacks class (attacks.patched), imported when used."""
+    from . import patched
+
+    return getattr(patched, name)()
+
+
 def _seeded_pgd(m: Tracked, c: AttackConfig) -> Any:
     from .patched import seeded_pgd
 
@@ -122,7 +129,7 @@ register(
 register(
     AttackSpec(
         "bim",
-        lambda m, c: torchattacks().BIM(m, eps=c.eps, alpha=c.alpha, steps=c.steps),
+        lambda m, c: _patched("bim_class")(m, eps=c.eps, alpha=c.alpha, steps=c.steps),
         "Linf",
         "Basic Iterative Method / I-FGSM (Kurakin et al. 2017)",
         uses_alpha=True,
@@ -161,7 +168,7 @@ register(
 register(
     AttackSpec(
         "mim",
-        lambda m, c: torchattacks().MIFGSM(
+        lambda m, c: _patched("mim_class")(
             m, eps=c.eps, alpha=c.alpha, steps=c.steps, decay=c.params["decay"]
         ),
         "Linf",
