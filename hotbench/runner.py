@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .adversarial import batch_loss
-from .attacks.composite import surrogate_config
+from .attacks.composite import independent, surrogate_config
 from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
@@ -194,6 +194,8 @@ def attack_doc(
             "seed": cfg.seed,
             "train_seed": train_cfg.seed,
             "created": now(),
+            # a user's --arch: the source this result was measured with (it may since have changed)
+            **({"arch_source": src} if (src := arch_source(train_cfg.arch)) is not None else {}),
         },
     }
 
@@ -230,7 +232,22 @@ def compute_attack(
 
 def persist_attack(ws: Workspace, doc: dict[str, Any]) -> dict[str, Any]:
     """Write one result document (atomically, with its checksum); the caller holds the run's
-    lock."""
+    lock. A transfer result records the surrogate it was crafted on (its run id, weights sha256
+    and whether it is independent of the target), which the diagnosis requires."""
+    cfg = AttackConfig(**doc["config"])
+    if ATTACKS.get(cfg.method).surrogate and "surrogate" not in doc:
+        target = ws.load_record(doc["run_id"]).config
+        sur = ws.load_record(surrogate_config(target, cfg).resolved().run_id)
+        doc = {
+            **doc,
+            "surrogate": {
+                "run_id": sur.run_id,
+                "weights_sha256": sur.weights_sha256,
+                "arch": sur.config.resolved().arch,
+                "seed": sur.config.seed,
+                "independent": independent(target, sur.config),
+            },
+        }
     return ws.save_result(doc["run_id"], doc)
 
 
@@ -260,7 +277,7 @@ def ensure_attacked(
         return stored, False
     surrogate_record = None
     if ATTACKS.get(cfg.method).surrogate:
-        ws.require_arch(record)  # the surrogate is built with the target's network
+        ws.require_arch(record)  # the target must load before its surrogate is trained for it
         # transfer: train the surrogate first (outside this run's lock) on the target's data, found
         # where run.json says; --force redoes the attack only
         where = ctx.data_dir if ctx.data_dir is not None else recorded_data_dir(record)

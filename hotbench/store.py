@@ -188,6 +188,27 @@ def is_stale(doc: dict[str, Any], record: RunRecord) -> bool:
     return sha is not None and sha != record.weights_sha256
 
 
+def warn_if_arch_changed(record: RunRecord) -> None:
+    """A user's `--arch` source edited since the run was trained (its sha256 no longer matches
+    run.json's `provenance.arch_source`): the weights are loaded into other code than they were
+    trained with. One line (once per command: errors.warn); results record the source's sha
+    they were measured with (`provenance.arch_source` of each result)."""
+    from .models import arch_source
+
+    trained = (record.doc.get("provenance") or {}).get("arch_source") or {}
+    arch = record.config.arch
+    if arch is None or not is_import_path(arch) or not trained.get("sha256"):
+        return
+    now_src = arch_source(arch) or {}
+    sha = now_src.get("sha256")
+    if sha and sha != trained["sha256"]:
+        warn(
+            f"{arch} ({now_src.get('file')}) has changed since run {record.run_id} was trained"
+            f" (sha256 {sha[:12]}, run.json {trained['sha256'][:12]}): its results are of the"
+            " code they record; retrain (hotbench train ... --force) to measure the new code"
+        )
+
+
 class Workspace:
     def __init__(self, root: Path | str | None = None) -> None:
         if root is not None and str(root) == "":
@@ -366,6 +387,7 @@ class Workspace:
         from .models import build_model
 
         self.require_arch(record)  # before the weights are read and hashed
+        warn_if_arch_changed(record)
         path = record.path / WEIGHTS
         fix = f"delete '{record.path}' and train it again (hotbench train ... --force)"
         if not path.is_file():

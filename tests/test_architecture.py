@@ -76,7 +76,8 @@ def test_imports_are_at_module_top_unless_optional_or_heavy():
         "hotbench/api.py",
         "hotbench/attacks/catalog.py",
         "hotbench/reports/formats.py",
-        "hotbench/evaluate/diagnose.py",
+        "hotbench/evaluate/diagnose/run.py",
+        "hotbench/evaluate/diagnose/measurements.py",
         "hotbench/store.py",
         "hotbench/sweep/presets.py",
     }

@@ -301,7 +301,8 @@ def test_a_run_whose_user_arch_does_not_import_here_is_listed_and_reported(train
     r = invoke("attack", "-w", trained_ws.root, "--run", NONE1.run_id, "--method", "fgsm", "-q")
     assert r.exit_code == 2 and "does not import from here" in r.output
     assert "delete" not in r.output and "Traceback" not in r.output
-    # a transfer attack trains its surrogate with the target's network first: the same message
+    # a transfer attack trains its surrogate before attacking: the target's module is checked
+    # first, with the same message
     r = invoke("attack", "-w", trained_ws.root, "--run", NONE1.run_id, "--method", "transfer", "-q")
     assert r.exit_code == 2 and "does not import from here" in r.output, r.output
     assert "pass --arch" not in r.output

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from hotbench.cli import app
 from hotbench.config import AttackConfig
+from hotbench.reports.records import SCHEMA_VERSION
 from hotbench.store import _json_checksum, read_json_checked
 
 from .conftest import NONE1, TANH50
@@ -224,7 +225,7 @@ def test_report_and_baseline_never_share_stdout(reported_ws, tmp_path):
         one_line_error(report(reported_ws, "-f", "json", *args), "both go to stdout", "-o FILE")
     result = report(reported_ws, "-o", str(tmp_path / "r.txt"), "--save-baseline", "-")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["schema_version"] == 2
+    assert json.loads(result.stdout)["schema_version"] == SCHEMA_VERSION
     assert (tmp_path / "r.txt").read_text()
 
 

@@ -212,7 +212,7 @@ def diagnose_cmd(
         typer.Option(
             help=(
                 "Linf budget the verdict speaks about [default: the one with the most stored"
-                " results]."
+                " results asked for; a PGD-AT model's training eps]."
             )
         ),
     ] = None,
@@ -221,8 +221,9 @@ def diagnose_cmd(
         typer.Option(
             "--probe/--no-probe",
             help=(
-                "Run the cheap probe attacks the checks need if missing (PGD at eps 1.0 and with a"
-                " second seed)."
+                "Run the attacks the checks need if missing (PGD at eps 1.0 and with a second"
+                " seed, PGD on the logits, Square, transfer, and the undefended reference, trained"
+                " if absent)."
             ),
         ),
     ] = True,
@@ -237,11 +238,11 @@ def diagnose_cmd(
     download: Download = False,
     quiet: Quiet = False,
 ) -> None:
-    """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per
-    model and eval temperature, with the evidence. Stored in the run directory
-    (diagnosis/T<eval>.json)."""
+    """A verdict per model and eval temperature on two axes, robustness (robust / not robust /
+    incomplete) and masking (detected / not detected / not measured), with the evidence. Stored in
+    the run directory (diagnosis/T<eval>.json)."""
     from .. import api
-    from ..evaluate.diagnose import render_diagnoses
+    from ..reports.verdicts import render_diagnoses
 
     check_format(format, LISTING_FORMATS)
     session = Session(workspace, device, quiet, data_dir, download)

@@ -22,11 +22,12 @@ from ..evaluate.diagnose import report_verdicts
 from ..names import ACTIVATIONS
 from ..store import RunRecord, Workspace
 from ..version import __version__
+from .verdicts import verdict_record
 
 # Version of the JSON results document (`--format json`, baselines). Adding a field keeps the
 # version; renaming, removing or changing the meaning of one bumps it. See docs/results-schema.md
 # and hotbench/schemas/results.schema.json.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
 
 
@@ -338,26 +339,6 @@ def seed_summaries(runs: list[RunRecord], records: list[dict[str, Any]]) -> list
             }
         )
     return out
-
-
-def verdict_record(d: dict[str, Any]) -> dict[str, Any]:
-    """A diagnosis as the JSON document carries it: verdict, evidence, each check's state."""
-    return {
-        "run_id": d["run_id"],
-        "eval_temp": d["eval_temp"],
-        "verdict": d["verdict"],
-        "reference": d.get("reference"),
-        "robust_acc": d.get("robust_acc"),
-        "n_samples": d.get("robust_n"),
-        "ci_low": d.get("ci_low"),
-        "ci_high": d.get("ci_high"),
-        "top_attacks": d.get("top_attacks", []),
-        "evidence": d["evidence"],
-        "checks": [
-            {"name": c["name"], "state": c.get("state"), "evidence": c["evidence"]}
-            for c in d.get("checks", [])
-        ],
-    }
 
 
 def record_key(r: dict[str, Any]):
