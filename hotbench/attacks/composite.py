@@ -11,7 +11,7 @@ from ..config import MAX_SEED, AttackConfig, TrainConfig
 from ..data import DATASETS
 from ..errors import HotbenchError
 from ..models import LogitView
-from ..names import is_import_path
+from ..user_arch import is_import_path
 from .engine import Tracked, inside, need_classes
 from .patched import seeded_pgd_class
 from .spec import ATTACKS, Norm, torchattacks

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..data import DATASETS
-from ..names import ACTIVATIONS, ARCHS, EXECUTORS
+from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 
 if TYPE_CHECKING:
     from ..reports.records import Filters

@@ -17,7 +17,7 @@ from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case, worst_cases
 from hotbench.reports.formats import render_report
-from hotbench.runner import ensure_attacked
+from hotbench.units import ensure_attacked
 from tests.conftest import CPU, NONE1, TANH50
 
 BUDGET = ("Linf", 0.3)
@@ -35,7 +35,7 @@ def _doc(
 ) -> dict:
     """A result document as the store writes it: `broken` samples misclassified after the attack
     with perturbation `size` (default: eps), `clean_wrong` misclassified before it. A transfer
-    result records its surrogate (`independent`, as the runner does)."""
+    result records its surrogate (`independent`, as units.persist_attack does)."""
     config = AttackConfig(method=method, eps=eps, eval_temp=1.0, n_samples=n, **cfg).resolved(
         50, 397
     )

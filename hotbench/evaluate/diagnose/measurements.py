@@ -119,7 +119,7 @@ def measure(
     hit = stored_measurement(ctx.ws, record, eval_temp, n)
     if hit is not None:
         return hit
-    from ...runner import load_run_data
+    from ...units import load_run_data
 
     data = load_run_data(record, ctx.data_dir, ctx.download).test.head(n)
     net = ctx.ws.load_model(record, ctx.device)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ...config import TrainConfig
 from ...data import DATASETS
-from ...names import is_import_path
 from ...store import RunRecord, Workspace
+from ...user_arch import is_import_path
 from ..worstcase import counts_at, load_stored, worst_case
 from .spec import Reference
 

@@ -12,6 +12,7 @@ from typing import Any
 from ... import stats
 from ...config import AttackConfig
 from ...context import Context
+from ...data import data_folders
 from ...errors import HotbenchError
 from ...store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
 from ..worstcase import StoredResult, counts_at, load_stored, worst_case
@@ -65,7 +66,7 @@ def run_probes(ctx: Context, record: RunRecord, ev: Evidence, th: Thresholds) ->
     """Run and store the attacks the checks need where they are missing (each check declares
     its own: CheckSpec.probe), training the undefended reference first if absent. Also a PGD at
     the budget when none ran (the paper's attack the masking axis compares with)."""
-    from ...runner import ensure_attacked, ensure_trained, recorded_data_dir
+    from ...units import ensure_attacked, ensure_trained
 
     assert ev.budget is not None
     base, missing = _base(ev.results, ev.budget, ev.where.eval_temp, ev.where.n_samples)
@@ -73,7 +74,7 @@ def run_probes(ctx: Context, record: RunRecord, ev: Evidence, th: Thresholds) ->
     if ev.budget[0] != "Linf":  # the probes on the model are Linf attacks
         probes = [p for p in probes if p.train is not None]
     # the reference trains on the target's data, found where its run.json says
-    where = ctx.data_dir if ctx.data_dir is not None else recorded_data_dir(record)
+    where = data_folders(ctx.data_dir, record.recorded_data_dir)[0]
     todo = [(record, base)] if missing else []
     for p in probes:
         target = record

@@ -54,7 +54,7 @@ def queries(r: StoredResult) -> int | None:
 
 def independent_transfer(r: StoredResult) -> bool:
     """A transfer result crafted on a surrogate that shares no code or weights with the target
-    (recorded by the runner when it was stored)."""
+    (recorded by units.persist_attack when it was stored)."""
     return spec(r).surrogate and bool((r.doc.get("surrogate") or {}).get("independent"))
 
 
