@@ -158,10 +158,7 @@ def surrogate_config(target: TrainConfig, cfg: AttackConfig) -> TrainConfig:
             "act": p["surrogate_act"],
             "temp": float(p["surrogate_temp"]),
             "defense": "none",
-            "train_eps": None,
-            "train_steps": None,
-            "train_alpha": None,
-            "trades_beta": None,
+            "defense_params": {},
         }
     )
 

@@ -16,9 +16,8 @@ from hotbench.config import AttackConfig
 from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case, worst_cases
-from hotbench.reports.formats import render_report
 from hotbench.units import ensure_attacked
-from tests.conftest import CPU, NONE1, TANH50
+from tests.conftest import CPU, NONE1, TANH50, report_text
 
 BUDGET = ("Linf", 0.3)
 
@@ -480,7 +479,7 @@ def test_end_to_end_masked_tanh_and_plain_baseline(surrogate_ws):
     assert (plain["robustness"], plain["masking"]) == ("not robust", "not detected")
     assert plain["undefended"]["same"]
 
-    table = render_report(trained_ws, "table")
+    table = report_text(trained_ws, "table")
     assert "not robust" in table and "detected" in table and "not detected" in table
     assert "Linf ε=0.3" in table and " robust " in table  # the budget's panel and its worst case
     r = CliRunner().invoke(

@@ -10,9 +10,9 @@ import jsonschema
 from typer.testing import CliRunner
 
 from hotbench.cli import app
-from hotbench.reports.formats import render_report
 from hotbench.reports.gate import CHANGED, MISSING, OK, compare
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document
+from tests.conftest import report_text
 
 runner = CliRunner()
 
@@ -27,10 +27,10 @@ def test_both_axes_in_every_format(results_ws):
     )
     assert "verdict" not in verdicts[0]  # renamed: a reader of version 2 must not misread it
     pairs = {(v["robustness"], v["masking"]) for v in verdicts}
-    table = render_report(results_ws, "table", width=160)
-    markdown = render_report(results_ws, "markdown")
-    html = render_report(results_ws, "html")
-    csv = render_report(results_ws, "csv")
+    table = report_text(results_ws, "table", wide=True)  # evidence lines unwrapped
+    markdown = report_text(results_ws, "markdown")
+    html = report_text(results_ws, "html")
+    csv = report_text(results_ws, "csv")
     for robustness, masking in pairs:
         line = f"{robustness}, masking {masking}"
         assert line in table and "**verdict of" in markdown and line in markdown
