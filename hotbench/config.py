@@ -173,6 +173,14 @@ class TrainConfig(_Frozen):
         return f"{r.dataset}-{r.act}-T{r.temp:g}{tag}-{stable_hash(self.hash_payload(), 8)}"
 
 
+def imported_run_id(cfg: TrainConfig, weights_sha256: str) -> str:
+    """The id of weights trained elsewhere (checkpoints.import_weights): the config and the file's
+    hash, so that a training of the same config is never mistaken for them."""
+    r = cfg.resolved()
+    digest = stable_hash({"config": r.hash_payload(), "weights": weights_sha256}, 8)
+    return f"{r.dataset}-{r.act}-T{r.temp:g}-import-{digest}"
+
+
 AttackOn = Literal["output", "logits"]
 
 
