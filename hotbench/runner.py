@@ -138,6 +138,7 @@ def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
     if ws.has_run(run_id) and not ctx.force:
         return ws.load_record(run_id), False
     data = load_dataset(cfg.dataset, ctx.data_dir, ctx.download)
+    cfg.check_fits(len(data.train))
     ws.ensure_writable()
     check_model(data.spec, cfg.arch, cfg.act, cfg.temp)  # a broken user arch: nothing is stored
     with ws.lock(run_id):

@@ -611,3 +611,24 @@ def test_training_that_diverges_stores_nothing(tmp_path):
 def test_attack_config_checks_params_from_python_too():
     with pytest.raises(Exception, match="'c'"):
         AttackConfig(method="cw", params={"c": float("nan")})
+
+
+# ---- issue 29: numbers the data or float32 cannot hold ---------------------------------------------
+def test_n_train_beyond_the_training_set_is_refused_not_ignored(tmp_path):
+    ws = tmp_path / "ws"
+    result = runner.invoke(
+        app, ["train", "--n-train", "99999999999999999999", "--epochs", "1", "-q", "-w", str(ws)]
+    )
+    one_line_error(result, "n-train 99999999999999999999", "training set (1400)", "--n-train 1400")
+    assert not list(ws.rglob("run.json"))
+
+
+@pytest.mark.parametrize("temp", ["1e-320", "1e39"])
+def test_temperature_float32_cannot_hold_is_a_temperature_error(tmp_path, temp):
+    """1e-320 read as divergence advice ('lower --lr') after a training; 1e39 trained a model that
+    divides by inf."""
+    ws = tmp_path / "ws"
+    result = runner.invoke(app, ["train", "--temp", temp, "--epochs", "1", "-q", "-w", str(ws)])
+    line = one_line_error(result, "temperature", "float32", repr(float(temp)))
+    assert "--lr" not in line
+    assert not ws.exists()
