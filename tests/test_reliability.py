@@ -613,7 +613,7 @@ def test_attack_config_checks_params_from_python_too():
         AttackConfig(method="cw", params={"c": float("nan")})
 
 
-# ---- issue 29: numbers the data or float32 cannot hold ---------------------------------------------
+# ---- issue 29: numbers the data or float32 cannot hold --------------------------------------
 def test_n_train_beyond_the_training_set_is_refused_not_ignored(tmp_path):
     ws = tmp_path / "ws"
     result = runner.invoke(
