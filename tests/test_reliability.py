@@ -632,3 +632,144 @@ def test_temperature_float32_cannot_hold_is_a_temperature_error(tmp_path, temp):
     line = one_line_error(result, "temperature", "float32", repr(float(temp)))
     assert "--lr" not in line
     assert not ws.exists()
+
+
+# ---- issue 29: users' broken networks, checked with one batch before training ------------------
+NET = """\
+import math, sys
+import torch
+from torch import nn
+
+{top}
+
+
+class Net(nn.Module):
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(math.prod(input_shape), num_classes)
+        self.bn = nn.BatchNorm1d(num_classes)  # used by the bodies that say so
+
+    def forward(self, x):
+        z = self.fc(x.flatten(1))
+{body}
+        return z
+
+
+def build(input_shape, num_classes):
+    return Net(input_shape, num_classes)
+
+
+class Fixed(nn.Module):
+    def forward(self, x):
+        return x.flatten(1)[:, :10]
+
+
+def no_params(input_shape, num_classes):
+    return Fixed()  # the right shape, but no weights: nothing to train
+"""
+
+
+@pytest.fixture
+def user_net(tmp_path, monkeypatch, request):
+    """Write a user's module (a name of its own per test: modules are cached) into the current
+    folder; returns a function (top, body) -> the module's name."""
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = []
+
+    def make(top: str = "", body: str = "") -> str:
+        name = f"usernet_{request.node.name.split('[')[0][5:40]}_{len(names)}"
+        name = "".join(c if c.isalnum() else "_" for c in name)
+        (tmp_path / f"{name}.py").write_text(NET.format(top=top, body=body))
+        names.append(name)
+        return name
+
+    yield make
+    for n in names:
+        sys.modules.pop(n, None)
+
+
+def _train(ws: Path, arch: str, *extra: str):
+    return runner.invoke(
+        app,
+        ["train", "--arch", arch, "--epochs", "1", "-q", "-w", str(ws), "--device", "cpu", *extra],
+    )
+
+
+@pytest.mark.parametrize(
+    "body,extra,words",
+    [
+        ("        if self.training:\n            return z, z", [], ["training mode", "tuple"]),
+        ("        z = z.reshape(2, 10)", ["--batch-size", "64"], ["batch of 64", "raised"]),
+        (
+            "        if self.training:\n            z = z.detach()",
+            [],
+            ["training mode", "no gradient"],
+        ),
+    ],
+    ids=["tuple-in-training", "fails-at-64", "detached"],
+)
+def test_broken_network_is_one_line_before_training(user_net, tmp_path, body, extra, words):
+    ws = tmp_path / "ws"
+    result = _train(ws, f"{user_net(body=body)}:build", *extra)
+    one_line_error(result, *words)
+    assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+def test_network_without_parameters_is_one_line(user_net, tmp_path):
+    ws = tmp_path / "ws"
+    one_line_error(_train(ws, f"{user_net()}:no_params"), "no parameters")
+    assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+def test_last_partial_batch_of_one_is_checked_too(user_net, tmp_path):
+    """BatchNorm cannot train on a batch of one: 65 images in batches of 64 leave one."""
+    name = user_net(body="        z = self.bn(z)")
+    result = _train(tmp_path / "ws", f"{name}:build", "--n-train", "65", "--batch-size", "64")
+    one_line_error(result, "batch of 1", "training mode")
+
+
+def test_printing_module_keeps_stdout_for_the_run_id(user_net, tmp_path):
+    from safetensors.torch import save_file
+
+    quiet = user_net()
+    loud = user_net(top='print("hello from the module")', body='        print("forward!")')
+    import importlib
+
+    net = importlib.import_module(quiet).build((1, 8, 8), 10)
+    save_file(dict(net.state_dict()), str(tmp_path / "w.safetensors"))  # the same keys as loud's
+    result = runner.invoke(
+        app,
+        ["import-weights", str(tmp_path / "w.safetensors"), "--arch", f"{loud}:build"]
+        + ["--act", "none", "-w", str(tmp_path / "ws"), "--device", "cpu", "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().startswith("digits-none-T1-import-"), result.stdout
+    assert len(result.stdout.splitlines()) == 1, result.stdout
+    assert "hello from the module" in result.stderr and "forward!" in result.stderr
+    train = _train(tmp_path / "ws2", f"{loud}:build")
+    assert train.exit_code == 0 and train.stdout == "", train.stdout
+
+
+@pytest.mark.parametrize("where", ["import", "forward"])
+def test_sys_exit_in_a_users_module_is_an_error_not_success(user_net, tmp_path, where):
+    """sys.exit(0) at import ended hotbench with exit 0, having stored nothing."""
+    if where == "import":
+        name = user_net(top="sys.exit(0)")
+    else:
+        name = user_net(body="        sys.exit(0)")
+    ws = tmp_path / "ws"
+    one_line_error(_train(ws, f"{name}:build"), "sys.exit(0)")
+    assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+def test_preset_with_a_broken_network_names_the_file_before_training(user_net, tmp_path):
+    name = user_net(body="        if self.training:\n            return z, z")
+    text = PRESET.format(epochs=1, seed=0, method="fgsm", params="{}").replace(
+        "  epochs: 1\n", f"  epochs: 1\n  arch: {name}:build\n"
+    )
+    result, ws = run_preset(tmp_path, text)
+    one_line_error(result, "p.yaml", "training mode", "tuple")
+    assert not ws.exists() or not list(ws.rglob("run.json"))

@@ -602,6 +602,7 @@ def check_data(preset: Preset, ctx: Context) -> None:
     the splits (loaded here, once: training reuses them). Before any unit runs: a preset that asks
     for 398 of 397 test samples was refused only after its models had been trained."""
     from ..data import load_dataset
+    from ..models import check_model, train_batch_sizes
 
     where = f"preset '{preset._source}'" if preset._source is not None else "preset"
     train, attack = preset.train, preset.attack
@@ -620,6 +621,12 @@ def check_data(preset: Preset, ctx: Context) -> None:
                 f" training set ({n_train})",
                 f"set it to {n_train} or fewer, or remove it to train on all",
             )
+        if train.arch is not None:  # a user's network: one batch in both modes (models.py)
+            batches = train_batch_sizes(train.n_train or n_train, train.batch_size)
+            try:
+                check_model(data.spec, train.arch, train.acts[0], 1.0, batches)
+            except HotbenchError as exc:
+                raise HotbenchError(f"{where}: {exc.problem}", exc.fix) from None
         for key, n in wanted:
             if n is not None and n > n_test:
                 raise HotbenchError(
