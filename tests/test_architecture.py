@@ -68,7 +68,10 @@ def test_imports_are_at_module_top_unless_optional_or_heavy():
     lazy_ok = {"matplotlib", "ray", "torchattacks", "sklearn", "torchvision"}
     lazy_ok |= {"torch", "numpy", "safetensors", "scipy"}
     light_path = {
-        "hotbench/cli.py",
+        "hotbench/cli/base.py",
+        "hotbench/cli/compute.py",
+        "hotbench/cli/info.py",
+        "hotbench/cli/results.py",
         "hotbench/api.py",
         "hotbench/attacks/catalog.py",
         "hotbench/reports/formats.py",

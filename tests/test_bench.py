@@ -27,7 +27,7 @@ def test_bench_quick_smoke_prints_every_figure_as_json():
             "cpu",
             "--json",
             "--only",
-            "train,pgd,suite",
+            "train,pgd,stack,judge,suite",
         ],
         capture_output=True,
         text=True,
@@ -50,10 +50,12 @@ def test_bench_quick_smoke_prints_every_figure_as_json():
         train["mnist-cnn channels_last"]["flops_per_image"]
         == train["mnist-cnn contiguous (not used)"]["flops_per_image"]
     )
-    assert (
-        fig["pgd"]["hotbench_img_steps_per_s"] > 0
-        and fig["pgd"]["torchattacks_img_steps_per_s"] > 0
-    )
+    (pgd,) = fig["pgd"]  # one batch size on a CPU
+    assert pgd["hotbench_img_steps_per_s"] > 0 and pgd["torchattacks_img_steps_per_s"] > 0
+    assert pgd["flops_per_image_step"] > 0 and "overhead_cold_starts_pct" in pgd
+    # the stacked pass and the batch-1 judge give the points of the paths they replace
+    assert fig["stack"] and all(r["identical"] for r in fig["stack"])
+    assert fig["judge"]["identical"] is True
     assert fig["suite"]["all_identical"] is True
     assert all(p["identical"] for p in fig["suite"]["per_attack"])
     assert "run_quick" not in fig
@@ -69,5 +71,5 @@ def test_bench_rejects_unknown_section():
     )
     assert (
         proc.returncode == 2
-        and "--only takes sections of: train, pgd, suite, preset" in proc.stderr
+        and "--only takes sections of: train, pgd, stack, judge, suite, preset" in proc.stderr
     )

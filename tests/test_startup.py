@@ -100,19 +100,19 @@ def test_the_hotbench_process_sets_its_threads_once_in_process_calls_do_not(monk
     command invoked in-process (CliRunner, a notebook) keeps the caller's thread count."""
     import torch
 
-    from hotbench import cli
+    from hotbench.cli import base as cli
 
     before = torch.get_num_threads()
     monkeypatch.setenv("HOTBENCH_THREADS", "3")
     try:
         torch.set_num_threads(2)
-        cli._context(tmp_path, "cpu", True, None, False, False)
+        cli.make_context(tmp_path, "cpu", True, None, False, False)
         assert torch.get_num_threads() == 2  # in-process: untouched
-        monkeypatch.setitem(cli._PROCESS, "set_threads", True)
-        cli._context(tmp_path, "cpu", True, None, False, False)
-        assert torch.get_num_threads() == 3 and not cli._PROCESS["set_threads"]
+        monkeypatch.setitem(cli.PROCESS, "set_threads", True)
+        cli.make_context(tmp_path, "cpu", True, None, False, False)
+        assert torch.get_num_threads() == 3 and not cli.PROCESS["set_threads"]
         torch.set_num_threads(2)
-        cli._context(tmp_path, "cpu", True, None, False, False)
+        cli.make_context(tmp_path, "cpu", True, None, False, False)
         assert torch.get_num_threads() == 2  # once
     finally:
         torch.set_num_threads(before)

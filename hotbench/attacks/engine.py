@@ -21,6 +21,7 @@ What hotbench adds around torchattacks, each for a reason given in ../shared/tor
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ..config import AttackConfig
 from ..data import Split
 from ..errors import HotbenchError
 from ..models import HotNet, predict
+from .batch1 import one_at_a_time
 from .spec import ATTACKS, AttackSpec, Norm, check_targeted
 
 
@@ -114,11 +116,12 @@ class Tracked(nn.Module):
 def inside(x: torch.Tensor, x0: torch.Tensor, eps: float, norm: Norm | None) -> torch.Tensor:
     """Per sample: is x a valid adversarial input for x0 under the threat model (tolerance for float
     error)?"""
-    d = (x - x0).flatten(1)
-    in_box = (x.flatten(1).amin(1) >= -1e-6) & (x.flatten(1).amax(1) <= 1 + 1e-6)
+    flat = x.flatten(1)
+    low, high = torch.aminmax(flat, dim=1)  # one pass (Tracked runs this at every attack step)
+    in_box = (low >= -1e-6) & (high <= 1 + 1e-6)
     if norm is None:
         return in_box
-    size = d.abs().amax(1) if norm == "Linf" else d.norm(dim=1)
+    size = torch.linalg.vector_norm(flat - x0.flatten(1), math.inf if norm == "Linf" else 2, dim=1)
     return in_box & (size <= eps * (1 + 1e-5) + 1e-6)
 
 
@@ -275,6 +278,8 @@ def attack_batch(
         if hasattr(atk, "sample_seeds"):
             ids = index.cpu() if index is not None else torch.arange(x.shape[0]) + seed * 100_003
             atk.sample_seeds = cfg.seed * 1_000_003 + ids
+            if hasattr(atk, "reuse_starts"):  # evaluation seeds recur across units: keep starts
+                atk.reuse_starts = True
         _set_target_mode(atk, cfg, tracked)
         try:
             adv = atk(x, y).detach()
@@ -306,9 +311,9 @@ def judge(deployed: nn.Module, adv: torch.Tensor, spec: AttackSpec) -> torch.Ten
     so a sample's result never depends on which samples share its batch (fast and naive paths
     agree). Bounded attacks keep the batched pass: their kept point is the first iterate past the
     boundary, a whole step beyond it."""
+    if spec.norm is None:
+        return one_at_a_time(deployed).argmax(adv)
     with torch.inference_mode():
-        if spec.norm is None:
-            return torch.cat([deployed(adv[i : i + 1]).argmax(1) for i in range(adv.shape[0])])
         return deployed(adv).argmax(1)
 
 

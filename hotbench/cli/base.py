@@ -1,0 +1,150 @@
+"""The Typer application every command registers on: its help, the command decorator that turns
+user errors into one line on stderr and exit code 2, and what commands that compute share (their
+Context, the terminal's width and colour)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
+
+from ..errors import HotbenchError, reset_warnings
+from ..progress import stderr
+from ..version import __version__
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from ..context import Context
+
+HELP = """hotbench: does a high-temperature output activation make a classifier robust, or only hide
+its gradients? (Tuna, Catak, Eskil, arXiv 2202.07342)
+
+\b
+Examples:
+  hotbench run quick                 the demo: train, attack, report
+  hotbench presets                   the shipped sweeps (hotbench run NAME)
+  hotbench attacks                   every attack: norm, what it follows, cost
+  hotbench train --act tanh --temp 1 --temp 50
+  hotbench attack --method pgd --eval-temp 1   the paper's attack, at T = 1
+  hotbench attack --suite adaptive --eval-temp 1
+  hotbench report                    worst case and verdict per model
+  hotbench report -f html -o r.html  also json, csv, markdown, latex
+  hotbench diagnose --eval-temp 1    the gradient-masking evidence
+  hotbench compare a.json b.json     what moved between two result files
+
+`hotbench COMMAND -h` shows a command's options and their defaults.
+"""
+
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
+    pretty_exceptions_enable=False,
+    # plain click help: rich markup would eat every "[default: ...]" and print <bool> on flags
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hotbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The command group; options here apply before any command."""
+
+
+def validation_error(exc: ValidationError, source: str = "option") -> HotbenchError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "value"
+    return HotbenchError(f"invalid {source} '{key}': {err['msg']}", "fix the value (see --help)")
+
+
+def cli_command(*args, **kwargs):
+    """Register a command whose user errors become one line on stderr and exit code 2, Ctrl-C exit
+    130."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            reset_warnings()
+            try:
+                return fn(*a, **kw)
+            except HotbenchError as exc:
+                stderr.print(
+                    f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                )
+                raise typer.Exit(exc.exit_code) from None
+            except Exception as exc:
+                pydantic = sys.modules.get("pydantic")  # imported by the command, if at all
+                if pydantic is None or not isinstance(exc, pydantic.ValidationError):
+                    raise
+                stderr.print(
+                    f"[bold red]error:[/] {escape(str(validation_error(exc)))}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(2) from None
+            except KeyboardInterrupt:
+                stderr.print(
+                    "interrupted: finished results are kept; run the same command again to resume"
+                )
+                if PROCESS["standalone"] and "ray" in sys.modules:  # the ray executor ran
+                    from ..sweep.ray import exit_now
+
+                    exit_now(130)
+                raise typer.Exit(130) from None
+
+        return app.command(*args, **kwargs)(wrapper)
+
+    return deco
+
+
+def make_context(
+    workspace: Path | None,
+    device: str,
+    quiet: bool,
+    data_dir: Path | None,
+    download: bool,
+    force: bool,
+) -> Context:
+    """The Context of a command that computes: torch is imported here. In the `hotbench` process
+    (main) its threads are set here, once, before any work; a command invoked in-process (tests,
+    a notebook) leaves the caller's thread count alone, as before torch was imported lazily."""
+    from ..context import Context
+    from ..runtime import configure_threads
+
+    if PROCESS["set_threads"]:
+        configure_threads()  # HOTBENCH_THREADS overrides (docs/performance.md)
+        PROCESS["set_threads"] = False
+    return Context.create(workspace, device, quiet, data_dir, download, force)
+
+
+# Set by main(): this process is the `hotbench` command, whose threads make_context sets, and which
+# may end itself (os._exit) where a command invoked in-process (tests, a notebook) must return.
+PROCESS = {"set_threads": False, "standalone": False}
+
+
+def terminal(output: Path | None) -> tuple[int, bool]:
+    """Width and colour of the table: the terminal's width (COLUMNS wins; 100 when stdout is not a
+    terminal), colour only on a terminal and not under NO_COLOR (https://no-color.org)."""
+    width = shutil.get_terminal_size((100, 24)).columns
+    color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return max(width, 40), color

@@ -1,0 +1,395 @@
+"""Commands that compute and store: train, attack, run (a whole preset) and import-weights. Each
+checks its input before torch is imported, then calls the Python API (hotbench.api)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..attacks.spec import ATTACKS
+from ..data import DATASETS
+from ..defenses import DEFENSES
+from ..errors import HotbenchError
+from ..names import ACTIVATIONS
+from ..reports.formats import FORMATS, check_format
+from .base import cli_command, make_context, terminal
+from .options import (
+    ActF,
+    AddressO,
+    ArchO,
+    DataDir,
+    DatasetF,
+    Device,
+    Download,
+    ExecutorO,
+    PresetF,
+    Quiet,
+    RunF,
+    TempF,
+    WorkersO,
+    Workspace_,
+    choices,
+)
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..sweep.presets import Part
+
+
+def _only_with_preset(
+    preset: str | None, executor: str, workers: int | None, address: str | None
+) -> None:
+    if preset is None and (executor != "local" or workers is not None or address is not None):
+        raise HotbenchError(
+            "--executor, --workers and --address apply to preset sweeps",
+            "add --preset NAME, or use `hotbench run PRESET --executor ...`",
+        )
+
+
+def _run_preset(name: str, part: Part, ctx: Context, executor: str, complete: bool = False) -> None:
+    """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep
+    executor; exit 2 if units failed (the others are stored: a re-run computes only these)."""
+    from .. import api
+
+    statuses = api.run(name, ctx, executor, part, complete)
+    failed = [s for s in statuses if s.status.startswith("failed")]
+    if failed:
+        raise HotbenchError(
+            f"{len(failed)} of {len(statuses)} units failed (first: {failed[0].name}, "
+            f"{failed[0].status})",
+            "run the same command again to retry only what is missing",
+        )
+
+
+@cli_command()
+def train(
+    dataset: Annotated[str, typer.Option(help=f"One of: {choices(DATASETS)}.")] = "digits",
+    act: Annotated[
+        str, typer.Option(help=f"Output activation, one of: {choices(ACTIVATIONS)}.")
+    ] = "tanh",
+    temp: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Training temperature T in act(z / T); repeat for a sweep.", show_default="1"
+        ),
+    ] = None,
+    arch: ArchO = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="[default: the dataset's (digits 40, mnist 5)].")
+    ] = None,
+    defense: Annotated[
+        str,
+        typer.Option(
+            help=(
+                f"Training-time defense, one of: {choices(DEFENSES)}; combines with --act/--temp"
+                " (docs/controls.md)."
+            )
+        ),
+    ] = "none",
+    train_eps: Annotated[
+        float | None,
+        typer.Option(
+            help=("Linf budget of the defense's inner attack, in (0, 1]."),
+            show_default="0.1 on digits, mnist and fashion-mnist; 8/255 on cifar10",
+        ),
+    ] = None,
+    train_steps: Annotated[
+        int | None,
+        typer.Option(help="Inner PGD iterations of the defense.", show_default="10"),
+    ] = None,
+    train_alpha: Annotated[
+        float | None,
+        typer.Option(help="Inner PGD step.", show_default="2.5 * train-eps / train-steps"),
+    ] = None,
+    trades_beta: Annotated[
+        float | None,
+        typer.Option(help="TRADES' weight of the KL term (--defense trades).", show_default="6"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option()] = 128,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    seed: Annotated[
+        list[int] | None,
+        typer.Option(
+            help=(
+                "Training seed; repeat for several (--seed 0 --seed 1 --seed 2): the report then"
+                " adds each column's mean and spread across seeds [default: 0]."
+            )
+        ),
+    ] = None,
+    n_train: Annotated[
+        int | None,
+        typer.Option(help="Train on the first N training images only.", show_default="all"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even if this config is stored.")
+    ] = False,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
+    quiet: Quiet = False,
+    preset: PresetF = None,
+    executor: ExecutorO = "local",
+    workers: WorkersO = None,
+    address: AddressO = None,
+) -> None:
+    """Train models with act(z / T) on the output layer and store them in the workspace."""
+    from ..config import TrainConfig
+    from ..sweep.presets import load
+
+    _only_with_preset(preset, executor, workers, address)
+    config = dict(dataset=dataset, act=act, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr)
+    config |= dict(n_train=n_train, defense=defense, train_eps=train_eps, train_steps=train_steps)
+    config |= dict(train_alpha=train_alpha, trades_beta=trades_beta)
+    if preset is None:
+        for t in temp or [1.0]:
+            for sd in seed or [0]:
+                TrainConfig(**config, temp=t, seed=sd)  # a bad value fails before torch is imported
+    else:
+        load(preset)
+    ctx = make_context(workspace, device, quiet, data_dir, download, force)
+    if preset is not None:
+        ctx = replace(ctx, workers=workers, address=address)
+        return _run_preset(preset, "train", ctx, executor)
+    from .. import api  # torch: only once the input is valid
+
+    api.train(ctx, temp or [1.0], seed=seed, **config)
+
+
+@cli_command()
+def attack(
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"Attack, repeatable; one of: {choices(ATTACKS)} [default: pgd unless --suite]."
+        ),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "A named attack suite instead of --method: paper (the paper's attacks) or adaptive"
+                " (logit, margin, black-box, transfer, AutoAttack)."
+            ),
+            show_default="none: --method",
+        ),
+    ] = None,
+    eps: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Perturbation budget (Linf or L2 by attack); repeatable.", show_default="0.3"
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Iterations of iterative attacks [default: 40; with --suite, the suite's own]."
+        ),
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="Step size [default: 2.5 * eps / steps].")
+    ] = None,
+    n_samples: Annotated[
+        int | None, typer.Option(help="Evaluate on the first N test images [default: all].")
+    ] = None,
+    batch_size: Annotated[int, typer.Option()] = 256,
+    seed: Annotated[int, typer.Option()] = 0,
+    eval_temp: Annotated[
+        list[float] | None,
+        typer.Option(
+            help=(
+                "Evaluation temperature(s) [default: the training T]; 1 = the deployed model of the"
+                " paper."
+            )
+        ),
+    ] = None,
+    targeted: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Targeted mode: random or least-likely (torchattacks' target modes) [default:"
+                " untargeted]."
+            )
+        ),
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "output: follow act(z / T_eval) as the paper; logits: follow z / T_train, judged on"
+                " the deployed model; both: one config each [default: output]."
+            )
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Method parameter KEY=VALUE, repeatable (e.g. --param c=1.0 for cw).",
+            show_default="the attack's own (hotbench attacks)",
+        ),
+    ] = None,
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if stored.")] = False,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
+    quiet: Quiet = False,
+    preset: PresetF = None,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help=(
+                "Worst-case mode: run the attacks in order, each only on the samples the earlier"
+                " ones left robust (AutoAttack's practice). The worst case is exact; per-attack"
+                " numbers after the first are partial and stored apart."
+            ),
+        ),
+    ] = False,
+    complete: Annotated[
+        bool,
+        typer.Option(
+            "--complete",
+            help=(
+                "Where the same config is stored on fewer samples, attack only the missing ones"
+                " (up to --n-samples). Without --method/--suite: every stored attack of the"
+                " selected runs, to --n-samples or its row's largest n, so a row's attacks share"
+                " one sample set."
+            ),
+        ),
+    ] = False,
+    executor: ExecutorO = "local",
+    workers: WorkersO = None,
+    address: AddressO = None,
+) -> None:
+    """Attack every trained model in the workspace that matches the filters; store one result per
+    config."""
+    for name in method or []:
+        ATTACKS.check(name)  # the commonest typo answers before pydantic, numpy and yaml load
+    from ..evaluate.suites import AttackRequest
+    from ..reports.records import Filters
+    from ..sweep.presets import load, parse_param
+
+    _only_with_preset(preset, executor, workers, address)
+    if preset is not None:
+        load(preset)  # a bad preset fails before torch is imported
+        ctx = make_context(workspace, device, quiet, data_dir, download, force)
+        return _run_preset(
+            preset, "attack", replace(ctx, workers=workers, address=address), executor, complete
+        )
+    request = AttackRequest(
+        methods=method or [],
+        suite=suite,
+        eps=eps or [0.3],
+        eval_temps=list(eval_temp or [None]),
+        steps=steps,
+        alpha=alpha,
+        n_samples=n_samples,
+        batch_size=batch_size,
+        seed=seed,
+        targeted=targeted,
+        on=on,
+    ).check()  # before --param is parsed, so that `--suite ... --param` says they do not combine
+    if param:
+        request.params = dict(parse_param(p) for p in param)
+    filters = Filters(dataset or [], act or [], temp or [], run or [])
+    request.configs()  # every value checked before torch is imported
+    ctx = make_context(workspace, device, quiet, data_dir, download, force)
+    from .. import api  # torch: only once the input is valid
+
+    api.attack(ctx, filters, fast, complete, **asdict(request))
+
+
+@cli_command("run")
+def run_cmd(
+    preset: Annotated[
+        str,
+        typer.Argument(help="Preset name (see `hotbench presets`) or path to a preset YAML file."),
+    ],
+    executor: ExecutorO = "local",
+    workers: WorkersO = None,
+    address: AddressO = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"Report format, one of: {', '.join(FORMATS)}.")
+    ] = "table",
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute every unit even if stored.")
+    ] = False,
+    complete: Annotated[
+        bool,
+        typer.Option(
+            "--complete",
+            help=(
+                "Then extend every stored attack of the preset's models to the largest sample"
+                " count stored for its model and eval T (only missing samples are attacked), so"
+                " each row's worst case covers all its cells."
+            ),
+        ),
+    ] = False,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run a whole preset: train its models, attack them, print the report. Stored units are
+    skipped, so re-running an interrupted preset resumes it."""
+    from ..evaluate.diagnose import report_verdicts
+    from ..reports.formats import Layout, render
+    from ..reports.records import Filters, select_runs
+    from ..sweep.presets import load
+
+    check_format(format)
+    runs = Filters(run=load(preset)[1].run_ids())  # a bad preset fails before torch is imported
+    ctx = make_context(workspace, device, quiet, data_dir, download, force)
+    _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor, complete)
+    verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, runs), ctx.data_dir)  # its --data-dir
+    width, color = terminal(None)
+    sys.stdout.write(render(ctx.ws, format, runs, verdicts, Layout(width, color=color)))
+
+
+@cli_command("import-weights")
+def import_weights_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A .safetensors file, or a .pt/.pth state_dict (read with weights_only=True)."
+        ),
+    ],
+    dataset: Annotated[
+        str, typer.Option(help=f"Dataset the weights were trained on: {choices(DATASETS)}.")
+    ] = "digits",
+    act: Annotated[str, typer.Option(help=f"Output activation: {choices(ACTIVATIONS)}.")] = "tanh",
+    temp: Annotated[float, typer.Option(help="Training temperature T of act(z / T).")] = 1.0,
+    arch: ArchO = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Store again even if this file was imported.")
+    ] = False,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
+    quiet: Quiet = False,
+) -> None:
+    """Store weights trained elsewhere as a run (its id goes to stdout). Pickles that hold more than
+    tensors are refused: loading them could run code."""
+    from ..config import TrainConfig
+
+    cfg = TrainConfig(dataset=dataset, act=act, temp=temp, arch=arch)
+    if not file.is_file():  # checked again by import_weights; here before torch is imported
+        raise HotbenchError(f"weights file '{file}' not found", "check the path")
+    from ..checkpoints import import_weights
+
+    ctx = make_context(workspace, device, quiet, data_dir, download, force)
+    record, stored = import_weights(ctx, file, cfg)
+    if not stored:
+        ctx.reporter.log(f"already imported as {record.run_id} (pass --force to store again)")
+    typer.echo(record.run_id)

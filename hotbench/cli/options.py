@@ -1,0 +1,100 @@
+"""Options shared by several commands, declared once. Only names are imported here (datasets,
+activations, architectures, executors), none of which imports torch, so `--help` answers at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..data import DATASETS
+from ..names import ACTIVATIONS, ARCHS, EXECUTORS
+
+
+def choices(reg) -> str:
+    """A registry's names as help text lists them."""
+    return ", ".join(reg.names())
+
+
+Workspace_ = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="HOTBENCH_HOME",
+        help="Workspace directory [default: ./hotbench-runs].",
+    ),
+]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or log lines.")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder holding torchvision datasets (e.g. ../shared/data).",
+        envvar="HOTBENCH_DATA",
+        show_default="./data; a stored run's: the folder its run.json names",
+    ),
+]
+Download = Annotated[
+    bool, typer.Option("--download", help="Download torchvision datasets if missing.")
+]
+DatasetF = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dataset", help=f"Only these datasets: {choices(DATASETS)}.", show_default="all"
+    ),
+]
+ActF = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--act", help=f"Only these activations: {choices(ACTIVATIONS)}.", show_default="all"
+    ),
+]
+TempF = Annotated[
+    list[float] | None,
+    typer.Option("--temp", help="Only these training temperatures.", show_default="all"),
+]
+RunF = Annotated[
+    list[str] | None,
+    typer.Option("--run", help="Only these run ids (a prefix is enough).", show_default="all"),
+]
+PresetF = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help=(
+            "A preset name (see `hotbench presets`) or YAML path: "
+            "run its part of the sweep; replaces the other sweep options."
+        ),
+        show_default="none: the options above",
+    ),
+]
+
+
+ArchO = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            f"One of: {choices(ARCHS)}, or MODULE:CALLABLE, your own network:"
+            " CALLABLE(input_shape=(C, H, W), num_classes=K) returns an nn.Module mapping inputs"
+            " in [0, 1] to logits; importable from the current directory."
+        ),
+        show_default="the dataset's",
+    ),
+]
+ExecutorO = Annotated[str, typer.Option(help=f"Where units run; one of: {choices(EXECUTORS)}.")]
+WorkersO = Annotated[
+    int | None,
+    typer.Option(
+        help=("Worker processes for --executor process."),
+        show_default="one per GPU, else one per CPU core, up to 4",
+    ),
+]
+AddressO = Annotated[
+    str | None,
+    typer.Option(
+        help=("Ray cluster for --executor ray: auto (on a cluster node) or ray://HEAD:10001."),
+        show_default="a local Ray instance",
+    ),
+]

@@ -1,0 +1,297 @@
+"""Commands that read what is stored: report (with the CI gate), compare, diagnose and ls."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import HotbenchError
+from ..files import output_target, write_output
+from ..progress import new_console
+from ..reports.formats import FORMATS, check_format
+from .base import cli_command, make_context, terminal
+from .options import (
+    ActF,
+    DataDir,
+    DatasetF,
+    Device,
+    Download,
+    PresetF,
+    Quiet,
+    RunF,
+    TempF,
+    Workspace_,
+)
+
+
+@cli_command()
+def report(
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout.", show_default="stdout"
+        ),
+    ] = None,
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
+    workspace: Workspace_ = None,
+    preset: PresetF = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also write accuracy vs training temperature to FILE (.png, .svg or .pdf).",
+            show_default="no plot",
+        ),
+    ] = None,
+    plot_eps: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot-eps",
+            help=(
+                "Also write accuracy vs eps (attacks run at several eps) to FILE (.png, .svg or"
+                " .pdf)."
+            ),
+            show_default="no plot",
+        ),
+    ] = None,
+    plot_defenses: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot-defenses",
+            help=(
+                "Also write every model's worst case side by side at each eps (defenses compared)"
+                " to FILE (.png, .svg or .pdf)."
+            ),
+            show_default="no plot",
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help=(
+                "Regression gate: compare with this results JSON (matched by run_id/attack_id);"
+                " diff table on stderr."
+            ),
+            show_default="no gate",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        str,
+        typer.Option(
+            "--tolerance",
+            help=(
+                "Largest allowed move of an accuracy from the baseline (absolute), or 'auto': what"
+                " the two sample sizes explain (95%)."
+            ),
+        ),
+    ] = "0.02",
+    direction: Annotated[
+        str,
+        typer.Option(
+            "--direction",
+            help=(
+                "Which moves of adv_acc and robust_acc fail: down, up or both (an attack that stops"
+                " working is a regression too; clean_acc fails on a drop only). See docs/ci.md."
+            ),
+        ),
+    ] = "both",
+    data_dir: DataDir = None,
+    save_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-baseline",
+            help="Write the current results as a baseline JSON (not if a gate failed).",
+            show_default="not written",
+        ),
+    ] = None,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Table: every column in one table at its natural width, whatever the terminal.",
+        ),
+    ] = False,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-under",
+            help=(
+                "[SCOPE:]METRIC=VALUE, repeatable: fail if METRIC (clean_acc, adv_acc, robust_acc)"
+                " < VALUE for any result in SCOPE (an attack method like pgd, or a column label"
+                " like 'pgd ε=0.3'; default all)."
+            ),
+            show_default="no threshold",
+        ),
+    ] = None,
+) -> None:
+    """Print clean vs adversarial accuracy per (dataset, act, train T, eval T).
+
+    Exit codes (for CI):
+    0 = report written, every gate passed.
+    1 = regression: an accuracy fell more than --tolerance below --baseline, a baseline record is
+    missing, or a --fail-under threshold is not met. 2 = bad input: a wrong option value, an
+    unreadable baseline, an empty workspace.
+    """
+    check_format(format)  # before the imports: a bad option answers at once
+    from ..evaluate.diagnose import report_verdicts
+    from ..reports.formats import Layout, render
+    from ..reports.gate import evaluate, finish, prepare
+    from ..reports.plots import plot_format, write_report_plots
+    from ..reports.records import Filters, results_document, select_runs
+    from ..store import Workspace
+    from ..sweep.presets import load
+
+    filters = Filters(dataset or [], act or [], temp or [], run or [])
+    if preset is not None:
+        filters.run = load(preset)[1].run_ids()
+    for path in (plot, plot_eps, plot_defenses):
+        if path is not None:
+            plot_format(path)  # a bad extension fails before anything is written
+    for path in (output, plot, plot_eps, save_baseline):
+        if path is not None:
+            output_target(path)  # so does a folder, a device, or a FIFO
+    if save_baseline is not None and str(save_baseline) == "-" and str(output or "-") == "-":
+        raise HotbenchError(
+            "the report and the baseline would both go to stdout",
+            "pass -o FILE for the report, or a file for --save-baseline",
+        )
+    gates = prepare(baseline, tolerance, fail_under, save_baseline, direction)
+    ws = Workspace(workspace)
+    verdicts = report_verdicts(ws, select_runs(ws, filters), data_dir)
+    outcome = (
+        evaluate(gates, results_document(ws, filters, verdicts), filters) if gates.active else None
+    )
+    width, color = terminal(output)
+    text = render(ws, format, filters, verdicts, Layout(width, wide, color))
+    if output is not None:
+        write_output(output, text.encode())  # `-o -` is stdout
+    else:
+        sys.stdout.write(text)
+    if plot is not None or plot_eps is not None or plot_defenses is not None:
+        write_report_plots(ws, filters, plot, plot_eps, plot_defenses)
+    if outcome is not None and (code := finish(outcome)):
+        raise typer.Exit(code)
+
+
+@cli_command("compare")
+def compare_cmd(
+    a: Annotated[
+        Path,
+        typer.Argument(
+            help="Results document A (`report --format json` or `--save-baseline`).",
+            show_default=False,
+        ),
+    ],
+    b: Annotated[
+        Path,
+        typer.Argument(help="Results document B, compared with A (B - A).", show_default=False),
+    ],
+    format: Annotated[
+        str,
+        typer.Option("--format", "-f", help="table (for a terminal), json, csv or markdown."),
+    ] = "table",
+) -> None:
+    """Compare two results documents, for people: per record matched by (run_id, attack_id) and
+    per worst case (run_id, robust_id), A and B with their 95% intervals and n, B - A, Fisher's
+    exact p and a flag where the intervals do not overlap; records only in A or only in B listed.
+    No exit code rides on the differences: the CI gate is `report --baseline`."""
+    from ..reports.compare import COMPARE_FORMATS, compare_files, notes, render, table
+
+    check_format(format, COMPARE_FORMATS)
+    rows = compare_files(a, b)
+    names = (str(a), str(b))
+    if format == "table":
+        width, color = terminal(None)
+        console = new_console(highlight=False, width=width, no_color=not color)
+        console.print(table(rows, names))
+        console.print(notes(rows), markup=False)
+        return
+    sys.stdout.write(render(rows, format, names))
+
+
+@cli_command("diagnose")
+def diagnose_cmd(
+    eval_temp: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Evaluation temperature(s) [default: every one the model was attacked at]."
+        ),
+    ] = None,
+    eps: Annotated[
+        float | None,
+        typer.Option(
+            help=(
+                "Linf budget the verdict speaks about [default: the one with the most stored"
+                " results]."
+            )
+        ),
+    ] = None,
+    probe: Annotated[
+        bool,
+        typer.Option(
+            "--probe/--no-probe",
+            help=(
+                "Run the cheap probe attacks the checks need if missing (PGD at eps 1.0 and with a"
+                " second seed)."
+            ),
+        ),
+    ] = True,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
+    workspace: Workspace_ = None,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+    download: Download = False,
+    quiet: Quiet = False,
+) -> None:
+    """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per
+    model and eval temperature, with the evidence. Stored in the run directory
+    (diagnosis/T<eval>.json)."""
+    from ..evaluate.diagnose import render_diagnoses
+    from ..reports.records import Filters
+
+    if format not in ("table", "json"):
+        raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
+    filters = Filters(dataset or [], act or [], temp or [], run or [])
+    if eps is not None and not (eps > 0 and eps < float("inf")):  # before torch is imported
+        raise HotbenchError(f"eps must be a finite number > 0, got {eps}", "pass e.g. --eps 0.3")
+    ctx = make_context(workspace, device, quiet, data_dir, download, False)
+    from .. import api  # torch: only once the input is valid
+
+    docs = api.diagnose(ctx, filters, eval_temp, eps, probe)
+    sys.stdout.write(render_diagnoses(docs, format))
+
+
+@cli_command("ls")
+def list_runs(
+    workspace: Workspace_ = None,
+    dataset: DatasetF = None,
+    act: ActF = None,
+    temp: TempF = None,
+    run: RunF = None,
+) -> None:
+    """List the trained models in the workspace, with their attack results."""
+    from ..reports.records import Filters, select_runs
+    from ..store import Workspace
+
+    ws = Workspace(workspace)
+    for rec in select_runs(ws, Filters(dataset or [], act or [], temp or [], run or [])):
+        c = rec.config
+        n = len(ws.load_results(rec.run_id))  # current, valid ones (stale or damaged: a warning)
+        typer.echo(
+            f"{rec.run_id}\t{c.dataset}\t{c.arch}\t{c.defense_label}\t{c.act}\tT={c.temp:g}\tepochs={c.epochs}\tseed={c.seed}"
+            f"\ttest_acc={rec.test_acc:.3f}\tresults={n}"
+        )

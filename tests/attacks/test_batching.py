@@ -1,0 +1,171 @@
+"""The speed-ups of issue 28 change no result: a larger attack batch, the kept random starts, the
+leaner validity check, the batch-1 judge (CUDA-graph replay on a GPU) and the stacked pass over
+several models each give what the path they replace gives, per sample.
+
+The GPU-only cases run where CUDA is available (the device check of issue 28 runs this file there);
+on a CPU they skip and the CPU cases still cover the same code paths.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hotbench.attacks.batch1 import one_at_a_time
+from hotbench.attacks.engine import Batch, attack_batch, inside, run_attack
+from hotbench.attacks.patched import STARTS, StartBank, random_starts
+from hotbench.attacks.stacked import Stacked, attack_stacked
+from hotbench.config import AttackConfig
+from hotbench.data import DATASETS, load_dataset
+from hotbench.errors import HotbenchError
+from hotbench.models import build_model
+from tests.conftest import CPU, NONE1, TANH50
+
+DEVICES = [CPU] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+
+
+def _old_starts(seeds: torch.Tensor, shape: tuple[int, ...], eps: float) -> torch.Tensor:
+    """The random starts as SeededPGD drew them before the bank (a generator and a tensor per
+    sample): the reference the bank must reproduce bit for bit."""
+    return torch.stack(
+        [
+            torch.empty(shape).uniform_(-eps, eps, generator=torch.Generator().manual_seed(int(s)))
+            for s in seeds
+        ]
+    )
+
+
+def test_kept_starts_are_the_starts_drawn_anew():
+    bank = StartBank()
+    seeds = torch.arange(300) + 1_000_003
+    first = random_starts(seeds, (1, 8, 8), 0.3, bank)
+    again = random_starts(seeds[50:250].flip(0), (1, 8, 8), 0.3, bank)  # reordered subset: kept
+    other_eps = random_starts(seeds[:10], (1, 8, 8), 0.1, bank)
+    assert torch.equal(first, _old_starts(seeds, (1, 8, 8), 0.3))
+    assert torch.equal(again, _old_starts(seeds[50:250].flip(0), (1, 8, 8), 0.3))
+    assert torch.equal(other_eps, _old_starts(seeds[:10], (1, 8, 8), 0.1))
+    assert torch.equal(random_starts(seeds, (1, 8, 8), 0.3), first)  # no bank: drawn anew
+
+
+def test_the_bank_starts_over_past_its_limit():
+    bank = StartBank(limit_bytes=200 * 64 * 4)  # room for 200 rows of 8x8
+    a = random_starts(torch.arange(150), (1, 8, 8), 0.3, bank)
+    b = random_starts(torch.arange(150, 300), (1, 8, 8), 0.3, bank)  # 300 rows: over, start over
+    assert bank.nbytes <= bank.limit_bytes
+    assert torch.equal(a, _old_starts(torch.arange(150), (1, 8, 8), 0.3))
+    assert torch.equal(b, _old_starts(torch.arange(150, 300), (1, 8, 8), 0.3))
+
+
+def _inside_before(x, x0, eps, norm):
+    """engine.inside as it was before issue 28 (three reductions where one pass does)."""
+    d = (x - x0).flatten(1)
+    in_box = (x.flatten(1).amin(1) >= -1e-6) & (x.flatten(1).amax(1) <= 1 + 1e-6)
+    if norm is None:
+        return in_box
+    size = d.abs().amax(1) if norm == "Linf" else d.norm(dim=1)
+    return in_box & (size <= eps * (1 + 1e-5) + 1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    eps=st.floats(1e-4, 2.0),
+    norm=st.sampled_from(["Linf", "L2", None]),
+    spread=st.floats(0.0, 1.5),
+)
+def test_leaner_validity_check_decides_as_before(seed, eps, norm, spread):
+    gen = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(16, 1, 4, 4, generator=gen)
+    x = x0 + spread * eps * (2 * torch.rand(16, 1, 4, 4, generator=gen) - 1)
+    x[::3] = x[::3].clamp(0, 1)  # some inside the box, some outside
+    assert torch.equal(inside(x, x0, eps, norm), _inside_before(x, x0, eps, norm))
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=str)
+def test_batch1_judge_gives_the_eager_classes(device):
+    torch.manual_seed(0)
+    net = build_model(DATASETS.get("mnist"), "mnist-cnn", "tanh", 10.0).to(device).eval()
+    deployed = net.deployed(1.0)
+    x = torch.rand(40, 1, 28, 28, device=device)
+    judge = one_at_a_time(deployed)
+    got = judge.argmax(x)
+    with torch.inference_mode():
+        eager = torch.cat([deployed(x[i : i + 1]).argmax(1) for i in range(40)])
+    assert torch.equal(got, eager)
+    assert got.device.type == device.type
+    assert judge.argmax(x[:0]).shape == (0,)
+    if device.type == "cuda":
+        assert judge._graph is not None  # the replayed graph, checked bitwise, is what ran
+
+
+@pytest.mark.parametrize("method", ["pgd", "bim", "mim", "fgsm"])
+def test_one_large_batch_gives_the_outcomes_of_small_batches(trained_ws, method):
+    """The GPU preset attacks the whole test set as one batch: a bounded attack's per-sample
+    outcome (and kept point's size) does not depend on the batch it ran in."""
+    record = trained_ws.load_record(TANH50.resolved().run_id)
+    net = trained_ws.load_model(record, CPU)
+    test = load_dataset("digits").test
+    n = 120
+
+    def outcome(batch_size):
+        STARTS.clear()
+        cfg = AttackConfig(
+            method=method, eps=0.3, steps=10, eval_temp=1, n_samples=n, batch_size=batch_size
+        )
+        return run_attack(net, test, cfg.resolved(50.0, len(test)), CPU)
+
+    small, large = outcome(16), outcome(n)
+    assert np.array_equal(small.adv_pred, large.adv_pred)
+    assert np.array_equal(small.linf, large.linf)
+
+
+def test_kept_starts_change_no_pgd_outcome(trained_ws):
+    record = trained_ws.load_record(NONE1.resolved().run_id)
+    net = trained_ws.load_model(record, CPU)
+    test = load_dataset("digits").test
+    cfg = AttackConfig(method="pgd", eps=0.1, steps=5, n_samples=80, batch_size=32)
+    cfg = cfg.resolved(1.0, len(test))
+    STARTS.clear()
+    fresh = run_attack(net, test, cfg, CPU)
+    assert STARTS.nbytes > 0  # evaluation keeps its starts
+    kept = run_attack(net, test, cfg, CPU)  # every start now comes from the bank
+    assert np.array_equal(fresh.adv_pred, kept.adv_pred)
+    assert np.array_equal(fresh.linf, kept.linf)
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=str)
+def test_stacked_models_give_each_model_its_own_attack(device):
+    spec = DATASETS.get("mnist")
+    nets = []
+    for i, (act, temp) in enumerate([("tanh", 1.0), ("tanh", 50.0), ("sigmoid", 10.0)]):
+        torch.manual_seed(i)
+        nets.append(build_model(spec, "mnist-cnn", act, temp).to(device).eval())
+    torch.manual_seed(0)
+    x = torch.rand(24, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (24,), device=device)
+    cfg = AttackConfig(method="pgd", eps=0.3, steps=6, eval_temp=1.0, batch_size=24)
+    cfg = cfg.resolved(1.0, 24)
+    batch = Batch(x, y, torch.arange(24))
+    stacked = attack_stacked(nets, cfg, batch, seed=0, stop_early=False)
+    for net, adv in zip(nets, stacked, strict=True):
+        alone, _ = attack_batch(net, cfg, batch, seed=0, stop_early=False)
+        assert torch.equal(adv, alone)
+
+
+def test_stacking_refuses_what_it_cannot_do():
+    spec = DATASETS.get("mnist")
+    cnn = build_model(spec, "mnist-cnn", "tanh", 1.0)
+    with pytest.raises(HotbenchError, match="at least two"):
+        Stacked([cnn])
+    with pytest.raises(HotbenchError, match="one architecture"):
+        Stacked([cnn, build_model(DATASETS.get("digits"), "digits-cnn", "tanh", 1.0)])
+    cfg = AttackConfig(method="pgd", eps=0.3, steps=2, on="logits", batch_size=2).resolved(1.0, 2)
+    x = torch.rand(2, 1, 28, 28)
+    with pytest.raises(HotbenchError, match="deployed output only"):
+        attack_stacked([cnn, cnn], cfg, Batch(x, torch.zeros(2, dtype=torch.int64)), seed=0)
+    assert not math.isnan(float(Stacked([cnn, cnn]).logits(x).sum()))
