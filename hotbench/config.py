@@ -286,6 +286,11 @@ class AttackConfig(_Frozen):
         return f"{self.label_slug}-{stable_hash({'run': run_id, **dump}, 10)}"
 
     @property
+    def norm(self) -> str | None:
+        """The attack's threat model (Linf or L2; None: minimum-norm, no budget)."""
+        return ATTACKS.get(self.method).norm
+
+    @property
     def partial(self) -> bool:
         """Run in skip mode: its per-attack accuracy covers only the samples earlier attacks left
         robust."""

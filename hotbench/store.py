@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from .attacks.spec import ATTACKS
 from .config import STORED, AttackConfig, TrainConfig, imported_run_id
 from .data import DATASETS
 from .errors import ArchImportError, HotbenchError, warn
@@ -172,7 +171,7 @@ def _per_sample_problem(ps: dict[str, Any], cfg: AttackConfig) -> str | None:
         if c != y and a == y:
             # only clean-correct samples are attacked; the others keep their clean prediction
             return f"sample {i} is correct after the attack but was misclassified before it"
-    norm = ATTACKS.get(cfg.method).norm
+    norm = cfg.norm
     if norm is not None:  # minimum-norm attacks have no budget to exceed
         sizes = ps["linf"] if norm == "Linf" else ps["l2"]
         for i, size in zip(ps["index"], sizes, strict=True):
