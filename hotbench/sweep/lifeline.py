@@ -21,6 +21,7 @@ not after its imports.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import sys
@@ -34,8 +35,6 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 def _parent_death_signal() -> None:
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
