@@ -13,14 +13,12 @@ Prints, each a median of several repeats (issue 6, issue 28):
    identical;
 4. wall time of `hotbench run quick` from an empty workspace;
 5. startup: help, a bad option, report on a stored workspace;
-6. four temperature models attacked one at a time against one stacked (vmap) pass, and whether the
-   points are identical;
-7. judging minimum-norm points one at a time (CUDA-graph replay on a GPU) against the eager loop;
-8. (only with --only sweep) `hotbench run PRESET` end to end from an empty workspace (--sweep,
+6. judging minimum-norm points one at a time (CUDA-graph replay on a GPU) against the eager loop;
+7. (only with --only sweep) `hotbench run PRESET` end to end from an empty workspace (--sweep,
    --data-dir), with where the time went.
 
 Usage: python benchmarks/bench.py [--quick] [--device cpu|cuda] [--json] [--only
-train,pgd,stack,judge,suite,preset,startup,sweep] With --json the figures go to stdout as one JSON
+train,pgd,judge,suite,preset,startup,sweep] With --json the figures go to stdout as one JSON
 document and the human-readable lines to stderr. Exits 1 if a fast path's numbers differ from the
 path it replaces, or a timed command fails.
 """
@@ -266,47 +264,6 @@ def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> 
     }
 
 
-def stacked_vs_one_by_one(
-    device: torch.device, batch: int, steps: int, repeats: int, k: int = 4
-) -> dict[str, Any]:
-    """k mnist-cnn models (tanh at T = 1, 10, 50, 100, deployed at T = 1: the saturated models
-    whose attacks run every step) attacked one at a time, against one attack on their stacked
-    weights (attacks.stacked), on the same `batch` samples each; and whether the points are
-    bit-identical."""
-    from hotbench.attacks.stacked import attack_stacked
-
-    spec = DATASETS.get("mnist")
-    nets = []
-    for i, temp in enumerate((1.0, 10.0, 50.0, 100.0)[:k]):
-        torch.manual_seed(i)
-        nets.append(build_model(spec, "mnist-cnn", "tanh", temp).to(device).eval())
-    torch.manual_seed(0)
-    x = torch.rand(batch, 1, 28, 28, device=device)
-    y = torch.randint(0, 10, (batch,), device=device)
-    cfg = AttackConfig(method="pgd", eps=0.3, steps=steps, batch_size=batch, eval_temp=1.0)
-    cfg = cfg.resolved(1.0, batch)
-    b = Batch(x, y, torch.arange(batch))
-    out: dict[str, list[torch.Tensor]] = {}
-
-    def one_by_one() -> None:
-        out["one"] = [attack_batch(n, cfg, b, seed=0, stop_early=False)[0] for n in nets]
-
-    def stacked() -> None:
-        out["stacked"] = attack_stacked(nets, cfg, b, seed=0, stop_early=False)
-
-    t_one, t_st = interleaved([one_by_one, stacked], device, repeats)
-    identical = all(torch.equal(p, q) for p, q in zip(out["one"], out["stacked"], strict=True))
-    return {
-        "models": k,
-        "batch_per_model": batch,
-        "steps": steps,
-        "one_by_one_img_steps_per_s": k * batch * steps / statistics.median(t_one),
-        "stacked_img_steps_per_s": k * batch * steps / statistics.median(t_st),
-        "speedup": statistics.median(a / s for a, s in zip(t_one, t_st, strict=False)),
-        "identical": identical,
-    }
-
-
 def judge_one_at_a_time(device: torch.device, n: int, repeats: int) -> dict[str, Any]:
     """How a minimum-norm attack's points are judged (attacks.batch1.one_at_a_time: batch-1
     passes, replayed from a CUDA graph on a GPU) against the eager batch-1 loop it replaces, on n
@@ -514,7 +471,7 @@ def sweep_preset(
             shutil.rmtree(ws, ignore_errors=True)
 
 
-SECTIONS = ("train", "pgd", "stack", "judge", "suite", "preset", "startup", "sweep")
+SECTIONS = ("train", "pgd", "judge", "suite", "preset", "startup", "sweep")
 DEFAULT_SECTIONS = SECTIONS[:-1]  # sweep needs a dataset's files: only when named in --only
 
 
@@ -581,8 +538,6 @@ def main() -> int:
                     f" ({tf32:.0f} GFLOP/s)"
                     + (f", {100 * r['hotbench_gflops'] / fp32:.1f}% of fp32" if fp32 else "")
                 )
-    if "stack" in only:
-        fig["stack"] = section_stack(device, q, reps, gpu)
     if "judge" in only:
         fig["judge"] = section_judge(device, q, reps, gpu)
         ok = ok and fig["judge"]["identical"]
@@ -607,7 +562,7 @@ def main() -> int:
         fig["sweep"] = sw = sweep_preset(device, args.sweep, args.data_dir, args.keep, args.log)
         ok = ok and "failed" not in sw
         say(
-            f"\n8. hotbench run {sw['preset']} from an empty workspace: "
+            f"\n7. hotbench run {sw['preset']} from an empty workspace: "
             + (f"FAILED: {sw['failed']}" if "failed" in sw else f"{sw['wall_s']:.1f}s")
             + f" ({sw['models']} models, {sw['attack_units']} attack units on"
             f" {sw['n_samples']} samples; training {sw['train_s']:.1f}s, attacks by method"
@@ -672,26 +627,10 @@ def section_pgd(device: torch.device, q: bool, reps: int, gpu: bool) -> list[dic
     return out
 
 
-def section_stack(device: torch.device, q: bool, reps: int, gpu: bool) -> list[dict[str, Any]]:
-    shapes = [(1024, 40), (2500, 40)] if gpu else [(64 if q else 256, 5 if q else 20)]
-    say("\n6. four temperature models: one at a time against one stacked pass (vmap)")
-    out = []
-    for batch, steps in shapes:
-        r = stacked_vs_one_by_one(device, batch, steps, reps)
-        say(
-            f"   PGD-{steps}, {batch} samples per model: one at a time"
-            f" {r['one_by_one_img_steps_per_s']:.0f} image-steps/s, stacked"
-            f" {r['stacked_img_steps_per_s']:.0f} ({r['speedup']:.2f}x);"
-            f" points {'identical' if r['identical'] else 'DIFFERENT'}"
-        )
-        out.append(r)
-    return out
-
-
 def section_judge(device: torch.device, q: bool, reps: int, gpu: bool) -> dict[str, Any]:
     r = judge_one_at_a_time(device, 2000 if gpu else (50 if q else 200), reps)
     say(
-        f"\n7. judging {r['n']} minimum-norm points one at a time: eager {r['eager_s']:.2f}s,"
+        f"\n6. judging {r['n']} minimum-norm points one at a time: eager {r['eager_s']:.2f}s,"
         f" one_at_a_time {r['one_at_a_time_s']:.2f}s"
         f" ({'CUDA graph' if r['graph_used'] else 'eager'}); classes"
         f" {'identical' if r['identical'] else 'DIFFERENT'}"

@@ -9,6 +9,7 @@ The Python API (docs/python-api.md), imported on first use so that `import hotbe
     hotbench.train(ctx, temps=[1, 50], dataset="digits", act="tanh")
     hotbench.attack(ctx, methods=["pgd"], eval_temps=[1.0])
     print(hotbench.report(ctx, "markdown"))
+    outcome = hotbench.report(ctx, gate=hotbench.Gate(baseline="baseline.json"))  # CI gate
 """
 
 from __future__ import annotations
@@ -21,17 +22,46 @@ from .version import __version__
 __all__ = [
     "Context",
     "Filters",
+    "Gate",
+    "Layout",
+    "ReportFiles",
+    "ReportOutcome",
     "__version__",
     "attack",
+    "attacks",
+    "compare",
     "diagnose",
+    "doctor",
+    "import_weights",
+    "list_runs",
     "load_results",
+    "presets",
     "report",
     "run",
     "train",
 ]
 
 if TYPE_CHECKING:
-    from .api import Context, Filters, attack, diagnose, load_results, report, run, train
+    from .api import (
+        Context,
+        Filters,
+        Gate,
+        Layout,
+        ReportFiles,
+        ReportOutcome,
+        attack,
+        attacks,
+        compare,
+        diagnose,
+        doctor,
+        import_weights,
+        list_runs,
+        load_results,
+        presets,
+        report,
+        run,
+        train,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -1,40 +1,61 @@
 """The Python API: what the command line does, as functions (re-exported by `hotbench`).
 
 Every function takes the workspace first: a path (default: HOTBENCH_HOME or ./hotbench-runs; device
-auto, no progress bars), or a `Context` for the device, progress, data location and `force`
-(`Context.create(...)`). Results are the stored documents, as `hotbench report --format json` and
-docs/results-schema.md describe them. `runs` narrows a call to some stored models: run ids (a prefix
-is enough), or a `Filters`. See docs/python-api.md.
+auto, no progress bars), a `Context` for the device, progress, data location and `force`
+(`Context.create(...)`), or a function that returns a Context: it is called once the call's inputs
+are checked (the command line passes one, so that a bad option answers before torch is imported).
+Results are the stored documents, as `hotbench report --format json` and docs/results-schema.md
+describe them. `runs` narrows a call to some stored models: run ids (a prefix is enough), or a
+`Filters`. See docs/python-api.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import TrainConfig
 from .context import Context
 from .errors import HotbenchError
 from .evaluate.diagnose import diagnose_run, report_verdicts, save, store_measurements
 from .evaluate.diagnose import eval_temps as attacked_temps
-from .evaluate.suites import AttackRequest
+from .evaluate.suites import AttackRequest, attack_listing
 from .evaluate.worstcase import load_stored
-from .reports.formats import Layout, render
+from .files import output_target, write_output
+from .reports.compare import Row, compare_files
+from .reports.formats import FORMATS, Layout, render
+from .reports.gate import DEFAULT_TOLERANCE, GateOutcome, evaluate, prepare, save_if_passed
+from .reports.plots import plot_format, write_report_plots
 from .reports.records import Filters, results_document, select_runs
 from .store import RunRecord, Workspace
 from .sweep.plan import UnitStatus
-from .sweep.presets import Part, execute, load, summary
+from .sweep.presets import Part, execute, listing, load, summary
+from .validate import check_format, check_positive
 
-Where = Context | Workspace | Path | str | None
+if TYPE_CHECKING:
+    from .doctor import Report
+
+Where = Context | Callable[[], Context] | Workspace | Path | str | None
 Runs = Filters | Sequence[str] | None
 
 __all__ = [
     "Context",
     "Filters",
+    "Gate",
+    "Layout",
+    "ReportFiles",
+    "ReportOutcome",
     "attack",
+    "attacks",
+    "compare",
     "diagnose",
+    "doctor",
+    "import_weights",
+    "list_runs",
     "load_results",
+    "presets",
     "report",
     "run",
     "train",
@@ -42,7 +63,19 @@ __all__ = [
 
 
 def _context(workspace: Where) -> Context:
-    return workspace if isinstance(workspace, Context) else Context.create(workspace)
+    """The Context a call computes in (torch is imported here): call this only once the call's
+    inputs are checked."""
+    if isinstance(workspace, Context):
+        return workspace
+    return workspace() if callable(workspace) else Context.create(workspace)
+
+
+def _reading(workspace: Where) -> Context:
+    """The Context of a call that only reads the workspace (report, list_runs): a given one, or a
+    read-only one that imports no torch."""
+    if isinstance(workspace, Context):
+        return workspace
+    return workspace() if callable(workspace) else Context.for_reading(workspace)
 
 
 def _filters(runs: Runs) -> Filters:
@@ -58,12 +91,12 @@ def train(
     arch, epochs, batch_size, lr, seed, n_train) and return their stored runs. `seed` may be a list:
     one model per (temperature, seed), and the report adds the mean and spread across seeds. A
     config already stored is reused, not retrained (unless the context has `force`)."""
-    from .runner import ensure_trained
-
     seed = config.pop("seed", None)
     seeds = list(seed) if isinstance(seed, (list, tuple)) else [0 if seed is None else seed]
     configs = [TrainConfig(**config, temp=t, seed=sd) for t in temps for sd in seeds or [0]]
-    ctx = _context(workspace)
+    ctx = _context(workspace)  # torch: once every config is valid
+    from .runner import ensure_trained
+
     ctx.ws.ensure_writable()
     records = []
     with ctx.reporter.session():
@@ -98,11 +131,12 @@ def attack(
     ones; with no `methods` and no `suite`, every stored attack of the runs is extended to
     `n_samples` (default: the largest n of its model and eval T), so they share one sample set.
     """
-    from .evaluate.fasteval import attack_runs, complete_runs
-
     if complete and fast:
         raise HotbenchError("--complete does not combine with --fast", "drop one of them")
-    ctx = _context(workspace)
+    configs = AttackRequest(**request).configs()  # every value checked before any work
+    ctx = _context(workspace)  # torch: once the request is valid
+    from .evaluate.fasteval import attack_runs, complete_runs
+
     records = select_runs(ctx.ws, _filters(runs))
     if complete and not request.get("methods") and request.get("suite") is None:
         with ctx.reporter.session():
@@ -111,7 +145,6 @@ def attack(
             )
             store_measurements(ctx, records)  # measured on the completed sample set
         return docs
-    configs = AttackRequest(**request).configs()
     with ctx.reporter.session():
         docs = attack_runs(ctx, records, configs, fast, complete)
         # the diagnostics the report needs, measured once now and stored with the runs
@@ -133,13 +166,13 @@ def run(
     extended to the largest sample count stored for its model and eval T (only the missing samples
     are attacked), so that each row's worst case is on the samples of all its cells instead of
     shrinking to the smallest attack (a preset that gives Square or CW fewer samples, say)."""
-    from .evaluate.fasteval import complete_runs
-    from .sweep.executors import unit_table
-
     if complete and part == "train":
         raise HotbenchError("--complete needs attacks", "use it with `run` or `attack --preset`")
     path, spec = load(preset)
-    ctx = _context(workspace)
+    ctx = _context(workspace)  # torch: once the preset is valid
+    from .evaluate.fasteval import complete_runs
+    from .sweep.executors import unit_table
+
     ctx.ws.ensure_writable()
     with ctx.reporter.session():
         statuses = execute(spec, part, ctx, executor)
@@ -166,8 +199,7 @@ def diagnose(
     every one the model was attacked at), with the evidence; stored in the run directory and
     returned. `eps` is the Linf budget the verdict speaks about (default: the one with the most
     results); `probe` runs the cheap probe attacks the checks need when missing."""
-    if eps is not None and not (eps > 0 and eps < float("inf")):
-        raise HotbenchError(f"eps must be a finite number > 0, got {eps}", "pass e.g. --eps 0.3")
+    check_positive(eps, "--eps", "0.3")
     ctx = _context(workspace)
     records = select_runs(ctx.ws, _filters(runs))
     docs = []
@@ -189,14 +221,162 @@ def diagnose(
     return docs
 
 
-def report(workspace: Where = None, fmt: str = "table", runs: Runs = None) -> str:
-    """The report of the stored results as text: table, json, csv, markdown, html or latex. The
-    models' datasets (for the diagnosis' gradient checks) are where each run.json says, or the
-    context's data_dir."""
-    ctx = _context(workspace)
-    filters = _filters(runs)
+@dataclass(frozen=True)
+class Gate:
+    """The CI gate of a report (docs/ci.md): the results compared with a `baseline` results
+    document, matched by config hash (run_id, attack_id), each accuracy allowed to move by
+    `tolerance` (absolute, or "auto": what the two sample sizes explain), in `direction` ("down",
+    "up" or "both": adv_acc and robust_acc fail on a move either way, clean_acc on a drop only);
+    `fail_under` thresholds "[SCOPE:]METRIC=VALUE" (e.g. "pgd:adv_acc=0.5"); `save_baseline`
+    writes the current results as a baseline if every check passed."""
+
+    baseline: Path | str | None = None
+    tolerance: float | str = DEFAULT_TOLERANCE
+    direction: str = "both"
+    fail_under: Sequence[str] = ()
+    save_baseline: Path | str | None = None
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What a report writes besides returning its text: the report itself (`output`, "-" for
+    stdout) and its figures: accuracy vs training temperature (`plot`), vs eps (`plot_eps`), and
+    every model's worst case side by side (`plot_defenses`), each .png, .svg or .pdf."""
+
+    output: Path | str | None = None
+    plot: Path | str | None = None
+    plot_eps: Path | str | None = None
+    plot_defenses: Path | str | None = None
+
+    @property
+    def plots(self) -> list[Path | str]:
+        return [p for p in (self.plot, self.plot_eps, self.plot_defenses) if p is not None]
+
+
+@dataclass
+class ReportOutcome:
+    """What `report` produced: its `text` (also what `str()` gives), and the gate's verdict. `gate`
+    is None when no gate was asked; otherwise it holds each check's comparisons (`gate.results`:
+    title, reference column, GateResult) and `gate.note` (whether the baseline was written).
+    `exit_code` is the command line's: 0 every check passed (or no gate), 1 a regression."""
+
+    text: str
+    gate: GateOutcome | None = None
+    files: ReportFiles = field(default_factory=ReportFiles)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.gate is None else self.gate.exit_code
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _check_report_files(files: ReportFiles, gate: Gate) -> None:
+    """Every file the report will write, checked before any work (a typo fails at once)."""
+    for path in files.plots:
+        plot_format(Path(path))
+    for path in (files.output, *files.plots, gate.save_baseline):
+        if path is not None:
+            output_target(path)  # a folder, a device, a FIFO: refused
+    if gate.save_baseline is not None and str(gate.save_baseline) == "-":
+        if str(files.output or "-") == "-":
+            raise HotbenchError(
+                "the report and the baseline would both go to stdout",
+                "pass -o FILE for the report, or a file for --save-baseline",
+            )
+
+
+def report(
+    workspace: Where = None,
+    fmt: str = "table",
+    runs: Runs = None,
+    gate: Gate | None = None,
+    files: ReportFiles | None = None,
+    layout: Layout | None = None,
+) -> ReportOutcome:
+    """The report of the stored results in `fmt` (table, json, csv, markdown, html or latex), its
+    figures written to `files`, and the CI `gate` evaluated on the same numbers (the results
+    document of `load_results`). Read-only but for `files` and a passing gate's `save_baseline`.
+    The models' datasets (for the diagnosis' gradient checks) are where each run.json says, or the
+    context's data_dir. Bad input raises HotbenchError before anything is written; a regression
+    does not raise: it is the outcome's `gate` and `exit_code`."""
+    check_format(fmt, FORMATS)
+    gate, files = gate or Gate(), files or ReportFiles()
+    _check_report_files(files, gate)
+    save_path = None if gate.save_baseline is None else Path(gate.save_baseline)
+    request = prepare(
+        None if gate.baseline is None else Path(gate.baseline),
+        gate.tolerance,
+        list(gate.fail_under),
+        save_path,
+        gate.direction,
+    )
+    ctx, filters = _reading(workspace), _filters(runs)
     verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, filters), ctx.data_dir)
-    return render(ctx.ws, fmt, filters, verdicts, Layout())
+    outcome = None
+    if request.active:  # before the report is written: a bad threshold leaves no half output
+        outcome = evaluate(request, results_document(ctx.ws, filters, verdicts), filters)
+    text = render(ctx.ws, fmt, filters, verdicts, layout or Layout())
+    if files.output is not None:
+        write_output(files.output, text.encode())  # "-" is stdout
+    if files.plots:
+        plots = (files.plot, files.plot_eps, files.plot_defenses)
+        write_report_plots(ctx.ws, filters, *(None if p is None else Path(p) for p in plots))
+    if outcome is not None:
+        save_if_passed(outcome)
+    return ReportOutcome(text, outcome, files)
+
+
+def compare(a: Path | str, b: Path | str) -> list[Row]:
+    """Two results documents (`report --format json` or `--save-baseline`) compared, for people: a
+    row per record matched by (run_id, attack_id) and per worst case (run_id, robust_id), with A
+    and B, their 95% intervals and n, B - A, Fisher's exact p and whether the intervals overlap;
+    records only in A or only in B have one side None. No verdict: the CI gate is `report`'s."""
+    return compare_files(Path(a), Path(b))
+
+
+def list_runs(workspace: Where = None, runs: Runs = None) -> list[tuple[RunRecord, int]]:
+    """The stored models (or those of `runs`), each with its number of current attack results."""
+    ws = _reading(workspace).ws
+    return [(rec, len(ws.load_results(rec.run_id))) for rec in select_runs(ws, _filters(runs))]
+
+
+def import_weights(workspace: Where, file: Path | str, **config: Any) -> tuple[RunRecord, bool]:
+    """Store weights trained elsewhere (a .safetensors file, or a .pt/.pth state_dict read with
+    weights_only=True) as a run with TrainConfig fields `config` (dataset, act, temp, arch). The
+    bool says whether it was stored now (False: this file was imported before; the context's `force`
+    stores it again)."""
+    cfg = TrainConfig(**config)
+    if not Path(file).is_file():
+        raise HotbenchError(f"weights file '{file}' not found", "check the path")
+    ctx = _context(workspace)  # torch: once the input is valid
+    from .checkpoints import import_weights as store_weights
+
+    return store_weights(ctx, Path(file), cfg)
+
+
+def presets() -> list[dict[str, str]]:
+    """The shipped presets: name, description and the file to copy for a preset of one's own."""
+    return listing()
+
+
+def doctor(workspace: Path | str | None = None, data_dir: Path | str | None = None) -> Report:
+    """What `hotbench doctor` reports: versions, platform, devices, threads, the workspace, which
+    datasets are found, and the problems (`report.ok` is False when a command would fail)."""
+    from .doctor import examine  # torch: its versions and devices
+
+    return examine(None if workspace is None else Path(workspace), data_dir and Path(data_dir))
+
+
+def attacks() -> list[dict[str, Any]]:
+    """Every registered attack: name, norm, what it follows, which suite uses it, its cost, its
+    parameters with their defaults, and its description."""
+    return attack_listing()
 
 
 def load_results(workspace: Where = None, runs: Runs = None) -> dict[str, Any]:

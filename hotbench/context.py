@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     ws: Workspace
-    device: torch.device
+    device: torch.device | str  # a str only in a context for reading (`for_reading`)
     reporter: Reporter = field(default_factory=lambda: Reporter(quiet=True))
     data_dir: Path | None = None  # folder of the torchvision datasets (None: data.default_data_dir)
     download: bool = False  # fetch torchvision datasets when missing
@@ -51,6 +51,16 @@ class Context:
         dev = resolve_device(device) if isinstance(device, str) else device
         where = Path(data_dir) if data_dir is not None else None
         return cls(ws, dev, Reporter(quiet), where, download, force)
+
+    @classmethod
+    def for_reading(
+        cls, workspace: Workspace | Path | str | None = None, data_dir: Path | str | None = None
+    ) -> Context:
+        """A context for commands that only read the workspace (report, ls): no progress, nothing
+        forced, and the CPU named, not resolved, so that torch is imported only if a measurement
+        the report needs was not stored (the data is then where `data_dir` or run.json says)."""
+        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+        return cls(ws, "cpu", data_dir=Path(data_dir) if data_dir is not None else None)
 
     def unforced(self) -> Context:
         """The same context without `force`: for units a forced unit depends on but must not redo

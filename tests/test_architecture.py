@@ -71,6 +71,7 @@ def test_imports_are_at_module_top_unless_optional_or_heavy():
         "hotbench/cli/base.py",
         "hotbench/cli/compute.py",
         "hotbench/cli/info.py",
+        "hotbench/cli/options.py",
         "hotbench/cli/results.py",
         "hotbench/api.py",
         "hotbench/attacks/catalog.py",
@@ -99,3 +100,21 @@ def test_imports_are_at_module_top_unless_optional_or_heavy():
                     if m.split(".")[0] not in lazy_ok:
                         inside.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {m}")
     assert not inside, "imports inside functions:\n" + "\n".join(inside)
+
+
+MAX_COMMAND_LINES = 30
+
+
+def test_cli_commands_are_thin():
+    """A command parses (its signature), calls the API and prints: its body, docstring aside, is at
+    most 30 lines; what it would do beyond that belongs in hotbench.api, where Python callers and
+    tests reach it too."""
+    long = []
+    for path, tree in _modules():
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef) and _is_cli_command(fn):
+                body = fn.body[1:] if ast.get_docstring(fn) else fn.body
+                n = body[-1].end_lineno - body[0].lineno + 1
+                if n > MAX_COMMAND_LINES:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{fn.lineno} {fn.name} ({n})")
+    assert not long, "CLI commands longer than 30 lines:\n" + "\n".join(long)

@@ -27,7 +27,7 @@ def test_bench_quick_smoke_prints_every_figure_as_json():
             "cpu",
             "--json",
             "--only",
-            "train,pgd,stack,judge,suite",
+            "train,pgd,judge,suite",
         ],
         capture_output=True,
         text=True,
@@ -53,8 +53,7 @@ def test_bench_quick_smoke_prints_every_figure_as_json():
     (pgd,) = fig["pgd"]  # one batch size on a CPU
     assert pgd["hotbench_img_steps_per_s"] > 0 and pgd["torchattacks_img_steps_per_s"] > 0
     assert pgd["flops_per_image_step"] > 0 and "overhead_cold_starts_pct" in pgd
-    # the stacked pass and the batch-1 judge give the points of the paths they replace
-    assert fig["stack"] and all(r["identical"] for r in fig["stack"])
+    # the batch-1 judge gives the classes of the eager loop it replaces
     assert fig["judge"]["identical"] is True
     assert fig["suite"]["all_identical"] is True
     assert all(p["identical"] for p in fig["suite"]["per_attack"])
@@ -71,5 +70,5 @@ def test_bench_rejects_unknown_section():
     )
     assert (
         proc.returncode == 2
-        and "--only takes sections of: train, pgd, stack, judge, suite, preset" in proc.stderr
+        and "--only takes sections of: train, pgd, judge, suite, preset" in proc.stderr
     )

@@ -100,19 +100,21 @@ def test_the_hotbench_process_sets_its_threads_once_in_process_calls_do_not(monk
     command invoked in-process (CliRunner, a notebook) keeps the caller's thread count."""
     import torch
 
-    from hotbench.cli import base as cli
+    from hotbench.cli import base
 
     before = torch.get_num_threads()
     monkeypatch.setenv("HOTBENCH_THREADS", "3")
     try:
         torch.set_num_threads(2)
-        cli.make_context(tmp_path, "cpu", True, None, False, False)
+        base.Session(tmp_path, "cpu", True)()
         assert torch.get_num_threads() == 2  # in-process: untouched
-        monkeypatch.setitem(cli.PROCESS, "set_threads", True)
-        cli.make_context(tmp_path, "cpu", True, None, False, False)
-        assert torch.get_num_threads() == 3 and not cli.PROCESS["set_threads"]
+        monkeypatch.setitem(base.PROCESS, "set_threads", True)
+        session = base.Session(tmp_path, "cpu", True)
+        ctx = session()
+        assert torch.get_num_threads() == 3 and not base.PROCESS["set_threads"]
+        assert session() is ctx  # one Context per command: the API calls it when it needs it
         torch.set_num_threads(2)
-        cli.make_context(tmp_path, "cpu", True, None, False, False)
+        base.Session(tmp_path, "cpu", True)()
         assert torch.get_num_threads() == 2  # once
     finally:
         torch.set_num_threads(before)

@@ -4,10 +4,12 @@ Context, the terminal's width and colour)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -117,29 +119,42 @@ def cli_command(*args, **kwargs):
     return deco
 
 
-def make_context(
-    workspace: Path | None,
-    device: str,
-    quiet: bool,
-    data_dir: Path | None,
-    download: bool,
-    force: bool,
-) -> Context:
-    """The Context of a command that computes: torch is imported here. In the `hotbench` process
-    (main) its threads are set here, once, before any work; a command invoked in-process (tests,
-    a notebook) leaves the caller's thread count alone, as before torch was imported lazily."""
-    from ..context import Context
-    from ..runtime import configure_threads
-
-    if PROCESS["set_threads"]:
-        configure_threads()  # HOTBENCH_THREADS overrides (docs/performance.md)
-        PROCESS["set_threads"] = False
-    return Context.create(workspace, device, quiet, data_dir, download, force)
-
-
-# Set by main(): this process is the `hotbench` command, whose threads make_context sets, and which
-# may end itself (os._exit) where a command invoked in-process (tests, a notebook) must return.
+# Set by main(): this process is the `hotbench` command, whose threads Session sets, and which may
+# end itself (os._exit) where a command invoked in-process (tests, a notebook) must return.
 PROCESS = {"set_threads": False, "standalone": False}
+
+
+@dataclass
+class Session:
+    """A command's context options. The API calls it for the Context once the command's inputs are
+    checked, so that a bad option answers before torch is imported; it makes one Context and
+    returns it on every later call. In the `hotbench` process (main) torch's threads are set there,
+    once, before any work; a command invoked in-process (tests, a notebook) leaves the caller's
+    thread count alone."""
+
+    workspace: Path | None = None
+    device: str = "auto"
+    quiet: bool = False
+    data_dir: Path | None = None
+    download: bool = False
+    force: bool = False
+    workers: int | None = None  # --workers, for the process executor
+    address: str | None = None  # --address, for the ray executor
+    made: Context | None = field(default=None, repr=False)
+
+    def __call__(self) -> Context:
+        from ..context import Context
+        from ..runtime import configure_threads
+
+        if self.made is None:
+            if PROCESS["set_threads"]:
+                configure_threads()  # HOTBENCH_THREADS overrides (docs/performance.md)
+                PROCESS["set_threads"] = False
+            ctx = Context.create(
+                self.workspace, self.device, self.quiet, self.data_dir, self.download, self.force
+            )
+            self.made = dataclasses.replace(ctx, workers=self.workers, address=self.address)
+        return self.made
 
 
 def terminal(output: Path | None) -> tuple[int, bool]:

@@ -4,7 +4,6 @@ checks its input before torch is imported, then calls the Python API (hotbench.a
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,8 +14,9 @@ from ..data import DATASETS
 from ..defenses import DEFENSES
 from ..errors import HotbenchError
 from ..names import ACTIVATIONS
-from ..reports.formats import FORMATS, check_format
-from .base import cli_command, make_context, terminal
+from ..reports.formats import FORMATS
+from ..validate import check_executor_options, check_format
+from .base import Session, cli_command, terminal
 from .options import (
     ActF,
     AddressO,
@@ -33,29 +33,22 @@ from .options import (
     WorkersO,
     Workspace_,
     choices,
+    filters,
 )
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..sweep.plan import UnitStatus
     from ..sweep.presets import Part
 
 
-def _only_with_preset(
-    preset: str | None, executor: str, workers: int | None, address: str | None
-) -> None:
-    if preset is None and (executor != "local" or workers is not None or address is not None):
-        raise HotbenchError(
-            "--executor, --workers and --address apply to preset sweeps",
-            "add --preset NAME, or use `hotbench run PRESET --executor ...`",
-        )
-
-
-def _run_preset(name: str, part: Part, ctx: Context, executor: str, complete: bool = False) -> None:
-    """Shared by `train/attack --preset` and `run`: load, validate, execute through the sweep
-    executor; exit 2 if units failed (the others are stored: a re-run computes only these)."""
+def _run_preset(
+    name: str, part: Part, session: Session, executor: str, complete: bool = False
+) -> list[UnitStatus]:
+    """Shared by `train/attack --preset` and `run`: the preset through the sweep executor; exit 2 if
+    units failed (the others are stored: a re-run computes only these)."""
     from .. import api
 
-    statuses = api.run(name, ctx, executor, part, complete)
+    statuses = api.run(name, session, executor, part, complete)
     failed = [s for s in statuses if s.status.startswith("failed")]
     if failed:
         raise HotbenchError(
@@ -63,6 +56,7 @@ def _run_preset(name: str, part: Part, ctx: Context, executor: str, complete: bo
             f"{failed[0].status})",
             "run the same command again to retry only what is missing",
         )
+    return statuses
 
 
 @cli_command()
@@ -138,26 +132,17 @@ def train(
     address: AddressO = None,
 ) -> None:
     """Train models with act(z / T) on the output layer and store them in the workspace."""
-    from ..config import TrainConfig
-    from ..sweep.presets import load
-
-    _only_with_preset(preset, executor, workers, address)
+    check_executor_options(preset, executor, workers, address)
+    session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
+    if preset is not None:
+        _run_preset(preset, "train", session, executor)
+        return
     config = dict(dataset=dataset, act=act, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr)
     config |= dict(n_train=n_train, defense=defense, train_eps=train_eps, train_steps=train_steps)
     config |= dict(train_alpha=train_alpha, trades_beta=trades_beta)
-    if preset is None:
-        for t in temp or [1.0]:
-            for sd in seed or [0]:
-                TrainConfig(**config, temp=t, seed=sd)  # a bad value fails before torch is imported
-    else:
-        load(preset)
-    ctx = make_context(workspace, device, quiet, data_dir, download, force)
-    if preset is not None:
-        ctx = replace(ctx, workers=workers, address=address)
-        return _run_preset(preset, "train", ctx, executor)
-    from .. import api  # torch: only once the input is valid
+    from .. import api
 
-    api.train(ctx, temp or [1.0], seed=seed, **config)
+    api.train(session, temp or [1.0], seed=seed, **config)
 
 
 @cli_command()
@@ -274,38 +259,20 @@ def attack(
     config."""
     for name in method or []:
         ATTACKS.check(name)  # the commonest typo answers before pydantic, numpy and yaml load
-    from ..evaluate.suites import AttackRequest
-    from ..reports.records import Filters
-    from ..sweep.presets import load, parse_param
-
-    _only_with_preset(preset, executor, workers, address)
+    check_executor_options(preset, executor, workers, address)
+    session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
     if preset is not None:
-        load(preset)  # a bad preset fails before torch is imported
-        ctx = make_context(workspace, device, quiet, data_dir, download, force)
-        return _run_preset(
-            preset, "attack", replace(ctx, workers=workers, address=address), executor, complete
-        )
-    request = AttackRequest(
-        methods=method or [],
-        suite=suite,
-        eps=eps or [0.3],
-        eval_temps=list(eval_temp or [None]),
-        steps=steps,
-        alpha=alpha,
-        n_samples=n_samples,
-        batch_size=batch_size,
-        seed=seed,
-        targeted=targeted,
-        on=on,
-    ).check()  # before --param is parsed, so that `--suite ... --param` says they do not combine
-    if param:
-        request.params = dict(parse_param(p) for p in param)
-    filters = Filters(dataset or [], act or [], temp or [], run or [])
-    request.configs()  # every value checked before torch is imported
-    ctx = make_context(workspace, device, quiet, data_dir, download, force)
-    from .. import api  # torch: only once the input is valid
+        _run_preset(preset, "attack", session, executor, complete)
+        return
+    from .. import api
+    from ..sweep.presets import parse_param
 
-    api.attack(ctx, filters, fast, complete, **asdict(request))
+    request = dict(methods=method or [], suite=suite, eps=eps or [0.3], steps=steps, alpha=alpha)
+    request |= dict(eval_temps=list(eval_temp or [None]), n_samples=n_samples, seed=seed)
+    request |= dict(batch_size=batch_size, targeted=targeted, on=on)
+    request["params"] = dict(parse_param(p) for p in param or [])
+    runs = filters(dataset, act, temp, run)
+    api.attack(session, runs, fast, complete, **request)
 
 
 @cli_command("run")
@@ -342,18 +309,16 @@ def run_cmd(
 ) -> None:
     """Run a whole preset: train its models, attack them, print the report. Stored units are
     skipped, so re-running an interrupted preset resumes it."""
-    from ..evaluate.diagnose import report_verdicts
-    from ..reports.formats import Layout, render
-    from ..reports.records import Filters, select_runs
-    from ..sweep.presets import load
+    from .. import api
 
-    check_format(format)
-    runs = Filters(run=load(preset)[1].run_ids())  # a bad preset fails before torch is imported
-    ctx = make_context(workspace, device, quiet, data_dir, download, force)
-    _run_preset(preset, "all", replace(ctx, workers=workers, address=address), executor, complete)
-    verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, runs), ctx.data_dir)  # its --data-dir
+    check_format(format, FORMATS)
+    session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
+    statuses = _run_preset(preset, "all", session, executor, complete)
+    runs = [s.name for s in statuses if s.kind == "train"]  # the preset's models
     width, color = terminal(None)
-    sys.stdout.write(render(ctx.ws, format, runs, verdicts, Layout(width, color=color)))
+    # the context the preset ran in: its --data-dir, or the preset's data_dir
+    outcome = api.report(session(), format, runs, layout=api.Layout(width, color=color))
+    sys.stdout.write(outcome.text)
 
 
 @cli_command("import-weights")
@@ -381,15 +346,12 @@ def import_weights_cmd(
 ) -> None:
     """Store weights trained elsewhere as a run (its id goes to stdout). Pickles that hold more than
     tensors are refused: loading them could run code."""
-    from ..config import TrainConfig
+    from .. import api
 
-    cfg = TrainConfig(dataset=dataset, act=act, temp=temp, arch=arch)
-    if not file.is_file():  # checked again by import_weights; here before torch is imported
-        raise HotbenchError(f"weights file '{file}' not found", "check the path")
-    from ..checkpoints import import_weights
-
-    ctx = make_context(workspace, device, quiet, data_dir, download, force)
-    record, stored = import_weights(ctx, file, cfg)
+    session = Session(workspace, device, quiet, data_dir, download, force)
+    record, stored = api.import_weights(
+        session, file, dataset=dataset, act=act, temp=temp, arch=arch
+    )
     if not stored:
-        ctx.reporter.log(f"already imported as {record.run_id} (pass --force to store again)")
+        session().reporter.log(f"already imported as {record.run_id} (pass --force to store again)")
     typer.echo(record.run_id)

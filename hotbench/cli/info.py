@@ -10,9 +10,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ..attacks.spec import ATTACKS
-from ..errors import HotbenchError
 from ..progress import new_console
+from ..validate import LISTING_FORMATS, check_format
 from .base import cli_command
 from .options import DataDir, Workspace_
 
@@ -23,12 +22,11 @@ def presets_cmd(
 ) -> None:
     """List the shipped presets (for `hotbench run NAME`): name, what it sweeps, and its file (copy
     it to start a preset of your own, then `hotbench run my.yaml`)."""
+    from .. import api
     from ..sweep.presets import PRESET_DIR
-    from ..sweep.presets import listing as preset_listing
 
-    if format not in ("table", "json"):
-        raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
-    entries = preset_listing()
+    check_format(format, LISTING_FORMATS)
+    entries = api.presets()
     if format == "json":
         sys.stdout.write(json.dumps(entries, indent=2) + "\n")
         return
@@ -48,24 +46,10 @@ def attacks_cmd(
     """List every attack: its threat model (norm), what it follows (the attacked view's gradient, a
     surrogate's, or only scores), whether the paper uses it or the adaptive suite does (`attack
     --suite paper|adaptive`), and its cost per sample."""
-    from ..evaluate.suites import SUITES  # the suites say which attacks are whose: no second list
+    from .. import api
 
-    if format not in ("table", "json"):
-        raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
-    used = {suite: {item[0] for item in SUITES.get(suite)()} for suite in ("paper", "adaptive")}
-    rows = [
-        {
-            "name": name,
-            "norm": spec.norm or "L2 min",  # minimum-norm: no budget, the smallest perturbation
-            "follows": spec.follows,
-            # paper first: cw and pgd are in both suites (the adaptive one runs them on the logits)
-            "kind": next((k for k in ("paper", "adaptive") if name in used[k]), "neither suite"),
-            "cost": spec.cost,
-            "params": dict(spec.defaults),  # --param KEY=VALUE, with the default
-            "description": spec.description,
-        }
-        for name, spec in ATTACKS.items()
-    ]
+    check_format(format, LISTING_FORMATS)
+    rows = api.attacks()
     if format == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
@@ -88,11 +72,11 @@ def doctor(
 ) -> None:
     """Print versions, devices, threads, workspace and data paths, and what is missing (for bug
     reports). Exit code 1 when something a command needs is missing."""
-    if format not in ("text", "json"):
-        raise HotbenchError(f"unknown format '{format}'", "valid formats: text, json")
-    from ..doctor import examine, render_doctor
+    check_format(format, ("text", "json"))
+    from .. import api
+    from ..doctor import render_doctor  # torch: its versions and devices
 
-    report = examine(workspace, data_dir)
+    report = api.doctor(workspace, data_dir)
     sys.stdout.write(render_doctor(report, format))
     if not report.ok:
         raise typer.Exit(1)

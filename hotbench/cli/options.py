@@ -4,17 +4,36 @@ activations, architectures, executors), none of which imports torch, so `--help`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..data import DATASETS
 from ..names import ACTIVATIONS, ARCHS, EXECUTORS
 
+if TYPE_CHECKING:
+    from ..reports.records import Filters
+
 
 def choices(reg) -> str:
     """A registry's names as help text lists them."""
     return ", ".join(reg.names())
+
+
+def filters(
+    dataset: list[str] | None,
+    act: list[str] | None,
+    temp: list[float] | None,
+    run: list[str] | None,
+    preset: str | None = None,
+) -> Filters:
+    """The stored models the filter options select; `--preset` selects its models instead of the
+    --run ids (a bad preset fails here, before torch is imported)."""
+    from ..reports.records import Filters
+    from ..sweep.presets import load
+
+    runs = load(preset)[1].run_ids() if preset is not None else run or []
+    return Filters(dataset or [], act or [], temp or [], runs)
 
 
 Workspace_ = Annotated[

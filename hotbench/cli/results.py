@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import HotbenchError
-from ..files import output_target, write_output
-from ..progress import new_console
-from ..reports.formats import FORMATS, check_format
-from .base import cli_command, make_context, terminal
+from ..progress import new_console, stderr
+from ..reports.formats import FORMATS
+from ..validate import LISTING_FORMATS, check_format
+from .base import Session, cli_command, terminal
 from .options import (
     ActF,
     DataDir,
@@ -24,6 +23,7 @@ from .options import (
     RunF,
     TempF,
     Workspace_,
+    filters,
 )
 
 
@@ -142,45 +142,24 @@ def report(
     missing, or a --fail-under threshold is not met. 2 = bad input: a wrong option value, an
     unreadable baseline, an empty workspace.
     """
-    check_format(format)  # before the imports: a bad option answers at once
-    from ..evaluate.diagnose import report_verdicts
-    from ..reports.formats import Layout, render
-    from ..reports.gate import evaluate, finish, prepare
-    from ..reports.plots import plot_format, write_report_plots
-    from ..reports.records import Filters, results_document, select_runs
-    from ..store import Workspace
-    from ..sweep.presets import load
+    from .. import api
+    from ..context import Context
+    from ..reports.gate import messages
 
-    filters = Filters(dataset or [], act or [], temp or [], run or [])
-    if preset is not None:
-        filters.run = load(preset)[1].run_ids()
-    for path in (plot, plot_eps, plot_defenses):
-        if path is not None:
-            plot_format(path)  # a bad extension fails before anything is written
-    for path in (output, plot, plot_eps, save_baseline):
-        if path is not None:
-            output_target(path)  # so does a folder, a device, or a FIFO
-    if save_baseline is not None and str(save_baseline) == "-" and str(output or "-") == "-":
-        raise HotbenchError(
-            "the report and the baseline would both go to stdout",
-            "pass -o FILE for the report, or a file for --save-baseline",
-        )
-    gates = prepare(baseline, tolerance, fail_under, save_baseline, direction)
-    ws = Workspace(workspace)
-    verdicts = report_verdicts(ws, select_runs(ws, filters), data_dir)
-    outcome = (
-        evaluate(gates, results_document(ws, filters, verdicts), filters) if gates.active else None
-    )
+    runs = filters(dataset, act, temp, run, preset)
+    gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline)
+    files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)
-    text = render(ws, format, filters, verdicts, Layout(width, wide, color))
-    if output is not None:
-        write_output(output, text.encode())  # `-o -` is stdout
-    else:
-        sys.stdout.write(text)
-    if plot is not None or plot_eps is not None or plot_defenses is not None:
-        write_report_plots(ws, filters, plot, plot_eps, plot_defenses)
-    if outcome is not None and (code := finish(outcome)):
-        raise typer.Exit(code)
+    layout = api.Layout(width, wide, color)
+    outcome = api.report(
+        Context.for_reading(workspace, data_dir), format, runs, gate, files, layout
+    )
+    if output is None:
+        sys.stdout.write(outcome.text)
+    for text in messages(outcome.gate) if outcome.gate is not None else []:
+        stderr.out(text, highlight=False)  # stdout may carry JSON
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 @cli_command("compare")
@@ -205,10 +184,11 @@ def compare_cmd(
     per worst case (run_id, robust_id), A and B with their 95% intervals and n, B - A, Fisher's
     exact p and a flag where the intervals do not overlap; records only in A or only in B listed.
     No exit code rides on the differences: the CI gate is `report --baseline`."""
-    from ..reports.compare import COMPARE_FORMATS, compare_files, notes, render, table
+    from .. import api
+    from ..reports.compare import COMPARE_FORMATS, notes, render, table
 
     check_format(format, COMPARE_FORMATS)
-    rows = compare_files(a, b)
+    rows = api.compare(a, b)
     names = (str(a), str(b))
     if format == "table":
         width, color = terminal(None)
@@ -260,18 +240,12 @@ def diagnose_cmd(
     """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per
     model and eval temperature, with the evidence. Stored in the run directory
     (diagnosis/T<eval>.json)."""
+    from .. import api
     from ..evaluate.diagnose import render_diagnoses
-    from ..reports.records import Filters
 
-    if format not in ("table", "json"):
-        raise HotbenchError(f"unknown format '{format}'", "pass --format table or --format json")
-    filters = Filters(dataset or [], act or [], temp or [], run or [])
-    if eps is not None and not (eps > 0 and eps < float("inf")):  # before torch is imported
-        raise HotbenchError(f"eps must be a finite number > 0, got {eps}", "pass e.g. --eps 0.3")
-    ctx = make_context(workspace, device, quiet, data_dir, download, False)
-    from .. import api  # torch: only once the input is valid
-
-    docs = api.diagnose(ctx, filters, eval_temp, eps, probe)
+    check_format(format, LISTING_FORMATS)
+    session = Session(workspace, device, quiet, data_dir, download)
+    docs = api.diagnose(session, filters(dataset, act, temp, run), eval_temp, eps, probe)
     sys.stdout.write(render_diagnoses(docs, format))
 
 
@@ -284,13 +258,11 @@ def list_runs(
     run: RunF = None,
 ) -> None:
     """List the trained models in the workspace, with their attack results."""
-    from ..reports.records import Filters, select_runs
-    from ..store import Workspace
+    from .. import api
 
-    ws = Workspace(workspace)
-    for rec in select_runs(ws, Filters(dataset or [], act or [], temp or [], run or [])):
+    # results: the current, valid ones (stale or damaged: a warning)
+    for rec, n in api.list_runs(workspace, filters(dataset, act, temp, run)):
         c = rec.config
-        n = len(ws.load_results(rec.run_id))  # current, valid ones (stale or damaged: a warning)
         typer.echo(
             f"{rec.run_id}\t{c.dataset}\t{c.arch}\t{c.defense_label}\t{c.act}\tT={c.temp:g}\tepochs={c.epochs}\tseed={c.seed}"
             f"\ttest_acc={rec.test_acc:.3f}\tresults={n}"

@@ -88,6 +88,26 @@ def suite_configs(
     return out
 
 
+def attack_listing() -> list[dict[str, Any]]:
+    """Every registered attack for `hotbench attacks`: its threat model, what it follows, which
+    suite runs it (the suites say which attacks are whose: no second list), its cost per sample,
+    and its --param keys with their defaults."""
+    used = {suite: {item[0] for item in SUITES.get(suite)()} for suite in ("paper", "adaptive")}
+    return [
+        {
+            "name": name,
+            "norm": spec.norm or "L2 min",  # minimum-norm: no budget, the smallest perturbation
+            "follows": spec.follows,
+            # paper first: cw and pgd are in both suites (the adaptive one runs them on the logits)
+            "kind": next((k for k in ("paper", "adaptive") if name in used[k]), "neither suite"),
+            "cost": spec.cost,
+            "params": dict(spec.defaults),  # --param KEY=VALUE, with the default
+            "description": spec.description,
+        }
+        for name, spec in ATTACKS.items()
+    ]
+
+
 ON_CHOICES = ("output", "logits", "both")  # both: one config on the output, one on the logits
 
 

@@ -6,21 +6,14 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import HotbenchError
 from ..progress import stderr
+from ..validate import check_format
 
 if TYPE_CHECKING:
     from ..store import Workspace
     from .records import Filters
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
-
-
-def check_format(fmt: str, valid: tuple[str, ...] = FORMATS) -> str:
-    """`fmt` if it is one of `valid` (report's formats by default); one line naming them if not."""
-    if fmt not in valid:
-        raise HotbenchError(f"unknown format '{fmt}'", f"valid formats: {', '.join(valid)}")
-    return fmt
 
 
 def warnings(ws: Workspace, filters: Filters | None, verdicts) -> list[str]:
@@ -88,7 +81,7 @@ def render(
         terminal_report,
     )
 
-    check_format(fmt)
+    check_format(fmt, FORMATS)
     records = select_runs(ws, filters or Filters())
     notes = warnings(ws, filters, verdicts)
     for line in notes:

@@ -33,7 +33,7 @@ from rich.table import Table
 from .. import stats
 from ..errors import HotbenchError
 from ..files import write_output
-from ..progress import plain_text, stderr
+from ..progress import plain_text
 from .records import SCHEMA_VERSION
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
@@ -447,6 +447,7 @@ class GateOutcome:
     request: GateRequest
     current: dict[str, Any]
     results: list[tuple[str, str, GateResult]]  # (title, reference column, result)
+    note: str | None = None  # whether the baseline was written (save_if_passed)
 
     @property
     def exit_code(self) -> int:
@@ -474,22 +475,20 @@ def evaluate(req: GateRequest, current: dict[str, Any], filters=None) -> GateOut
     return GateOutcome(req, current, results)
 
 
-def finish(outcome: GateOutcome, console=None) -> int:
-    """Print the diff tables to stderr (stdout may carry JSON), save the baseline if asked and every
-    gate passed; return the exit code (0 ok, 1 regression)."""
-    if console is None:
-        console = stderr
-    for title, ref, res in outcome.results:
-        console.out(render_checks(res, title, ref=ref), highlight=False)
-    code = outcome.exit_code
+def save_if_passed(outcome: GateOutcome) -> None:
+    """Save the baseline if one was asked for and every gate passed; `outcome.note` says which."""
     path = outcome.request.save_path
-    if path is not None:
-        if code:
-            console.out(f"baseline not written to {path}: the gate failed", highlight=False)
-        else:
-            save_baseline(path, outcome.current)
-            console.out(
-                f"baseline written to {path} ({len(outcome.current['records'])} records)",
-                highlight=False,
-            )
-    return code
+    if path is None:
+        return
+    if outcome.exit_code:
+        outcome.note = f"baseline not written to {path}: the gate failed"
+        return
+    save_baseline(path, outcome.current)
+    outcome.note = f"baseline written to {path} ({len(outcome.current['records'])} records)"
+
+
+def messages(outcome: GateOutcome) -> list[str]:
+    """What the gate says, for stderr (stdout may carry JSON): a diff table per check, then whether
+    the baseline was written."""
+    out = [render_checks(res, title, ref=ref) for title, ref, res in outcome.results]
+    return out + ([outcome.note] if outcome.note else [])

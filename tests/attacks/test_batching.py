@@ -1,14 +1,12 @@
 """The speed-ups of issue 28 change no result: a larger attack batch, the kept random starts, the
-leaner validity check, the batch-1 judge (CUDA-graph replay on a GPU) and the stacked pass over
-several models each give what the path they replace gives, per sample.
+leaner validity check and the batch-1 judge (CUDA-graph replay on a GPU) each give what the path
+they replace gives, per sample.
 
 The GPU-only cases run where CUDA is available (the device check of issue 28 runs this file there);
 on a CPU they skip and the CPU cases still cover the same code paths.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -17,12 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotbench.attacks.batch1 import one_at_a_time
-from hotbench.attacks.engine import Batch, attack_batch, inside, run_attack
+from hotbench.attacks.engine import inside, run_attack
 from hotbench.attacks.patched import STARTS, StartBank, random_starts
-from hotbench.attacks.stacked import Stacked, attack_stacked
 from hotbench.config import AttackConfig
 from hotbench.data import DATASETS, load_dataset
-from hotbench.errors import HotbenchError
 from hotbench.models import build_model
 from tests.conftest import CPU, NONE1, TANH50
 
@@ -136,36 +132,3 @@ def test_kept_starts_change_no_pgd_outcome(trained_ws):
     kept = run_attack(net, test, cfg, CPU)  # every start now comes from the bank
     assert np.array_equal(fresh.adv_pred, kept.adv_pred)
     assert np.array_equal(fresh.linf, kept.linf)
-
-
-@pytest.mark.parametrize("device", DEVICES, ids=str)
-def test_stacked_models_give_each_model_its_own_attack(device):
-    spec = DATASETS.get("mnist")
-    nets = []
-    for i, (act, temp) in enumerate([("tanh", 1.0), ("tanh", 50.0), ("sigmoid", 10.0)]):
-        torch.manual_seed(i)
-        nets.append(build_model(spec, "mnist-cnn", act, temp).to(device).eval())
-    torch.manual_seed(0)
-    x = torch.rand(24, 1, 28, 28, device=device)
-    y = torch.randint(0, 10, (24,), device=device)
-    cfg = AttackConfig(method="pgd", eps=0.3, steps=6, eval_temp=1.0, batch_size=24)
-    cfg = cfg.resolved(1.0, 24)
-    batch = Batch(x, y, torch.arange(24))
-    stacked = attack_stacked(nets, cfg, batch, seed=0, stop_early=False)
-    for net, adv in zip(nets, stacked, strict=True):
-        alone, _ = attack_batch(net, cfg, batch, seed=0, stop_early=False)
-        assert torch.equal(adv, alone)
-
-
-def test_stacking_refuses_what_it_cannot_do():
-    spec = DATASETS.get("mnist")
-    cnn = build_model(spec, "mnist-cnn", "tanh", 1.0)
-    with pytest.raises(HotbenchError, match="at least two"):
-        Stacked([cnn])
-    with pytest.raises(HotbenchError, match="one architecture"):
-        Stacked([cnn, build_model(DATASETS.get("digits"), "digits-cnn", "tanh", 1.0)])
-    cfg = AttackConfig(method="pgd", eps=0.3, steps=2, on="logits", batch_size=2).resolved(1.0, 2)
-    x = torch.rand(2, 1, 28, 28)
-    with pytest.raises(HotbenchError, match="deployed output only"):
-        attack_stacked([cnn, cnn], cfg, Batch(x, torch.zeros(2, dtype=torch.int64)), seed=0)
-    assert not math.isnan(float(Stacked([cnn, cnn]).logits(x).sum()))

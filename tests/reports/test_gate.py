@@ -4,10 +4,14 @@ not met, 2 on bad input; stdout stays clean JSON while the diff table goes to st
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import hotbench
 from hotbench.cli import app
 from hotbench.errors import HotbenchError
 from hotbench.reports.gate import (
@@ -242,3 +246,42 @@ def test_filters_apply_to_the_baseline_too(results_ws, baseline):
         r.output
     )  # the tanh records of the baseline are out of scope, not missing
     assert "tanh" not in r.stderr
+
+
+def _gate_example() -> str:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "python-api.md").read_text()
+    section = text[text.index("## The CI gate from Python") :]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def _run_gate_example(cwd: Path, capsys) -> tuple[int, str]:
+    try:
+        exec(compile(_gate_example(), "docs/python-api.md", "exec"), {"__name__": "docs_gate"})
+    except SystemExit as exc:
+        return exc.code, capsys.readouterr().out
+    raise AssertionError("the gate example must end in sys.exit(outcome.exit_code)")
+
+
+def test_docs_gate_example_passes_on_its_baseline_and_fails_on_a_regression(
+    results_ws, tmp_path, monkeypatch, capsys
+):
+    """The CI gate from Python (docs/python-api.md): the same numbers pass with exit code 0, a
+    planted drop in the baseline's reference (current results worse than it) fails with 1 and
+    names the number; the outcome is what `hotbench report --baseline` turns into its exit code."""
+    shutil.copytree(results_ws.root, tmp_path / "smoke-ws")
+    monkeypatch.chdir(tmp_path)
+    saved = hotbench.report("smoke-ws", gate=hotbench.Gate(save_baseline="baseline-ci-smoke.json"))
+    assert saved.passed and saved.gate.note.startswith("baseline written to")
+    assert str(saved) == saved.text and "clean" in saved.text
+    code, out = _run_gate_example(tmp_path, capsys)
+    assert code == 0 and "gate passed" in out, out
+
+    doc = json.loads((tmp_path / "baseline-ci-smoke.json").read_text())
+    record = next(r for r in doc["records"] if r["adv_acc"] is not None and r["adv_acc"] < 0.9)
+    record["adv_acc"] += 0.1  # the baseline was better: now is a drop of 0.1 > tolerance 0.02
+    (tmp_path / "baseline-ci-smoke.json").write_text(json.dumps(doc))
+    code, out = _run_gate_example(tmp_path, capsys)
+    assert code == 1 and "gate FAILED" in out and "DROP" in out and "adv_acc" in out, out
+    outcome = hotbench.report("smoke-ws", gate=hotbench.Gate(baseline="baseline-ci-smoke.json"))
+    assert outcome.exit_code == 1 and not outcome.passed
+    assert [c.metric for _, _, r in outcome.gate.results for c in r.failures] == ["adv_acc"]
