@@ -773,3 +773,91 @@ def test_preset_with_a_broken_network_names_the_file_before_training(user_net, t
     result, ws = run_preset(tmp_path, text)
     one_line_error(result, "p.yaml", "training mode", "tuple")
     assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+# ---- issue 29: terminal escape sequences and Click's usage errors --------------------------------
+CLEAR = "\x1b[2J\x1b[H"  # clears the screen when echoed raw
+
+
+def _no_raw_escapes(result) -> None:
+    for stream in (result.stdout, result.stderr):
+        assert "\x1b" not in stream and "\x9b" not in stream, repr(stream)
+
+
+def test_escape_sequences_in_an_argument_are_shown_escaped(tmp_path):
+    result = runner.invoke(app, ["train", "--dataset", f"mn{CLEAR}ist", "-w", str(tmp_path)])
+    line = one_line_error(result, "\\x1b[2J\\x1b[H")
+    _no_raw_escapes(result)
+    assert "unknown dataset" in line
+
+
+def test_escape_sequences_in_a_file_name_are_shown_escaped(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / f"my{CLEAR}.yaml"), "-w", str(tmp_path)])
+    one_line_error(result, "my\\x1b[2J\\x1b[H.yaml", "not found")
+    _no_raw_escapes(result)
+
+
+def test_escape_sequences_in_a_preset_value_are_shown_escaped(tmp_path):
+    text = PRESET.format(epochs=1, seed=0, method="fgsm", params="{}").replace(
+        "acts: [tanh]", 'acts: ["tanh\\e[2J\\e[H"]'
+    )
+    result, _ = run_preset(tmp_path, text)
+    one_line_error(result, "p.yaml", "\\x1b[2J")
+    _no_raw_escapes(result)
+
+
+def test_escape_sequences_in_a_warning_are_shown_escaped(trained_ws):
+    import shutil
+
+    shutil.copytree(trained_ws.run_dir(NONE1.run_id), trained_ws.runs / f"copy{CLEAR}")
+    result = runner.invoke(app, ["ls", "-w", str(trained_ws.root)])
+    assert result.exit_code == 0, result.output
+    assert "skipped run folder" in result.stderr and "copy\\x1b[2J\\x1b[H" in result.stderr
+    _no_raw_escapes(result)
+
+
+def test_every_console_shows_control_characters_escaped_in_text_and_tables():
+    import io
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from hotbench.progress import new_console, plain_text
+
+    table = Table("name")
+    table.add_row(f"cell{CLEAR}\u202eevil")
+    table.add_row(Text("text\x9b31m"))  # a Text is measured raw: its escaped form may be cut
+    buf = io.StringIO()
+    console = new_console(file=buf, force_terminal=True, width=60)
+    console.print(f"line{CLEAR}\rover", table, highlight=False)
+    out = buf.getvalue() + plain_text(table, 60)
+    assert CLEAR not in out and "\r" not in out and "\x9b" not in out and "\u202e" not in out
+    assert "line\\x1b[2J\\x1b[H\\rover" in out
+    assert "cell\\x1b[2J\\x1b[H\\u202eevil" in out and "text\\x9b" in out
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["train", "--epochs", "abc"], ["'--epochs'", "'abc'", "a whole number"]),
+        (["train", "--lr", "fast"], ["'--lr'", "'fast'", "a number, e.g. --lr 0.001"]),
+        (["attack", "--eps", "0.1", "--eps", "abc"], ["'--eps'", "'abc'", "a number"]),
+        (["attack", "--steps=1.5"], ["'--steps'", "'1.5'", "a whole number"]),
+        (["train", "--epoch", "3"], ["--epoch", "--epochs", "hotbench train -h"]),
+        (["run"], ["preset", "hotbench run -h"]),
+        (["report", "--format"], ["--format", "requires an argument"]),
+        (["train", "--epochs", f"4{CLEAR}"], ["'--epochs'", "4\\x1b[2J"]),
+    ],
+    ids=["int", "float", "list", "int-given-float", "unknown-option", "missing", "no-value", "esc"],
+)
+def test_clicks_usage_errors_are_one_line_with_the_fix(args, words, tmp_path):
+    result = runner.invoke(app, [*args])
+    line = one_line_error(result, *words)
+    assert "Usage:" not in result.output and "Try '" not in result.output
+    assert ". " in line.removeprefix("error: "), line  # the problem, then the fix
+    _no_raw_escapes(result)
+
+
+def test_bare_hotbench_still_shows_its_help():
+    result = runner.invoke(app, [])
+    assert "Usage:" in result.output and "Commands" in result.output
