@@ -23,7 +23,7 @@ from .evaluate.diagnose import diagnose_run, report_verdicts, save, store_measur
 from .evaluate.diagnose import eval_temps as attacked_temps
 from .evaluate.suites import AttackRequest, attack_listing
 from .evaluate.worstcase import load_stored
-from .files import output_target, write_output
+from .files import check_outputs, output_target, write_output
 from .reports.compare import Row, compare_files
 from .reports.formats import FORMATS, Layout, render
 from .reports.gate import DEFAULT_TOLERANCE, GateOutcome, evaluate, prepare, save_if_passed
@@ -317,6 +317,10 @@ def report(
         gate.direction,
     )
     ctx, filters = _reading(workspace), _filters(runs)
+    outputs = {"--output": files.output, "--save-baseline": gate.save_baseline}
+    outputs |= {"--plot": files.plot, "--plot-eps": files.plot_eps}
+    outputs |= {"--plot-defenses": files.plot_defenses}
+    check_outputs(outputs, {"--baseline": gate.baseline}, ctx.ws.root)
     verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, filters), ctx.data_dir)
     outcome = None
     if request.active:  # before the report is written: a bad threshold leaves no half output

@@ -125,6 +125,53 @@ def output_target(path: Path | str) -> Path | None:
     return target
 
 
+def _stored_tree(real: Path, workspace: Path | None) -> Path | None:
+    """The folder of hotbench's stored files that `real` (a resolved path) lies in, if any: the
+    workspace's runs/, or any run folder (it holds a run.json) or runs/ (it holds the run locks) of
+    another workspace."""
+    if workspace is not None:
+        runs = Path(os.path.realpath(Path(workspace) / "runs"))
+        if real == runs or runs in real.parents:
+            return runs
+    for folder in real.parents:
+        if (folder / "run.json").is_file() or (folder / ".locks").is_dir():
+            return folder
+    return None
+
+
+def check_outputs(
+    outputs: dict[str, Path | str | None],
+    inputs: dict[str, Path | str | None] | None = None,
+    workspace: Path | str | None = None,
+) -> None:
+    """Refuse, before any work, an output (by option name) that would replace what hotbench stored
+    (a run.json, a result, weights: anything under a workspace's runs/) or a file the same command
+    reads (`report --baseline b.json -o b.json` replaced the baseline it gated against). Links
+    are followed: the file written is what counts."""
+    given = {k: str(v) for k, v in (inputs or {}).items() if v is not None and str(v) != "-"}
+    for option, path in outputs.items():
+        target = None if path is None else output_target(path)
+        if target is None:
+            continue
+        real = Path(os.path.realpath(target))
+        where = f"'{path}'" + (
+            f" (a link to '{real}')" if real != Path(os.path.abspath(path)) else ""
+        )
+        if (tree := _stored_tree(real, Path(workspace) if workspace else None)) is not None:
+            raise HotbenchError(
+                f"{option} {where} is inside '{tree}', where hotbench keeps what it stored:"
+                " writing there would replace a stored file",
+                "write the output outside the workspace's runs/ folder",
+            )
+        for other, source in given.items():
+            if Path(os.path.realpath(source)) == real:
+                raise HotbenchError(
+                    f"{option} {where} is the file {other} reads in the same command: writing it"
+                    " would replace it",
+                    f"write {option} to another file",
+                )
+
+
 def write_output(path: Path | str, data: bytes) -> None:
     """Write a user-named output: `-` to stdout, a symlink's target in place of the link, a regular
     or new file atomically (see `output_target` for what is refused)."""

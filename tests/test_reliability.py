@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -861,3 +862,54 @@ def test_clicks_usage_errors_are_one_line_with_the_fix(args, words, tmp_path):
 def test_bare_hotbench_still_shows_its_help():
     result = runner.invoke(app, [])
     assert "Usage:" in result.output and "Commands" in result.output
+
+
+# ---- issue 29: outputs never replace what hotbench stored, nor an input of the same command -----
+def _stored_files(ws) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in ws.runs.rglob("*") if p.is_file()}
+
+
+def _refused_output(ws, *args: str, needles=()) -> None:
+    before = _stored_files(ws)
+    result = report(ws, *args)
+    one_line_error(result, *needles)
+    assert _stored_files(ws) == before, "a stored file was replaced"
+
+
+def test_report_output_onto_a_stored_run_json_is_refused(reported_ws):
+    path = reported_ws.run_dir(TANH50.run_id) / "run.json"
+    _refused_output(reported_ws, "-f", "json", "-o", str(path), needles=[str(path), "stored"])
+    assert report(reported_ws).exit_code == 0  # the run is still reported
+
+
+def test_save_baseline_onto_a_stored_result_is_refused(reported_ws):
+    (path,) = (reported_ws.run_dir(TANH50.run_id) / "attacks").glob("*.json")
+    _refused_output(reported_ws, "--save-baseline", str(path), needles=[str(path)])
+
+
+def test_output_through_a_link_into_the_runs_or_under_another_workspace_is_refused(
+    reported_ws, tmp_path
+):
+    link = tmp_path / "innocent.json"
+    link.symlink_to(reported_ws.run_dir(NONE1.run_id) / "run.json")
+    _refused_output(reported_ws, "-f", "json", "-o", str(link), needles=[str(link)])
+    _refused_output(reported_ws, "--plot", str(reported_ws.runs / "acc.png"))
+    other = tmp_path / "other"
+    shutil.copytree(reported_ws.root, other)
+    new = other / "runs" / TANH50.run_id / "report.json"  # a new file inside another's run folder
+    _refused_output(reported_ws, "-f", "json", "-o", str(new), needles=[str(new)])
+    assert not new.exists()
+    beside = reported_ws.root / "report.json"  # the workspace's own folder, outside its runs
+    assert report(reported_ws, "-f", "json", "-o", str(beside)).exit_code == 0
+
+
+def test_output_onto_an_input_of_the_same_command_is_refused(reported_ws, tmp_path):
+    baseline = tmp_path / "b.json"
+    assert report(reported_ws, "--save-baseline", str(baseline)).exit_code == 0
+    kept = baseline.read_bytes()
+    args = ["--baseline", str(baseline), "-f", "json", "-o", str(baseline)]
+    _refused_output(reported_ws, *args, needles=[str(baseline), "--baseline"])
+    assert baseline.read_bytes() == kept
+    preset = tmp_path / "p.yaml"
+    preset.write_text(PRESET.format(epochs=1, seed=0, method="fgsm", params="{}"))
+    _refused_output(reported_ws, "--preset", str(preset), "-o", str(preset), needles=["--preset"])

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..files import check_outputs
 from ..progress import new_console, stderr
 from ..reports.formats import FORMATS
 from ..validate import LISTING_FORMATS, check_format
@@ -147,6 +148,12 @@ def report(
     from ..reports.gate import messages
 
     runs = filters(dataset, act, temp, run, preset)
+    if preset is not None:  # the preset's file is read too: no output may replace it
+        from ..sweep.presets import resolve as resolve_preset
+
+        outputs = {"--output": output, "--plot": plot, "--plot-eps": plot_eps}
+        outputs |= {"--plot-defenses": plot_defenses, "--save-baseline": save_baseline}
+        check_outputs(outputs, {"--preset": resolve_preset(preset)})
     gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline)
     files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)
