@@ -29,6 +29,7 @@ from .config import TrainConfig, imported_run_id
 from .context import Context
 from .data import DATASETS, data_source, load_dataset
 from .errors import HotbenchError, warn
+from .files import input_file
 from .models import HotNet, arch_source, check_model
 from .runtime import hardware, versions
 from .store import RunRecord, sha256_file
@@ -65,9 +66,7 @@ def _refusal_reason(exc: BaseException) -> str:
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     """Tensors from a weights file, and the format they came from ("safetensors" or "torch")."""
-    path = Path(path)
-    if not path.is_file():
-        raise HotbenchError(f"weights file '{path}' not found", "check the path")
+    path = input_file(path, "weights file")  # not a FIFO or a device: they never end
     suffix = path.suffix.lower()
     if suffix in SAFETENSORS_SUFFIXES:
         try:

@@ -100,6 +100,28 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+NAME_FIX = "use a shorter path: each folder and file name at most 255 bytes"
+
+
+def input_file(path: Path | str, what: str, missing_fix: str = "check the path") -> Path:
+    """A file a command will read, checked before it is opened: a FIFO blocks the read until
+    someone writes to it (a hang), a device such as /dev/zero never ends (a MemoryError), a folder
+    is no file, and a name over 255 bytes is the system's ENAMETOOLONG traceback otherwise."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise HotbenchError(f"{what} '{path}' not found", missing_fix) from None
+    except OSError as exc:
+        fix = NAME_FIX if exc.errno == errno.ENAMETOOLONG else "check the path and its permissions"
+        raise HotbenchError(f"cannot read {what} '{path}' ({exc.strerror})", fix) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise HotbenchError(
+            f"{what} '{path}' is {_kind(st.st_mode)}, not a regular file", "pass a file"
+        )
+    return path
+
+
 def output_target(path: Path | str) -> Path | None:
     """Where `write_output` will write `path` (None: stdout), or the one-line error if it must not.
 
@@ -109,13 +131,15 @@ def output_target(path: Path | str) -> Path | None:
     path = Path(path)
     if str(path) == "":
         raise HotbenchError("the output path is empty", "pass a file path, or - for stdout")
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
         st = target.stat()
     except FileNotFoundError:
         return target
     except OSError as exc:
-        raise write_error(path, exc) from None
+        raise write_error(
+            path, exc, NAME_FIX if exc.errno == errno.ENAMETOOLONG else None
+        ) from None
     if not stat.S_ISREG(st.st_mode):
         what = f"'{path}'" + (f" (a link to '{target}')" if target != path else "")
         raise HotbenchError(

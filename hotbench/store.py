@@ -13,6 +13,7 @@ killed mid-way leaves at most a stray temporary file, never a result that a late
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from pydantic import ValidationError
 from .config import STORED, AttackConfig, TrainConfig, imported_run_id
 from .data import DATASETS
 from .errors import ArchImportError, HotbenchError, warn
-from .files import atomic_write_bytes, write_error
+from .files import NAME_FIX, atomic_write_bytes, write_error
 from .names import import_callable, is_import_path
 
 # torch, safetensors and the models load when weights are read or written: a report reads only the
@@ -287,6 +288,13 @@ class Workspace:
                 "the workspace path is empty", "pass --workspace DIR (or unset HOTBENCH_HOME)"
             )
         self.root = Path(root) if root is not None else default_workspace()
+        try:
+            self.root.stat()
+        except OSError as exc:  # a name over 255 bytes (other errors: ensure_writable says why)
+            if exc.errno == errno.ENAMETOOLONG:
+                raise HotbenchError(
+                    f"workspace '{self.root}' is unusable ({exc.strerror})", NAME_FIX
+                ) from None
         if self.root.exists() and not self.root.is_dir():
             raise HotbenchError(
                 f"workspace '{self.root}' is a file, not a directory",

@@ -913,3 +913,90 @@ def test_output_onto_an_input_of_the_same_command_is_refused(reported_ws, tmp_pa
     preset = tmp_path / "p.yaml"
     preset.write_text(PRESET.format(epochs=1, seed=0, method="fgsm", params="{}"))
     _refused_output(reported_ws, "--preset", str(preset), "-o", str(preset), needles=["--preset"])
+
+
+# ---- issue 29: what was silently ignored or silently wrong ------------------------------------
+@pytest.mark.parametrize("command", [["train", "--epochs", "1"], ["ls"], ["report"]])
+def test_empty_workspace_option_is_refused_not_the_current_folder(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(runner.invoke(app, [*command, "-w", ""]), "workspace path is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_run_filter_is_refused_not_every_model(trained_ws):
+    result = runner.invoke(app, ["ls", "-w", str(trained_ws.root), "--run", ""])
+    one_line_error(result, "--run", "empty")
+
+
+def test_tolerance_without_a_baseline_is_refused(reported_ws):
+    one_line_error(report(reported_ws, "--tolerance", "0.05"), "--tolerance", "--baseline")
+    one_line_error(report(reported_ws, "--direction", "down"), "--direction", "--baseline")
+
+
+@pytest.mark.parametrize(
+    "command,extra,flag",
+    [
+        ("train", ["--temp", "7"], "--temp"),
+        ("train", ["--epochs", "3", "--lr", "0.01"], "--epochs"),
+        ("train", ["--dataset", "digits"], "--dataset"),  # even its default, when typed
+        ("attack", ["--eps", "0.1"], "--eps"),
+        ("attack", ["--method", "fgsm"], "--method"),
+        ("report", ["--run", "x"], "--run"),
+    ],
+)
+def test_sweep_options_with_a_preset_are_refused_not_ignored(tmp_path, command, extra, flag):
+    preset = tmp_path / "p.yaml"
+    preset.write_text(PRESET.format(epochs=1, seed=0, method="fgsm", params="{}"))
+    ws = tmp_path / "ws"
+    quiet = ["-q"] if command != "report" else []
+    result = runner.invoke(app, [command, "--preset", str(preset), *extra, "-w", str(ws), *quiet])
+    one_line_error(result, flag, "--preset")
+    assert not ws.exists()
+
+
+def test_a_model_not_attacked_yet_is_listed_with_its_clean_accuracy(reported_ws):
+    """NONE1 is trained but has no attack result: the report names it (it was missing)."""
+    result = report(reported_ws)
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.stderr.splitlines() if NONE1.run_id in ln)
+    assert "no attack result yet" in line and "clean" in line and "n=397" in line, line
+    assert f"hotbench attack --run {NONE1.run_id}" in line
+
+
+# ---- issue 29: FIFOs, devices and over-long names as inputs -----------------------------------
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+    return path
+
+
+def test_fifo_or_device_as_a_preset_is_refused_without_hanging(fifo, tmp_path):
+    for path in (fifo, Path("/dev/zero")):
+        result = runner.invoke(app, ["run", str(path), "-w", str(tmp_path / "ws")])
+        one_line_error(result, str(path), "not a regular file")
+
+
+def test_fifo_or_device_as_weights_is_refused_without_hanging(fifo, tmp_path):
+    for path in (fifo, Path("/dev/zero")):
+        result = runner.invoke(app, ["import-weights", str(path), "-w", str(tmp_path / "ws")])
+        one_line_error(result, str(path), "not a regular file")
+
+
+LONG = "x" * 300  # one path component over NAME_MAX (255 bytes)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ls", "-w", "{tmp}/" + LONG],
+        ["train", "--epochs", "1", "-q", "-w", "{tmp}/" + LONG],
+        ["report", "-w", "{ws}", "-o", "{tmp}/" + LONG + ".json"],
+        ["run", "{tmp}/" + LONG + ".yaml", "-w", "{tmp}/ws2"],
+        ["import-weights", "{tmp}/" + LONG + ".safetensors", "-w", "{tmp}/ws2"],
+    ],
+    ids=["ls-w", "train-w", "report-o", "run", "import-weights"],
+)
+def test_file_names_too_long_are_one_line(reported_ws, tmp_path, args):
+    args = [a.format(tmp=tmp_path, ws=reported_ws.root) for a in args]
+    one_line_error(runner.invoke(app, args), "too long")

@@ -5,6 +5,7 @@ Context, the terminal's width and colour)."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import os
 import shutil
@@ -19,6 +20,7 @@ from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) 
 from typer.core import TyperGroup
 
 from ..errors import HotbenchError, printable, reset_warnings
+from ..files import NAME_FIX
 from ..progress import stderr
 from ..version import __version__
 
@@ -84,7 +86,7 @@ def usage_error(exc: typer.TyperException, args: list[str]) -> HotbenchError:
     command = " ".join(["hotbench", *sub])
     problem = exc.format_message().rstrip(".")
     problem = problem[:1].lower() + problem[1:]
-    fix = f"see `{command} -h`"
+    fix = getattr(exc, "fix", None) or f"see `{command} -h`"
     param = getattr(exc, "param", None)
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     kinds = {int: "a whole number", float: "a number"}
@@ -173,6 +175,10 @@ def cli_command(*args, **kwargs):
                 print_error(str(exc))
                 raise typer.Exit(exc.exit_code) from None
             except Exception as exc:
+                if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+                    # the net under the paths checked up front (files.input_file, Workspace)
+                    print_error(f"'{exc.filename}': {exc.strerror}. {NAME_FIX}")
+                    raise typer.Exit(2) from None
                 pydantic = sys.modules.get("pydantic")  # imported by the command, if at all
                 if pydantic is None or not isinstance(exc, pydantic.ValidationError):
                     raise

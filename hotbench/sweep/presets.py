@@ -15,6 +15,7 @@ is reported as ONE line naming the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import os
 import re
 import reprlib
 from pathlib import Path
@@ -37,6 +38,7 @@ from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES
 from ..errors import HotbenchError, unknown_name
+from ..files import input_file
 from ..names import ACTIVATIONS, ARCHS, EXECUTORS, is_import_path
 from .plan import Plan, UnitStatus
 
@@ -472,13 +474,9 @@ def resolve(name_or_path: str | Path) -> Path:
     suffix)."""
     text = str(name_or_path)
     path = Path(text)
-    if path.is_file():
-        return path
-    if "/" in text or path.suffix in (".yaml", ".yml"):
-        raise HotbenchError(
-            f"preset file '{text}' not found",
-            f"pass an existing file or a name: {', '.join(available())}",
-        )
+    if "/" in text or path.suffix in (".yaml", ".yml") or os.path.lexists(text):
+        fix = f"pass an existing file or a name: {', '.join(available())}"
+        return input_file(path, "preset file", fix)  # a FIFO or a device would hang the read
     candidate = PRESET_DIR / f"{text}.yaml"
     if candidate.is_file():
         return candidate
