@@ -52,10 +52,10 @@ from hotbench.context import Context  # noqa: E402
 from hotbench.data import DATASETS, load_dataset  # noqa: E402
 from hotbench.evaluate.fasteval import chains, ensure_suite, naive_robust, robust_mask  # noqa: E402
 from hotbench.models import ARCHS, build_model, layout_name  # noqa: E402
-from hotbench.runner import ensure_trained  # noqa: E402
 from hotbench.runtime import configure_threads, resolve_device  # noqa: E402
 from hotbench.store import Workspace  # noqa: E402
 from hotbench.training import train_step  # noqa: E402
+from hotbench.units import ensure_trained  # noqa: E402
 
 OUT = sys.stdout
 
@@ -217,10 +217,10 @@ def pgd_overhead(device: torch.device, batch: int, steps: int, repeats: int) -> 
     against torchattacks.PGD on the same model view and data. stop_early=False: the same number of
     iterations on both sides, so the difference is pure overhead (the early stop is measured in
     3). Timed twice for hotbench: with the per-sample random starts already drawn (what every unit
-    of a sweep but the first on those samples sees: patched.StartBank) and drawn anew each call."""
+    of a sweep but the first on those samples sees: loops.StartBank) and drawn anew each call."""
     import torchattacks
 
-    from hotbench.attacks.patched import STARTS
+    from hotbench.attacks.loops import STARTS
 
     spec = DATASETS.get("mnist")
     torch.manual_seed(0)

@@ -95,7 +95,7 @@ def train(
     seeds = list(seed) if isinstance(seed, (list, tuple)) else [0 if seed is None else seed]
     configs = [TrainConfig(**config, temp=t, seed=sd) for t in temps for sd in seeds or [0]]
     ctx = _context(workspace)  # torch: once every config is valid
-    from .runner import ensure_trained
+    from .units import ensure_trained
 
     ctx.ws.ensure_writable()
     records = []

@@ -27,7 +27,8 @@ from .data import DATASETS
 from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEPS, DEFENSES
 from .defenses import label as defense_label
 from .errors import HotbenchError
-from .names import ACTIVATIONS, check_arch_name
+from .registry import ACTIVATIONS
+from .user_arch import check_arch_name
 
 # Seeds are 32-bit: torch's generators take 64 bits, but the attack engine derives per-sample and
 # per-batch seeds as seed * 1_000_003 + index in int64, which a larger seed would overflow (a crash
@@ -67,7 +68,7 @@ def check_temperature(t: float, what: str = "temperature") -> float:
 
 
 # Validation context of a config read back from a run.json: a user's `--arch MODULE:CALLABLE` is
-# checked for its form only (`names.check_arch_name`); it is imported when the weights are loaded.
+# checked for its form only (`user_arch.check_arch_name`); it is imported when the weights load.
 STORED = "stored"
 
 

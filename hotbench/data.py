@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import HotbenchError
 from .registry import Registry
 
-if TYPE_CHECKING:  # torch and numpy load with the data, not with the dataset names (names.py)
+if TYPE_CHECKING:  # torch and numpy load with the data, not with the dataset names (DATASETS)
     import torch
 
 
@@ -169,7 +169,7 @@ def _torchvision(name: str, cls_name: str) -> Callable[[Path | None, bool], Data
         import torch
         import torchvision.datasets as tvd
 
-        root = Path(data_dir) if data_dir is not None else default_data_dir()
+        root = data_folders(data_dir)[0]
         check_idx_files(root, cls_name)
         cls = getattr(tvd, cls_name)
         splits = []
@@ -222,7 +222,7 @@ def _cifar10(data_dir: Path | None, download: bool) -> Dataset:
     import numpy as np
     import torch
 
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    root = data_folders(data_dir)[0]
     base = root / "cifar-10-batches-py"
     names = {True: [f"data_batch_{i}" for i in range(1, 6)], False: ["test_batch"]}
     if download and not all((base / n).is_file() for n in names[True] + names[False]):
@@ -260,13 +260,24 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("HOTBENCH_DATA", "./data"))
 
 
+def data_folders(data_dir: Path | str | None, recorded: Path | str | None = None) -> list[Path]:
+    """Where a dataset is looked for, in order: the one rule of every caller (the loaders, doctor,
+    the units of work, the executors, the report). `data_dir` (--data-dir, or HOTBENCH_DATA through
+    the CLI) when given; then `recorded`, the folder a stored run's run.json names (where it was
+    trained: `RunRecord.recorded_data_dir`), so that later commands find it without --data-dir;
+    with neither, the default folder (HOTBENCH_DATA or ./data)."""
+    folders = [Path(data_dir)] if data_dir is not None else []
+    if recorded is not None and Path(recorded) not in folders:
+        folders.append(Path(recorded))
+    return folders or [default_data_dir()]
+
+
 def data_source(dataset: str, data_dir: Path | str | None) -> dict[str, Any]:
     """Where a run's data came from, for run.json: the absolute folder of a file-based dataset
     (None for the embedded digits), so that later commands find it without --data-dir."""
     if not DATASETS.get(dataset).needs_files:
         return {"dataset": dataset, "dir": None}
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    return {"dataset": dataset, "dir": str(root.expanduser().resolve())}
+    return {"dataset": dataset, "dir": str(data_folders(data_dir)[0].expanduser().resolve())}
 
 
 DATASETS.add(

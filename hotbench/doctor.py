@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import torch
 
-from .data import DATASETS, default_data_dir
+from .data import DATASETS, data_folders
 from .runtime import versions
 from .store import default_workspace
 
@@ -139,7 +139,7 @@ def check_workspace(root: Path | None, problems: list[Problem]) -> dict[str, Any
 
 def check_data(data_dir: Path | None, problems: list[Problem]) -> dict[str, Any]:
     """Which datasets a command could load from `data_dir`, by the files their loaders read."""
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    root = data_folders(data_dir)[0]
     present: dict[str, bool] = {}
     missing_files: dict[str, list[str]] = {}
     for name in DATASETS.names():

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import reprlib
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 EXIT_USAGE = 2
 
@@ -61,6 +63,17 @@ def printable(text: str, keep: str = "") -> str:
 def closest(name: str, valid: Iterable[str]) -> str | None:
     matches = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
     return matches[0] if matches else None
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 40, 40
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """A value quoted in an error message: bounded in size and in the work it takes (a value read
+    from YAML can be huge), whatever `value` is."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def unknown_name(kind: str, name: str, valid: Iterable[str]) -> HotbenchError:

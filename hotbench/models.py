@@ -22,7 +22,8 @@ from torch import nn
 
 from .data import DatasetSpec
 from .errors import HotbenchError
-from .names import ACTIVATIONS, ARCHS, import_callable, is_import_path, user_code
+from .registry import ACTIVATIONS, ARCHS
+from .user_arch import import_callable, is_import_path, user_code
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,19 @@
 A registry may name the module that fills it (`populate="hotbench.attacks.catalog"`): that module is
 imported on the first lookup, so the registry itself stays a leaf that low layers (config) can
 import without importing everything its entries need.
+
+The registries of torch code whose names the command line shows (activations, architectures,
+executors) are declared at the end: `hotbench --help`, `hotbench attack --help` and a mistyped name
+must answer in a fraction of a second, so their names are declared here and the modules that fill
+them (models, sweep.executors) are imported on the first lookup of an entry, which checks the
+declared names against the registered ones.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .errors import unknown_name
 
@@ -75,3 +81,17 @@ class Registry(Generic[T]):
 
     def items(self):
         return self._loaded().items()
+
+
+# ---- registries of torch code, their names declared ---------------------------------------------
+ACTIVATIONS: Registry[Any] = Registry(
+    "activation",
+    populate="hotbench.models",
+    declared=("none", "tanh", "sigmoid", "softsign", "hardtanh"),
+)
+ARCHS: Registry[Any] = Registry(
+    "arch", populate="hotbench.models", declared=("digits-cnn", "mnist-cnn", "cifar-vgg")
+)
+EXECUTORS: Registry[Any] = Registry(
+    "executor", populate="hotbench.sweep.executors", declared=("local", "process", "ray")
+)

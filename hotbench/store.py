@@ -32,7 +32,7 @@ from .config import STORED, AttackConfig, TrainConfig, imported_run_id
 from .data import DATASETS
 from .errors import ArchImportError, HotbenchError, warn
 from .files import NAME_FIX, atomic_write_bytes, write_error
-from .names import import_callable, is_import_path
+from .user_arch import import_callable, is_import_path
 
 # torch, safetensors and the models load when weights are read or written: a report reads only the
 # JSON documents, and `hotbench report` must not pay torch's import.
@@ -266,6 +266,13 @@ class RunRecord:
         measure (after `train --force`). `Workspace.load_model` checks the file against it. Use
         it as the key of anything cached per model."""
         return str(self.doc["weights"]["sha256"])
+
+    @property
+    def recorded_data_dir(self) -> Path | None:
+        """The data folder run.json recorded at training (None: an embedded dataset, or a run of a
+        hotbench that did not record it); `data.data_folders` says where to look."""
+        recorded = (self.doc.get("provenance", {}).get("data") or {}).get("dir")
+        return Path(recorded) if recorded else None
 
 
 def weights_sha256(record: RunRecord) -> str:

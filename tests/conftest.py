@@ -12,8 +12,8 @@ import torch
 
 from hotbench.config import TrainConfig
 from hotbench.context import Context
-from hotbench.runner import ensure_trained
 from hotbench.store import Workspace
+from hotbench.units import ensure_trained
 
 CPU = torch.device("cpu")
 

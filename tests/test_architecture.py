@@ -118,3 +118,19 @@ def test_cli_commands_are_thin():
                 if n > MAX_COMMAND_LINES:
                     long.append(f"{path.relative_to(PACKAGE.parent)}:{fn.lineno} {fn.name} ({n})")
     assert not long, "CLI commands longer than 30 lines:\n" + "\n".join(long)
+
+
+def test_where_data_is_resolved_in_one_place():
+    """Where a dataset is looked for is data.data_folders' rule (--data-dir, then the folder a run's
+    run.json recorded, else the default): no other module reads the default folder or the recorded
+    one itself (they were resolved in six places, one without the run.json fallback)."""
+    readers = {"default_data_dir(": "hotbench/data.py", '.get("data")': "hotbench/store.py"}
+    elsewhere = [
+        f"{path.relative_to(PACKAGE.parent)}: {text}"
+        for path, _ in _modules()
+        for text, home in readers.items()
+        if text in path.read_text() and str(path.relative_to(PACKAGE.parent)) != home
+    ]
+    assert not elsewhere, "data folders resolved outside data.data_folders:\n" + "\n".join(
+        elsewhere
+    )

@@ -16,8 +16,8 @@ from hotbench.cli import app
 from hotbench.config import AttackConfig, TrainConfig
 from hotbench.context import Context
 from hotbench.errors import HotbenchError
-from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
+from hotbench.units import ensure_attacked
 
 from .conftest import CPU, TANH50
 

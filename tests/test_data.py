@@ -189,3 +189,37 @@ def test_corrupt_idx_file_names_the_file_and_the_checksum_to_compare(
         assert f"'{path}'" in msg and "its md5 is" in msg
         assert f"the original's md5 is {hdata.IDX_MD5['MNIST'][name]}" in msg
     assert "\n" not in msg
+
+
+def test_data_folders_is_the_one_rule_for_where_data_is(tmp_path, monkeypatch):
+    """--data-dir first, then the folder a stored run recorded (each once), else the default
+    (HOTBENCH_DATA or ./data): the order every caller follows."""
+    given, recorded = tmp_path / "given", tmp_path / "recorded"
+    assert hdata.data_folders(given, recorded) == [given, recorded]
+    assert hdata.data_folders(str(given), given) == [given]
+    assert hdata.data_folders(None, recorded) == [recorded]
+    monkeypatch.setenv("HOTBENCH_DATA", str(tmp_path / "env"))
+    assert hdata.data_folders(None) == [tmp_path / "env"]
+    monkeypatch.delenv("HOTBENCH_DATA")
+    assert hdata.data_folders(None) == [Path("./data")]
+
+
+def test_a_stored_run_finds_its_data_where_run_json_recorded_it(tmp_path):
+    """The units of work and the executors load a stored run's dataset through data_folders: with
+    no --data-dir, from the folder its run.json names; a --data-dir without it falls back there."""
+    from hotbench.store import RunRecord
+    from hotbench.units import load_run_data
+
+    write_tiny_mnist(tmp_path / "recorded")
+    doc = {
+        "config": {"dataset": "mnist", "act": "tanh", "temp": 1.0},
+        "provenance": {"data": {"dataset": "mnist", "dir": str(tmp_path / "recorded")}},
+    }
+    record = RunRecord("mnist-tanh-T1-x", tmp_path, doc)
+    assert record.recorded_data_dir == tmp_path / "recorded"
+    assert len(load_run_data(record).test) > 0
+    assert len(load_run_data(record, tmp_path / "empty").test) > 0  # falls back to run.json's
+    (tmp_path / "recorded" / "MNIST").rename(tmp_path / "moved")
+    hdata._CACHE.clear()  # loaded datasets are memoised per folder
+    with pytest.raises(HotbenchError, match="where run mnist-tanh-T1-x was trained"):
+        load_run_data(record, tmp_path / "empty")

@@ -25,8 +25,8 @@ import pytest
 
 from hotbench.config import AttackConfig, TrainConfig
 from hotbench.context import Context
-from hotbench.runner import ensure_attacked, ensure_trained
 from hotbench.store import Workspace, read_json_checked, sha256_file
+from hotbench.units import ensure_attacked, ensure_trained
 
 from .conftest import CPU, TANH50, sigint_default
 

@@ -25,8 +25,8 @@ from hotbench.evaluate.worstcase import StoredResult, worst_case
 from hotbench.reports import gate
 from hotbench.reports.formats import render_report
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document, unique_labels
-from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
+from hotbench.units import ensure_attacked
 from tests.conftest import CPU, NONE1, TANH50
 from tests.test_data import write_tiny_mnist
 

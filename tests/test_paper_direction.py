@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hotbench.config import AttackConfig
 from hotbench.context import Context
 from hotbench.data import load_dataset
-from hotbench.runner import ensure_attacked
+from hotbench.units import ensure_attacked
 
 from .conftest import CPU, NONE1, TANH50
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from hotbench import names
+from hotbench import registry
 from hotbench.attacks.spec import ATTACKS
 
 PROBE = """
@@ -87,10 +87,10 @@ def test_bad_input_answers_without_torch(args, tmp_path):
 def test_declared_names_are_the_registered_ones():
     """The names --help shows without importing torch are exactly what the modules register (a
     lookup imports them and compares)."""
-    for registry in (names.ACTIVATIONS, names.ARCHS, names.EXECUTORS):
-        declared = registry.names()
-        registry.get(declared[0])  # imports the module; raises if the names differ
-        assert list(registry._items) == declared
+    for reg in (registry.ACTIVATIONS, registry.ARCHS, registry.EXECUTORS):
+        declared = reg.names()
+        reg.get(declared[0])  # imports the module; raises if the names differ
+        assert list(reg._items) == declared
     assert "pgd" in ATTACKS.names() and ATTACKS.get("pgd").norm == "Linf"
 
 

@@ -11,7 +11,7 @@ import torch
 from hotbench.config import AttackConfig, TrainConfig
 from hotbench.context import Context
 from hotbench.errors import HotbenchError
-from hotbench.runner import ensure_attacked, ensure_trained
+from hotbench.units import ensure_attacked, ensure_trained
 
 from .conftest import CPU, NONE1, TANH50
 

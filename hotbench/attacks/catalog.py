@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HotbenchError
-from ..names import ACTIVATIONS
+from ..registry import ACTIVATIONS
 from .spec import (
     COUNT,
     FLAG,
@@ -29,6 +29,13 @@ from .spec import (
 if TYPE_CHECKING:
     from ..config import AttackConfig
     from .engine import Tracked
+
+
+def _patched(name: str) -> type:
+    """One of hotbench's copies of a torchattacks class (attacks.patched), imported when used."""
+    from . import patched
+
+    return getattr(patched, name)()
 
 
 def _seeded_pgd(m: Tracked, c: AttackConfig) -> Any:
@@ -122,7 +129,7 @@ register(
 register(
     AttackSpec(
         "bim",
-        lambda m, c: torchattacks().BIM(m, eps=c.eps, alpha=c.alpha, steps=c.steps),
+        lambda m, c: _patched("bim_class")(m, eps=c.eps, alpha=c.alpha, steps=c.steps),
         "Linf",
         "Basic Iterative Method / I-FGSM (Kurakin et al. 2017)",
         uses_alpha=True,
@@ -161,7 +168,7 @@ register(
 register(
     AttackSpec(
         "mim",
-        lambda m, c: torchattacks().MIFGSM(
+        lambda m, c: _patched("mim_class")(
             m, eps=c.eps, alpha=c.alpha, steps=c.steps, decay=c.params["decay"]
         ),
         "Linf",

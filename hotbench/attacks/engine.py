@@ -54,7 +54,9 @@ class Tracked(nn.Module):
     Since a found sample's result is that first point whatever the attack does next, the remaining
     iterations are wasted once every sample of the batch is found: with `stop_early` the query
     raises `_AllFound` and attack_batch returns the kept points. Results are identical; on a model
-    that breaks in a few steps a 40-step attack costs a few steps."""
+    that breaks in a few steps a 40-step attack costs a few steps. The sign-gradient attacks go
+    further (attacks.loops.sign_loop): they drop found samples from the batch and set `rows`, the
+    rows of the batch their queries now hold, so that a sample costs the steps it takes to break."""
 
     def __init__(
         self, net: HotNet, cfg: AttackConfig, norm: Norm | None, x0: torch.Tensor, y: torch.Tensor
@@ -72,45 +74,54 @@ class Tracked(nn.Module):
         self.targeted = cfg.targeted is not None
         self.target: torch.Tensor | None = None  # the attack's target labels, once it chose them
         self.stop_early = False  # set by attack_batch
+        self.rows: torch.Tensor | None = None  # set by sign_loop: the batch's rows of a query
         self._queries = 0
         self.sync_free = x0.device.type != "cpu"  # see forward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.net.logits(x)
         out = z / self.net.train_temp if self.on == "logits" else self.net.head(z, self.eval_temp)
-        if self.norm is not None and x.shape == self.x0.shape:
+        rows = self.rows
+        whole = rows is None and x.shape == self.x0.shape
+        if self.norm is not None and (whole or (rows is not None and x.shape[0] == rows.numel())):
             with torch.no_grad():
-                deployed = out if self.on == "output" else self.net.head(z, self.eval_temp)
-                pred = deployed.argmax(1)
-                if not self.targeted:
-                    success = pred != self.y
-                elif self.target is not None:
-                    success = pred == self.target
-                else:  # the attack has not chosen its targets yet (its first, clean query)
-                    success = torch.zeros_like(self.found)
-                hit = success & inside(x, self.x0, self.eps, self.norm) & ~self.found
-                if not self.sync_free:
-                    if hit.any():
-                        self.best[hit] = x[hit].detach()
-                        self.found |= hit
-                        if self.stop_early and bool(self.found.all()):
-                            raise _AllFound
-                else:
-                    # On an accelerator every `.any()` is a host sync per attack step (measured on
-                    # an H100: +55% over plain torchattacks PGD). Same kept points without syncing;
-                    # the early-stop test syncs once every `_SYNC_EVERY` queries instead.
-                    self.best = torch.where(
-                        hit.view(-1, *([1] * (x.dim() - 1))), x.detach(), self.best
-                    )
-                    self.found |= hit
-                    self._queries += 1
-                    if (
-                        self.stop_early
-                        and self._queries % _SYNC_EVERY == 0
-                        and bool(self.found.all())
-                    ):
-                        raise _AllFound
+                self._track(x, out if self.on == "output" else self.net.head(z, self.eval_temp))
         return out
+
+    def _track(self, x: torch.Tensor, deployed: torch.Tensor) -> None:
+        """Record, per sample of the query, whether it is the first success inside the threat
+        model (rows: the query's rows of the batch, None for the whole batch)."""
+        rows = self.rows
+        part = (lambda t: t) if rows is None else (lambda t: t[rows])
+        pred = deployed.argmax(1)
+        if not self.targeted:
+            success = pred != part(self.y)
+        elif self.target is not None:
+            success = pred == part(self.target)
+        else:  # the attack has not chosen its targets yet (its first, clean query)
+            success = torch.zeros_like(pred, dtype=torch.bool)
+        hit = success & inside(x, part(self.x0), self.eps, self.norm) & ~part(self.found)
+        if not self.sync_free:
+            if hit.any():
+                at = hit if rows is None else rows[hit]
+                self.best[at] = x[hit].detach()
+                self.found[at] = True
+                if self.stop_early and bool(self.found.all()):
+                    raise _AllFound
+            return
+        # On an accelerator every `.any()` is a host sync per attack step (measured on an H100:
+        # +55% over plain torchattacks PGD). Same kept points without syncing; the early-stop test
+        # syncs once every `_SYNC_EVERY` queries instead.
+        keep = hit.view(-1, *([1] * (x.dim() - 1)))
+        if rows is None:
+            self.best = torch.where(keep, x.detach(), self.best)
+            self.found |= hit
+        else:
+            self.best[rows] = torch.where(keep, x.detach(), self.best[rows])
+            self.found[rows] = self.found[rows] | hit
+        self._queries += 1
+        if self.stop_early and self._queries % _SYNC_EVERY == 0 and bool(self.found.all()):
+            raise _AllFound
 
 
 def inside(x: torch.Tensor, x0: torch.Tensor, eps: float, norm: Norm | None) -> torch.Tensor:

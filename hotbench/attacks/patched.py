@@ -3,6 +3,8 @@ reason.
 
 - PGD's random start is seeded per sample (`seeded_pgd_class`), so an outcome does not depend on
   which samples share the batch;
+- PGD, BIM and MI-FGSM run their loop in hotbench (`loops.sign_loop`), which drops the samples
+  already found from the batch, so a batch stops costing once its samples break;
 - DeepFool takes the reference implementation's step and overshoots the total perturbation as it
   does (`deepfool_class`).
 """
@@ -16,95 +18,29 @@ import torch
 from torch import nn
 
 from .batch1 import one_at_a_time
+from .loops import STARTS, random_starts, sign_loop
 from .spec import torchattacks
 
 if TYPE_CHECKING:
     from ..config import AttackConfig
 
 
-def _draw(seeds: list[int], shape: tuple[int, ...], eps: float) -> torch.Tensor:
-    """Uniform(-eps, eps) noise of `shape` for each seed, from a CPU generator seeded with it: the
-    same numbers as `torch.empty(shape).uniform_(-eps, eps, generator=Generator().manual_seed(s))`
-    (one generator reseeded, rows written in place: about 1.7x faster than a generator and a tensor
-    per sample, which cost 0.11 s per 10,000 MNIST samples on this machine's CPU)."""
-    out = torch.empty((len(seeds), *shape))
-    gen = torch.Generator()
-    for row, s in zip(out, seeds, strict=True):
-        gen.manual_seed(s)
-        row.uniform_(-eps, eps, generator=gen)
-    return out
-
-
-class StartBank:
-    """PGD's per-sample random starts, drawn once per (seed, eps, shape) and kept.
-
-    A sample's seed is its test index (plus the attack seed), so a sweep asks for the same start
-    again and again: untargeted, each targeted mode and the logits attack of one eps on one model,
-    and the same samples of every other model. Drawing them is a Python loop on the host (a seeded
-    CPU generator per sample, so that the start does not depend on the batch); on a GPU that loop
-    cost more than a whole batch's 40 PGD steps' worth of tracking. Kept rows are the very tensors
-    drawn, so results are bit-identical with and without the bank. Bounded: past `limit_bytes` it
-    starts over."""
-
-    def __init__(self, limit_bytes: int = 512 * 2**20) -> None:
-        self.limit_bytes = limit_bytes
-        self._rows: dict[tuple[float, tuple[int, ...]], dict[int, int]] = {}
-        self._data: dict[tuple[float, tuple[int, ...]], torch.Tensor] = {}
-
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self._data.values())
-
-    def clear(self) -> None:
-        self._rows.clear()
-        self._data.clear()
-
-    def starts(self, seeds: list[int], shape: tuple[int, ...], eps: float) -> torch.Tensor:
-        key = (float(eps), tuple(shape))
-        rows = self._rows.setdefault(key, {})
-        missing = [s for s in dict.fromkeys(seeds) if s not in rows]
-        if missing:
-            fresh = _draw(missing, key[1], key[0])
-            if self.nbytes + fresh.numel() * fresh.element_size() > self.limit_bytes:
-                self.clear()
-                rows = self._rows.setdefault(key, {})
-                missing = list(dict.fromkeys(seeds))
-                fresh = _draw(missing, key[1], key[0])
-            old = self._data.get(key)
-            base = 0 if old is None else old.shape[0]
-            self._data[key] = fresh if old is None else torch.cat([old, fresh])
-            rows.update((s, base + i) for i, s in enumerate(missing))
-        return self._data[key][torch.tensor([rows[s] for s in seeds], dtype=torch.int64)]
-
-
-STARTS = StartBank()  # per process; evaluation only (SeededPGD.reuse_starts)
-
-
-def random_starts(
-    seeds: torch.Tensor, shape: tuple[int, ...], eps: float, bank: StartBank | None = None
-) -> torch.Tensor:
-    """PGD's random start for each sample, from that sample's own seed (see seeded_pgd_class)."""
-    ints = [int(s) for s in seeds.tolist()]
-    return bank.starts(ints, tuple(shape), eps) if bank is not None else _draw(ints, shape, eps)
-
-
 @functools.cache
 def seeded_pgd_class() -> type:
     """torchattacks' PGD, except that the random start of each sample comes from that sample's own
-    seed.
+    seed, and that the loop drops the samples already found (loops.sign_loop).
 
     torchattacks draws the start for the whole batch from the global RNG, so a sample's start (and
     its result) would depend on which other samples share its batch. Per-sample seeds make a
     sample's outcome the same whether it is attacked with all test samples, with the clean-correct
     ones only, or with the few that earlier attacks of a suite left robust (fasteval's skip mode):
-    the fast paths cannot change results. The loop below is torchattacks 3.5.1's PGD.forward
-    verbatim after the start."""
+    the fast paths cannot change results. The step is torchattacks 3.5.1's PGD step verbatim."""
     ta = torchattacks()
 
     class SeededPGD(ta.PGD):
         sample_seeds: torch.Tensor | None = None  # set by attack_batch, one int per sample
         # keep the starts drawn for evaluation seeds (attack_batch sets it; training's random
-        # seeds are never seen twice, so PGD-AT leaves it off): see StartBank
+        # seeds are never seen twice, so PGD-AT leaves it off): see loops.StartBank
         reuse_starts: bool = False
 
         def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -112,24 +48,68 @@ def seeded_pgd_class() -> type:
                 return super().forward(images, labels)
             images = images.clone().detach().to(self.device)
             labels = labels.clone().detach().to(self.device)
-            target_labels = self.get_target_label(images, labels) if self.targeted else None
-            loss = nn.CrossEntropyLoss()
             bank = STARTS if self.reuse_starts else None
             noise = random_starts(self.sample_seeds, images.shape[1:], self.eps, bank)
             adv_images = torch.clamp(images + noise.to(images.device), min=0, max=1).detach()
-            for _ in range(self.steps):
-                adv_images.requires_grad = True
-                outputs = self.get_logits(adv_images)
-                cost = -loss(outputs, target_labels) if self.targeted else loss(outputs, labels)
-                grad = torch.autograd.grad(
-                    cost, adv_images, retain_graph=False, create_graph=False
-                )[0]
-                adv_images = adv_images.detach() + self.alpha * grad.sign()
-                delta = torch.clamp(adv_images - images, min=-self.eps, max=self.eps)
-                adv_images = torch.clamp(images + delta, min=0, max=1).detach()
-            return adv_images
+
+            def step(adv, grad, clean, state):
+                adv = adv.detach() + self.alpha * grad.sign()
+                delta = torch.clamp(adv - clean, min=-self.eps, max=self.eps)
+                return torch.clamp(clean + delta, min=0, max=1).detach(), state
+
+            return sign_loop(self, images, labels, adv_images, step)
 
     return SeededPGD
+
+
+@functools.cache
+def bim_class() -> type:
+    """torchattacks' BIM, its step verbatim, in the loop that drops the samples already found
+    (loops.sign_loop)."""
+    ta = torchattacks()
+
+    class BIM(ta.BIM):
+        def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            images = images.clone().detach().to(self.device)
+            labels = labels.clone().detach().to(self.device)
+
+            def step(adv, grad, ori_images, state):
+                adv_images = adv + self.alpha * grad.sign()
+                a = torch.clamp(ori_images - self.eps, min=0)
+                b = (adv_images >= a).float() * adv_images + (adv_images < a).float() * a
+                c = (b > ori_images + self.eps).float() * (ori_images + self.eps) + (
+                    b <= ori_images + self.eps
+                ).float() * b
+                return torch.clamp(c, max=1).detach(), state
+
+            return sign_loop(self, images, labels, images.clone(), step)
+
+    return BIM
+
+
+@functools.cache
+def mim_class() -> type:
+    """torchattacks' MI-FGSM, its step verbatim (the momentum is per sample), in the loop that drops
+    the samples already found (loops.sign_loop)."""
+    ta = torchattacks()
+
+    class MIFGSM(ta.MIFGSM):
+        def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            images = images.clone().detach().to(self.device)
+            labels = labels.clone().detach().to(self.device)
+            momentum = torch.zeros_like(images).detach().to(self.device)
+
+            def step(adv, grad, clean, momentum):
+                grad = grad / torch.mean(torch.abs(grad), dim=(1, 2, 3), keepdim=True)
+                grad = grad + momentum * self.decay
+                momentum = grad
+                adv = adv.detach() + self.alpha * grad.sign()
+                delta = torch.clamp(adv - clean, min=-self.eps, max=self.eps)
+                return torch.clamp(clean + delta, min=0, max=1).detach(), momentum
+
+            return sign_loop(self, images, labels, images.clone(), step, momentum)
+
+    return MIFGSM
 
 
 def seeded_pgd(model: nn.Module, cfg: AttackConfig) -> Any:

@@ -8,12 +8,11 @@ can validate attack names without importing torchattacks or the engine.
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from ..errors import HotbenchError
+from ..errors import HotbenchError, short
 from ..registry import Registry
 
 Norm = Literal["Linf", "L2"]
@@ -32,7 +31,8 @@ class AttackSpec:
     uses_steps: bool = False
     targeted: bool = True  # supports --targeted
     gradient: bool = True  # follows the model's gradient (False: black-box)
-    # crafts on a surrogate model (transfer): the runner supplies it, see composite.surrogate_config
+    # crafts on a surrogate model (transfer), which hotbench.units supplies: see
+    # composite.surrogate_config
     surrogate: bool = False
     label_params: tuple[
         str, ...
@@ -102,14 +102,8 @@ def param_problem(method: str, key: str, value: Any) -> str | None:
     return (
         None
         if problem is None
-        else f"parameter '{key}' of '{method}' {problem}, got {short(value)}"
+        else f"parameter '{key}' of '{method}' {problem}, got {short(value, 60)}"
     )
-
-
-def short(value: Any, limit: int = 60) -> str:
-    """A value quoted in an error, cut short (a YAML value can be huge)."""
-    text = reprlib.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 ATTACKS: Registry[AttackSpec] = Registry("attack", populate="hotbench.attacks.catalog")

@@ -13,7 +13,7 @@ from ..attacks.spec import ATTACKS
 from ..data import DATASETS
 from ..defenses import DEFENSES
 from ..errors import HotbenchError
-from ..names import ACTIVATIONS
+from ..registry import ACTIVATIONS
 from ..reports.formats import FORMATS
 from ..validate import check_executor_options, check_format
 from .base import Session, cli_command, terminal

@@ -11,7 +11,7 @@ import typer
 
 from ..data import DATASETS
 from ..errors import HotbenchError
-from ..names import ACTIVATIONS, ARCHS, EXECUTORS
+from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 
 if TYPE_CHECKING:
     from ..reports.records import Filters

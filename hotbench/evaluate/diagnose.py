@@ -724,7 +724,7 @@ def measure(
     hit = stored_measurement(ctx.ws, record, eval_temp, n)
     if hit is not None:
         return hit
-    from ..runner import load_run_data
+    from ..units import load_run_data
 
     data = load_run_data(record, ctx.data_dir, ctx.download).test.head(n)
     net = ctx.ws.load_model(record, ctx.device)
@@ -819,7 +819,7 @@ def diagnose_run(
                     method="pgd", eps=th.large_eps, eval_temp=eval_temp, n_samples=n, seed=base.seed
                 )
             )
-        from ..runner import ensure_attacked
+        from ..units import ensure_attacked
 
         for cfg in probes:
             ensure_attacked(ctx.unforced(), record, cfg)

@@ -39,8 +39,8 @@ from ..context import Context
 from ..data import Split
 from ..errors import HotbenchError
 from ..models import HotNet
-from ..runner import ensure_attacked, load_run_data
 from ..store import RunRecord
+from ..units import ensure_attacked, load_run_data
 
 
 def robust_mask(doc: dict[str, Any]) -> np.ndarray:
@@ -126,7 +126,7 @@ def attack_runs(
     """Every attack config on every run (stored results are reused), one log line per result; the
     result documents, in order. `fast`: skip mode per run (`ensure_suite`), one log line per chain
     with its worst case (the per-attack numbers after the first attack are partial). `complete`: a
-    config stored on fewer samples is extended (runner.ensure_attacked)."""
+    config stored on fewer samples is extended (units.ensure_attacked)."""
     docs: list[dict[str, Any]] = []
     bar = ctx.reporter.overall(
         f"attack: {len(records) * len(configs)} units", len(records) * len(configs)

@@ -276,8 +276,8 @@ def worst_cases(ws: Workspace, record: RunRecord) -> list[WorstCase]:
     return out
 
 
-def worst_case_records(ws: Workspace, records: list[RunRecord]) -> list[dict[str, Any]]:
-    """The report's hook (report.worst_case_records): one flat dict per (run, eval T, threat model,
+def flat_worst_cases(ws: Workspace, records: list[RunRecord]) -> list[dict[str, Any]]:
+    """The report's hook (records.robust_records): one flat dict per (run, eval T, threat model,
     eps)."""
     out = []
     for rec in records:

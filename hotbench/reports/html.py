@@ -16,7 +16,7 @@ from ..stats import fmt_acc
 from ..store import Workspace
 from ..version import __version__
 from .plots import eps_sweeps, min_norm_curves, plot_vs_eps, plot_vs_temperature
-from .records import Filters, flat_records, worst_case_records
+from .records import Filters, flat_records, robust_records
 from .tables import CAPTION, HEAD, TEXT_HEAD, cells, pivot
 
 # Responsive without a script: every table scrolls inside its own box (`.scroll`) instead of pushing
@@ -109,7 +109,7 @@ def render_html(
 ) -> str:
     rows, columns = pivot(ws, filters, verdicts)
     records = flat_records(ws, filters)
-    robust = worst_case_records(ws, filters)
+    robust = robust_records(ws, filters)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -27,7 +27,7 @@ What a reader of a paper needs from them (issue 15), and how each figure gives i
   same SVG and PDF bytes.
 
 Input is the flat records of `records.flat_records` (one per model and attack config), optionally
-the worst-case records of `records.worst_case_records`, and for the minimum-norm panels the
+the worst-case records of `records.robust_records`, and for the minimum-norm panels the
 per-sample sizes of `min_norm_curves` (the one function here that reads the workspace).
 """
 
@@ -51,7 +51,7 @@ from ..evaluate.worstcase import load_stored
 from ..files import write_output
 from ..stats import interval
 from ..store import Workspace
-from .records import Filters, flat_records, select_runs, worst_case_records
+from .records import Filters, flat_records, robust_records, select_runs
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 # no creation date in vector files: the same results give the same bytes (reviewable diffs)
@@ -783,7 +783,7 @@ def write_report_plots(
         if p is not None:
             plot_format(p)
     records = flat_records(ws, filters)
-    robust = worst_case_records(ws, filters)
+    robust = robust_records(ws, filters)
     if temp_path is not None:
         curves = min_norm_curves(ws, records, filters)
         plot_vs_temperature(records, temp_path, robust=robust, curves=curves)

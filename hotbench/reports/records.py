@@ -19,7 +19,7 @@ from ..data import DATASETS
 from ..errors import HotbenchError, warn
 from ..evaluate import worstcase
 from ..evaluate.diagnose import report_verdicts
-from ..names import ACTIVATIONS
+from ..registry import ACTIVATIONS
 from ..store import RunRecord, Workspace
 from ..version import __version__
 
@@ -257,7 +257,7 @@ def not_attacked(rec: RunRecord) -> str:
     )
 
 
-def worst_case_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
+def robust_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
     """HOOK: the per-model worst case ("robust accuracy"), one dict per (run_id, eval T, threat
     model, eps).
 
@@ -269,7 +269,7 @@ def worst_case_records(ws: Workspace, filters: Filters | None = None) -> list[di
     """
     runs = select_runs(ws, filters or Filters())
     label = {rec.run_id: rec.config.defense_label for rec in runs}
-    return [{**r, "defense": label[r["run_id"]]} for r in worstcase.worst_case_records(ws, runs)]
+    return [{**r, "defense": label[r["run_id"]]} for r in worstcase.flat_worst_cases(ws, runs)]
 
 
 def defense_config(cfg) -> dict[str, Any] | None:
@@ -296,7 +296,7 @@ def results_document(
         },
         "records": flat_records(ws, filters),
     }
-    robust = worst_case_records(ws, filters)
+    robust = robust_records(ws, filters)
     if robust:
         doc["robust"] = robust
     runs = select_runs(ws, filters or Filters())

@@ -3,13 +3,12 @@ the Backend protocol a pool or a cluster implements (sweep.pool, sweep.ray), and
 feeds them.
 
 The unit of work is the store's: train one config, or run one attack config on one trained run. A
-worker *computes* a unit (runner.compute_trained / compute_attack) and sends the result back: the
+worker *computes* a unit (units.compute_trained / compute_attack) and sends the result back: the
 weights as safetensors bytes plus the metrics for a training, the result document for an attack.
-Only the driver *persists* (runner.persist_trained / persist_attack, under the run's FileLock), so
-the workspace gets the
-same files, written the same atomic way, as with the local executor, and workers need no shared
-filesystem: an attack unit carries the weights it attacks (read back from the workspace and checked
-against run.json).
+Only the driver *persists* (units.persist_trained / persist_attack, under the run's FileLock), so
+the workspace gets the same files, written the same atomic way, as with the local executor, and
+workers need no shared filesystem: an attack unit carries the weights it attacks (read back from
+the workspace and checked against run.json).
 
 What this module decides, and nothing more: which units are already stored (skipped before anything
 is submitted), when a unit is ready (an attack once its run, and its transfer surrogate if any, are
@@ -35,19 +34,19 @@ from ..attacks.composite import surrogate_config
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig, TrainConfig
 from ..context import Context
-from ..data import DATASETS, load_dataset
+from ..data import DATASETS, data_folders, load_dataset
 from ..errors import HotbenchError
 from ..models import HotNet, build_model
-from ..runner import (
+from ..store import WEIGHTS
+from ..units import (
     LoadedRun,
     Trained,
     compute_attack,
     compute_trained,
+    load_run_data,
     persist_attack,
     persist_trained,
-    run_data_dir,
 )
-from ..store import WEIGHTS
 from .plan import Plan, UnitStatus
 
 # Test-only fault injection, read by the driver and shipped with each unit (so it reaches Ray
@@ -312,9 +311,7 @@ class Driver:
                 record = self.ctx.ws.load_record(p.target.run_id)
                 n_test = record.doc["metrics"].get("n_test")
                 if n_test is None:  # runs stored before run.json recorded it
-                    n_test = len(
-                        load_dataset(p.target.dataset, self.ctx.data_dir, self.ctx.download).test
-                    )
+                    n_test = len(load_run_data(record, self.ctx.data_dir, self.ctx.download).test)
                 cfg = p.attack.resolved(p.target.temp, int(n_test))
                 name = f"{p.target.run_id}/{cfg.attack_id(p.target.run_id)}"
                 # (a result of weights since replaced is computed again)
@@ -333,8 +330,9 @@ class Driver:
                 else:
                     self._twins[name] = []
                     where = self._where()
-                    folder, _ = run_data_dir(record, self.ctx.data_dir)  # run.json remembers it
-                    where["data_dir"] = None if folder is None else str(folder)
+                    # the target's data: --data-dir, else where its run.json says
+                    folder = data_folders(self.ctx.data_dir, record.recorded_data_dir)[0]
+                    where["data_dir"] = str(folder)
                     jobs.append(
                         Job(
                             "attack",

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..context import Context
 from ..errors import HotbenchError, printable
-from ..names import EXECUTORS
+from ..registry import EXECUTORS
 from .local import run_local
 from .plan import Plan, UnitStatus
 from .pool import run_process

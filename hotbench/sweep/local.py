@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..context import Context
-from ..runner import ensure_attacked, ensure_trained
+from ..units import ensure_attacked, ensure_trained
 from .plan import Plan, UnitStatus
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,9 +36,10 @@ from ..config import AttackConfig, AttackOn, Seed, TrainConfig, temperature_prob
 from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES
-from ..errors import HotbenchError, unknown_name
+from ..errors import HotbenchError, short, unknown_name
 from ..files import input_file
-from ..names import ACTIVATIONS, ARCHS, EXECUTORS, is_import_path
+from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
+from ..user_arch import is_import_path
 from .plan import Plan, UnitStatus
 
 # Shipped inside the package (package data), so a wheel installed anywhere has them: the code must
@@ -143,16 +143,6 @@ def _check_size(doc: Any) -> Any:
 
 def _yaml(text: str) -> Any:
     return _check_size(yaml.load(text, Loader=_Loader))  # noqa: S506 - a SafeLoader subclass
-
-
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 40, 40
-
-
-def short_repr(value: Any, limit: int = 80) -> str:
-    """repr() for error messages: bounded in size and in the work it takes, whatever `value` is."""
-    text = _SHORT.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _listify(v: Any) -> Any:
@@ -545,7 +535,7 @@ def _preset_error(path: Path, exc: ValidationError) -> HotbenchError:
         )
     msg = err["msg"].removeprefix("Value error, ")
     return HotbenchError(
-        f"preset '{path}': key '{key}': {msg} (got {short_repr(err.get('input'))})",
+        f"preset '{path}': key '{key}': {msg} (got {short(err.get('input'))})",
         "fix that value",
     )
 

@@ -21,7 +21,7 @@ from hotbench.data import load_dataset
 from hotbench.errors import HotbenchError
 from hotbench.evaluate.suites import SUITES, suite_configs
 from hotbench.models import LogitView
-from hotbench.runner import ensure_attacked, ensure_trained
+from hotbench.units import ensure_attacked, ensure_trained
 from tests.conftest import CPU, NONE1, TANH50
 
 N = 24  # samples per attack

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotbench.attacks.batch1 import one_at_a_time
-from hotbench.attacks.engine import inside, run_attack
-from hotbench.attacks.patched import STARTS, StartBank, random_starts
+from hotbench.attacks.engine import Batch, attack_batch, inside, run_attack
+from hotbench.attacks.loops import STARTS, StartBank, random_starts
 from hotbench.config import AttackConfig
 from hotbench.data import DATASETS, load_dataset
 from hotbench.models import build_model
@@ -132,3 +132,74 @@ def test_kept_starts_change_no_pgd_outcome(trained_ws):
     kept = run_attack(net, test, cfg, CPU)  # every start now comes from the bank
     assert np.array_equal(fresh.adv_pred, kept.adv_pred)
     assert np.array_equal(fresh.linf, kept.linf)
+
+
+def _clean_correct_batch(ws, cfg, eval_temp, n=64):
+    record = ws.load_record(cfg.resolved().run_id)
+    net = ws.load_model(record, CPU)
+    test = load_dataset("digits").test.head(n)
+    with torch.inference_mode():
+        ok = net.deployed(eval_temp)(test.x).argmax(1) == test.y
+    idx = ok.nonzero().flatten()
+    return net, Batch(test.x[idx], test.y[idx], idx)
+
+
+@pytest.mark.parametrize("method", ["pgd", "bim", "mim"])
+@pytest.mark.parametrize("targeted", [None, "least-likely"])
+@pytest.mark.parametrize(
+    "model,eval_temp,on",
+    [(NONE1, 1.0, "output"), (TANH50, 1.0, "output"), (TANH50, 1.0, "logits")],
+    ids=["softmax", "tanh50@T1", "tanh50@T1-logits"],
+)
+def test_dropping_found_samples_keeps_every_point(
+    trained_ws, method, targeted, model, eval_temp, on
+):
+    """The loop that drops found samples (loops.sign_loop) returns, per sample, the point the
+    full-length loop returns: the first success where there is one, else the last iterate."""
+    net, batch = _clean_correct_batch(trained_ws, model, eval_temp)
+    cfg = AttackConfig(
+        method=method, eps=0.2, steps=12, eval_temp=eval_temp, on=on, targeted=targeted
+    ).resolved(model.temp, 397)
+    STARTS.clear()
+    narrowed, bad = attack_batch(net, cfg, batch, seed=3)
+    full, bad_full = attack_batch(net, cfg, batch, seed=3, stop_early=False)
+    assert torch.equal(narrowed, full) and bad == bad_full
+
+
+def test_the_loop_drops_found_samples(trained_ws):
+    """On the softmax model most samples break within a few steps: later queries hold only the
+    others (the speed-up itself, not only its correctness)."""
+    net, batch = _clean_correct_batch(trained_ws, NONE1, 1.0)
+    sizes = []
+    hook = net.body.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[0]))
+    cfg = AttackConfig(method="bim", eps=0.3, steps=20, eval_temp=1.0).resolved(1.0, 397)
+    try:
+        attack_batch(net, cfg, batch, seed=0)
+    finally:
+        hook.remove()
+    assert sizes[0] == len(batch.x) and min(sizes) < len(batch.x) // 4
+    assert len(sizes) < 20  # it stopped once every sample was found
+
+
+@pytest.mark.parametrize("method", ["bim", "mim"])
+def test_hotbench_bim_and_mim_step_as_torchattacks(trained_ws, method):
+    """On a plain model (no tracking: every sample takes every step) hotbench's copies give
+    torchattacks' own points bit for bit: the same steps, and a summed loss over the batch's size
+    whose gradient is the mean's."""
+    import torchattacks
+
+    from hotbench.attacks.patched import bim_class, mim_class
+
+    net, batch = _clean_correct_batch(trained_ws, TANH50, 50.0)
+    model = net.deployed(50.0)
+    ours = {"bim": bim_class, "mim": mim_class}[method]()
+    theirs = {"bim": torchattacks.BIM, "mim": torchattacks.MIFGSM}[method]
+    for targeted in (False, True):
+        a, b = (
+            ours(model, eps=0.2, alpha=0.02, steps=8),
+            theirs(model, eps=0.2, alpha=0.02, steps=8),
+        )
+        if targeted:
+            a.set_mode_targeted_least_likely(quiet=True)
+            b.set_mode_targeted_least_likely(quiet=True)
+        assert torch.equal(a(batch.x, batch.y), b(batch.x, batch.y))

@@ -21,7 +21,7 @@ from hotbench.config import AttackConfig
 from hotbench.context import Context
 from hotbench.data import load_dataset
 from hotbench.errors import HotbenchError
-from hotbench.runner import ensure_attacked
+from hotbench.units import ensure_attacked
 from tests.conftest import CPU, NONE1, TANH50
 
 N = 40

@@ -16,7 +16,7 @@ from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case, worst_cases
 from hotbench.reports.formats import render_report
-from hotbench.runner import ensure_attacked
+from hotbench.units import ensure_attacked
 from tests.conftest import CPU, NONE1, TANH50
 
 

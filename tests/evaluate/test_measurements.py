@@ -6,8 +6,8 @@ from __future__ import annotations
 from hotbench.config import AttackConfig
 from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
-from hotbench.runner import ensure_attacked
 from hotbench.store import RunRecord
+from hotbench.units import ensure_attacked
 from tests.conftest import CPU, TANH50
 from tests.test_startup import probe
 

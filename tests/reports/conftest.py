@@ -9,8 +9,8 @@ import pytest
 
 from hotbench.config import AttackConfig
 from hotbench.context import Context
-from hotbench.runner import ensure_attacked
 from hotbench.store import Workspace
+from hotbench.units import ensure_attacked
 from tests.conftest import CPU, private_copy
 
 CHEAP = [

@@ -32,7 +32,7 @@ from hotbench.reports.plots import (
     success_curve,
     temperature_figure,
 )
-from hotbench.reports.records import flat_records, worst_case_records
+from hotbench.reports.records import flat_records, robust_records
 from hotbench.store import Workspace
 from tests.conftest import private_copy
 from tests.reports.conftest import populate
@@ -63,7 +63,7 @@ def plot_ws(plot_root, tmp_path) -> Workspace:
 
 def _inputs(ws: Workspace):
     records = flat_records(ws)
-    return records, worst_case_records(ws), min_norm_curves(ws, records)
+    return records, robust_records(ws), min_norm_curves(ws, records)
 
 
 def _columns(fig) -> dict[str, list[str]]:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import hotbench.runner
 import hotbench.sweep.local
+import hotbench.units
 from hotbench.cli import app
 from hotbench.errors import HotbenchError
 from hotbench.store import Workspace
@@ -329,7 +329,7 @@ def test_interrupted_preset_resumes_without_redoing_work(tmp_path, monkeypatch):
 
     # resume: count the real work done
     work = {"train": 0, "attack": 0}
-    real_train, real_attack = hotbench.runner.train_model, hotbench.runner.run_attack
+    real_train, real_attack = hotbench.units.train_model, hotbench.units.run_attack
 
     def count(kind, fn):
         def wrapped(*a, **kw):
@@ -338,8 +338,8 @@ def test_interrupted_preset_resumes_without_redoing_work(tmp_path, monkeypatch):
 
         return wrapped
 
-    monkeypatch.setattr(hotbench.runner, "train_model", count("train", real_train))
-    monkeypatch.setattr(hotbench.runner, "run_attack", count("attack", real_attack))
+    monkeypatch.setattr(hotbench.units, "train_model", count("train", real_train))
+    monkeypatch.setattr(hotbench.units, "run_attack", count("attack", real_attack))
     r = runner.invoke(app, ["run", path, "-w", str(ws)])
     assert r.exit_code == 0, r.output
     assert work == {

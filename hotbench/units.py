@@ -27,7 +27,7 @@ from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
-from .data import Dataset, data_source, load_dataset
+from .data import Dataset, data_folders, data_source, load_dataset
 from .errors import HotbenchError
 from .models import HotNet, arch_source, check_model, train_batch_sizes
 from .progress import Reporter
@@ -46,34 +46,15 @@ class Trained:
     provenance: dict[str, Any]
 
 
-def run_data_dir(record: RunRecord, data_dir: Path | str | None) -> tuple[Path | None, bool]:
-    """The data folder for a stored run: `data_dir` (--data-dir or HOTBENCH_DATA) when given, else
-    the folder recorded in its run.json. The bool says whether it came from run.json."""
-    if data_dir is not None:
-        return Path(data_dir), False
-    recorded = recorded_data_dir(record)
-    return (recorded, True) if recorded is not None else (None, False)
-
-
-def recorded_data_dir(record: RunRecord) -> Path | None:
-    recorded = (record.doc.get("provenance", {}).get("data") or {}).get("dir")
-    return Path(recorded) if recorded else None
-
-
 def load_run_data(
     record: RunRecord, data_dir: Path | str | None = None, download: bool = False
 ) -> Dataset:
-    """The dataset a stored run was trained on. Tried in turn: `data_dir` (--data-dir or
-    HOTBENCH_DATA) if given, then the folder run.json recorded at training. A dataset found in
-    neither is one line naming both folders and the fix."""
-    recorded = recorded_data_dir(record)
-    tries = [Path(data_dir)] if data_dir is not None else []
-    if recorded is not None and recorded not in tries:
-        tries.append(recorded)
-    if not tries:
-        return load_dataset(record.config.dataset, None, download)
+    """The dataset a stored run was trained on, from the first of `data.data_folders` that holds it
+    (`data_dir`, then the folder run.json recorded at training). A dataset found in neither is one
+    line naming both folders and the fix."""
+    recorded = record.recorded_data_dir
     first_error = None
-    for folder in tries:
+    for folder in data_folders(data_dir, recorded):
         try:
             return load_dataset(record.config.dataset, folder, download)
         except HotbenchError as exc:
@@ -265,7 +246,7 @@ def ensure_attacked(
         ws.require_arch(record)  # the surrogate is built with the target's network
         # transfer: train the surrogate first (outside this run's lock) on the target's data, found
         # where run.json says; --force redoes the attack only
-        where = ctx.data_dir if ctx.data_dir is not None else recorded_data_dir(record)
+        where = data_folders(ctx.data_dir, record.recorded_data_dir)[0]
         surrogate_record, _ = ensure_trained(
             dataclasses.replace(ctx.unforced(), data_dir=where), surrogate_config(train_cfg, cfg)
         )

@@ -1,10 +1,6 @@
-"""Registries whose names the command line shows before anything heavy is imported.
-
-`hotbench --help`, `hotbench attack --help` and a mistyped name must answer in a fraction of a
-second, but activations, architectures and executors are torch code. Their registries live here with
-their names declared; the modules that fill them (models, sweep.executors) are imported on the first
-lookup of an entry, and that lookup checks the declared names against the registered ones.
-"""
+"""Users' own architectures: `--arch MODULE:CALLABLE`, its form checked before torch is imported,
+the module imported (from the current directory too, as with `python -m`) only when a network is
+built or its weights are loaded."""
 
 from __future__ import annotations
 
@@ -17,22 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .errors import ArchImportError, HotbenchError
-from .registry import Registry
-
-ACTIVATIONS: Registry[Any] = Registry(
-    "activation",
-    populate="hotbench.models",
-    declared=("none", "tanh", "sigmoid", "softsign", "hardtanh"),
-)
-ARCHS: Registry[Any] = Registry(
-    "arch", populate="hotbench.models", declared=("digits-cnn", "mnist-cnn", "cifar-vgg")
-)
-EXECUTORS: Registry[Any] = Registry(
-    "executor", populate="hotbench.sweep.executors", declared=("local", "process", "ray")
-)
+from .registry import ARCHS
 
 
-# ---- users' own architectures: --arch MODULE:CALLABLE (checked before torch is imported) -------
 def is_import_path(arch: str) -> bool:
     """`my_pkg.nets:build` names a user's callable; a registry name never holds a colon."""
     return ":" in arch
