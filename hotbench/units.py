@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .adversarial import batch_loss
 from .attacks.composite import surrogate_config
 from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
 from .data import Dataset, data_folders, data_source, load_dataset
+from .defenses import DEFENSES
 from .errors import HotbenchError
 from .models import HotNet, arch_source, check_model, train_batch_sizes
 from .progress import Reporter
@@ -81,7 +81,11 @@ def compute_trained(
     cfg = cfg.resolved()
     task = reporter.task(f"train {cfg.run_id}", cfg.epochs)
     result = train_model(
-        cfg, data, device, on_epoch=lambda e, loss: task.advance(), loss_fn=batch_loss(cfg)
+        cfg,
+        data,
+        device,
+        on_epoch=lambda e, loss: task.advance(),
+        loss_fn=DEFENSES.get(cfg.defense).build_loss(cfg),
     )
     metrics = {
         "test_acc": result.test_acc,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..data import DATASETS
+from ..defenses import DEFENSES
 from ..errors import HotbenchError
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 
@@ -52,6 +53,25 @@ def refuse_beside_preset(ctx: typer.Context, preset: str | None, keep: Iterable[
 # what a preset leaves to the command line: where and how its units run
 PRESET_KEEPS = ("workspace", "device", "data_dir", "download", "quiet", "force", "executor")
 PRESET_KEEPS += ("workers", "address")
+
+
+def per_dataset(field: str) -> str:
+    """One fact of every registered dataset, for help text: `digits 40, mnist 5, ...`."""
+    return ", ".join(f"{name} {getattr(spec, field):.4g}" for name, spec in DATASETS.items())
+
+
+def dataset_help() -> str:
+    """Every registered dataset with its help line (DatasetSpec.help)."""
+    return "; ".join(f"{name}: {spec.help}" for name, spec in DATASETS.items())
+
+
+def defense_help() -> str:
+    """Every registered defense with its description and the parameters it takes."""
+    out = []
+    for name, spec in DEFENSES.items():
+        params = f" (parameters: {', '.join(spec.params)})" if spec.params else ""
+        out.append(f"{name}: {spec.description}{params}")
+    return "; ".join(out)
 
 
 def filters(
