@@ -81,3 +81,11 @@ def sigint_default() -> None:
     KeyboardInterrupt handler: the child would never see the test's Ctrl-C (measured: both SIGINT
     tests hung until their 60 s timeout in such a run)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def report_text(ws: Workspace, fmt: str, wide: bool = False) -> str:
+    """The report as `hotbench.report` renders it (the path the command line takes)."""
+    from hotbench.api import report
+    from hotbench.reports.formats import Layout
+
+    return report(ws, fmt, layout=Layout(wide=wide)).text

@@ -23,11 +23,10 @@ from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case
 from hotbench.reports import gate
-from hotbench.reports.formats import render_report
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document, unique_labels
 from hotbench.store import Workspace
 from hotbench.units import ensure_attacked
-from tests.conftest import CPU, NONE1, TANH50
+from tests.conftest import CPU, NONE1, TANH50, report_text
 from tests.test_data import write_tiny_mnist
 
 runner = CliRunner()
@@ -84,10 +83,10 @@ def test_1_worst_case_on_a_smaller_sample_set_is_marked_with_its_n(trained_ws):
         _doc("pgd", list(range(87, 100)), 100, steps=10),
         _doc("cw", [0], 10, size=0.1),
     )
-    table = render_report(trained_ws, "table", wide=True)  # the whole row on one line
+    table = report_text(trained_ws, "table", wide=True)  # the whole row on one line
     row = _tanh_row(table)
     assert "0.870 ±" in row and "0.900 ±" in row and "n=10" in row and "tanh *" in row
-    doc = json.loads(render_report(trained_ws, "json"))
+    doc = json.loads(report_text(trained_ws, "json"))
     (wc,) = [r for r in doc["robust"] if r["run_id"] == TANH50.run_id]
     assert wc["n_samples"] == 10 and wc["mixed_samples"] and wc["samples"] == {"first": 10}
     assert wc["coverage"] == {"fgsm ε=0.3": 100, "pgd ε=0.3": 100, "cw": 10}
@@ -208,7 +207,7 @@ def test_1_run_complete_extends_a_presets_smaller_attacks(tmp_path, command):
         12,
         30,
     ]
-    assert "*" in render_report(Workspace(ws), "markdown")  # the row mixes sample sets
+    assert "*" in report_text(Workspace(ws), "markdown")  # the row mixes sample sets
     complete = [*command, str(preset), "-w", str(ws), "--complete", "-q"]
     r = runner.invoke(app, complete + (["-f", "csv"] if command == ["run"] else []))
     assert r.exit_code == 0, r.output
@@ -218,7 +217,7 @@ def test_1_run_complete_extends_a_presets_smaller_attacks(tmp_path, command):
     assert len(pgd[0]["per_sample"]["index"]) == 30
     [row] = [
         line
-        for line in render_report(Workspace(ws), "markdown").splitlines()
+        for line in report_text(Workspace(ws), "markdown").splitlines()
         if line.startswith("| digits")
     ]
     assert "*" not in row and "n=" not in row
@@ -321,16 +320,16 @@ def test_4_two_pgd_configs_at_one_eps_get_two_columns(trained_ws):
         _doc("pgd", list(range(2)), 30, steps=40),
         _doc("pgd", [0], 30, steps=1),
     )
-    table = render_report(trained_ws, "table")
+    table = report_text(trained_ws, "table")
     # the terminal panel's title says the budget, its headers the rest of each label
     assert "Linf ε=0.3" in table and "pgd steps=40" in table and "pgd steps=1" in table
-    wide = render_report(trained_ws, "table", wide=True)
+    wide = report_text(trained_ws, "table", wide=True)
     assert "pgd steps=40 ε=0.3" in wide and "pgd steps=1 ε=0.3" in wide
-    rows = list(csv.DictReader(io.StringIO(render_report(trained_ws, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(report_text(trained_ws, "csv"))))
     tanh = next(r for r in rows if r["act"] == "tanh" and r["eval_temp"] == "1.0")
     assert float(tanh["pgd steps=40 ε=0.3"]) == pytest.approx(28 / 30)
     assert float(tanh["pgd steps=1 ε=0.3"]) == pytest.approx(29 / 30)
-    html = render_report(trained_ws, "html")
+    html = report_text(trained_ws, "html")
     assert "pgd steps=40 ε=0.3" in html and "pgd steps=1 ε=0.3" in html
 
 
@@ -362,7 +361,7 @@ def test_5_targeted_attack_reports_reaching_its_target(trained_ws):
     # a targeted attack still counts in the untargeted worst case where it misclassified
     mis = correct & (np.array(ps["adv_pred"]) != np.array(ps["label"]))
     assert r["n_adv_correct"] == int((correct & ~mis).sum())
-    assert "target hit" in render_report(trained_ws, "table")
+    assert "target hit" in report_text(trained_ws, "table")
 
 
 # ---- 6. ties and integer-count fractions ---------------------------------------------------------
@@ -372,11 +371,11 @@ def test_6_ties_list_every_attack_and_no_negative_zero(trained_ws):
         _doc("square", list(range(9)), 10, clean_wrong=(9,)),  # 1 - 9/10 - 1/10 = -2.8e-17
         _doc("fgsm", list(range(9)), 10, clean_wrong=(9,)),
     )
-    table = render_report(trained_ws, "table")
+    table = report_text(trained_ws, "table")
     assert "-0.000" not in table
-    row = _tanh_row(render_report(trained_ws, "table", wide=True))  # the whole row on one line
+    row = _tanh_row(report_text(trained_ws, "table", wide=True))  # the whole row on one line
     assert "fgsm = square" in row or "square = fgsm" in row
-    doc = json.loads(render_report(trained_ws, "json"))
+    doc = json.loads(report_text(trained_ws, "json"))
     (wc,) = [r for r in doc["robust"] if r["run_id"] == TANH50.run_id]
     assert sorted(wc["top_attacks"]) == ["fgsm", "square"]
     assert all(r["adv_acc"] == 0.0 for r in doc["records"])
@@ -388,9 +387,9 @@ def test_7_intervals_in_every_format_and_the_threshold_on_the_interval(trained_w
     doc = results_document(trained_ws)
     (r,) = doc["records"]
     assert r["adv_ci_low"] < 0.35 < r["adv_ci_high"] and doc["schema_version"] == SCHEMA_VERSION
-    md = render_report(trained_ws, "markdown")
+    md = report_text(trained_ws, "markdown")
     assert "0.350 ±" in md and "verdict of" in md
-    assert "0.350 ±" in render_report(trained_ws, "html")
+    assert "0.350 ±" in report_text(trained_ws, "html")
     # all masking checks clear, worst case 0.35 > 0.30 but its interval straddles 0.30: the old rule
     # said "robust" from the point estimate
     wc = worst_case([StoredResult.from_doc(_doc("pgd", list(range(13)), 20))], "r", 1, "Linf", 0.3)
@@ -434,10 +433,10 @@ def test_7_several_seeds_report_mean_and_spread(tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "--n-samples", "30", "-q"])
     assert r.exit_code == 0, r.output
-    table = render_report(Workspace(ws), "table")
+    table = report_text(Workspace(ws), "table")
     assert "mean, sd of 2 seeds" in table and " sd " in table
     # and in JSON, beside the per-seed records (the mean of the records' own numbers)
-    doc = json.loads(render_report(Workspace(ws), "json"))
+    doc = json.loads(report_text(Workspace(ws), "json"))
     [seeds] = doc["seeds"]
     assert seeds["n_seeds"] == 2 and seeds["train_seeds"] == [0, 1]
     accs = [r["adv_acc"] for r in doc["records"]]

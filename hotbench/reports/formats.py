@@ -37,25 +37,6 @@ class Layout:
     color: bool = False
 
 
-def render_report(
-    ws: Workspace,
-    fmt: str,
-    filters: Filters | None = None,
-    width: int | None = None,
-    wide: bool = False,
-    color: bool = False,
-) -> str:
-    """The report of the workspace's results (restricted by `filters`) in one of FORMATS. The table
-    fits `width` columns (panels per budget) unless `wide` (one table at its natural width). The
-    models' datasets are found where each run.json says (`render` takes verdicts made with another
-    data folder)."""
-    from ..evaluate.diagnose import report_verdicts
-    from .records import Filters, select_runs
-
-    verdicts = report_verdicts(ws, select_runs(ws, filters or Filters()))
-    return render(ws, fmt, filters, verdicts, Layout(width, wide, color))
-
-
 def render(
     ws: Workspace,
     fmt: str,

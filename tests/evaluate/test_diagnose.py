@@ -15,9 +15,8 @@ from hotbench.config import AttackConfig
 from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case, worst_cases
-from hotbench.reports.formats import render_report
 from hotbench.units import ensure_attacked
-from tests.conftest import CPU, NONE1, TANH50
+from tests.conftest import CPU, NONE1, TANH50, report_text
 
 
 def _doc(
@@ -279,7 +278,7 @@ def test_end_to_end_masked_tanh_and_plain_baseline(trained_ws):
     assert plain["verdict"] == "not robust", plain["evidence"]
     assert plain["gradients"]["output"]["zero_frac"] < 0.05
 
-    table = render_report(trained_ws, "table")
+    table = report_text(trained_ws, "table")
     assert "masking suspected" in table and "not robust" in table
     assert "Linf ε=0.3" in table and " robust " in table  # the budget's panel and its worst case
     r = CliRunner().invoke(
