@@ -29,7 +29,7 @@ from .context import Context
 from .data import Dataset, data_folders, data_source, load_dataset
 from .defenses import DEFENSES
 from .errors import HotbenchError
-from .models import HotNet, arch_source, check_model
+from .models import HotNet, arch_source, check_model, train_batch_sizes
 from .progress import Reporter
 from .runtime import hardware, versions
 from .store import RunRecord, Workspace, now
@@ -123,8 +123,10 @@ def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
     if ws.has_run(run_id) and not ctx.force:
         return ws.load_record(run_id), False
     data = load_dataset(cfg.dataset, ctx.data_dir, ctx.download)
+    cfg.check_fits(len(data.train))
     ws.ensure_writable()
-    check_model(data.spec, cfg.arch, cfg.act, cfg.temp)  # a broken user arch: nothing is stored
+    batches = train_batch_sizes(len(data.train.head(cfg.n_train)), cfg.batch_size)
+    check_model(data.spec, cfg.arch, cfg.act, cfg.temp, batches)  # a broken user arch: no run
     with ws.lock(run_id):
         if ws.has_run(run_id) and not ctx.force:  # another process finished it while we waited
             return ws.load_record(run_id), False

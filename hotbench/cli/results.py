@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from ..errors import HotbenchError
+from ..files import check_outputs
 from ..progress import new_console, stderr
 from ..reports.formats import FORMATS
 from ..validate import LISTING_FORMATS, check_format
@@ -24,11 +26,14 @@ from .options import (
     TempF,
     Workspace_,
     filters,
+    refuse_beside_preset,
+    typed_options,
 )
 
 
 @cli_command()
 def report(
+    ctx: typer.Context,
     format: Annotated[
         str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
     ] = "table",
@@ -146,7 +151,19 @@ def report(
     from ..context import Context
     from ..reports.gate import messages
 
+    refuse_beside_preset(ctx, preset, [p.name for p in ctx.command.params if p.name != "run"])
+    if baseline is None and (given := typed_options(ctx, ["tolerance", "direction"])):
+        raise HotbenchError(
+            f"{given[0]} applies to the regression gate, and no --baseline was given",
+            f"add --baseline FILE, or drop {given[0]}",
+        )
     runs = filters(dataset, act, temp, run, preset)
+    if preset is not None:  # the preset's file is read too: no output may replace it
+        from ..sweep.presets import resolve as resolve_preset
+
+        outputs = {"--output": output, "--plot": plot, "--plot-eps": plot_eps}
+        outputs |= {"--plot-defenses": plot_defenses, "--save-baseline": save_baseline}
+        check_outputs(outputs, {"--preset": resolve_preset(preset)})
     gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline)
     files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)

@@ -16,7 +16,7 @@ from .. import stats
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
 from ..data import DATASETS
-from ..errors import HotbenchError
+from ..errors import HotbenchError, warn
 from ..evaluate import worstcase
 from ..evaluate.diagnose import report_verdicts
 from ..registry import ACTIVATIONS
@@ -42,6 +42,11 @@ class Filters:
     run: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if any(not r.strip() for r in self.run):  # "" is a part of every id
+            raise HotbenchError(
+                "--run '' is empty, and would match every model",
+                "pass a run id or its first characters (see `hotbench ls`), or leave --run out",
+            )
         for d in self.dataset:
             DATASETS.check(d)
         for a in self.act:
@@ -198,7 +203,10 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
     labels, _ = _labels(ws, runs)
     for rec in runs:
         cfg = rec.config
-        for doc in worstcase.current_docs(ws.load_results(rec.run_id)):
+        docs = worstcase.current_docs(ws.load_results(rec.run_id))
+        if not docs:
+            warn(not_attacked(rec))
+        for doc in docs:
             acfg = AttackConfig(**doc["config"])
             out.append(
                 {
@@ -233,6 +241,21 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
             )
     out.sort(key=record_key)
     return out
+
+
+def not_attacked(rec: RunRecord) -> str:
+    """A trained model with no attack result has no row in the report: say so, with the clean
+    accuracy training measured (its n and interval), and how to attack it."""
+    metrics = rec.doc["metrics"]
+    n = metrics.get("n_test")
+    clean = f"clean {rec.test_acc:.3f}"
+    if isinstance(n, int) and n > 0:
+        lo, hi = stats.interval(round(rec.test_acc * n), n)
+        clean += f" (95% CI {lo:.3f}-{hi:.3f}, n={n})"
+    return (
+        f"{rec.run_id} has no attack result yet and is not in the report ({clean}): attack it"
+        f" with `hotbench attack --run {rec.run_id}`"
+    )
 
 
 def robust_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
