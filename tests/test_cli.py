@@ -78,7 +78,8 @@ def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):
     # the terminal layout: one panel per budget, the dataset in the title when there is one
     r = invoke("report", "-w", str(attacked_ws.root))
     assert r.exit_code == 0, r.output
-    assert "clean vs adversarial accuracy (digits)" in r.output and "Linf ε=0.3" in r.output
+    assert "clean vs adversarial accuracy (digits)" in r.output
+    assert "Linf ε=0.3, n=60" in r.output  # the rows' n in the title when every row has it
     # one model cell per row: act, train T @ eval T (the act says none vs temperature)
     rows = [ln.split()[:2] for ln in r.output.splitlines() if ln.startswith(("none ", "tanh "))]
     # every panel (one per budget, split where too wide) lists the same rows in the same order

@@ -16,10 +16,18 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import stats
-from ..evaluate.diagnose import BROKEN_BY, ROBUST_PREFIX, VERDICT, annotate_rows
 from ..progress import new_console, plain_text
 from ..store import Workspace
 from .records import Filters, flat_records, record_key, seed_key, select_runs
+from .verdicts import (
+    BROKEN_BY,
+    NOTE_COLUMNS,
+    ROBUST_PREFIX,
+    VERDICT_COLUMNS,
+    annotate_rows,
+    line_style,
+    style,
+)
 
 
 @dataclass
@@ -146,7 +154,9 @@ def with_seed_rows(rows: list[Row], keys: dict[str, str]) -> list[Row]:
     rows keep their own intervals, this row shows how much training noise adds."""
     groups: dict[tuple[str, float], list[Row]] = {}
     for r in rows:
-        if r.run_id in keys:
+        # attacked rows only: a model trained for another's sake (a transfer surrogate: the
+        # undefended model with another seed) is no seed of a sweep
+        if r.run_id in keys and r.adv:
             groups.setdefault((keys[r.run_id], r.eval_temp), []).append(r)
     out: list[Row] = []
     for r in rows:
@@ -336,7 +346,7 @@ def latex_table(rows: list[Row], columns: list[str]) -> str:
     its 95% Wilson interval and n, every label escaped, the caption of the other formats. Text
     columns are left-aligned, numbers right-aligned."""
     head = HEAD + columns
-    align = "".join("l" if h in TEXT_HEAD or h in (BROKEN_BY, VERDICT) else "r" for h in head)
+    align = "".join("l" if h in TEXT_HEAD or h in NOTE_COLUMNS else "r" for h in head)
     body = []
     for r in rows:
         fixed = cells(r, [])[: len(HEAD) - 1]  # the text formats' key cells, without clean
@@ -414,11 +424,6 @@ def rich_table(
 
 
 # ---- the terminal report: panels that fit the terminal ------------------------------------------
-VERDICT_STYLES = {
-    "robust": "bold green",
-    "masking suspected": "bold yellow",
-    "not robust": "bold red",
-}
 MIN_NORM = "minimum-norm attacks: accuracy, success rate, mean L2 size"
 
 
@@ -437,7 +442,7 @@ def budget_titles(records: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _robust_title(column: str) -> str | None:
-    """'robust ε=0.3' -> 'Linf ε=0.3'; 'robust L2 ε=0.5' -> 'L2 ε=0.5' (diagnose.annotate_rows)."""
+    """'robust ε=0.3' -> 'Linf ε=0.3'; 'robust L2 ε=0.5' -> 'L2 ε=0.5' (verdicts.annotate_rows)."""
     if not column.startswith(ROBUST_PREFIX + " "):
         return None
     rest = column[len(ROBUST_PREFIX) + 1 :]
@@ -470,10 +475,12 @@ class _Budget:
         return {r.n_samples for r in self.rows if not r.seeds}
 
 
-def _panel(b: _Budget, name: str, attack_cols: list[str], spare: int | None = None) -> Table:
-    """One panel. With `spare` (the terminal is too narrow for its text columns on one line), its
-    text columns (verdict, broken most by) are as wide as their longest word plus `spare` columns
-    shared among them, and wrap between words."""
+def _panel(
+    b: _Budget, name: str, attack_cols: list[str], spare: int | None = None, gap: int = 2
+) -> Table:
+    """One panel, `gap` spaces between its columns. With `spare` (the terminal is too narrow for
+    its text columns on one line), its text columns (verdict, broken most by) are as wide as their
+    longest word plus `spare` columns shared among them, and wrap between words."""
     budget, rows = b.title, b.rows
     robust_col, notes = b.robust_col, b.notes
     sizes = b.sizes
@@ -485,7 +492,7 @@ def _panel(b: _Budget, name: str, attack_cols: list[str], spare: int | None = No
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
-        padding=(0, 0, 0, 1),
+        padding=(0, 0, 0, gap - 1),  # and the box's own space between columns
         pad_edge=False,
         show_edge=False,
     )
@@ -498,7 +505,7 @@ def _panel(b: _Budget, name: str, attack_cols: list[str], spare: int | None = No
     if robust_col is not None:
         table.add_column("robust", justify="right", no_wrap=True, style="bold")
     for i, n in enumerate(notes):  # text may wrap between words, numbers never do
-        words = [w for r in rows for w in (r.notes.get(n) or "-").split()]
+        words = [w for r in rows for w in _note(r, n).plain.split()]
         words += _HEADERS.get(n, n).split()
         extra = 0 if spare is None else spare // len(notes) + (i < spare % len(notes))
         table.add_column(
@@ -515,23 +522,60 @@ def _panel(b: _Budget, name: str, attack_cols: list[str], spare: int | None = No
         values += [r.cell(c) for c in attack_cols]  # with its interval, and n= where it differs
         if robust_col is not None:
             values.append(r.cell(robust_col))
-        for n in notes:
-            text = r.notes.get(n) or "-"
-            values.append(
-                Text(text, style=VERDICT_STYLES.get(text, "dim")) if n == VERDICT else Text(text)
-            )
+        values += [_note(r, n) for n in notes]
         table.add_row(*values)
     return table
 
 
-def _fitting(b: _Budget, name: str, cols: list[str], width: int) -> Table | None:
+# Both axes of the verdict in one column ("not robust, masking detected"), where the terminal is
+# too narrow for a column each: the cell wraps between its words, which two columns cannot do
+# below the width of their headers and longest values.
+VERDICT = "verdict"
+
+
+def _note(r: Row, column: str) -> Text:
+    """A text cell: the verdict's axes in their colours, or the note as it is."""
+    if column == VERDICT:
+        parts = [(r.notes.get(axis) or "-", axis) for axis in VERDICT_COLUMNS]
+        if all(text == "-" for text, _ in parts):
+            return Text("-", style="dim")
+        out = Text()
+        for i, (text, axis) in enumerate(parts):
+            if i:
+                out.append(f", {axis} " if axis != VERDICT_COLUMNS[0] else ", ")
+            out.append(text, style=style(axis, text))
+        return out
+    text = r.notes.get(column) or "-"
+    return Text(text, style=style(column, text)) if column in VERDICT_COLUMNS else Text(text)
+
+
+def _merged(b: _Budget) -> _Budget | None:
+    """`b` with its verdict axes in one column (None: it has no verdict columns)."""
+    if not any(n in VERDICT_COLUMNS for n in b.notes):
+        return None
+    notes = [n for n in b.notes if n not in VERDICT_COLUMNS] + [VERDICT]
+    return _Budget(b.title, b.rows, b.vary, b.robust_col, notes)
+
+
+def _fitting(b: _Budget, name: str, cols: list[str], width: int, wrap: bool = True) -> Table | None:
     """The panel of `cols` as it fits `width`: its text columns on one line if they fit, else
-    wrapped between words; None if neither fits (numbers never wrap)."""
-    panel = _panel(b, name, cols)
-    if _natural_width(panel) <= width:
-        return panel
-    spare = width - _natural_width(_panel(b, name, cols, spare=0))
-    return _panel(b, name, cols, spare) if spare >= 0 else None
+    the verdict's axes in one column; with `wrap`, else its text columns wrapped between words.
+    None if none fits (numbers never wrap)."""
+    merged = _merged(b)
+    # two spaces between columns where they fit, one where that makes the difference (the
+    # intervals' brackets still close each cell); a column per verdict axis before one for both
+    one_line = [(b, 2), (merged, 2), (b, 1), (merged, 1)]
+    for v, gap in [(v, gap) for v, gap in one_line if v is not None]:
+        panel = _panel(v, name, cols, gap=gap)
+        if _natural_width(panel) <= width:
+            return panel
+    # wrapped, fewest lines first: each axis in its column wraps less than both in one
+    wrapped = [(b, 2), (b, 1), (merged, 2), (merged, 1)] if wrap else []
+    for v, gap in [(v, gap) for v, gap in wrapped if v is not None]:
+        spare = width - _natural_width(_panel(v, name, cols, spare=0, gap=gap))
+        if spare >= 0:
+            return _panel(v, name, cols, spare, gap)
+    return None
 
 
 def _chunks(b: _Budget, cols: list[str], width: int) -> list[list[str]]:
@@ -539,7 +583,8 @@ def _chunks(b: _Budget, cols: list[str], width: int) -> list[list[str]]:
     chunk: list[str] = []
     chunks: list[list[str]] = []
     for c in cols:
-        if chunk and _fitting(b, b.title, chunk + [c], width) is None:
+        # another attack joins a panel only where the text columns still fit on one line
+        if chunk and _fitting(b, b.title, chunk + [c], width, wrap=False) is None:
             chunks.append(chunk)
             chunk = [c]
         else:
@@ -578,7 +623,7 @@ def terminal_report(
     that budget, the worst case ("robust") and the verdict. A panel too wide for `width` is split
     into several, each repeating the id, robust and verdict columns, so that no number is ever cut
     and no row wraps. The evidence under the verdicts is wrapped to `width`."""
-    notes = [c for c in (BROKEN_BY, VERDICT) if c in columns]
+    notes = [c for c in NOTE_COLUMNS if c in columns]
     robust_cols = {t: c for c in columns if (t := _robust_title(c)) is not None}
     groups: dict[str, list[str]] = {}
     for c in columns:
@@ -609,12 +654,16 @@ def terminal_report(
             fewer = [n for n in panel_notes if n != BROKEN_BY]
             narrower = _Budget(title, in_panel, vary, robust_col, fewer)
             fewer_chunks = _chunks(narrower, cols, width)
-            too_wide = any(_fitting(budget, title, [c], width) is None for c in cols)
+            too_wide = any(_fitting(budget, title, [c], width, wrap=False) is None for c in cols)
             if len(fewer_chunks) < len(chunks) or too_wide:
                 chunks, budget = fewer_chunks, narrower
         for i, chunk in enumerate(chunks):
             name = title if len(chunks) == 1 else f"{title} ({i + 1}/{len(chunks)})"
-            parts.append(_fitting(budget, name, chunk, width) or _panel(budget, name, chunk))
+            parts.append(
+                _fitting(budget, name, chunk, width, wrap=False)
+                or _fitting(budget, name, chunk, width)
+                or _panel(budget, name, chunk)
+            )
     # a panel whose fixed columns alone are wider than the terminal is printed at its natural
     # width (the terminal wraps the line) rather than cut: a number is never hidden behind "…"
     needed = max((_natural_width(p) for p in parts if isinstance(p, Table)), default=0)
@@ -646,15 +695,8 @@ def terminal_report(
                 subsequent_indent=" " * (indent + 2),
                 break_on_hyphens=False,
             ),
-            style=_evidence_style(line),
+            style=line_style(line),
             markup=False,
             highlight=False,
         )
     return console.export_text(styles=color)
-
-
-def _evidence_style(line: str) -> str:
-    if line.startswith(" "):
-        return ""
-    verdict = line.rsplit(": ", 1)[-1]
-    return VERDICT_STYLES.get(verdict, "")
