@@ -51,6 +51,7 @@ ROBUST_COUNTS = {"n_robust": "n_samples"}
 RECORD_IDS = ("run_id", "attack_id")
 ROBUST_IDS = ("run_id", "robust_id")
 TEXT_FIELDS = ("label", "dataset", "act", "threat_model", "method")
+VERDICT_AXES = ("robustness", "masking")  # reports.verdicts.VERDICT_COLUMNS (a layer above)
 NUMBER_FIELDS = ("train_temp", "eval_temp", "eps")
 
 
@@ -132,6 +133,15 @@ def check_document(doc: Any, path: Path, what: str = "baseline") -> dict[str, An
         raise HotbenchError(
             f"{what} '{path}': 'robust' is {_kind(doc['robust'])}, not a list of worst cases", fix
         )
+    if "verdicts" in doc and not isinstance(doc["verdicts"], list):
+        raise HotbenchError(
+            f"{what} '{path}': 'verdicts' is {_kind(doc['verdicts'])}, not a list of verdicts", fix
+        )
+    for i, v in enumerate(doc.get("verdicts", [])):
+        if (problem := _verdict_problem(v)) is not None:
+            field, why = problem
+            where = f"verdicts[{i}]" + (f".{field}" if field else "")
+            raise HotbenchError(f"{what} '{path}': {where} {why}", fix)
     for kind, ids, fractions, counts in (
         ("records", RECORD_IDS, RECORD_FRACTIONS, RECORD_COUNTS),
         ("robust", ROBUST_IDS, ROBUST_FRACTIONS, ROBUST_COUNTS),
@@ -180,6 +190,22 @@ def _record_problem(
             return key, why
         if r.get(of) is not None and k > r[of]:
             return key, f"is {_show(k)}, more than {of} ({_show(r[of])})"
+    return None
+
+
+def _verdict_problem(v: Any) -> tuple[str, str] | None:
+    """(field, what is wrong) for a verdict the gate compares (run_id and eval T match it, each
+    axis is a word), or None."""
+    if not isinstance(v, dict):
+        return "", f"is {_kind(v)}, not an object"
+    if not isinstance(v.get("run_id"), str) or not v["run_id"].strip():
+        return "run_id", f"is {_show(v.get('run_id'))}, not an id (a non-empty string)"
+    t = v.get("eval_temp")
+    if not _is_number(t) or not math.isfinite(t):
+        return "eval_temp", f"is {_show(t)}, not a finite number"
+    for axis in VERDICT_AXES:
+        if v.get(axis) is not None and not isinstance(v[axis], str):
+            return axis, f"is {_show(v[axis])}, not a string"
     return None
 
 

@@ -36,6 +36,7 @@ from ..errors import HotbenchError
 from ..files import write_output
 from ..progress import plain_text
 from .documents import load_document
+from .verdicts import VERDICT_COLUMNS as VERDICT_AXES
 from .verdicts import verdict_changes
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
@@ -279,24 +280,30 @@ def compare(
 
 
 def _checks_nothing(base: dict[str, Any], now: dict[str, Any], result: GateResult) -> str | None:
-    """Why a baseline gate checked nothing, or None: no baseline record is among the current
-    results (a baseline of another preset or workspace, or every config changed), or none of the
-    matched records holds a number to hold the current one to (accuracies all null)."""
+    """Why a baseline gate checked nothing, or None: none of the baseline's results (records,
+    worst cases, verdicts) is among the current ones (a baseline of another preset or workspace,
+    or every config changed), or none of the matched ones holds a value to hold the current one
+    to (accuracies all null)."""
+    verdicts = [c for c in result.checks if c.metric in VERDICT_AXES]
+    found = [c for c in verdicts if c.status != MISSING]
     matched = [key for key in base if key in now]
-    if not matched:
+    if not matched and not found:
+        total = len(base) + len({c.key for c in verdicts})
+        if not total:
+            return f"the baseline holds no results, so nothing was checked ({len(now)} current)"
         return (
-            f"none of the baseline's {len(base)} results is among the {len(now)} current ones"
-            " (a baseline of another preset or workspace, or every config changed): nothing was"
+            f"none of the baseline's {total} results is among the {len(now)} current ones (a"
+            " baseline of another preset or workspace, or every config changed): nothing was"
             " checked; gate against this preset's own baseline, or after an intended change"
             " regenerate it with --save-baseline (docs/ci.md)"
-            if base
-            else f"the baseline holds no results, so nothing was checked ({len(now)} current)"
         )
-    numbers = [c for c in result.checks if c.status in (OK, DROP, RISE) and _is_number(c.baseline)]
-    if not numbers:
+    held = [c for c in result.checks if c.status in (OK, DROP, RISE) and _is_number(c.baseline)]
+    held += [c for c in found if c.baseline is not None]
+    if not held:
         return (
-            f"the baseline checks nothing: none of its {len(matched)} matched results holds a"
-            " number (every accuracy is null); regenerate it with --save-baseline (docs/ci.md)"
+            f"the baseline checks nothing: none of its {len(matched) + len(found)} matched results"
+            " holds a value (every accuracy is null); regenerate it with --save-baseline"
+            " (docs/ci.md)"
         )
     return None
 

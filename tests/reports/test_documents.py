@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 from hotbench.cli import app
 from hotbench.errors import HotbenchError
 from hotbench.reports.documents import check_document, load_document
+from hotbench.reports.records import SCHEMA_VERSION
 
 runner = CliRunner()
 
 GOOD = {
-    "schema_version": 2,
+    "schema_version": SCHEMA_VERSION,
     "records": [
         {
             "run_id": "digits-tanh-T50-00000000",
@@ -94,6 +95,21 @@ BAD = {
     "robust-id-number": (rob(robust_id=3), "robust[0].robust_id is 3, not an id"),
     "eval-temp-string": (rec(eval_temp="1"), 'records[0].eval_temp is "1", not a finite number'),
     "label-list": (rec(label=["x"]), 'records[0].label is ["x"], not a string'),
+    # verdicts are compared by the gate too (run_id, eval T, one word per axis)
+    "verdicts-not-list": (lambda d: d.update(verdicts={}), "'verdicts' is an object, not a list"),
+    "verdict-not-object": (lambda d: d.update(verdicts=[1]), "verdicts[0] is a number"),
+    "verdict-run-id-null": (
+        lambda d: d.update(verdicts=[{"run_id": None, "eval_temp": 1.0}]),
+        "verdicts[0].run_id is null, not an id",
+    ),
+    "verdict-eval-temp-nan": (
+        lambda d: d.update(verdicts=[{"run_id": "r", "eval_temp": math.nan}]),
+        "verdicts[0].eval_temp is nan, not a finite number",
+    ),
+    "verdict-axis-number": (
+        lambda d: d.update(verdicts=[{"run_id": "r", "eval_temp": 1.0, "masking": 3}]),
+        "verdicts[0].masking is 3, not a string",
+    ),
 }
 
 
