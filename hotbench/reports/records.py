@@ -201,16 +201,32 @@ def _labels(ws: Workspace, runs: list[RunRecord]) -> tuple[dict[str, str], list[
     return unique_labels(configs)
 
 
+def surrogates(ws: Workspace) -> set[str]:
+    """The run ids that stored transfer results name as their surrogate: models trained for
+    another's sake (an independent softmax model), not models of the sweep. Unattacked, they are
+    neither rows of the report nor a warning that they have no result."""
+    out = set()
+    for rec in ws.records():
+        for doc in ws.load_results(rec.run_id):
+            sur = doc.get("surrogate")
+            if isinstance(sur, dict) and isinstance(sur.get("run_id"), str):
+                out.add(sur["run_id"])
+    return out
+
+
 def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
     """One flat record per stored (model, attack config), in a stable order."""
     out = []
     runs = select_runs(ws, filters or Filters())
     labels, _ = _labels(ws, runs)
+    helpers: set[str] | None = None
     for rec in runs:
         cfg = rec.config
         docs = worstcase.current_docs(ws.load_results(rec.run_id))
         if not docs:
-            warn(not_attacked(rec))
+            helpers = surrogates(ws) if helpers is None else helpers
+            if rec.run_id not in helpers:
+                warn(not_attacked(rec))
         for doc in docs:
             acfg = AttackConfig(**doc["config"])
             out.append(

@@ -18,7 +18,7 @@ from rich.text import Text
 from .. import stats
 from ..progress import new_console, plain_text
 from ..store import Workspace
-from .records import Filters, flat_records, record_key, seed_key, select_runs
+from .records import Filters, flat_records, record_key, seed_key, select_runs, surrogates
 from .verdicts import (
     BROKEN_BY,
     NOTE_COLUMNS,
@@ -120,8 +120,11 @@ def pivot(
                 if col not in size_columns:
                     size_columns.append(col)
     # models never attacked still get a row, with their clean accuracy at the training temperature
-    for rec in select_runs(ws, filters):
-        if not any(k[0] == rec.run_id for k in rows):
+    # (not a transfer attack's surrogate, trained for another's sake)
+    unattacked = [r for r in select_runs(ws, filters) if not any(k[0] == r.run_id for k in rows)]
+    helpers = surrogates(ws) if unattacked else set()
+    for rec in unattacked:
+        if rec.run_id not in helpers:
             c = rec.config
             n_test = rec.doc["metrics"].get("n_test")
             rows[(rec.run_id, c.temp)] = Row(

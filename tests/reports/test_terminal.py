@@ -113,7 +113,8 @@ def test_every_budget_panel_has_robust_and_verdict(width):
         lines = panel.splitlines()
         header = lines[next(i for i, x in enumerate(lines) if x.startswith("─")) - 1]
         assert "robust" in header
-        assert "robustness" in panel and "masking" in panel
+        # a column per verdict axis, or both in one ("verdict") where the terminal is narrow
+        assert ("robustness" in header and "masking" in header) or "verdict" in header
         flat = " ".join(panel.split())  # a verdict may wrap between its words
         assert sum(v in flat for v in ("incomplete", "not robust", "not measured")) == 3
 
@@ -121,7 +122,8 @@ def test_every_budget_panel_has_robust_and_verdict(width):
 def test_wider_terminal_needs_fewer_panels():
     narrow = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 80)
     wide = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120)
-    assert narrow.count("robustness") > wide.count("robustness")
+    panels = re.compile(r"^(?:Linf|L2|minimum-norm)", re.M)
+    assert len(panels.findall(narrow)) > len(panels.findall(wide))
 
 
 def test_evidence_is_wrapped_to_the_width():
