@@ -144,7 +144,6 @@ def report(
     """
     from .. import api
     from ..context import Context
-    from ..reports.gate import messages
 
     runs = filters(dataset, act, temp, run, preset)
     gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline)
@@ -156,7 +155,7 @@ def report(
     )
     if output is None:
         sys.stdout.write(outcome.text)
-    for text in messages(outcome.gate) if outcome.gate is not None else []:
+    for text in outcome.gate_messages():
         stderr.out(text, highlight=False)  # stdout may carry JSON
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
