@@ -35,6 +35,10 @@ FAST_EPOCHS = 20
 
 TANH50 = TrainConfig(dataset="digits", act="tanh", temp=50, epochs=FAST_EPOCHS)
 NONE1 = TrainConfig(dataset="digits", act="none", temp=1, epochs=FAST_EPOCHS)
+# the transfer attack's independent surrogate of both (attacks.composite.surrogate_config: the
+# built-in arch, another seed), trained once per session so that tests of transfer and diagnose
+# do not each train it
+SURROGATE = NONE1.model_copy(update={"seed": 1})
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +71,23 @@ def trained_ws(_trained_root, tmp_path) -> Workspace:
     """A private copy of a workspace holding digits tanh T=50 and none T=1 (trained once per
     session)."""
     return private_copy(_trained_root, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _surrogate_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("surrogate")
+    ensure_trained(Context(Workspace(root), CPU), SURROGATE)
+    return root
+
+
+@pytest.fixture
+def surrogate_ws(trained_ws, _surrogate_root) -> Workspace:
+    """`trained_ws` with the transfer surrogate of its models already trained (SURROGATE), as a
+    workspace holds it after its first transfer attack: tests of transfer and `diagnose` (whose
+    probes include a transfer attack) reuse it instead of each training it."""
+    src = Workspace(_surrogate_root).run_dir(SURROGATE.run_id)
+    shutil.copytree(src, trained_ws.run_dir(SURROGATE.run_id))
+    return trained_ws
 
 
 @pytest.fixture

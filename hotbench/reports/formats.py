@@ -48,7 +48,6 @@ def render(
     line makes them once, with its --data-dir, for the gate and the text alike. Warnings also go
     to stderr, one line each, so that JSON and CSV on stdout stay clean."""
     # imported here: FORMATS and check_format serve the CLI's parsing, which must stay light
-    from ..evaluate.diagnose import verdict_lines
     from .html import render_html
     from .records import Filters, flat_records, results_document, select_runs
     from .tables import (
@@ -61,6 +60,7 @@ def render(
         rich_table,
         terminal_report,
     )
+    from .verdicts import verdict_lines
 
     check_format(fmt, FORMATS)
     records = select_runs(ws, filters or Filters())

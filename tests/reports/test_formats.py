@@ -139,10 +139,16 @@ def test_html_reads_on_a_laptop_and_a_phone(results_ws):
     css = page.split("<style>")[1].split("</style>")[0]
     assert ".scroll { overflow-x: auto;" in css and "position: sticky; left: 0" in css
     assert "@media (max-width: 600px)" in css
-    verdicts = re.findall(r'<span class="badge v-([a-z-]+)">([a-z ]+)</span>', page)
-    assert verdicts and all(slug == "-".join(text.split()) for slug, text in verdicts)
+    verdicts = re.findall(
+        r'<span class="badge v-(robustness|masking)-([a-z-]+)">([a-z ]+)</span>', page
+    )
+    # the class names the axis and its value; above the evidence the masking badge says "masking"
+    assert verdicts and all(
+        slug == "-".join(text.removeprefix("masking ").split()) for _, slug, text in verdicts
+    )
     body_rows = page.split("<h2>Results</h2>")[1].split("</table>")[0].count("<tr>") - 1
-    assert len(verdicts) >= 2 * body_rows  # one in each row, one above its evidence
+    # both axes in each row, and both above each verdict's evidence
+    assert len(verdicts) >= 4 * body_rows
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
