@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ... import stats
+from ...checked_files import atomic_write_json, read_json_checked
 from ...config import AttackConfig
 from ...context import Context
 from ...data import data_folders
 from ...errors import HotbenchError
-from ...store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
+from ...store import RunRecord, Workspace, now
 from ..worstcase import StoredResult, counts_at, load_stored, worst_case
 from .commands import Where
 from .measurements import eval_temps, measure
