@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import draws
 from .adversarial import batch_loss
 from .attacks.composite import surrogate_config
 from .attacks.engine import AttackOutcome, Target, run_attack
@@ -167,7 +168,21 @@ def attack_doc(
                 if getattr(outcome, "target", None) is not None
                 else {}
             ),
+            # a randomized model: one bit per draw, set where that draw classified it correctly
+            **(
+                {
+                    "clean_draws": draws.pack(outcome.clean_draws),
+                    "adv_draws": draws.pack(outcome.adv_draws),
+                }
+                if getattr(outcome, "adv_draws", None) is not None
+                else {}
+            ),
         },
+        **(
+            {"randomness": outcome.randomness}
+            if getattr(outcome, "randomness", None) is not None
+            else {}
+        ),
         "time_s": round(outcome.time_s, 3),
         "provenance": {
             "versions": versions(),
@@ -303,6 +318,15 @@ def merge_completed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         old["metrics"].get("n_invalid", 0) + new["metrics"].get("n_invalid", 0),
         np.asarray(ps["attacked"]) if "attacked" in ps else None,
         np.asarray(ps["target"]) if "target" in ps else None,
+        **(
+            {
+                "clean_draws": draws.unpack(ps["clean_draws"], draws.draws_of(new)),
+                "adv_draws": draws.unpack(ps["adv_draws"], draws.draws_of(new)),
+                "randomness": new["randomness"],
+            }
+            if "adv_draws" in ps
+            else {}
+        ),
     )
     return {
         **new,
