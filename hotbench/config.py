@@ -24,7 +24,7 @@ from pydantic import (
 
 from .attacks.spec import ATTACKS, Targeted, check_params
 from .data import DATASETS
-from .defenses import DEFAULT_TRADES_BETA, DEFAULT_TRAIN_EPS, DEFAULT_TRAIN_STEPS, DEFENSES
+from .defenses import DEFENSES, NAMED_PARAMS
 from .defenses import label as defense_label
 from .draws import DEFAULT_DRAWS, DEFAULT_EOT, MAX_DRAWS, MAX_EOT
 from .errors import HotbenchError
@@ -70,13 +70,28 @@ class TrainConfig(_Frozen):
     lr: float = 1e-3
     seed: Seed = 0
     n_train: int | None = None  # train on the first n images only (CPU-sized reproductions)
-    # Training-time defense (hotbench.defenses): none, pgd-at or trades. Its options stay None with
-    # `none`, and are left out of the hash then, so that every undefended run keeps its id.
+    # Training-time defense (hotbench.defenses: none, pgd-at, trades, ...) and its parameters, as
+    # its DefenseSpec declares them; those not given are filled by `resolved` from the spec's
+    # defaults. What enters the run id is the spec's to say (`none`: nothing, so that every
+    # undefended run keeps its id).
     defense: str = "none"
-    train_eps: float | None = None  # Linf budget of the inner attack (None: the dataset's default)
-    train_steps: int | None = None  # inner PGD iterations (None: DEFAULT_TRAIN_STEPS)
-    train_alpha: float | None = None  # inner step size (None: 2.5 * eps / steps)
-    trades_beta: float | None = None  # TRADES' weight of the KL term (None: 6, Zhang et al.)
+    defense_params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_params(cls, data: Any) -> Any:
+        """The defense parameters the CLI's flags, presets and the run.json of earlier versions give
+        as fields (train_eps, train_steps, train_alpha, trades_beta) go into defense_params; None
+        is not given."""
+        if not isinstance(data, dict) or not any(k in data for k in NAMED_PARAMS):
+            return data
+        data = dict(data)
+        params = dict(data.get("defense_params") or {})
+        for key in NAMED_PARAMS:
+            value = data.pop(key, None)
+            if value is not None:
+                params[key] = value
+        return {**data, "defense_params": params}
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> TrainConfig:
@@ -85,7 +100,7 @@ class TrainConfig(_Frozen):
         if self.arch is not None:
             check_arch_name(self.arch, resolve=not (info.context or {}).get(STORED))
         check_temperature(self.temp)
-        self._check_defense()
+        DEFENSES.get(self.defense).check(self.defense_params)
         for name in ("epochs", "batch_size", "n_train"):
             v = getattr(self, name)
             if v is not None and v <= 0:
@@ -97,71 +112,29 @@ class TrainConfig(_Frozen):
             raise HotbenchError(f"lr must be > 0, got {self.lr}", "pass a positive --lr")
         return self
 
-    def _check_defense(self) -> None:
-        spec = DEFENSES.get(self.defense)
-        given = [
-            (flag, v)
-            for flag, v in (
-                ("--train-eps", self.train_eps),
-                ("--train-steps", self.train_steps),
-                ("--train-alpha", self.train_alpha),
-                ("--trades-beta", self.trades_beta),
-            )
-            if v is not None
-        ]
-        if not spec.adversarial and given:
-            raise HotbenchError(
-                f"{given[0][0]} is an option of an adversarial defense, not of --defense none",
-                f"add --defense pgd-at or --defense trades, or drop {given[0][0]}",
-            )
-        if self.trades_beta is not None and not spec.beta:
-            raise HotbenchError(
-                f"--trades-beta is an option of --defense trades, not of --defense {self.defense}",
-                "drop --trades-beta, or use --defense trades",
-            )
-        eps = self.train_eps
-        if eps is not None and not (0 < eps <= 1):  # NaN fails too
-            raise HotbenchError(
-                f"train-eps must be in (0, 1] (a Linf budget on inputs in [0, 1]), got {eps}",
-                "pass e.g. --train-eps 0.1",
-            )
-        if self.train_steps is not None and self.train_steps <= 0:
-            raise HotbenchError(
-                f"train-steps must be >= 1, got {self.train_steps}", "pass e.g. --train-steps 10"
-            )
-        for flag, v in (("train-alpha", self.train_alpha), ("trades-beta", self.trades_beta)):
-            if v is not None and not (v > 0 and math.isfinite(v)):
-                raise HotbenchError(
-                    f"{flag} must be a finite number > 0, got {v}", f"pass a positive --{flag}"
-                )
-
     def resolved(self) -> TrainConfig:
-        """Fill dataset defaults so that the hash never depends on what was left implicit."""
+        """Fill dataset and defense defaults so that the hash never depends on what was left
+        implicit."""
         spec = DATASETS.get(self.dataset)
         update: dict[str, Any] = {
             "arch": self.arch or spec.default_arch,
             "epochs": self.epochs or spec.default_epochs,
+            "defense_params": DEFENSES.get(self.defense).resolve(self.defense_params, spec),
         }
-        d = DEFENSES.get(self.defense)
-        if d.adversarial:
-            eps = self.train_eps if self.train_eps is not None else DEFAULT_TRAIN_EPS[self.dataset]
-            steps = self.train_steps or DEFAULT_TRAIN_STEPS
-            update |= {
-                "train_eps": eps,
-                "train_steps": steps,
-                "train_alpha": self.train_alpha or 2.5 * eps / steps,
-                "trades_beta": (self.trades_beta or DEFAULT_TRADES_BETA) if d.beta else None,
-            }
         return self.model_copy(update=update)
 
     def hash_payload(self) -> dict[str, Any]:
-        """What the run id hashes: every field, except the defense's when there is none (the ids
-        of runs stored before defenses existed stay valid)."""
+        """What the run id hashes: every field but the defense's, then what its spec puts in (the
+        ids of runs stored before defenses were specs, or existed, stay valid)."""
         dump = self.resolved().model_dump()
-        if dump["defense"] == "none":
-            for key in ("defense", "train_eps", "train_steps", "train_alpha", "trades_beta"):
-                del dump[key]
-        return dump
+        name, params = dump.pop("defense"), dump.pop("defense_params")
+        return dump | DEFENSES.get(name).hash_fields(params)
+
+    @property
+    def train_eps(self) -> float | None:
+        """The Linf budget of an adversarial defense's inner attack (None: trained without one):
+        the budget a verdict on the model speaks about."""
+        return self.defense_params.get("train_eps")
 
     @property
     def defense_label(self) -> str:

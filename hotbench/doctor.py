@@ -27,24 +27,6 @@ from .store import default_workspace
 
 Level = Literal["error", "warning"]
 
-# The files each loader reads, relative to the data dir (torchvision's layout for MNIST-like sets;
-# the raw CIFAR-10 batches that data.py unpickles). Kept here rather than loading the set, which
-# takes seconds.
-_MNIST_RAW = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-]
-DATASET_FILES: dict[str, list[str]] = {
-    "mnist": [f"MNIST/raw/{f}" for f in _MNIST_RAW],
-    "fashion-mnist": [f"FashionMNIST/raw/{f}" for f in _MNIST_RAW],
-    "cifar10": (
-        [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)]
-        + ["cifar-10-batches-py/test_batch"]
-    ),
-}
-
 
 @dataclass
 class Problem:
@@ -138,22 +120,13 @@ def check_workspace(root: Path | None, problems: list[Problem]) -> dict[str, Any
 
 
 def check_data(data_dir: Path | None, problems: list[Problem]) -> dict[str, Any]:
-    """Which datasets a command could load from `data_dir`, by the files their loaders read."""
+    """Which datasets a command could load from `data_dir`, by the files their loaders read (each
+    dataset's registration names them: `DatasetSpec.files`); loading would take seconds."""
     root = data_folders(data_dir)[0]
     present: dict[str, bool] = {}
     missing_files: dict[str, list[str]] = {}
-    for name in DATASETS.names():
-        if not DATASETS.get(name).needs_files:
-            present[name] = True  # embedded (scikit-learn's digits)
-            continue
-        expected = DATASET_FILES.get(name)
-        if (
-            expected is None
-        ):  # a dataset registered after this table was written: say so, do not guess
-            present[name] = False
-            missing_files[name] = ["(unknown to doctor)"]
-            continue
-        missing = [f for f in expected if not (root / f).is_file()]
+    for name, spec in DATASETS.items():
+        missing = [f for f in spec.files if not (root / f).is_file()]  # embedded: none
         present[name] = not missing
         if missing:
             missing_files[name] = missing

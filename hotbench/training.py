@@ -48,7 +48,7 @@ def accuracy(model: torch.nn.Module, split: Split) -> float:
     return float((predict(model, split.x) == split.y).float().mean())
 
 
-# (model, clean batch, labels, the run's generator) -> mean loss; see hotbench.adversarial
+# (model, clean batch, labels, the run's generator) -> mean loss; see hotbench.defense_losses
 BatchLoss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 
 
@@ -77,8 +77,8 @@ def train_model(
     on_epoch: Callable[[int, float], None] | None = None,
     loss_fn: BatchLoss | None = None,
 ) -> TrainResult:
-    """Train `cfg` on `data`; `loss_fn` is the defense's batch loss (hotbench.adversarial), None for
-    plain cross-entropy."""
+    """Train `cfg` on `data`; `loss_fn` is the defense's batch loss (hotbench.defense_losses), None
+    for plain cross-entropy."""
     cfg = cfg.resolved()
     with fixed_threads(CPU_TRAIN_THREADS if torch.device(device).type == "cpu" else None):
         return _train(cfg, data, torch.device(device), on_epoch, loss_fn)

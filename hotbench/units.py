@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from . import draws
-from .adversarial import batch_loss
 from .attacks.composite import surrogate_config
 from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
 from .data import Dataset, data_folders, data_source, load_dataset
+from .defenses import DEFENSES
 from .errors import HotbenchError
 from .models import HotNet, arch_source, check_model
 from .progress import Reporter
@@ -82,7 +82,11 @@ def compute_trained(
     cfg = cfg.resolved()
     task = reporter.task(f"train {cfg.run_id}", cfg.epochs)
     result = train_model(
-        cfg, data, device, on_epoch=lambda e, loss: task.advance(), loss_fn=batch_loss(cfg)
+        cfg,
+        data,
+        device,
+        on_epoch=lambda e, loss: task.advance(),
+        loss_fn=DEFENSES.get(cfg.defense).build_loss(cfg),
     )
     metrics = {
         "test_acc": result.test_acc,

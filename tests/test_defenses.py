@@ -12,10 +12,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hotbench.adversarial import batch_loss
 from hotbench.cli import app
 from hotbench.config import TrainConfig
 from hotbench.data import load_dataset
+from hotbench.defenses import DEFENSES
 from hotbench.errors import HotbenchError
 from hotbench.models import build_model, check_model
 from hotbench.store import Workspace, atomic_write_json
@@ -75,6 +75,18 @@ def test_undefended_run_ids_are_unchanged_by_the_defense_fields():
     assert TrainConfig(act="tanh", temp=50, epochs=20).run_id == "digits-tanh-T50-b77a0f12"
 
 
+def test_defended_run_ids_are_unchanged_by_the_defense_specs():
+    """The ids of defended runs stored before defenses were specs (computed with that code)."""
+    assert TrainConfig(act="none", defense="pgd-at").run_id == "digits-none-T1-pgd-at-25792854"
+    cfg = TrainConfig(act="tanh", temp=50, defense="pgd-at", train_eps=0.15, train_steps=7)
+    assert cfg.run_id == "digits-tanh-T50-pgd-at-5c0c62c0"
+    assert TrainConfig(act="none", defense="trades").run_id == "digits-none-T1-trades-270f356d"
+    cfg = TrainConfig(act="none", defense="trades", trades_beta=1, train_eps=0.2)  # ints: floats
+    assert cfg.run_id == "digits-none-T1-trades-5ffa8715"
+    cfg = TrainConfig(dataset="cifar10", act="tanh", defense="trades", train_alpha=0.01)
+    assert cfg.run_id == "cifar10-tanh-T1-trades-ee055c55"
+
+
 def test_defense_and_its_options_are_in_the_config_and_the_hash():
     plain = TrainConfig(act="none")
     at = TrainConfig(act="none", defense="pgd-at", train_eps=0.1)
@@ -83,11 +95,11 @@ def test_defense_and_its_options_are_in_the_config_and_the_hash():
     assert TrainConfig(act="none", defense="trades", train_eps=0.1).run_id != at.run_id
     r = at.resolved()
     # defaults resolved before hashing: writing the default explicitly names the same run
-    assert (r.train_steps, r.train_alpha, r.trades_beta) == (10, pytest.approx(0.025), None)
+    assert r.defense_params == {"train_eps": 0.1, "train_steps": 10, "train_alpha": 0.025}
     assert (
         TrainConfig(act="none", defense="pgd-at", train_eps=0.1, train_steps=10).run_id == at.run_id
     )
-    assert TrainConfig(act="none", defense="trades").resolved().trades_beta == 6.0
+    assert TrainConfig(act="none", defense="trades").resolved().defense_params["trades_beta"] == 6
     # combinable with the temperature defense: one row, one id
     combo = TrainConfig(act="tanh", temp=50, defense="pgd-at", train_eps=0.1)
     assert combo.defense_label == "temperature+pgd-at" and plain.defense_label == "none"
@@ -99,8 +111,8 @@ def test_defense_and_its_options_are_in_the_config_and_the_hash():
     [
         ({"defense": "pgd-at", "train_eps": 0.0}, "train-eps must be in (0, 1]"),
         ({"defense": "pgd-at", "train_eps": 1.5}, "train-eps must be in (0, 1]"),
-        ({"defense": "trades", "train_eps": float("nan")}, "train-eps must be in (0, 1]"),
-        ({"train_eps": 0.1}, "--train-eps is an option of an adversarial defense"),
+        ({"defense": "trades", "train_eps": float("nan")}, "--train-eps must be a finite number"),
+        ({"train_eps": 0.1}, "--train-eps is an option of --defense pgd-at or trades"),
         (
             {"defense": "pgd-at", "trades_beta": 6.0},
             "--trades-beta is an option of --defense trades",
@@ -129,14 +141,18 @@ def _tiny(defense: str, **kw) -> TrainConfig:
     ).resolved()
 
 
+def _loss(cfg: TrainConfig):
+    return DEFENSES.get(cfg.defense).build_loss(cfg.resolved())
+
+
 @pytest.mark.parametrize("defense", ["pgd-at", "trades"])
 def test_adversarial_training_is_reproducible_and_differs_from_plain(defense):
     from hotbench.training import train_model
 
     data = load_dataset("digits")
     cpu = torch.device("cpu")
-    a = train_model(_tiny(defense), data, cpu, loss_fn=batch_loss(_tiny(defense)))
-    b = train_model(_tiny(defense), data, cpu, loss_fn=batch_loss(_tiny(defense)))
+    a = train_model(_tiny(defense), data, cpu, loss_fn=_loss(_tiny(defense)))
+    b = train_model(_tiny(defense), data, cpu, loss_fn=_loss(_tiny(defense)))
     plain = TrainConfig(act="none", epochs=1, n_train=64, batch_size=32).resolved()
     c = train_model(plain, data, cpu)
     for (k, va), vb in zip(
@@ -168,7 +184,7 @@ def test_pgd_at_trains_on_points_inside_its_budget_that_raise_the_loss(monkeypat
         return adv
 
     monkeypatch.setattr(cls, "forward", forward)
-    loss = batch_loss(cfg)(net, data.x, data.y, torch.Generator().manual_seed(0))
+    loss = _loss(cfg)(net, data.x, data.y, torch.Generator().manual_seed(0))
     (x, adv) = calls[0]
     assert (adv - x).abs().max() <= 0.1 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
     assert (adv != x).any()
@@ -204,8 +220,9 @@ def test_cli_trains_pgd_at_with_progress_timing_and_config(tmp_path):
     assert "trained digits-tanh-T50-pgd-at-" in r.output
     (run,) = Workspace(w).runs.glob("[!.]*")
     doc = json.loads((run / "run.json").read_text())
-    assert doc["config"]["defense"] == "pgd-at" and doc["config"]["train_eps"] == 0.1
-    assert doc["config"]["train_steps"] == 2 and doc["metrics"]["train_time_s"] > 0
+    params = doc["config"]["defense_params"]
+    assert doc["config"]["defense"] == "pgd-at" and params["train_eps"] == 0.1
+    assert params["train_steps"] == 2 and doc["metrics"]["train_time_s"] > 0
     ls = invoke("ls", "-w", w)
     assert "temperature+pgd-at" in ls.stdout
 
@@ -355,7 +372,7 @@ def test_bad_user_arch_is_one_line_exit_2_nothing_stored(
     [
         (["--defense", "pgd-at", "--train-eps", "0"], "train-eps must be in (0, 1]"),
         (["--defense", "pgd-at", "--train-eps", "1.01"], "train-eps must be in (0, 1]"),
-        (["--train-eps", "0.1"], "--train-eps is an option of an adversarial defense"),
+        (["--train-eps", "0.1"], "--train-eps is an option of --defense pgd-at or trades"),
         (
             ["--defense", "pgd-at", "--trades-beta", "6"],
             "--trades-beta is an option of --defense trades",

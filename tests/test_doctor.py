@@ -9,13 +9,14 @@ from typer.testing import CliRunner
 
 import hotbench
 from hotbench.cli import app
-from hotbench.doctor import DATASET_FILES, examine, render_text
+from hotbench.data import DATASETS
+from hotbench.doctor import examine, render_text
 
 runner = CliRunner()
 
 
 def _fake_mnist(data: Path) -> None:
-    for rel in DATASET_FILES["mnist"]:
+    for rel in DATASETS.get("mnist").files:
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         (data / rel).write_bytes(b"")  # presence only: doctor never loads a dataset
 

@@ -145,9 +145,6 @@ def surrogate_config(target: TrainConfig, cfg: AttackConfig) -> TrainConfig:
             "act": p["surrogate_act"],
             "temp": float(p["surrogate_temp"]),
             "defense": "none",
-            "train_eps": None,
-            "train_steps": None,
-            "train_alpha": None,
-            "trades_beta": None,
+            "defense_params": {},
         }
     )

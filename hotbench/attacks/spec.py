@@ -7,13 +7,16 @@ can validate attack names without importing torchattacks or the engine.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from ..errors import HotbenchError, short
+from ..params import COUNT, FLAG, FRACTION, NON_NEGATIVE, POSITIVE, Param
 from ..registry import Registry
+
+# re-exported: the catalog declares its attacks' parameters with them
+__all__ = ["COUNT", "FLAG", "FRACTION", "NON_NEGATIVE", "POSITIVE", "Param"]
 
 Norm = Literal["Linf", "L2"]
 Targeted = Literal["random", "least-likely"]  # torchattacks' target modes
@@ -50,46 +53,6 @@ class AttackSpec:
         if not self.gradient:
             return "scores only (black-box)"
         return "its view's gradient (--on)"
-
-
-@dataclass(frozen=True)
-class Param:
-    """What one attack parameter accepts: its type (bool, int, float or str) and range (numbers),
-    or its choices (strings). `check` returns what is wrong with a value, or None."""
-
-    kind: type
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False  # lo itself is excluded
-    hi_open: bool = False
-    choices: tuple[str, ...] | Callable[[], list[str]] = ()
-
-    def check(self, value: Any) -> str | None:
-        if self.kind is bool:
-            return None if isinstance(value, bool) else "must be true or false"
-        if self.kind is str:
-            choices = self.choices() if callable(self.choices) else self.choices
-            if not isinstance(value, str) or (choices and value not in choices):
-                return f"must be one of: {', '.join(choices)}"
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return "must be a number"
-        if self.kind is int and not isinstance(value, int):
-            return "must be an integer"
-        if not math.isfinite(value):
-            return "must be a finite number"
-        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
-            return f"must be {'>' if self.lo_open else '>='} {self.lo:g}"
-        if self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi):
-            return f"must be {'<' if self.hi_open else '<='} {self.hi:g}"
-        return None
-
-
-POSITIVE = Param(float, lo=0, lo_open=True)
-NON_NEGATIVE = Param(float, lo=0)
-COUNT = Param(int, lo=1)
-FRACTION = Param(float, lo=0, hi=1, lo_open=True, hi_open=True)  # in (0, 1)
-FLAG = Param(bool)
 
 
 def param_problem(method: str, key: str, value: Any) -> str | None:

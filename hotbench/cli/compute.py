@@ -11,7 +11,6 @@ import typer
 
 from ..attacks.spec import ATTACKS
 from ..data import DATASETS
-from ..defenses import DEFENSES
 from ..draws import DEFAULT_DRAWS, DEFAULT_EOT, MAX_DRAWS
 from ..errors import HotbenchError
 from ..registry import ACTIVATIONS
@@ -34,7 +33,10 @@ from .options import (
     WorkersO,
     Workspace_,
     choices,
+    dataset_help,
+    defense_help,
     filters,
+    per_dataset,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ def _run_preset(
 
 @cli_command()
 def train(
-    dataset: Annotated[str, typer.Option(help=f"One of: {choices(DATASETS)}.")] = "digits",
+    dataset: Annotated[str, typer.Option(help=f"One of: {dataset_help()}.")] = "digits",
     act: Annotated[
         str, typer.Option(help=f"Output activation, one of: {choices(ACTIVATIONS)}.")
     ] = "tanh",
@@ -74,14 +76,15 @@ def train(
     ] = None,
     arch: ArchO = None,
     epochs: Annotated[
-        int | None, typer.Option(help="[default: the dataset's (digits 40, mnist 5)].")
+        int | None,
+        typer.Option(help=f"[default: the dataset's ({per_dataset('default_epochs')})]."),
     ] = None,
     defense: Annotated[
         str,
         typer.Option(
             help=(
-                f"Training-time defense, one of: {choices(DEFENSES)}; combines with --act/--temp"
-                " (docs/controls.md)."
+                f"Training-time defense, combined with --act/--temp (docs/controls.md); one of:"
+                f" {defense_help()}."
             )
         ),
     ] = "none",
@@ -89,7 +92,7 @@ def train(
         float | None,
         typer.Option(
             help=("Linf budget of the defense's inner attack, in (0, 1]."),
-            show_default="0.1 on digits, mnist and fashion-mnist; 8/255 on cifar10",
+            show_default=f"the dataset's: {per_dataset('train_eps')}",
         ),
     ] = None,
     train_steps: Annotated[
@@ -103,6 +106,13 @@ def train(
     trades_beta: Annotated[
         float | None,
         typer.Option(help="TRADES' weight of the KL term (--defense trades).", show_default="6"),
+    ] = None,
+    defense_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A parameter of the defense that has no flag of its own, KEY=VALUE; repeatable.",
+            show_default="the defense's own",
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option()] = 128,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -142,6 +152,9 @@ def train(
     config |= dict(n_train=n_train, defense=defense, train_eps=train_eps, train_steps=train_steps)
     config |= dict(train_alpha=train_alpha, trades_beta=trades_beta)
     from .. import api
+    from ..sweep.presets import parse_param
+
+    config["defense_params"] = dict(parse_param(p) for p in defense_param or [])
 
     api.train(session, temp or [1.0], seed=seed, **config)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..data import DATASETS
+from ..defenses import DEFENSES
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 
 if TYPE_CHECKING:
@@ -18,6 +19,25 @@ if TYPE_CHECKING:
 def choices(reg) -> str:
     """A registry's names as help text lists them."""
     return ", ".join(reg.names())
+
+
+def per_dataset(field: str) -> str:
+    """One fact of every registered dataset, for help text: `digits 40, mnist 5, ...`."""
+    return ", ".join(f"{name} {getattr(spec, field):.4g}" for name, spec in DATASETS.items())
+
+
+def dataset_help() -> str:
+    """Every registered dataset with its help line (DatasetSpec.help)."""
+    return "; ".join(f"{name}: {spec.help}" for name, spec in DATASETS.items())
+
+
+def defense_help() -> str:
+    """Every registered defense with its description and the parameters it takes."""
+    out = []
+    for name, spec in DEFENSES.items():
+        params = f" (parameters: {', '.join(spec.params)})" if spec.params else ""
+        out.append(f"{name}: {spec.description}{params}")
+    return "; ".join(out)
 
 
 def filters(

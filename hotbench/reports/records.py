@@ -290,11 +290,13 @@ def robust_records(ws: Workspace, filters: Filters | None = None) -> list[dict[s
 
 
 def defense_config(cfg) -> dict[str, Any] | None:
-    """The training defense's settings (None when trained without one)."""
+    """The training defense's settings (None when trained without one): its name and parameters."""
     if cfg.defense == "none":
         return None
-    keys = ("defense", "train_eps", "train_steps", "train_alpha", "trades_beta")
-    return {k: getattr(cfg, k) for k in keys if getattr(cfg, k) is not None}
+    return {
+        "defense": cfg.defense,
+        **{k: v for k, v in cfg.defense_params.items() if v is not None},
+    }
 
 
 def results_document(

@@ -26,7 +26,7 @@ from ..attacks.spec import ATTACKS, Targeted, check_params, check_targeted
 from ..config import AttackConfig, AttackOn, Seed, TrainConfig
 from ..context import Context
 from ..data import DATASETS
-from ..defenses import DEFENSES
+from ..defenses import DEFENSES, NAMED_PARAMS
 from ..draws import MAX_DRAWS, MAX_EOT
 from ..errors import HotbenchError, short, unknown_name
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
@@ -131,10 +131,13 @@ class TrainSection(_Strict):
     # narrows one activation, as temps_by_act does (e.g. {tanh: [none]})
     defenses: list[str] = ["none"]
     defenses_by_act: dict[str, list[str]] = {}
-    train_eps: float | None = Field(default=None, gt=0, le=1)
-    train_steps: int | None = Field(default=None, gt=0)
-    train_alpha: float | None = Field(default=None, gt=0)
-    trades_beta: float | None = Field(default=None, gt=0)
+    # the defenses' parameters (each checked by the DefenseSpecs that take it): the named ones of
+    # adversarial training, and any other defense's in defense_params
+    train_eps: float | None = None
+    train_steps: int | None = None
+    train_alpha: float | None = None
+    trades_beta: float | None = None
+    defense_params: dict[str, Any] = {}
     epochs: int | None = Field(default=None, gt=0)
     n_train: int | None = Field(default=None, gt=0)
     batch_size: int = Field(default=128, gt=0)
@@ -189,23 +192,23 @@ class TrainSection(_Strict):
             _positive("temps", temps)
         return v
 
+    def _params(self) -> dict[str, Any]:
+        named = {k: getattr(self, k) for k in NAMED_PARAMS if getattr(self, k) is not None}
+        return {**self.defense_params, **named}
+
     @model_validator(mode="after")
     def _narrowed_acts_are_trained(self) -> TrainSection:
         used = {d for a in self.acts for d in self.defenses_by_act.get(a, self.defenses)}
         specs = [DEFENSES.get(d) for d in used]
-        for key in ("train_eps", "train_steps", "train_alpha", "trades_beta"):
-            if getattr(self, key) is None:
-                continue
-            takes = (
-                any(s.beta for s in specs)
-                if key == "trades_beta"
-                else any(s.adversarial for s in specs)
-            )
-            if not takes:
+        for key, value in self._params().items():
+            takers = [s for s in specs if key in s.params]
+            if not takers:
+                able = [n for n, s in DEFENSES.items() if key in s.params]
                 raise ValueError(
                     f"{key} is set but no model of this preset trains with a defense that takes it"
-                    " (add pgd-at or trades to defenses)"
+                    f" (add {' or '.join(able) or 'a defense that does'} to defenses)"
                 )
+            takers[0].check({key: value}, exc=ValueError)
         extra = [a for a in (*self.temps_by_act, *self.defenses_by_act) if a not in self.acts]
         if extra:
             raise ValueError(
@@ -236,19 +239,10 @@ class TrainSection(_Strict):
         ]
 
     def _defense_options(self, defense: str) -> dict[str, Any]:
-        """The section's defense options that `defense` takes (an undefended model of the same
+        """The section's defense parameters that `defense` takes (an undefended model of the same
         preset takes none of them)."""
-        spec = DEFENSES.get(defense)
-        if not spec.adversarial:
-            return {}
-        opts = {
-            "train_eps": self.train_eps,
-            "train_steps": self.train_steps,
-            "train_alpha": self.train_alpha,
-        }
-        if spec.beta:
-            opts["trades_beta"] = self.trades_beta
-        return opts
+        params = DEFENSES.get(defense).params
+        return {"defense_params": {k: v for k, v in self._params().items() if k in params}}
 
 
 class AttackEntry(_Strict):

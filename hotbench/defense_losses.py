@@ -1,5 +1,5 @@
-"""Adversarial training losses (the defenses of `hotbench.defenses`), built on hotbench's own
-attacks.
+"""The training losses of the adversarial defenses (declared in `hotbench.defenses`, which names
+them: "hotbench.defense_losses:pgd_at"), built on hotbench's own attacks.
 
 The inner maximisation is the attack code hotbench evaluates with, not a copy: PGD-AT crafts its
 points with `attacks.patched.seeded_pgd_class` (torchattacks' PGD with a per-sample seeded random
@@ -20,29 +20,22 @@ from torch import nn
 from .attacks.patched import seeded_pgd_class
 from .attacks.spec import torchattacks
 from .config import TrainConfig
-from .registry import Registry
 
 # (model, clean batch, labels, the run's generator) -> the batch's mean loss, with a graph
 BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 
-LOSSES: Registry[Callable[[TrainConfig], BatchLoss | None]] = Registry("defense")
 
-
-@LOSSES.register("none")
-def _none(cfg: TrainConfig) -> BatchLoss | None:
-    return None  # training.train_step's plain cross-entropy
-
-
-@LOSSES.register("pgd-at")
-def _pgd_at(cfg: TrainConfig) -> BatchLoss:
+def pgd_at(cfg: TrainConfig) -> BatchLoss:
     """Madry et al. 2018: minimise the cross-entropy at the PGD point (random start, Linf)."""
+
+    p = cfg.defense_params
 
     def loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator):
         atk = seeded_pgd_class()(
             model,
-            eps=cfg.train_eps,
-            alpha=cfg.train_alpha,
-            steps=cfg.train_steps,
+            eps=p["train_eps"],
+            alpha=p["train_alpha"],
+            steps=p["train_steps"],
             random_start=True,
         )
         atk.sample_seeds = torch.randint(0, 2**31 - 1, (x.shape[0],), generator=gen)
@@ -52,25 +45,21 @@ def _pgd_at(cfg: TrainConfig) -> BatchLoss:
     return loss
 
 
-@LOSSES.register("trades")
-def _trades(cfg: TrainConfig) -> BatchLoss:
+def trades(cfg: TrainConfig) -> BatchLoss:
     """Zhang et al. 2019: CE(clean) + beta * KL(p(clean) || p(adv)) / batch, the adversarial point
     maximising the KL term (TPGD)."""
 
+    p = cfg.defense_params
+
     def loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator):
         atk = torchattacks().TPGD(
-            model, eps=cfg.train_eps, alpha=cfg.train_alpha, steps=cfg.train_steps
+            model, eps=p["train_eps"], alpha=p["train_alpha"], steps=p["train_steps"]
         )
         x_adv = atk(x, y)
         out = model(x)
         kl = F.kl_div(
             F.log_softmax(model(x_adv), dim=1), F.softmax(out, dim=1), reduction="batchmean"
         )
-        return F.cross_entropy(out, y) + cfg.trades_beta * kl
+        return F.cross_entropy(out, y) + p["trades_beta"] * kl
 
     return loss
-
-
-def batch_loss(cfg: TrainConfig) -> BatchLoss | None:
-    """The training loss of `cfg`'s defense (None: plain cross-entropy). `cfg` must be resolved."""
-    return LOSSES.get(cfg.defense)(cfg)
