@@ -245,6 +245,13 @@ class AttackConfig(_Frozen):
                 del dump[key]
         return f"{self.label_slug}-{stable_hash({'run': run_id, **dump}, 10)}"
 
+    def stored(self) -> dict[str, Any]:
+        """The config as a result document stores it (JSON types): every field but eot and draws
+        at None, so that a deterministic model's documents are what they were before them."""
+        return self.model_dump(
+            mode="json", exclude={k for k in ("eot", "draws") if getattr(self, k) is None}
+        )
+
     @property
     def partial(self) -> bool:
         """Run in skip mode: its per-attack accuracy covers only the samples earlier attacks left

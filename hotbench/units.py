@@ -152,7 +152,7 @@ def attack_doc(
             "train_temp": train_cfg.temp,
             "eval_temp": cfg.eval_temp,
         },
-        "config": cfg.model_dump(mode="json"),
+        "config": cfg.stored(),
         "threat_model": ATTACKS.get(cfg.method).norm,
         "metrics": outcome.metrics(),
         "per_sample": {
