@@ -226,3 +226,32 @@ def test_bad_eot_and_draws_are_one_line_errors():
     for field, value in (("eot", 0), ("draws", 0), ("draws", draws.MAX_DRAWS + 1)):
         with pytest.raises(HotbenchError, match=field):
             AttackConfig(method="pgd", **{field: value})
+
+
+def test_the_results_document_reports_expectations_over_draws(trained_ws, noisy_results):
+    """A randomized model's results in the JSON document: expected accuracies with the interval
+    over samples and draws, `draws` and `eot` on each record, and the worst case over draws; the
+    document validates against the shipped schema."""
+    import json
+
+    import jsonschema
+
+    from hotbench.reports.records import SCHEMA_FILE, results_document
+
+    run_id = NONE1.resolved().run_id
+    for name in ("pgd", "pgd eot=1"):
+        out = noisy_results[name]
+        trained_ws.save_result(run_id, attack_doc(run_id, NONE1.resolved(), out.config, out, CPU))
+    doc = results_document(trained_ws, verdicts={})
+    jsonschema.validate(doc, json.loads(SCHEMA_FILE.read_text()))
+    rec = {r["label"]: r for r in doc["records"] if r["run_id"] == run_id}
+    eot = rec[f"pgd ε={EPS:g}"]
+    cells = noisy_results["pgd"].adv_draws
+    assert eot["adv_acc"] == pytest.approx(cells.mean())
+    assert (eot["adv_ci_low"], eot["adv_ci_high"]) == pytest.approx(stats.draws_interval(cells))
+    assert eot["ci_method"] == stats.DRAWS_INTERVAL_METHOD
+    assert (eot["draws"], eot["eot"]) == (draws.DEFAULT_DRAWS, draws.DEFAULT_EOT)
+    assert rec[f"pgd eot=1 ε={EPS:g}"]["eot"] == 1
+    robust = next(r for r in doc["robust"] if r["run_id"] == run_id)
+    assert robust["draws"] == draws.DEFAULT_DRAWS
+    assert robust["ci_method"] == stats.DRAWS_INTERVAL_METHOD
