@@ -354,17 +354,25 @@ class Points:
     n_invalid: int
 
 
+@dataclass(frozen=True)
+class Tracking:
+    """How the tracked model serves an attack: `stop_early` (a batch stops once every sample is
+    found, and the sign-gradient loops drop found samples) and `eot` (forward passes averaged per
+    query, Tracked._expected)."""
+
+    stop_early: bool = True
+    eot: int = 1
+
+
 def attack_points(
     target: Target | HotNet,
     cfg: AttackConfig,
     batch: Batch,
     seed: int,
-    stop_early: bool = True,
     targets: torch.Tensor | None = None,
-    eot: int = 1,
+    tracking: Tracking = Tracking(),
 ) -> Points:
-    """Run the attack on one batch of clean-correct samples (see attack_batch); `eot` forward
-    passes averaged per query (Tracked._expected)."""
+    """Run the attack on one batch of clean-correct samples (see attack_batch)."""
     target = target if isinstance(target, Target) else Target(target)
     x, y, index = batch.x, batch.y, batch.index
     spec = ATTACKS.get(cfg.method)
@@ -373,8 +381,8 @@ def attack_points(
         torch.manual_seed(seed)
         tracked = Tracked(target.net, cfg, spec.norm, x, y)
         tracked.surrogate = target.surrogate
-        tracked.stop_early = stop_early
-        tracked.eot = eot
+        tracked.stop_early = tracking.stop_early
+        tracked.eot = tracking.eot
         atk = spec.build(tracked, cfg)
         if hasattr(atk, "seed"):
             atk.seed = seed
@@ -420,7 +428,7 @@ def attack_batch(
     baseline). `targets` (filled in place, targeted attacks): the target class the attack chose per
     sample.
     """
-    p = attack_points(target, cfg, batch, seed, stop_early, targets)
+    p = attack_points(target, cfg, batch, seed, targets, Tracking(stop_early=stop_early))
     return p.first, p.n_invalid
 
 
@@ -465,7 +473,8 @@ def run_attack(
     data = test.head(cfg.n_samples)
     rnd = randomized.is_randomized(net, data.x)
     if rnd.randomized:
-        return _run_over_draws(target, test, cfg, device, rnd, start, on_batch, only)
+        unit = _Unit(target, test, cfg, device, on_batch, only)
+        return _run_over_draws(unit, rnd, start)
     deployed = net.deployed(cfg.eval_temp)
     clean_pred = predict(deployed, data.x)
     adv_pred = clean_pred.clone()
@@ -517,16 +526,19 @@ def _deterministic(cfg: AttackConfig, rnd: randomized.Randomness) -> dict[str, A
     return {**rnd.fields(), "eot": 1, "draws": 1}
 
 
-def _run_over_draws(
-    target: Target,
-    test: Split,
-    cfg: AttackConfig,
-    device: torch.device,
-    rnd: randomized.Randomness,
-    start: float,
-    on_batch: Callable[[int], None] | None,
-    only: torch.Tensor | None,
-) -> AttackOutcome:
+@dataclass(frozen=True)
+class _Unit:
+    """run_attack's arguments, for the randomized path."""
+
+    target: Target
+    test: Split
+    cfg: AttackConfig
+    device: torch.device
+    on_batch: Callable[[int], None] | None
+    only: torch.Tensor | None
+
+
+def _run_over_draws(u: _Unit, rnd: randomized.Randomness, start: float) -> AttackOutcome:
     """run_attack on a randomized model: each sample's outcome is its accuracy over `draws`
     draws of the model (common random numbers across attacks: attacks.randomized).
 
@@ -538,6 +550,7 @@ def _run_over_draws(
       over SELECT_DRAWS draws that are not the reported ones (no selection bias);
     - every sample that some clean draw classifies correctly is attacked, and the chosen points
       are then evaluated on the reported draws in the fixed arrangement (randomized.cover)."""
+    target, test, cfg, device, only = u.target, u.test, u.cfg, u.device, u.only
     net = target.net
     spec = ATTACKS.get(cfg.method)
     m = cfg.draws or DEFAULT_DRAWS
@@ -547,7 +560,7 @@ def _run_over_draws(
     full = test.head(randomized.cover(n, len(test)))
     deployed = net.deployed(cfg.eval_temp)
     clean_draws, clean_pred = randomized.correct_over_draws(
-        deployed, full.x, full.y, m, randomized.REPORT, device
+        deployed, full.x, full.y, m, randomized.REPORT
     )
     clean_draws, clean_pred = clean_draws[:n], clean_pred[:n]
     attacked = torch.from_numpy(clean_draws.any(1))
@@ -562,16 +575,16 @@ def _run_over_draws(
         x, y = data.x[idx].to(device), data.y[idx].to(device)
         chosen = torch.full((idx.numel(),), -1, dtype=torch.int64) if goals is not None else None
         p = attack_points(
-            target, cfg, Batch(x, y, idx), cfg.seed * 100_003 + b, False, chosen, eot=k
+            target, cfg, Batch(x, y, idx), cfg.seed * 100_003 + b, chosen, Tracking(False, k)
         )
         if goals is not None:
             goals[idx] = chosen
         n_invalid += p.n_invalid
-        points[idx] = _choose(deployed, p, y, device, b).cpu()
-        if on_batch is not None:
-            on_batch(idx.numel())
+        points[idx] = _choose(deployed, p, y, b).cpu()
+        if u.on_batch is not None:
+            u.on_batch(idx.numel())
     adv_draws, adv_pred = randomized.correct_over_draws(
-        deployed, points, full.y, m, randomized.REPORT, device
+        deployed, points, full.y, m, randomized.REPORT
     )
     d = (points[:n] - data.x).flatten(1)
     return AttackOutcome(
@@ -592,9 +605,7 @@ def _run_over_draws(
     )
 
 
-def _choose(
-    deployed: nn.Module, p: Points, y: torch.Tensor, device: torch.device, batch: int
-) -> torch.Tensor:
+def _choose(deployed: nn.Module, p: Points, y: torch.Tensor, batch: int) -> torch.Tensor:
     """Per sample, the candidate point (the attack's final point, its first success, the clean
     input: ties go to the earlier) with the lowest accuracy over SELECT_DRAWS draws of the
     selection stream, all candidates on the same draws."""
@@ -602,7 +613,7 @@ def _choose(
     acc = np.stack(
         [
             randomized.correct_over_draws(
-                deployed, c, y, SELECT_DRAWS, randomized.SELECT, device, part=batch << 8
+                deployed, c, y, SELECT_DRAWS, randomized.SELECT, part=batch << 8
             )[0].mean(1)
             for c in candidates
         ]

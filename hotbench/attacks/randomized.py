@@ -154,18 +154,18 @@ def detect(
 
 @torch.inference_mode()
 def correct_over_draws(
-    model: Callable[[torch.Tensor], torch.Tensor],
+    model: torch.nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     draws: int,
     stream: int,
-    device: torch.device,
     part: int = 0,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """Per row of `x` and draw, whether `model` classifies it as `y` ([rows, draws] bool), and the
     classes of draw 0. Draw j of chunk c (CHUNK rows from row 0) is seeded with
     draw_seed(stream, j, part + c): rows at the same position of the same arrangement see the same
     noise in every call."""
+    device = _device(model)
     out = np.zeros((x.shape[0], draws), dtype=bool)
     first = torch.zeros(x.shape[0], dtype=torch.int64)
     with seeded(device) as seed:

@@ -103,7 +103,7 @@ def test_detection_and_draws_leave_the_callers_rng_alone(nets, test_split):
     torch.manual_seed(123)
     randomized.detect(nets["noisy"], test_split.x[:50])
     randomized.correct_over_draws(
-        nets["noisy"], test_split.x[:50], test_split.y[:50], 3, randomized.REPORT, CPU
+        nets["noisy"], test_split.x[:50], test_split.y[:50], 3, randomized.REPORT
     )
     assert torch.equal(torch.rand(3), expected)
 
@@ -185,7 +185,7 @@ def test_eot_pgd_is_at_least_as_strong_as_torchattacks_pgd(nets, test_split, noi
     points = full.x.clone()
     points[:n] = adv
     plain, _ = randomized.correct_over_draws(
-        deployed, points, full.y, draws.DEFAULT_DRAWS, randomized.REPORT, CPU
+        deployed, points, full.y, draws.DEFAULT_DRAWS, randomized.REPORT
     )
     ours = noisy_results["pgd"].adv_draws
     diff = ours.mean(1) - plain[:n].mean(1)
