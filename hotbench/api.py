@@ -23,7 +23,7 @@ from .evaluate.diagnose import diagnose_run, report_verdicts, save, store_measur
 from .evaluate.diagnose import eval_temps as attacked_temps
 from .evaluate.suites import AttackRequest, attack_listing
 from .evaluate.worstcase import load_stored
-from .files import output_target, write_output
+from .files import check_outputs, input_file, output_target, write_output
 from .reports.compare import Row, compare_files
 from .reports.formats import FORMATS, Layout, render
 from .reports.gate import DEFAULT_TOLERANCE, GateOutcome, evaluate, prepare, save_if_passed
@@ -317,6 +317,10 @@ def report(
         gate.direction,
     )
     ctx, filters = _reading(workspace), _filters(runs)
+    outputs = {"--output": files.output, "--save-baseline": gate.save_baseline}
+    outputs |= {"--plot": files.plot, "--plot-eps": files.plot_eps}
+    outputs |= {"--plot-defenses": files.plot_defenses}
+    check_outputs(outputs, {"--baseline": gate.baseline}, ctx.ws.root)
     verdicts = report_verdicts(ctx.ws, select_runs(ctx.ws, filters), ctx.data_dir)
     outcome = None
     if request.active:  # before the report is written: a bad threshold leaves no half output
@@ -352,8 +356,7 @@ def import_weights(workspace: Where, file: Path | str, **config: Any) -> tuple[R
     bool says whether it was stored now (False: this file was imported before; the context's `force`
     stores it again)."""
     cfg = TrainConfig(**config)
-    if not Path(file).is_file():
-        raise HotbenchError(f"weights file '{file}' not found", "check the path")
+    input_file(file, "weights file")  # not a FIFO or a device; before torch is imported
     ctx = _context(workspace)  # torch: once the input is valid
     from .checkpoints import import_weights as store_weights
 

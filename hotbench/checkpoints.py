@@ -25,10 +25,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from .config import TrainConfig, stable_hash
+from .config import TrainConfig, imported_run_id
 from .context import Context
 from .data import DATASETS, data_source, load_dataset
 from .errors import HotbenchError, warn
+from .files import input_file
 from .models import HotNet, arch_source, check_model
 from .runtime import hardware, versions
 from .store import RunRecord, sha256_file
@@ -65,9 +66,7 @@ def _refusal_reason(exc: BaseException) -> str:
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     """Tensors from a weights file, and the format they came from ("safetensors" or "torch")."""
-    path = Path(path)
-    if not path.is_file():
-        raise HotbenchError(f"weights file '{path}' not found", "check the path")
+    path = input_file(path, "weights file")  # not a FIFO or a device: they never end
     suffix = path.suffix.lower()
     if suffix in SAFETENSORS_SUFFIXES:
         try:
@@ -167,12 +166,6 @@ def build_from_weights(path: Path, cfg: TrainConfig) -> tuple[HotNet, str, str]:
     return model.eval(), fmt, dtype
 
 
-def import_run_id(cfg: TrainConfig, weights_sha256: str) -> str:
-    r = cfg.resolved()
-    digest = stable_hash({"config": r.hash_payload(), "weights": weights_sha256}, 8)
-    return f"{r.dataset}-{r.act}-T{r.temp:g}-import-{digest}"
-
-
 def import_weights(ctx: Context, path: Path, cfg: TrainConfig) -> tuple[RunRecord, bool]:
     """Store external weights as a run of `ctx.ws` (idempotent: the same file and config give the
     same run; `ctx.force` stores it again).
@@ -185,7 +178,7 @@ def import_weights(ctx: Context, path: Path, cfg: TrainConfig) -> tuple[RunRecor
     cfg = cfg.resolved()
     model, fmt, dtype = build_from_weights(path, cfg)
     digest = sha256_file(path)
-    run_id = import_run_id(cfg, digest)
+    run_id = imported_run_id(cfg, digest)
     if ws.has_run(run_id) and not ctx.force:
         return ws.load_record(run_id), False
     data = load_dataset(cfg.dataset, ctx.data_dir, ctx.download)

@@ -43,11 +43,28 @@ def stable_hash(payload: Any, length: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def check_temperature(t: float, what: str = "temperature") -> float:
+# The model computes act(z / T) in float32, which holds T from its smallest normal number to its
+# largest: beyond, T rounds to 0 or to inf (act(z / 1e-320) is act(z / 0)), and a training can only
+# diverge or learn nothing, which the user would read as the model's fault.
+FLOAT32_TINY = 1.1754943508222875e-38
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def temperature_problem(t: float | None) -> str | None:
+    """Why `t` is no temperature (None: it is one)."""
     if t is None or math.isnan(t) or math.isinf(t) or t <= 0:
-        raise HotbenchError(
-            f"{what} must be a finite number > 0, got {t}", "use e.g. --temp 1, 10 or 50"
+        return f"must be a finite number > 0, got {t}"
+    if not FLOAT32_TINY <= t <= FLOAT32_MAX:
+        return (
+            f"must be a number float32 holds ({FLOAT32_TINY:.4g} to {FLOAT32_MAX:.4g}: the model"
+            f" divides by it in float32), got {t!r}"
         )
+    return None
+
+
+def check_temperature(t: float, what: str = "temperature") -> float:
+    if (problem := temperature_problem(t)) is not None:
+        raise HotbenchError(f"{what} {problem}", "use e.g. --temp 1, 10 or 50")
     return float(t)
 
 
@@ -112,6 +129,16 @@ class TrainConfig(_Frozen):
             raise HotbenchError(f"lr must be > 0, got {self.lr}", "pass a positive --lr")
         return self
 
+    def check_fits(self, n_train_set: int) -> None:
+        """The training images asked for exist (a larger --n-train would silently train on all of
+        them, under an id that says otherwise)."""
+        if self.n_train is not None and self.n_train > n_train_set:
+            raise HotbenchError(
+                f"n-train {self.n_train} is larger than the {self.dataset} training set"
+                f" ({n_train_set})",
+                f"pass --n-train {n_train_set} or fewer, or leave it out to train on all",
+            )
+
     def resolved(self) -> TrainConfig:
         """Fill dataset and defense defaults so that the hash never depends on what was left
         implicit."""
@@ -146,6 +173,14 @@ class TrainConfig(_Frozen):
         r = self.resolved()
         tag = "" if r.defense == "none" else f"-{r.defense}"
         return f"{r.dataset}-{r.act}-T{r.temp:g}{tag}-{stable_hash(self.hash_payload(), 8)}"
+
+
+def imported_run_id(cfg: TrainConfig, weights_sha256: str) -> str:
+    """The id of weights trained elsewhere (checkpoints.import_weights): the config and the file's
+    hash, so that a training of the same config is never mistaken for them."""
+    r = cfg.resolved()
+    digest = stable_hash({"config": r.hash_payload(), "weights": weights_sha256}, 8)
+    return f"{r.dataset}-{r.act}-T{r.temp:g}-import-{digest}"
 
 
 AttackOn = Literal["output", "logits"]
@@ -251,6 +286,11 @@ class AttackConfig(_Frozen):
         return self.model_dump(
             mode="json", exclude={k for k in ("eot", "draws") if getattr(self, k) is None}
         )
+
+    @property
+    def norm(self) -> str | None:
+        """The attack's threat model (Linf or L2; None: minimum-norm, no budget)."""
+        return ATTACKS.get(self.method).norm
 
     @property
     def partial(self) -> bool:

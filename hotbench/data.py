@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import HotbenchError
+from .files import input_file
 from .registry import Registry
 
 if TYPE_CHECKING:  # torch and numpy load with the data, not with the dataset names (DATASETS)
@@ -134,8 +135,9 @@ def _idx_count(path: Path, kind: str, cls_name: str) -> int | None:
     """Check one IDX file's magic number, dimensions and size; return its item count (None: no
     such file, left to torchvision's "not found"). torchvision only asserts on these, so a damaged
     file would otherwise end in an AssertionError or a reshape error."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
+    input_file(path, f"{cls_name} file")  # a FIFO would block the read, a device never end
     magic, ndim = _IDX_MAGIC[kind]
     size = path.stat().st_size
     with open(path, "rb") as f:

@@ -6,7 +6,7 @@ this file (and the module of its loss) only. A leaf: no torch until a loss is bu
 
 Why they are here at all: a verdict is only as good as its controls. A model trained with PGD-AT
 (Madry et al. 2018) is the field's reference for a defense that works, so it must come out "robust"
-where the temperature defense comes out "masking suspected"; and "tanh T=50 + PGD-AT" shows whether
+where the temperature defense comes out "masking detected"; and "tanh T=50 + PGD-AT" shows whether
 the activation adds anything to a real defense."""
 
 from __future__ import annotations

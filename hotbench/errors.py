@@ -8,6 +8,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import re
 import reprlib
 import sys
 from collections.abc import Iterable
@@ -34,6 +35,29 @@ class ArchImportError(HotbenchError):
     """A user's network (`--arch MODULE:CALLABLE`) does not import from here. Raised apart from
     other errors so that reading a stored run that names it says "run from the folder that holds
     the module", never "delete the run": the run is intact, only the import path is missing."""
+
+
+# What a terminal acts on instead of showing: C0 and C1 control characters (ESC starts the sequences
+# that move the cursor or clear the screen; C1's CSI does the same in one byte) and the Unicode
+# controls that reorder or hide text (bidi overrides and isolates).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c) or (
+        f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    )
+
+
+def printable(text: str, keep: str = "") -> str:
+    """`text` as a terminal shows it without acting on it: every control character (an escape
+    sequence from a user's argument, a preset value or a file name) written as Python writes it in
+    a string literal (`\\x1b[2J`). Characters in `keep` (a table's newlines) are left alone."""
+    found = _CONTROL.findall(text)
+    if all(c in keep for c in found):
+        return text  # the same object: callers test `is` to skip a copy
+    return _CONTROL.sub(lambda m: m.group() if m.group() in keep else _escape_char(m), text)
 
 
 def closest(name: str, valid: Iterable[str]) -> str | None:
@@ -73,4 +97,4 @@ def warn(message: str) -> None:
     skipped file, stale results)."""
     if message not in _WARNED:
         _WARNED.add(message)
-        sys.stderr.write(f"warning: {message}\n")
+        sys.stderr.write(f"warning: {printable(message)}\n")

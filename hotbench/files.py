@@ -100,6 +100,28 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+NAME_FIX = "use a shorter path: each folder and file name at most 255 bytes"
+
+
+def input_file(path: Path | str, what: str, missing_fix: str = "check the path") -> Path:
+    """A file a command will read, checked before it is opened: a FIFO blocks the read until
+    someone writes to it (a hang), a device such as /dev/zero never ends (a MemoryError), a folder
+    is no file, and a name over 255 bytes is the system's ENAMETOOLONG traceback otherwise."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise HotbenchError(f"{what} '{path}' not found", missing_fix) from None
+    except OSError as exc:
+        fix = NAME_FIX if exc.errno == errno.ENAMETOOLONG else "check the path and its permissions"
+        raise HotbenchError(f"cannot read {what} '{path}' ({exc.strerror})", fix) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise HotbenchError(
+            f"{what} '{path}' is {_kind(st.st_mode)}, not a regular file", "pass a file"
+        )
+    return path
+
+
 def output_target(path: Path | str) -> Path | None:
     """Where `write_output` will write `path` (None: stdout), or the one-line error if it must not.
 
@@ -109,13 +131,15 @@ def output_target(path: Path | str) -> Path | None:
     path = Path(path)
     if str(path) == "":
         raise HotbenchError("the output path is empty", "pass a file path, or - for stdout")
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
         st = target.stat()
     except FileNotFoundError:
         return target
     except OSError as exc:
-        raise write_error(path, exc) from None
+        raise write_error(
+            path, exc, NAME_FIX if exc.errno == errno.ENAMETOOLONG else None
+        ) from None
     if not stat.S_ISREG(st.st_mode):
         what = f"'{path}'" + (f" (a link to '{target}')" if target != path else "")
         raise HotbenchError(
@@ -123,6 +147,53 @@ def output_target(path: Path | str) -> Path | None:
             "pass a file path (an existing file is replaced, a new one created), or - for stdout",
         )
     return target
+
+
+def _stored_tree(real: Path, workspace: Path | None) -> Path | None:
+    """The folder of hotbench's stored files that `real` (a resolved path) lies in, if any: the
+    workspace's runs/, or any run folder (it holds a run.json) or runs/ (it holds the run locks) of
+    another workspace."""
+    if workspace is not None:
+        runs = Path(os.path.realpath(Path(workspace) / "runs"))
+        if real == runs or runs in real.parents:
+            return runs
+    for folder in real.parents:
+        if (folder / "run.json").is_file() or (folder / ".locks").is_dir():
+            return folder
+    return None
+
+
+def check_outputs(
+    outputs: dict[str, Path | str | None],
+    inputs: dict[str, Path | str | None] | None = None,
+    workspace: Path | str | None = None,
+) -> None:
+    """Refuse, before any work, an output (by option name) that would replace what hotbench stored
+    (a run.json, a result, weights: anything under a workspace's runs/) or a file the same command
+    reads (`report --baseline b.json -o b.json` replaced the baseline it gated against). Links
+    are followed: the file written is what counts."""
+    given = {k: str(v) for k, v in (inputs or {}).items() if v is not None and str(v) != "-"}
+    for option, path in outputs.items():
+        target = None if path is None else output_target(path)
+        if target is None:
+            continue
+        real = Path(os.path.realpath(target))
+        where = f"'{path}'" + (
+            f" (a link to '{real}')" if real != Path(os.path.abspath(path)) else ""
+        )
+        if (tree := _stored_tree(real, Path(workspace) if workspace else None)) is not None:
+            raise HotbenchError(
+                f"{option} {where} is inside '{tree}', where hotbench keeps what it stored:"
+                " writing there would replace a stored file",
+                "write the output outside the workspace's runs/ folder",
+            )
+        for other, source in given.items():
+            if Path(os.path.realpath(source)) == real:
+                raise HotbenchError(
+                    f"{option} {where} is the file {other} reads in the same command: writing it"
+                    " would replace it",
+                    f"write {option} to another file",
+                )
 
 
 def write_output(path: Path | str, data: bytes) -> None:

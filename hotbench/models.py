@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from torch import nn
 from .data import DatasetSpec
 from .errors import HotbenchError
 from .registry import ACTIVATIONS, ARCHS
-from .user_arch import import_callable, is_import_path
+from .user_arch import import_callable, is_import_path, user_code
 
 
 @dataclass(frozen=True)
@@ -146,9 +146,12 @@ def _user_arch(path: str) -> Arch:
 
     def build(spec: DatasetSpec) -> nn.Module:
         try:
-            body = fn(
-                input_shape=(spec.channels, spec.size, spec.size), num_classes=spec.num_classes
-            )
+            with user_code(f"arch '{path}'"):
+                body = fn(
+                    input_shape=(spec.channels, spec.size, spec.size), num_classes=spec.num_classes
+                )
+        except HotbenchError:
+            raise
         except Exception as exc:  # noqa: BLE001 - the user's callable raised
             raise HotbenchError(
                 f"arch '{path}' raised {type(exc).__name__}: {exc}".splitlines()[0],
@@ -198,12 +201,16 @@ class HotNet(nn.Module):
         self.body = body
         self.act = ACTIVATIONS.get(act)
         self.train_temp = float(train_temp)
+        self.user_arch: str | None = None  # a user's MODULE:CALLABLE: its forward is user code
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Pre-activation logits z."""
-        return self.body((x - self.mean) / self.std)
+        if self.user_arch is None:
+            return self.body((x - self.mean) / self.std)
+        with user_code(f"arch '{self.user_arch}': its forward"):  # prints to stderr
+            return self.body((x - self.mean) / self.std)
 
     def head(self, z: torch.Tensor, temp: float) -> torch.Tensor:
         return self.act.fn(z / temp)
@@ -249,38 +256,102 @@ def build_model(spec: DatasetSpec, arch: str, act: str, train_temp: float) -> Ho
     a = get_arch(arch)
     body = a.build(spec)
     if a.normalize:
-        return HotNet(body, act, train_temp, spec.mean, spec.std)
-    return HotNet(body, act, train_temp, (0.0,) * spec.channels, (1.0,) * spec.channels)
+        net = HotNet(body, act, train_temp, spec.mean, spec.std)
+    else:
+        net = HotNet(body, act, train_temp, (0.0,) * spec.channels, (1.0,) * spec.channels)
+    net.user_arch = arch if is_import_path(arch) else None
+    return net
 
 
-def check_model(spec: DatasetSpec, arch: str, act: str, train_temp: float) -> HotNet:
-    """Build the model and run two inputs through it: a user's module whose output is not
-    [batch, classes] fails here, with one line, before anything is trained or stored."""
-    net = build_model(spec, arch, act, train_temp)
-    x = torch.rand(
-        2, spec.channels, spec.size, spec.size, generator=torch.Generator().manual_seed(0)
+def _sample(spec: DatasetSpec, n: int) -> torch.Tensor:
+    return torch.rand(
+        n, spec.channels, spec.size, spec.size, generator=torch.Generator().manual_seed(0)
     )
-    was = net.training
-    net.eval()
+
+
+def _logits_of(net: HotNet, arch: str, spec: DatasetSpec, n: int, training: bool) -> torch.Tensor:
+    """The logits of a batch of `n` in training or evaluation mode, or the one-line error saying
+    why the network cannot give them."""
+    mode = " in training mode" if training else ""
+    net.train(training)
     try:
-        with torch.no_grad():
-            z = net.logits(x)
+        with torch.set_grad_enabled(training):
+            z = net.logits(_sample(spec, n))
+    except HotbenchError:
+        raise
     except Exception as exc:  # noqa: BLE001 - the user's forward raised
         raise HotbenchError(
-            f"arch '{arch}': forward on a [2, {spec.channels}, {spec.size}, {spec.size}] batch"
-            f" raised {type(exc).__name__}: {exc}".splitlines()[0],
-            "make the module accept the dataset's input shape",
+            f"arch '{arch}': forward{mode} on a batch of {n} ([{n}, {spec.channels}, {spec.size},"
+            f" {spec.size}]) raised {type(exc).__name__}: {exc}".splitlines()[0],
+            "make the module accept the dataset's input shape at any batch size (--batch-size"
+            " and the last, smaller batch of an epoch)",
         ) from None
-    finally:
-        net.train(was)
-    if not isinstance(z, torch.Tensor) or tuple(z.shape) != (2, spec.num_classes):
-        got = list(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+    if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, spec.num_classes):
+        got = list(z.shape) if isinstance(z, torch.Tensor) else f"a {type(z).__name__}"
         raise HotbenchError(
-            f"arch '{arch}' outputs {got} for a batch of 2, expected [2, {spec.num_classes}]"
-            f" ([batch, classes] logits for {spec.name})",
-            "return one logit per class, with no softmax or activation (hotbench adds act(z / T))",
+            f"arch '{arch}' outputs {got}{mode} for a batch of {n}, expected [{n},"
+            f" {spec.num_classes}] ([batch, classes] logits for {spec.name})",
+            "return one logit tensor per batch in both modes, with no softmax or activation"
+            " (hotbench adds act(z / T))",
         )
-    return net
+    return z
+
+
+def train_batch_sizes(n_train: int, batch_size: int) -> list[int]:
+    """The batch sizes one epoch feeds the network: full batches, and a smaller last one if the
+    training set does not divide."""
+    sizes = [min(batch_size, n_train)]
+    if n_train > batch_size and n_train % batch_size:
+        sizes.append(n_train % batch_size)
+    return sizes
+
+
+def check_model(
+    spec: DatasetSpec,
+    arch: str,
+    act: str,
+    train_temp: float,
+    train_batches: Sequence[int] = (),
+) -> HotNet:
+    """Build the model and run a batch through it, so that a user's broken network fails here, in
+    one line, before anything is trained or stored: an output that is not [batch, classes].
+
+    A user's network (MODULE:CALLABLE) is also run in training mode at each size in
+    `train_batches` (`train_batch_sizes`), with a backward pass: one that answers a tuple when
+    training (an auxiliary head), fails at the training batch size or on a last batch of one
+    (BatchNorm), has no parameters, or whose output no gradient flows back from, would otherwise
+    fail mid-training with a traceback. The model comes back in evaluation mode, its gradients
+    cleared (its weights are those of a fresh build)."""
+    net = build_model(spec, arch, act, train_temp)
+    _logits_of(net, arch, spec, 2, training=False)
+    if is_import_path(arch) and train_batches:
+        params = [p for p in net.body.parameters() if p.requires_grad]
+        if not params:
+            raise HotbenchError(
+                f"arch '{arch}' has no parameters to train", "return a network with weights"
+            )
+        for n in dict.fromkeys(train_batches):
+            z = _logits_of(net, arch, spec, n, training=True)
+            if not z.requires_grad:
+                raise HotbenchError(
+                    f"arch '{arch}': no gradient flows from its output to its parameters in"
+                    " training mode (detached, or computed under no_grad)",
+                    "return logits computed from the network's weights, with autograd on",
+                )
+            try:
+                with user_code(f"arch '{arch}': its backward"):
+                    z.float().logsumexp(1).mean().backward()
+            except HotbenchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a custom autograd function raised
+                raise HotbenchError(
+                    f"arch '{arch}': backward on a batch of {n} raised {type(exc).__name__}:"
+                    f" {exc}".splitlines()[0],
+                    "make the network differentiable",
+                ) from None
+            _logits_of(net, arch, spec, n, training=False)
+        net.zero_grad(set_to_none=True)
+    return net.eval()
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,12 +27,42 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.segment import Segment
+from rich.text import Text
+
+from .errors import printable
+
+
+class _ShownConsole(Console):
+    """A Console that shows control characters instead of sending them to the terminal: an escape
+    sequence in a file name, a preset value or a document's label (one cleared the screen) is
+    written escaped, `\\x1b[2J`, in text, tables and progress lines alike (rich drops only a few
+    control codes and passes ESC through). Rich's own codes (colours, the cursor moves of a live
+    progress display) are control segments or styles, made after this, and are left alone."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        # strings (print's arguments, table cells) are escaped before rich measures them, so a
+        # table's column fits the escaped text
+        return super().render_str(printable(text, keep="\n"), **kwargs)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterator[Segment]:
+        # the net under everything else (Text objects, a renderable's own strings): measured
+        # before this, such text can be cut to its column, never sent raw
+        for segment in super().render(renderable, options):
+            if segment.control is None:
+                shown = printable(segment.text, keep="\n")
+                if shown is not segment.text:
+                    segment = Segment(shown, segment.style)
+            yield segment
 
 
 def new_console(**options: Any) -> Console:
     """Every Console hotbench prints with: a user's text (an arch 'a:b:c', a --param) is echoed as
-    typed, never turned into an emoji by rich's ':name:' codes."""
-    return Console(emoji=False, **options)
+    typed, never turned into an emoji by rich's ':name:' codes, and never acted on by the terminal
+    (`_ShownConsole`)."""
+    return _ShownConsole(emoji=False, **options)
 
 
 stderr = new_console(stderr=True)
@@ -155,7 +185,7 @@ class Reporter:
 
     def _line(self, text: str) -> None:
         stream = self._file or sys.stderr
-        stream.write(text + "\n")
+        stream.write(printable(text) + "\n")
         stream.flush()
 
     def log(self, message: str | RenderableType) -> None:

@@ -129,38 +129,6 @@ def draws_interval(correct: np.ndarray, confidence: float = CONFIDENCE) -> tuple
     return wilson(float(y.mean()), effective_n(y), confidence)
 
 
-@dataclass(frozen=True)
-class Proportion:
-    """An accuracy as what was counted: k of n, with its interval."""
-
-    k: int
-    n: int
-
-    @property
-    def value(self) -> float:
-        return frac(self.k, self.n)
-
-    @property
-    def ci(self) -> tuple[float, float]:
-        return interval(self.k, self.n)
-
-    def fields(self, prefix: str = "") -> dict[str, float | int]:
-        """The JSON fields of this accuracy: value, n, k and the interval bounds."""
-        lo, hi = self.ci
-        return {f"{prefix}ci_low": _round(lo), f"{prefix}ci_high": _round(hi)}
-
-
-def _round(v: float) -> float | None:
-    return None if math.isnan(v) else round(v, 6)
-
-
-def half_width(k: int, n: int) -> float:
-    """The larger side of the (asymmetric) Wilson interval: what `±` shows (never understates)."""
-    lo, hi = interval(k, n)
-    p = frac(k, n)
-    return max(p - lo, hi - p)
-
-
 def fmt_acc(
     value: float | None,
     ci: tuple[float | None, float | None] | None = None,
@@ -182,11 +150,6 @@ def fmt_acc(
     if show_n and n is not None:
         text += f" n={n}"
     return text
-
-
-def fmt_count(k: int, n: int, show_n: bool = False) -> str:
-    """`fmt_acc` from counts."""
-    return fmt_acc(frac(k, n), interval(k, n) if n else None, n, show_n)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ killed mid-way leaves at most a stray temporary file, never a result that a late
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -27,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from .config import STORED, AttackConfig, TrainConfig
+from .config import STORED, AttackConfig, TrainConfig, imported_run_id
 from .data import DATASETS
 from .errors import ArchImportError, HotbenchError, warn
-from .files import atomic_write_bytes, write_error
+from .files import NAME_FIX, atomic_write_bytes, write_error
 from .user_arch import import_callable, is_import_path
 
 # torch, safetensors and the models load when weights are read or written: a report reads only the
@@ -121,10 +122,71 @@ def _first_error(exc: ValidationError | HotbenchError | Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# A stored perturbation size is inside its budget when the engine's own test says so
+# (attacks.engine.inside: eps * (1 + 1e-5) + 1e-6, for float32 error), after the rounding to 6
+# decimals that result documents store sizes with (up to 5e-7 more).
+BUDGET_RTOL, BUDGET_ATOL = 1e-5, 1e-6 + 5e-7
+
+
+def within_budget(size: float, eps: float) -> bool:
+    return size <= eps * (1 + BUDGET_RTOL) + BUDGET_ATOL
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_size(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
+
+
+def _bad_entry(key: str, values: list[Any], ok: Any, what: str) -> str | None:
+    for i, v in enumerate(values):
+        if not ok(v):
+            return f"'{key}' holds {v!r} at position {i}, not {what}"
+    return None
+
+
+def _per_sample_problem(ps: dict[str, Any], cfg: AttackConfig) -> str | None:
+    """What makes a result's per-sample outcomes impossible for hotbench to have written (None:
+    nothing). Each rule is one that the engine holds by construction (attacks.engine.run_attack)."""
+    rules: list[tuple[str, Any, str]] = [
+        ("index", lambda v: _is_int(v) and v >= 0, "a test-set index (an integer >= 0)"),
+        ("label", lambda v: _is_int(v) and v >= 0, "a class (an integer >= 0)"),
+        ("clean_pred", lambda v: _is_int(v) and v >= 0, "a class (an integer >= 0)"),
+        ("adv_pred", lambda v: _is_int(v) and v >= 0, "a class (an integer >= 0)"),
+        ("linf", _is_size, "a perturbation size (a finite number >= 0)"),
+        ("l2", _is_size, "a perturbation size (a finite number >= 0)"),
+        ("attacked", lambda v: isinstance(v, bool), "true or false"),
+        ("target", lambda v: _is_int(v) and v >= -1, "a target class (an integer >= -1)"),
+    ]
+    for key, ok, what in rules:
+        if key in ps and (problem := _bad_entry(key, ps[key], ok, what)):
+            return problem
+    seen: set[int] = set()
+    for i in ps["index"]:
+        if i in seen:
+            return f"sample index {i} appears twice"
+        seen.add(i)
+    for i, y, c, a in zip(ps["index"], ps["label"], ps["clean_pred"], ps["adv_pred"], strict=True):
+        if c != y and a == y:
+            # only clean-correct samples are attacked; the others keep their clean prediction
+            return f"sample {i} is correct after the attack but was misclassified before it"
+    norm = cfg.norm
+    if norm is not None:  # minimum-norm attacks have no budget to exceed
+        sizes = ps["linf"] if norm == "Linf" else ps["l2"]
+        for i, size in zip(ps["index"], sizes, strict=True):
+            if not within_budget(size, cfg.eps):
+                return f"sample {i} is perturbed by {size:g} in {norm}, beyond its eps {cfg.eps:g}"
+    return None
+
+
 def check_result(doc: dict[str, Any], path: Path) -> AttackConfig:
-    """Validate the shape of a result document read from `path` (its checksum may hold while its
-    content is inconsistent, e.g. re-signed by hand): a known attack config, and per-sample lists of
-    one length. Returns its config; raises a HotbenchError naming the file."""
+    """Validate a result document read from `path` (its checksum may hold while its content is
+    inconsistent, e.g. re-signed by hand, or copied elsewhere): its schema, a known attack config
+    that hashes to its attack id, the run and file it is stored as, and per-sample outcomes that
+    hotbench could have written (see `_per_sample_problem`). Returns its config; raises a
+    HotbenchError naming the file."""
     try:
         cfg = AttackConfig(**doc["config"])
         ps = doc["per_sample"]
@@ -145,7 +207,38 @@ def check_result(doc: dict[str, Any], path: Path) -> AttackConfig:
             f"result file '{path}' has per-sample lists of different lengths ({sizes})",
             _delete_fix(path),
         )
+    problem = _result_identity_problem(doc, cfg, path) or _per_sample_problem(ps, cfg)
+    if problem is not None:
+        raise HotbenchError(f"result file '{path}' cannot be trusted: {problem}", _delete_fix(path))
     return cfg
+
+
+def _result_identity_problem(doc: dict[str, Any], cfg: AttackConfig, path: Path) -> str | None:
+    if doc.get("schema") != RESULT_SCHEMA:
+        return f"schema {doc.get('schema')!r}, expected {RESULT_SCHEMA!r}"
+    run_folder = path.parent.parent.name
+    if doc["run_id"] != run_folder:
+        return f"it is a result of run '{doc['run_id']}', stored under run '{run_folder}'"
+    if doc["attack_id"] != path.stem:
+        return f"its attack id '{doc['attack_id']}' is not its file name"
+    if (expected := cfg.attack_id(doc["run_id"])) != doc["attack_id"]:
+        return f"its config hashes to attack id '{expected}', not '{doc['attack_id']}'"
+    return None
+
+
+class UntrustedRun(HotbenchError):
+    """A run folder whose run.json, intact, does not name the model it holds: a copy of a run folder
+    under another name, or a config edited (and re-signed) after training. Listings skip it with a
+    warning; a command that asks for it by id gets the error."""
+
+
+def expected_run_id(doc: dict[str, Any], cfg: TrainConfig) -> str:
+    """The id a run.json's config hashes to: the config alone for a trained model, the config and
+    the weights file for imported ones (checkpoints.import_weights)."""
+    imported = (doc.get("provenance") or {}).get("imported")
+    if isinstance(imported, dict) and isinstance(imported.get("sha256"), str):
+        return imported_run_id(cfg, imported["sha256"])
+    return cfg.run_id
 
 
 def now() -> str:
@@ -195,6 +288,27 @@ def is_stale(doc: dict[str, Any], record: RunRecord) -> bool:
     return sha is not None and sha != record.weights_sha256
 
 
+def warn_if_arch_changed(record: RunRecord) -> None:
+    """A user's `--arch` source edited since the run was trained (its sha256 no longer matches
+    run.json's `provenance.arch_source`): the weights are loaded into other code than they were
+    trained with. One line (once per command: errors.warn); results record the source's sha
+    they were measured with (`provenance.arch_source` of each result)."""
+    from .models import arch_source
+
+    trained = (record.doc.get("provenance") or {}).get("arch_source") or {}
+    arch = record.config.arch
+    if arch is None or not is_import_path(arch) or not trained.get("sha256"):
+        return
+    now_src = arch_source(arch) or {}
+    sha = now_src.get("sha256")
+    if sha and sha != trained["sha256"]:
+        warn(
+            f"{arch} ({now_src.get('file')}) has changed since run {record.run_id} was trained"
+            f" (sha256 {sha[:12]}, run.json {trained['sha256'][:12]}): its results are of the"
+            " code they record; retrain (hotbench train ... --force) to measure the new code"
+        )
+
+
 class Workspace:
     def __init__(self, root: Path | str | None = None) -> None:
         if root is not None and str(root) == "":
@@ -202,6 +316,13 @@ class Workspace:
                 "the workspace path is empty", "pass --workspace DIR (or unset HOTBENCH_HOME)"
             )
         self.root = Path(root) if root is not None else default_workspace()
+        try:
+            self.root.stat()
+        except OSError as exc:  # a name over 255 bytes (other errors: ensure_writable says why)
+            if exc.errno == errno.ENAMETOOLONG:
+                raise HotbenchError(
+                    f"workspace '{self.root}' is unusable ({exc.strerror})", NAME_FIX
+                ) from None
         if self.root.exists() and not self.root.is_dir():
             raise HotbenchError(
                 f"workspace '{self.root}' is a file, not a directory",
@@ -353,6 +474,17 @@ class Workspace:
             raise HotbenchError(
                 f"'{path}' is not a valid run record ({detail})", _delete_fix(path)
             ) from None
+        if doc["run_id"] != d.name:
+            raise UntrustedRun(
+                f"run folder '{d}' holds run '{doc['run_id']}' (a copy under another name?)",
+                f"hotbench names each run folder by its run id: delete '{d}'",
+            )
+        if (expected := expected_run_id(doc, record.config)) != run_id:
+            raise UntrustedRun(
+                f"run folder '{d}': its run.json's config hashes to '{expected}', not to its run"
+                f" id '{run_id}' (edited after training?)",
+                _delete_fix(path),
+            )
         return record
 
     def require_arch(self, record: RunRecord) -> None:
@@ -373,6 +505,7 @@ class Workspace:
         from .models import build_model
 
         self.require_arch(record)  # before the weights are read and hashed
+        warn_if_arch_changed(record)
         path = record.path / WEIGHTS
         fix = f"delete '{record.path}' and train it again (hotbench train ... --force)"
         if not path.is_file():
@@ -409,14 +542,17 @@ class Workspace:
 
     def records(self) -> list[RunRecord]:
         """Every complete run, sorted by (dataset, act, temperature). Incomplete directories are
-        skipped."""
+        skipped; so is a folder that does not hold the run its name says (`UntrustedRun`), with a
+        warning naming it."""
         if not self.runs.is_dir():
             return []
-        out = [
-            self.load_record(d.name)
-            for d in sorted(self.runs.iterdir())
-            if (d / "run.json").is_file()
-        ]
+        out = []
+        for d in sorted(self.runs.iterdir()):
+            if (d / "run.json").is_file():
+                try:
+                    out.append(self.load_record(d.name))
+                except UntrustedRun as exc:  # never counted: one warning names it
+                    warn(f"skipped {exc}")
         return sorted(out, key=lambda r: (r.config.dataset, r.config.act, r.config.temp, r.run_id))
 
     # ---- attack results --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import draws
-from .attacks.composite import surrogate_config
+from .attacks.composite import independent, surrogate_config
 from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
@@ -30,7 +30,7 @@ from .context import Context
 from .data import Dataset, data_folders, data_source, load_dataset
 from .defenses import DEFENSES
 from .errors import HotbenchError
-from .models import HotNet, arch_source, check_model
+from .models import HotNet, arch_source, check_model, train_batch_sizes
 from .progress import Reporter
 from .runtime import hardware, versions
 from .store import RunRecord, Workspace, now
@@ -124,8 +124,10 @@ def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
     if ws.has_run(run_id) and not ctx.force:
         return ws.load_record(run_id), False
     data = load_dataset(cfg.dataset, ctx.data_dir, ctx.download)
+    cfg.check_fits(len(data.train))
     ws.ensure_writable()
-    check_model(data.spec, cfg.arch, cfg.act, cfg.temp)  # a broken user arch: nothing is stored
+    batches = train_batch_sizes(len(data.train.head(cfg.n_train)), cfg.batch_size)
+    check_model(data.spec, cfg.arch, cfg.act, cfg.temp, batches)  # a broken user arch: no run
     with ws.lock(run_id):
         if ws.has_run(run_id) and not ctx.force:  # another process finished it while we waited
             return ws.load_record(run_id), False
@@ -194,6 +196,8 @@ def attack_doc(
             "seed": cfg.seed,
             "train_seed": train_cfg.seed,
             "created": now(),
+            # a user's --arch: the source this result was measured with (it may since have changed)
+            **({"arch_source": src} if (src := arch_source(train_cfg.arch)) is not None else {}),
         },
     }
 
@@ -230,7 +234,22 @@ def compute_attack(
 
 def persist_attack(ws: Workspace, doc: dict[str, Any]) -> dict[str, Any]:
     """Write one result document (atomically, with its checksum); the caller holds the run's
-    lock."""
+    lock. A transfer result records the surrogate it was crafted on (its run id, weights sha256
+    and whether it is independent of the target), which the diagnosis requires."""
+    cfg = AttackConfig(**doc["config"])
+    if ATTACKS.get(cfg.method).surrogate and "surrogate" not in doc:
+        target = ws.load_record(doc["run_id"]).config
+        sur = ws.load_record(surrogate_config(target, cfg).resolved().run_id)
+        doc = {
+            **doc,
+            "surrogate": {
+                "run_id": sur.run_id,
+                "weights_sha256": sur.weights_sha256,
+                "arch": sur.config.resolved().arch,
+                "seed": sur.config.seed,
+                "independent": independent(target, sur.config),
+            },
+        }
     return ws.save_result(doc["run_id"], doc)
 
 
@@ -260,7 +279,7 @@ def ensure_attacked(
         return stored, False
     surrogate_record = None
     if ATTACKS.get(cfg.method).surrogate:
-        ws.require_arch(record)  # the surrogate is built with the target's network
+        ws.require_arch(record)  # the target must load before its surrogate is trained for it
         # transfer: train the surrogate first (outside this run's lock) on the target's data, found
         # where run.json says; --force redoes the attack only
         where = data_folders(ctx.data_dir, record.recorded_data_dir)[0]

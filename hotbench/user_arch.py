@@ -4,11 +4,12 @@ built or its weights are loaded."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .errors import ArchImportError, HotbenchError
@@ -32,6 +33,22 @@ def check_import_path(path: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def user_code(what: str) -> Iterator[None]:
+    """Run a user's code (their network's module, constructor or forward): what it prints goes to
+    stderr, since stdout carries hotbench's own data (the run id of `import-weights`, a JSON
+    report); and a `sys.exit` in it is an error naming `what`, not the end of hotbench with the
+    user's exit code (exit 0 with nothing stored)."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except SystemExit as exc:
+        raise HotbenchError(
+            f"{what} called sys.exit({exc.code!r})",
+            "remove that call: hotbench imports the module and calls the network as a library",
+        ) from None
+
+
 def import_callable(path: str) -> Callable[..., Any]:
     """Import `MODULE:CALLABLE` (the current directory is importable, as with `python -m`)."""
     check_import_path(path)
@@ -41,7 +58,8 @@ def import_callable(path: str) -> Callable[..., Any]:
         # their project folder and expect its packages to import (uvicorn and gunicorn do the same)
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        with user_code(f"arch '{path}': importing '{module_name}'"):
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ArchImportError(
             f"arch '{path}': cannot import module '{module_name}' ({exc})", _ARCH_FIX

@@ -35,6 +35,10 @@ FAST_EPOCHS = 20
 
 TANH50 = TrainConfig(dataset="digits", act="tanh", temp=50, epochs=FAST_EPOCHS)
 NONE1 = TrainConfig(dataset="digits", act="none", temp=1, epochs=FAST_EPOCHS)
+# the transfer attack's independent surrogate of both (attacks.composite.surrogate_config: the
+# built-in arch, another seed), trained once per session so that tests of transfer and diagnose
+# do not each train it
+SURROGATE = NONE1.model_copy(update={"seed": 1})
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +73,23 @@ def trained_ws(_trained_root, tmp_path) -> Workspace:
     return private_copy(_trained_root, tmp_path)
 
 
+@pytest.fixture(scope="session")
+def _surrogate_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("surrogate")
+    ensure_trained(Context(Workspace(root), CPU), SURROGATE)
+    return root
+
+
+@pytest.fixture
+def surrogate_ws(trained_ws, _surrogate_root) -> Workspace:
+    """`trained_ws` with the transfer surrogate of its models already trained (SURROGATE), as a
+    workspace holds it after its first transfer attack: tests of transfer and `diagnose` (whose
+    probes include a transfer attack) reuse it instead of each training it."""
+    src = Workspace(_surrogate_root).run_dir(SURROGATE.run_id)
+    shutil.copytree(src, trained_ws.run_dir(SURROGATE.run_id))
+    return trained_ws
+
+
 @pytest.fixture
 def ws(tmp_path) -> Workspace:
     return Workspace(tmp_path / "ws")
@@ -81,3 +102,11 @@ def sigint_default() -> None:
     KeyboardInterrupt handler: the child would never see the test's Ctrl-C (measured: both SIGINT
     tests hung until their 60 s timeout in such a run)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def report_text(ws: Workspace, fmt: str, wide: bool = False) -> str:
+    """The report as `hotbench.report` renders it (the path the command line takes)."""
+    from hotbench.api import report
+    from hotbench.reports.formats import Layout
+
+    return report(ws, fmt, layout=Layout(wide=wide)).text

@@ -78,7 +78,9 @@ def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):
     # the terminal layout: one panel per budget, the dataset in the title when there is one
     r = invoke("report", "-w", str(attacked_ws.root))
     assert r.exit_code == 0, r.output
-    assert "clean vs adversarial accuracy (digits)" in r.output and "Linf ε=0.3" in r.output
+    # (the rows' n joins the title when every row has the same one)
+    assert "clean vs adversarial accuracy (digits, n=60 per row)" in r.output
+    assert "Linf ε=0.3" in r.output
     # the defense column comes first where the rows' defenses differ (none vs temperature)
     rows = [
         ln.split()[1:4] for ln in r.output.splitlines() if ln.startswith((" none", " temperature"))

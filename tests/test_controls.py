@@ -1,7 +1,7 @@
 """The controls of the verdict (issue 14): `hotbench run controls` on a fresh workspace must give
-each of the three answers where that answer is true. A verdict that cannot say "robust" for a
-defense that works (PGD-AT), or "not robust" for an undefended model, is not evidence of anything
-when it says "masking suspected" for the paper's defense.
+each of its answers where that answer is true. A verdict that cannot say "robust" for a defense
+that works (PGD-AT), or "not robust" for an undefended model, is not evidence of anything when it
+says "masking detected" for the paper's defense.
 
 The whole preset (three trainings, 21 attacks, the report) runs here, inside `make test`: about 35 s
 of CPU on one thread (docs/controls.md has the measured times)."""
@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from hotbench.cli import app
-from hotbench.evaluate.diagnose import REQUIRED_FOR_ROBUST
+from hotbench.evaluate.diagnose import required_checks
 from hotbench.sweep.presets import PRESET_DIR
 
 
@@ -60,25 +60,29 @@ def test_run_controls_gives_the_three_expected_verdicts(tmp_path, one_thread):
     v = _verdicts(tmp_path / "ws")
     for doc in v.values():
         assert doc["eval_temp"] == 1.0
-        assert math.isclose(doc["reference"]["eps"], 0.15)
+        assert math.isclose(doc["budget"]["eps"], 0.15)
 
     # an undefended classifier: the whole interval of its worst case is below 0.30, nothing hidden
     none = v["none"]
-    assert none["verdict"] == "not robust", none["evidence"]
+    assert (none["robustness"], none["masking"]) == ("not robust", "not detected"), none
     assert none["ci_high"] < 0.30
 
-    # the paper's defense: the saturated output hides what the logit attack finds
+    # the paper's defense: the saturated output hides what the logit attack finds, and the paper's
+    # attacks overestimate its robustness
     temp = v["temperature"]
-    assert temp["verdict"] == "masking suspected", temp["evidence"]
+    assert (temp["robustness"], temp["masking"]) == ("not robust", "detected"), temp
+    assert temp["overestimate"]["paper_acc"] > temp["overestimate"]["worst_acc"] + 0.3
     fired = {c["name"] for c in temp["checks"] if c["state"] == "fired"}
     assert {"zero gradients", "logit attack beats output attack"} <= fired
 
-    # PGD-AT: robust, every check that can hide masking measured, none fired
+    # PGD-AT: robust, every required check measured and clear (the undefended model above is its
+    # reference), none fired
     at = v["pgd-at"]
-    assert at["verdict"] == "robust", at["evidence"]
+    assert (at["robustness"], at["masking"]) == ("robust", "not detected"), at
     states = {c["name"]: c["state"] for c in at["checks"]}
     assert [n for n, s in states.items() if s == "fired"] == []
-    assert all(states[n] == "clear" for n in REQUIRED_FOR_ROBUST)
+    assert all(states[n] == "clear" for n in required_checks())
+    assert at["undefended"]["run_id"] in {d["run_id"] for d in v.values()}
     assert states["results change with restarts"] == "clear"
     assert states["no success at large eps"] == "clear"
     assert at["ci_low"] >= 0.30

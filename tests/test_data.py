@@ -3,6 +3,7 @@ formats."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -223,3 +224,14 @@ def test_a_stored_run_finds_its_data_where_run_json_recorded_it(tmp_path):
     hdata._CACHE.clear()  # loaded datasets are memoised per folder
     with pytest.raises(HotbenchError, match="where run mnist-tanh-T1-x was trained"):
         load_run_data(record, tmp_path / "empty")
+
+
+def test_idx_file_that_is_a_fifo_is_refused_without_hanging(tmp_path):
+    """A FIFO where an IDX file should be blocked torchvision's read forever (issue 29)."""
+    write_tiny_mnist(tmp_path, "MNIST")
+    path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(HotbenchError, match="not a regular file") as info:
+        load_dataset("mnist", tmp_path)
+    assert f"'{path}'" in str(info.value)

@@ -295,39 +295,64 @@ def test_a_run_whose_user_arch_does_not_import_here_is_listed_and_reported(train
         "-q",
     )
     assert r.exit_code == 0, r.output
-    rec = trained_ws.load_record(NONE1.run_id)
-    doc = {k: v for k, v in rec.doc.items() if k != "checksum"}
     arch = "no_such_user_pkg_xyz.nets:build"
-    doc["config"] = {**doc["config"], "arch": arch}
-    doc["provenance"] = {**doc["provenance"], "arch_source": {"file": "/home/u/proj/nets.py"}}
-    atomic_write_json(rec.path / "run.json", doc)
-    assert trained_ws.load_record(NONE1.run_id).config.arch == arch
+    run_id = _as_if_trained_with(trained_ws, NONE1.run_id, arch, "/home/u/proj/nets.py")
+    rec = trained_ws.load_record(run_id)
+    assert rec.config.arch == arch
     r = invoke("ls", "-w", trained_ws.root)
     assert r.exit_code == 0, r.output
-    assert NONE1.run_id in r.stdout and arch in r.stdout
+    assert run_id in r.stdout and arch in r.stdout
     for extra in ([], ["--format", "json"]):  # the stored result is reported (json: its run id)
         r = invoke("report", "-w", trained_ws.root, *extra)
         assert r.exit_code == 0, r.output
-        assert "Traceback" not in r.output
-    assert NONE1.run_id in r.stdout and '"fgsm"' in r.stdout
+        assert "Traceback" not in r.output and "skipped" not in r.output
+    assert run_id in r.stdout and '"fgsm"' in r.stdout
     with pytest.raises(HotbenchError) as err:
-        trained_ws.load_model(trained_ws.load_record(NONE1.run_id))
+        trained_ws.load_model(trained_ws.load_record(run_id))
     msg = str(err.value)
     assert "does not import from here" in msg and "/home/u/proj/nets.py" in msg
     assert "PYTHONPATH" in msg and "intact" in msg and "delete" not in msg
-    r = invoke("attack", "-w", trained_ws.root, "--run", NONE1.run_id, "--method", "fgsm", "-q")
+    r = invoke("attack", "-w", trained_ws.root, "--run", run_id, "--method", "fgsm", "-q")
     assert r.exit_code == 2 and "does not import from here" in r.output
     assert "delete" not in r.output and "Traceback" not in r.output
-    # a transfer attack trains its surrogate with the target's network first: the same message
-    r = invoke("attack", "-w", trained_ws.root, "--run", NONE1.run_id, "--method", "transfer", "-q")
+    # a transfer attack trains its surrogate before attacking: the target's module is checked
+    # first, with the same message
+    r = invoke("attack", "-w", trained_ws.root, "--run", run_id, "--method", "transfer", "-q")
     assert r.exit_code == 2 and "does not import from here" in r.output, r.output
     assert "pass --arch" not in r.output
     # the form is still checked on read: a run.json whose arch is not MODULE:CALLABLE is damaged
+    doc = {k: v for k, v in rec.doc.items() if k != "checksum"}
     for bad in ("pkg.nets:", "a:b:c", " pkg:f", "1pkg:f", "pkg..nets:f"):
         doc["config"] = {**doc["config"], "arch": bad}
         atomic_write_json(rec.path / "run.json", doc)
         with pytest.raises(HotbenchError, match="not MODULE:CALLABLE"):
-            trained_ws.load_record(NONE1.run_id)
+            trained_ws.load_record(run_id)
+
+
+def _as_if_trained_with(ws: Workspace, run_id: str, arch: str, file: str) -> str:
+    """Turn a stored run into the run a training with the user's network `arch` (from `file`)
+    would have stored: its config, id, folder and results all say so (a run.json edited alone no
+    longer hashes to its id, and is skipped). Returns the new run id."""
+    import shutil
+
+    from hotbench.config import STORED, AttackConfig
+
+    old = ws.run_dir(run_id)
+    doc = {k: v for k, v in ws.load_record(run_id).doc.items() if k != "checksum"}
+    doc["config"] = {**doc["config"], "arch": arch}
+    doc["provenance"] = {**doc["provenance"], "arch_source": {"file": file}}
+    new_id = TrainConfig.model_validate(doc["config"], context={STORED: True}).run_id
+    new = ws.run_dir(new_id)
+    shutil.copytree(old, new)
+    shutil.rmtree(old)
+    atomic_write_json(new / "run.json", {**doc, "run_id": new_id})
+    for path in (new / "attacks").glob("*.json"):
+        result = {k: v for k, v in json.loads(path.read_text()).items() if k != "checksum"}
+        result["run_id"] = new_id
+        result["attack_id"] = AttackConfig(**result["config"]).attack_id(new_id)
+        path.unlink()
+        atomic_write_json(path.with_name(f"{result['attack_id']}.json"), result)
+    return new_id
 
 
 @pytest.mark.parametrize(

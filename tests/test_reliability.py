@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typer.testing import CliRunner
 
 from hotbench.cli import app
 from hotbench.config import AttackConfig
+from hotbench.reports.records import SCHEMA_VERSION
 from hotbench.store import _json_checksum, read_json_checked
 
 from .conftest import NONE1, TANH50
@@ -224,7 +226,7 @@ def test_report_and_baseline_never_share_stdout(reported_ws, tmp_path):
         one_line_error(report(reported_ws, "-f", "json", *args), "both go to stdout", "-o FILE")
     result = report(reported_ws, "-o", str(tmp_path / "r.txt"), "--save-baseline", "-")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["schema_version"] == 2
+    assert json.loads(result.stdout)["schema_version"] == SCHEMA_VERSION
     assert (tmp_path / "r.txt").read_text()
 
 
@@ -611,3 +613,391 @@ def test_training_that_diverges_stores_nothing(tmp_path):
 def test_attack_config_checks_params_from_python_too():
     with pytest.raises(Exception, match="'c'"):
         AttackConfig(method="cw", params={"c": float("nan")})
+
+
+# ---- issue 29: numbers the data or float32 cannot hold --------------------------------------
+def test_n_train_beyond_the_training_set_is_refused_not_ignored(tmp_path):
+    ws = tmp_path / "ws"
+    result = runner.invoke(
+        app, ["train", "--n-train", "99999999999999999999", "--epochs", "1", "-q", "-w", str(ws)]
+    )
+    one_line_error(result, "n-train 99999999999999999999", "training set (1400)", "--n-train 1400")
+    assert not list(ws.rglob("run.json"))
+
+
+@pytest.mark.parametrize("temp", ["1e-320", "1e39"])
+def test_temperature_float32_cannot_hold_is_a_temperature_error(tmp_path, temp):
+    """1e-320 read as divergence advice ('lower --lr') after a training; 1e39 trained a model that
+    divides by inf."""
+    ws = tmp_path / "ws"
+    result = runner.invoke(app, ["train", "--temp", temp, "--epochs", "1", "-q", "-w", str(ws)])
+    line = one_line_error(result, "temperature", "float32", repr(float(temp)))
+    assert "--lr" not in line
+    assert not ws.exists()
+
+
+# ---- issue 29: users' broken networks, checked with one batch before training ------------------
+NET = """\
+import math, sys
+import torch
+from torch import nn
+
+{top}
+
+
+class Net(nn.Module):
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(math.prod(input_shape), num_classes)
+        self.bn = nn.BatchNorm1d(num_classes)  # used by the bodies that say so
+
+    def forward(self, x):
+        z = self.fc(x.flatten(1))
+{body}
+        return z
+
+
+def build(input_shape, num_classes):
+    return Net(input_shape, num_classes)
+
+
+class Fixed(nn.Module):
+    def forward(self, x):
+        return x.flatten(1)[:, :10]
+
+
+def no_params(input_shape, num_classes):
+    return Fixed()  # the right shape, but no weights: nothing to train
+"""
+
+
+@pytest.fixture
+def user_net(tmp_path, monkeypatch, request):
+    """Write a user's module (a name of its own per test: modules are cached) into the current
+    folder; returns a function (top, body) -> the module's name."""
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = []
+
+    def make(top: str = "", body: str = "") -> str:
+        name = f"usernet_{request.node.name.split('[')[0][5:40]}_{len(names)}"
+        name = "".join(c if c.isalnum() else "_" for c in name)
+        (tmp_path / f"{name}.py").write_text(NET.format(top=top, body=body))
+        names.append(name)
+        return name
+
+    yield make
+    for n in names:
+        sys.modules.pop(n, None)
+
+
+def _train(ws: Path, arch: str, *extra: str):
+    return runner.invoke(
+        app,
+        ["train", "--arch", arch, "--epochs", "1", "-q", "-w", str(ws), "--device", "cpu", *extra],
+    )
+
+
+@pytest.mark.parametrize(
+    "body,extra,words",
+    [
+        ("        if self.training:\n            return z, z", [], ["training mode", "tuple"]),
+        ("        z = z.reshape(2, 10)", ["--batch-size", "64"], ["batch of 64", "raised"]),
+        (
+            "        if self.training:\n            z = z.detach()",
+            [],
+            ["training mode", "no gradient"],
+        ),
+    ],
+    ids=["tuple-in-training", "fails-at-64", "detached"],
+)
+def test_broken_network_is_one_line_before_training(user_net, tmp_path, body, extra, words):
+    ws = tmp_path / "ws"
+    result = _train(ws, f"{user_net(body=body)}:build", *extra)
+    one_line_error(result, *words)
+    assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+def test_network_without_parameters_is_one_line(user_net, tmp_path):
+    ws = tmp_path / "ws"
+    one_line_error(_train(ws, f"{user_net()}:no_params"), "no parameters")
+    assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+def test_last_partial_batch_of_one_is_checked_too(user_net, tmp_path):
+    """BatchNorm cannot train on a batch of one: 65 images in batches of 64 leave one."""
+    name = user_net(body="        z = self.bn(z)")
+    result = _train(tmp_path / "ws", f"{name}:build", "--n-train", "65", "--batch-size", "64")
+    one_line_error(result, "batch of 1", "training mode")
+
+
+def test_printing_module_keeps_stdout_for_the_run_id(user_net, tmp_path):
+    from safetensors.torch import save_file
+
+    quiet = user_net()
+    loud = user_net(top='print("hello from the module")', body='        print("forward!")')
+    import importlib
+
+    net = importlib.import_module(quiet).build((1, 8, 8), 10)
+    save_file(dict(net.state_dict()), str(tmp_path / "w.safetensors"))  # the same keys as loud's
+    result = runner.invoke(
+        app,
+        ["import-weights", str(tmp_path / "w.safetensors"), "--arch", f"{loud}:build"]
+        + ["--act", "none", "-w", str(tmp_path / "ws"), "--device", "cpu", "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().startswith("digits-none-T1-import-"), result.stdout
+    assert len(result.stdout.splitlines()) == 1, result.stdout
+    assert "hello from the module" in result.stderr and "forward!" in result.stderr
+    train = _train(tmp_path / "ws2", f"{loud}:build")
+    assert train.exit_code == 0 and train.stdout == "", train.stdout
+
+
+@pytest.mark.parametrize("where", ["import", "forward"])
+def test_sys_exit_in_a_users_module_is_an_error_not_success(user_net, tmp_path, where):
+    """sys.exit(0) at import ended hotbench with exit 0, having stored nothing."""
+    if where == "import":
+        name = user_net(top="sys.exit(0)")
+    else:
+        name = user_net(body="        sys.exit(0)")
+    ws = tmp_path / "ws"
+    one_line_error(_train(ws, f"{name}:build"), "sys.exit(0)")
+    assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+def test_preset_with_a_broken_network_names_the_file_before_training(user_net, tmp_path):
+    name = user_net(body="        if self.training:\n            return z, z")
+    text = PRESET.format(epochs=1, seed=0, method="fgsm", params="{}").replace(
+        "  epochs: 1\n", f"  epochs: 1\n  arch: {name}:build\n"
+    )
+    result, ws = run_preset(tmp_path, text)
+    one_line_error(result, "p.yaml", "training mode", "tuple")
+    assert not ws.exists() or not list(ws.rglob("run.json"))
+
+
+# ---- issue 29: terminal escape sequences and Click's usage errors --------------------------------
+CLEAR = "\x1b[2J\x1b[H"  # clears the screen when echoed raw
+
+
+def _no_raw_escapes(result) -> None:
+    for stream in (result.stdout, result.stderr):
+        assert "\x1b" not in stream and "\x9b" not in stream, repr(stream)
+
+
+def test_escape_sequences_in_an_argument_are_shown_escaped(tmp_path):
+    result = runner.invoke(app, ["train", "--dataset", f"mn{CLEAR}ist", "-w", str(tmp_path)])
+    line = one_line_error(result, "\\x1b[2J\\x1b[H")
+    _no_raw_escapes(result)
+    assert "unknown dataset" in line
+
+
+def test_escape_sequences_in_a_file_name_are_shown_escaped(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / f"my{CLEAR}.yaml"), "-w", str(tmp_path)])
+    one_line_error(result, "my\\x1b[2J\\x1b[H.yaml", "not found")
+    _no_raw_escapes(result)
+
+
+def test_escape_sequences_in_a_preset_value_are_shown_escaped(tmp_path):
+    text = PRESET.format(epochs=1, seed=0, method="fgsm", params="{}").replace(
+        "acts: [tanh]", 'acts: ["tanh\\e[2J\\e[H"]'
+    )
+    result, _ = run_preset(tmp_path, text)
+    one_line_error(result, "p.yaml", "\\x1b[2J")
+    _no_raw_escapes(result)
+
+
+def test_escape_sequences_in_a_warning_are_shown_escaped(trained_ws):
+    import shutil
+
+    shutil.copytree(trained_ws.run_dir(NONE1.run_id), trained_ws.runs / f"copy{CLEAR}")
+    result = runner.invoke(app, ["ls", "-w", str(trained_ws.root)])
+    assert result.exit_code == 0, result.output
+    assert "skipped run folder" in result.stderr and "copy\\x1b[2J\\x1b[H" in result.stderr
+    _no_raw_escapes(result)
+
+
+def test_every_console_shows_control_characters_escaped_in_text_and_tables():
+    import io
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from hotbench.progress import new_console, plain_text
+
+    table = Table("name")
+    table.add_row(f"cell{CLEAR}\u202eevil")
+    table.add_row(Text("text\x9b31m"))  # a Text is measured raw: its escaped form may be cut
+    buf = io.StringIO()
+    console = new_console(file=buf, force_terminal=True, width=60)
+    console.print(f"line{CLEAR}\rover", table, highlight=False)
+    out = buf.getvalue() + plain_text(table, 60)
+    assert CLEAR not in out and "\r" not in out and "\x9b" not in out and "\u202e" not in out
+    assert "line\\x1b[2J\\x1b[H\\rover" in out
+    assert "cell\\x1b[2J\\x1b[H\\u202eevil" in out and "text\\x9b" in out
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["train", "--epochs", "abc"], ["'--epochs'", "'abc'", "a whole number"]),
+        (["train", "--lr", "fast"], ["'--lr'", "'fast'", "a number, e.g. --lr 0.001"]),
+        (["attack", "--eps", "0.1", "--eps", "abc"], ["'--eps'", "'abc'", "a number"]),
+        (["attack", "--steps=1.5"], ["'--steps'", "'1.5'", "a whole number"]),
+        (["train", "--epoch", "3"], ["--epoch", "--epochs", "hotbench train -h"]),
+        (["run"], ["preset", "hotbench run -h"]),
+        (["report", "--format"], ["--format", "requires an argument"]),
+        (["train", "--epochs", f"4{CLEAR}"], ["'--epochs'", "4\\x1b[2J"]),
+    ],
+    ids=["int", "float", "list", "int-given-float", "unknown-option", "missing", "no-value", "esc"],
+)
+def test_clicks_usage_errors_are_one_line_with_the_fix(args, words, tmp_path):
+    result = runner.invoke(app, [*args])
+    line = one_line_error(result, *words)
+    assert "Usage:" not in result.output and "Try '" not in result.output
+    assert ". " in line.removeprefix("error: "), line  # the problem, then the fix
+    _no_raw_escapes(result)
+
+
+def test_bare_hotbench_still_shows_its_help():
+    result = runner.invoke(app, [])
+    assert "Usage:" in result.output and "Commands" in result.output
+
+
+# ---- issue 29: outputs never replace what hotbench stored, nor an input of the same command -----
+def _stored_files(ws) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in ws.runs.rglob("*") if p.is_file()}
+
+
+def _refused_output(ws, *args: str, needles=()) -> None:
+    before = _stored_files(ws)
+    result = report(ws, *args)
+    one_line_error(result, *needles)
+    assert _stored_files(ws) == before, "a stored file was replaced"
+
+
+def test_report_output_onto_a_stored_run_json_is_refused(reported_ws):
+    path = reported_ws.run_dir(TANH50.run_id) / "run.json"
+    _refused_output(reported_ws, "-f", "json", "-o", str(path), needles=[str(path), "stored"])
+    assert report(reported_ws).exit_code == 0  # the run is still reported
+
+
+def test_save_baseline_onto_a_stored_result_is_refused(reported_ws):
+    (path,) = (reported_ws.run_dir(TANH50.run_id) / "attacks").glob("*.json")
+    _refused_output(reported_ws, "--save-baseline", str(path), needles=[str(path)])
+
+
+def test_output_through_a_link_into_the_runs_or_under_another_workspace_is_refused(
+    reported_ws, tmp_path
+):
+    link = tmp_path / "innocent.json"
+    link.symlink_to(reported_ws.run_dir(NONE1.run_id) / "run.json")
+    _refused_output(reported_ws, "-f", "json", "-o", str(link), needles=[str(link)])
+    _refused_output(reported_ws, "--plot", str(reported_ws.runs / "acc.png"))
+    other = tmp_path / "other"
+    shutil.copytree(reported_ws.root, other)
+    new = other / "runs" / TANH50.run_id / "report.json"  # a new file inside another's run folder
+    _refused_output(reported_ws, "-f", "json", "-o", str(new), needles=[str(new)])
+    assert not new.exists()
+    beside = reported_ws.root / "report.json"  # the workspace's own folder, outside its runs
+    assert report(reported_ws, "-f", "json", "-o", str(beside)).exit_code == 0
+
+
+def test_output_onto_an_input_of_the_same_command_is_refused(reported_ws, tmp_path):
+    baseline = tmp_path / "b.json"
+    assert report(reported_ws, "--save-baseline", str(baseline)).exit_code == 0
+    kept = baseline.read_bytes()
+    args = ["--baseline", str(baseline), "-f", "json", "-o", str(baseline)]
+    _refused_output(reported_ws, *args, needles=[str(baseline), "--baseline"])
+    assert baseline.read_bytes() == kept
+    preset = tmp_path / "p.yaml"
+    preset.write_text(PRESET.format(epochs=1, seed=0, method="fgsm", params="{}"))
+    _refused_output(reported_ws, "--preset", str(preset), "-o", str(preset), needles=["--preset"])
+
+
+# ---- issue 29: what was silently ignored or silently wrong ------------------------------------
+@pytest.mark.parametrize("command", [["train", "--epochs", "1"], ["ls"], ["report"]])
+def test_empty_workspace_option_is_refused_not_the_current_folder(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(runner.invoke(app, [*command, "-w", ""]), "workspace path is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_run_filter_is_refused_not_every_model(trained_ws):
+    result = runner.invoke(app, ["ls", "-w", str(trained_ws.root), "--run", ""])
+    one_line_error(result, "--run", "empty")
+
+
+def test_tolerance_without_a_baseline_is_refused(reported_ws):
+    one_line_error(report(reported_ws, "--tolerance", "0.05"), "--tolerance", "--baseline")
+    one_line_error(report(reported_ws, "--direction", "down"), "--direction", "--baseline")
+
+
+@pytest.mark.parametrize(
+    "command,extra,flag",
+    [
+        ("train", ["--temp", "7"], "--temp"),
+        ("train", ["--epochs", "3", "--lr", "0.01"], "--epochs"),
+        ("train", ["--dataset", "digits"], "--dataset"),  # even its default, when typed
+        ("attack", ["--eps", "0.1"], "--eps"),
+        ("attack", ["--method", "fgsm"], "--method"),
+        ("report", ["--run", "x"], "--run"),
+    ],
+)
+def test_sweep_options_with_a_preset_are_refused_not_ignored(tmp_path, command, extra, flag):
+    preset = tmp_path / "p.yaml"
+    preset.write_text(PRESET.format(epochs=1, seed=0, method="fgsm", params="{}"))
+    ws = tmp_path / "ws"
+    quiet = ["-q"] if command != "report" else []
+    result = runner.invoke(app, [command, "--preset", str(preset), *extra, "-w", str(ws), *quiet])
+    one_line_error(result, flag, "--preset")
+    assert not ws.exists()
+
+
+def test_a_model_not_attacked_yet_is_listed_with_its_clean_accuracy(reported_ws):
+    """NONE1 is trained but has no attack result: the report names it (it was missing)."""
+    result = report(reported_ws)
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.stderr.splitlines() if NONE1.run_id in ln)
+    assert "no attack result yet" in line and "clean" in line and "n=397" in line, line
+    assert f"hotbench attack --run {NONE1.run_id}" in line
+
+
+# ---- issue 29: FIFOs, devices and over-long names as inputs -----------------------------------
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+    return path
+
+
+def test_fifo_or_device_as_a_preset_is_refused_without_hanging(fifo, tmp_path):
+    for path in (fifo, Path("/dev/zero")):
+        result = runner.invoke(app, ["run", str(path), "-w", str(tmp_path / "ws")])
+        one_line_error(result, str(path), "not a regular file")
+
+
+def test_fifo_or_device_as_weights_is_refused_without_hanging(fifo, tmp_path):
+    for path in (fifo, Path("/dev/zero")):
+        result = runner.invoke(app, ["import-weights", str(path), "-w", str(tmp_path / "ws")])
+        one_line_error(result, str(path), "not a regular file")
+
+
+LONG = "x" * 300  # one path component over NAME_MAX (255 bytes)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ls", "-w", "{tmp}/" + LONG],
+        ["train", "--epochs", "1", "-q", "-w", "{tmp}/" + LONG],
+        ["report", "-w", "{ws}", "-o", "{tmp}/" + LONG + ".json"],
+        ["run", "{tmp}/" + LONG + ".yaml", "-w", "{tmp}/ws2"],
+        ["import-weights", "{tmp}/" + LONG + ".safetensors", "-w", "{tmp}/ws2"],
+    ],
+    ids=["ls-w", "train-w", "report-o", "run", "import-weights"],
+)
+def test_file_names_too_long_are_one_line(reported_ws, tmp_path, args):
+    args = [a.format(tmp=tmp_path, ws=reported_ws.root) for a in args]
+    one_line_error(runner.invoke(app, args), "too long")

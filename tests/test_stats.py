@@ -32,10 +32,10 @@ def test_interval_is_scipys_wilson():
 
 def test_fmt_acc_is_compact_and_covers_the_interval():
     lo, hi = stats.interval(257, 300)
-    text = stats.fmt_count(257, 300)
+    text = stats.fmt_acc(stats.frac(257, 300), (lo, hi))
     value, pm = text.split(" ±")
     assert value == "0.857" and float(pm) >= max(257 / 300 - lo, hi - 257 / 300)
-    assert stats.fmt_count(257, 300, show_n=True).endswith(" n=300")
+    assert stats.fmt_acc(257 / 300, (lo, hi), 300, show_n=True).endswith(" n=300")
     assert stats.fmt_acc(-0.0) == "0.000" and stats.fmt_acc(None) == "-"
     assert stats.fmt_acc(float("nan")) == "-"
 

@@ -123,6 +123,8 @@ register(
         lambda m, c: torchattacks().FGSM(m, eps=c.eps),
         "Linf",
         "Fast Gradient Sign Method (Goodfellow et al. 2015), one step",
+        paper=True,
+        single_step=True,
         cost="1 gradient",
     )
 )
@@ -134,6 +136,7 @@ register(
         "Basic Iterative Method / I-FGSM (Kurakin et al. 2017)",
         uses_alpha=True,
         uses_steps=True,
+        paper=True,
         cost="steps gradients",
     )
 )
@@ -147,6 +150,7 @@ register(
         uses_steps=True,
         defaults={"random_start": True},
         rules={"random_start": FLAG},
+        paper=True,
         cost="steps gradients",
     )
 )
@@ -177,6 +181,7 @@ register(
         uses_steps=True,
         defaults={"decay": 1.0},
         rules={"decay": NON_NEGATIVE},
+        paper=True,
         cost="steps gradients",
     )
 )
@@ -191,6 +196,7 @@ register(
         uses_steps=True,
         defaults={"c": 1.0, "kappa": 0.0, "lr": 0.01},
         rules={"c": POSITIVE, "kappa": NON_NEGATIVE, "lr": POSITIVE},
+        paper=True,
         cost="steps gradients (Adam)",
     )
 )
@@ -205,6 +211,7 @@ register(
         targeted=False,
         defaults={"overshoot": 0.02, "push": 1e-4},
         rules={"overshoot": NON_NEGATIVE, "push": NON_NEGATIVE},
+        paper=True,
         cost="steps x classes gradients",
     )
 )
@@ -244,16 +251,25 @@ register(
         "transfer",
         _transfer,
         "Linf",
-        "PGD on a surrogate (same data and arch, no output activation, T=1), evaluated on the"
-        " target",
+        "PGD on an independent surrogate (the dataset's built-in arch, another seed, no output"
+        " activation, T=1, no defense), evaluated on the target",
         uses_alpha=True,
         uses_steps=True,
         targeted=False,
         gradient=False,
         surrogate=True,
-        defaults={"random_start": True, "surrogate_act": "none", "surrogate_temp": 1.0},
+        defaults={
+            "random_start": True,
+            "surrogate_act": "none",
+            "surrogate_temp": 1.0,
+            "surrogate_arch": "builtin",
+        },
         rules={
             "random_start": FLAG,
+            # builtin: the dataset's own arch, no code of the user's (what "robust" requires);
+            # target: the target's arch (a user's network shares its flaws, e.g. a corrupted
+            # gradient, so its transfer inherits the masking; kept to measure exactly that)
+            "surrogate_arch": Param(str, choices=("builtin", "target")),
             "surrogate_act": Param(str, choices=lambda: ACTIVATIONS.names()),
             "surrogate_temp": POSITIVE,
         },
@@ -276,6 +292,8 @@ register(
             "p_init": Param(float, lo=0, hi=1, lo_open=True),
             "loss": Param(str, choices=("margin", "ce")),
         },
+        black_box=True,
+        queries_param="n_queries",
         cost="n_queries forward passes",
     )
 )
@@ -288,6 +306,7 @@ register(
         targeted=False,
         defaults={"apgd_steps": 100, "fab_steps": 100, "n_queries": 5000},
         rules={"apgd_steps": COUNT, "fab_steps": COUNT, "n_queries": COUNT},
+        ensemble=True,
         cost="4 attacks: ~100 iterations each + 5000 queries",
     )
 )

@@ -7,9 +7,11 @@ from typing import Any
 
 import torch
 
-from ..config import AttackConfig, TrainConfig
+from ..config import MAX_SEED, AttackConfig, TrainConfig
+from ..data import DATASETS
 from ..errors import HotbenchError
 from ..models import LogitView
+from ..user_arch import is_import_path
 from .engine import Tracked, inside, need_classes
 from .patched import seeded_pgd_class
 from .spec import ATTACKS, Norm, torchattacks
@@ -135,16 +137,34 @@ class Transfer:
 
 
 def surrogate_config(target: TrainConfig, cfg: AttackConfig) -> TrainConfig:
-    """The surrogate a transfer attack crafts on: the target's dataset, arch, epochs, seed and
-    optimiser, with the output activation of `cfg.params` (default: none at T=1, a plain softmax
-    classifier), and no training-time defense: the surrogate of an adversarially trained target is
-    the undefended model, whose gradients transfer to the target's weaknesses, not its defense's."""
+    """The surrogate a transfer attack crafts on, independent of the target: the dataset's built-in
+    architecture (param surrogate_arch=builtin; `target` keeps the target's), trained with another
+    seed (the target's + 1) on the target's data, epochs and optimiser, with the output activation
+    of `cfg.params` (default none at T=1, a plain softmax classifier) and no training-time defense.
+
+    Why independent: a surrogate with the target's own config is the target itself for an
+    undefended network, so "transfer" was a white-box self-attack that inherited whatever masks the
+    target's gradient (a user's network that corrupts its input gradient passed as robust), and a
+    user's module ran inside the attack. Why undefended: the surrogate of an adversarially trained
+    target is the undefended model, whose gradients transfer to the target's weaknesses, not its
+    defense's."""
     p = {**ATTACKS.get("transfer").defaults, **cfg.params}
-    return target.resolved().model_copy(
+    t = target.resolved()
+    arch = t.arch if p["surrogate_arch"] == "target" else DATASETS.get(t.dataset).default_arch
+    return t.model_copy(
         update={
+            "arch": arch,
+            "seed": (t.seed + 1) % (MAX_SEED + 1),
             "act": p["surrogate_act"],
             "temp": float(p["surrogate_temp"]),
             "defense": "none",
             "defense_params": {},
         }
     )
+
+
+def independent(target: TrainConfig, surrogate: TrainConfig) -> bool:
+    """Whether a surrogate shares no code and no weights with the target: another seed or config,
+    and one of hotbench's own architectures (never a user's module)."""
+    s = surrogate.resolved()
+    return not is_import_path(s.arch) and s.run_id != target.resolved().run_id

@@ -37,6 +37,17 @@ class AttackSpec:
     # crafts on a surrogate model (transfer), which hotbench.units supplies: see
     # composite.surrogate_config
     surrogate: bool = False
+    # What the diagnosis asks of an attack, as flags (never its name): one of the paper's attacks
+    # (Tuna et al.: FGSM, BIM, PGD, MIM, CW, DeepFool), the evaluation a defense's authors run,
+    # which the masking finding compares with the worst case; a single gradient step (FGSM, the
+    # "single-step beats iterative" check); an ensemble of other attacks (AutoAttack: its numbers
+    # are not one attack's); a query-based black-box attack (scores only, Square), which "robust"
+    # requires with at least Thresholds.square_queries queries (`queries_param` names its budget).
+    paper: bool = False
+    single_step: bool = False
+    ensemble: bool = False
+    black_box: bool = False
+    queries_param: str | None = None
     label_params: tuple[
         str, ...
     ] = ()  # params named in the report label (apgd's loss: apgd-ce, apgd-dlr)
@@ -50,7 +61,7 @@ class AttackSpec:
         """What the attack follows, the question gradient masking turns on (`hotbench attacks`)."""
         if self.surrogate:
             return "a surrogate's gradient"
-        if not self.gradient:
+        if self.black_box:
             return "scores only (black-box)"
         return "its view's gradient (--on)"
 

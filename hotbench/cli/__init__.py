@@ -7,13 +7,10 @@ One module per group of commands (compute, results, info), the options they shar
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from ..errors import HotbenchError
-from ..progress import stderr
 from ..runtime import env_threads
 from . import compute, info, results
-from .base import PROCESS, app
+from .base import PROCESS, app, print_error
 
 __all__ = ["app", "main"]
 
@@ -28,7 +25,7 @@ def main() -> None:
     try:
         env_threads()  # a bad HOTBENCH_THREADS fails first; commands that compute apply it
     except HotbenchError as exc:
-        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
         raise SystemExit(exc.exit_code) from None
     PROCESS["set_threads"] = True
     PROCESS["standalone"] = True

@@ -5,18 +5,22 @@ Context, the terminal's width and colour)."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
+from typer.core import TyperGroup
 
-from ..errors import HotbenchError, reset_warnings
+from ..errors import HotbenchError, printable, reset_warnings
+from ..files import NAME_FIX
 from ..progress import stderr
 from ..version import __version__
 
@@ -44,7 +48,85 @@ Examples:
 `hotbench COMMAND -h` shows a command's options and their defaults.
 """
 
+
+def print_error(message: str) -> None:
+    """The one line every user error ends in, on stderr: control characters shown escaped (an
+    escape sequence in an argument is never acted on), and no rich markup read in it."""
+    stderr.print(
+        f"[bold red]error:[/] {escape(printable(message))}", highlight=False, soft_wrap=True
+    )
+
+
+def _given_values(args: list[str], opts: list[str]) -> list[str]:
+    """What the user typed after an option (`--epochs abc` or `--epochs=abc`), each time it was
+    given: Click's message on a bad value does not say which value it was."""
+    out = []
+    for i, a in enumerate(args):
+        for o in opts:
+            if a == o and i + 1 < len(args):
+                out.append(args[i + 1])
+            elif o.startswith("--") and a.startswith(o + "="):
+                out.append(a[len(o) + 1 :])
+    return out
+
+
+def _is_number(text: str, kind: type) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
+
+
+def usage_error(exc: typer.TyperException, args: list[str]) -> HotbenchError:
+    """Click's usage error (a value that is not a number, an unknown option, a missing argument)
+    as hotbench's one line with the fix, instead of Click's three (usage, hint, error)."""
+    ctx = getattr(exc, "ctx", None)
+    sub = ctx.command_path.split()[1:] if ctx is not None else []
+    command = " ".join(["hotbench", *sub])
+    problem = exc.format_message().rstrip(".")
+    problem = problem[:1].lower() + problem[1:]
+    fix = getattr(exc, "fix", None) or f"see `{command} -h`"
+    param = getattr(exc, "param", None)
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    kinds = {int: "a whole number", float: "a number"}
+    kind = next((k for k in (int, float) if annotation in (k, list[k], k | None)), None)
+    if kind is not None and param is not None and param.opts:
+        flag = max(param.opts, key=len)
+        given = _given_values(args, list(param.opts))
+        bad = next((v for v in given if not _is_number(v, kind)), given[-1] if given else None)
+        if bad is not None:
+            problem = f"invalid value for '{flag}': {bad!r} is not {kinds[kind]}"
+        default = param.default if isinstance(param.default, (int, float)) else None
+        example = f", e.g. {flag} {default:g}" if default is not None else ""
+        fix = f"pass {kinds[kind]}{example} (`{command} -h` says what {flag} takes)"
+    return HotbenchError(problem, fix)
+
+
+class _Group(TyperGroup):
+    """The application's command group: Click's usage errors in hotbench's one line (see
+    `usage_error`), exit code 2, like every other bad value."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(args, *rest, **kwargs)
+        given = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(given, *rest, **{**kwargs, "standalone_mode": False})
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError" or getattr(exc, "exit_code", 2) != 2:
+                exc.show()  # bare `hotbench`: its help, as before
+                sys.exit(exc.exit_code)
+            print_error(str(usage_error(exc, given)))
+            sys.exit(2)
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Group,
     help=HELP,
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
@@ -90,19 +172,17 @@ def cli_command(*args, **kwargs):
             try:
                 return fn(*a, **kw)
             except HotbenchError as exc:
-                stderr.print(
-                    f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-                )
+                print_error(str(exc))
                 raise typer.Exit(exc.exit_code) from None
             except Exception as exc:
+                if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+                    # the net under the paths checked up front (files.input_file, Workspace)
+                    print_error(f"'{exc.filename}': {exc.strerror}. {NAME_FIX}")
+                    raise typer.Exit(2) from None
                 pydantic = sys.modules.get("pydantic")  # imported by the command, if at all
                 if pydantic is None or not isinstance(exc, pydantic.ValidationError):
                     raise
-                stderr.print(
-                    f"[bold red]error:[/] {escape(str(validation_error(exc)))}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
+                print_error(str(validation_error(exc)))
                 raise typer.Exit(2) from None
             except KeyboardInterrupt:
                 stderr.print(

@@ -18,6 +18,7 @@ from ..reports.formats import FORMATS
 from ..validate import check_executor_options, check_format
 from .base import Session, cli_command, terminal
 from .options import (
+    PRESET_KEEPS,
     ActF,
     AddressO,
     ArchO,
@@ -37,6 +38,7 @@ from .options import (
     defense_help,
     filters,
     per_dataset,
+    refuse_beside_preset,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ def _run_preset(
 
 @cli_command()
 def train(
+    ctx: typer.Context,
     dataset: Annotated[str, typer.Option(help=f"One of: {dataset_help()}.")] = "digits",
     act: Annotated[
         str, typer.Option(help=f"Output activation, one of: {choices(ACTIVATIONS)}.")
@@ -143,6 +146,7 @@ def train(
     address: AddressO = None,
 ) -> None:
     """Train models with act(z / T) on the output layer and store them in the workspace."""
+    refuse_beside_preset(ctx, preset, PRESET_KEEPS)
     check_executor_options(preset, executor, workers, address)
     session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
     if preset is not None:
@@ -161,6 +165,7 @@ def train(
 
 @cli_command()
 def attack(
+    ctx: typer.Context,
     method: Annotated[
         list[str] | None,
         typer.Option(
@@ -294,6 +299,7 @@ def attack(
     config."""
     for name in method or []:
         ATTACKS.check(name)  # the commonest typo answers before pydantic, numpy and yaml load
+    refuse_beside_preset(ctx, preset, (*PRESET_KEEPS, "complete"))
     check_executor_options(preset, executor, workers, address)
     session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
     if preset is not None:

@@ -3,6 +3,7 @@ activations, architectures, executors), none of which imports torch, so `--help`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +11,7 @@ import typer
 
 from ..data import DATASETS
 from ..defenses import DEFENSES
+from ..errors import HotbenchError
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 
 if TYPE_CHECKING:
@@ -19,6 +21,38 @@ if TYPE_CHECKING:
 def choices(reg) -> str:
     """A registry's names as help text lists them."""
     return ", ".join(reg.names())
+
+
+def typed_options(ctx: typer.Context, names: Iterable[str]) -> list[str]:
+    """Those of the parameters `names` that the user typed on the command line, by the flag they
+    are known by (--temp): a default and a typed value look the same to the command otherwise."""
+    wanted = set(names)
+    out = []
+    for p in ctx.command.params:
+        source = ctx.get_parameter_source(p.name) if p.name in wanted else None
+        if source is not None and source.name == "COMMANDLINE":
+            out.append(max(p.opts, key=len))
+    return out
+
+
+def refuse_beside_preset(ctx: typer.Context, preset: str | None, keep: Iterable[str]) -> None:
+    """--preset sets the whole sweep: a sweep option typed beside it would be silently ignored
+    (`train --preset quick --temp 7` trained the preset's temperatures)."""
+    if preset is None:
+        return
+    keep = {*keep, "preset"}
+    given = typed_options(ctx, [p.name for p in ctx.command.params if p.name not in keep])
+    if given:
+        raise HotbenchError(
+            f"{given[0]} does not combine with --preset, which sets the sweep ({given[0]} would be"
+            " ignored)",
+            f"drop {given[0]}, or set it in the preset's file",
+        )
+
+
+# what a preset leaves to the command line: where and how its units run
+PRESET_KEEPS = ("workspace", "device", "data_dir", "download", "quiet", "force", "executor")
+PRESET_KEEPS += ("workers", "address")
 
 
 def per_dataset(field: str) -> str:
@@ -56,12 +90,32 @@ def filters(
     return Filters(dataset or [], act or [], temp or [], runs)
 
 
+class BadValue(typer.BadParameter):
+    """A value Click's parsing refuses, with hotbench's fix (cli.base.usage_error prints both)."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+def _workspace(value: str) -> Path:
+    """`-w ''` would be Path('') = the current folder, where runs/ would be written."""
+    if not value:
+        raise BadValue(
+            "the workspace path is empty",
+            "pass --workspace DIR, or leave it out for ./hotbench-runs (or HOTBENCH_HOME)",
+        )
+    return Path(value)
+
+
 Workspace_ = Annotated[
     Path | None,
     typer.Option(
         "--workspace",
         "-w",
         envvar="HOTBENCH_HOME",
+        parser=_workspace,
+        metavar="<path>",  # as the other paths (a parser would show <Path>)
         help="Workspace directory [default: ./hotbench-runs].",
     ),
 ]

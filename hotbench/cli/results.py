@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from ..errors import HotbenchError
+from ..files import check_outputs
 from ..progress import new_console, stderr
 from ..reports.formats import FORMATS
 from ..validate import LISTING_FORMATS, check_format
@@ -24,11 +26,14 @@ from .options import (
     TempF,
     Workspace_,
     filters,
+    refuse_beside_preset,
+    typed_options,
 )
 
 
 @cli_command()
 def report(
+    ctx: typer.Context,
     format: Annotated[
         str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
     ] = "table",
@@ -146,7 +151,19 @@ def report(
     from ..context import Context
     from ..reports.gate import messages
 
+    refuse_beside_preset(ctx, preset, [p.name for p in ctx.command.params if p.name != "run"])
+    if baseline is None and (given := typed_options(ctx, ["tolerance", "direction"])):
+        raise HotbenchError(
+            f"{given[0]} applies to the regression gate, and no --baseline was given",
+            f"add --baseline FILE, or drop {given[0]}",
+        )
     runs = filters(dataset, act, temp, run, preset)
+    if preset is not None:  # the preset's file is read too: no output may replace it
+        from ..sweep.presets import resolve as resolve_preset
+
+        outputs = {"--output": output, "--plot": plot, "--plot-eps": plot_eps}
+        outputs |= {"--plot-defenses": plot_defenses, "--save-baseline": save_baseline}
+        check_outputs(outputs, {"--preset": resolve_preset(preset)})
     gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline)
     files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)
@@ -212,7 +229,7 @@ def diagnose_cmd(
         typer.Option(
             help=(
                 "Linf budget the verdict speaks about [default: the one with the most stored"
-                " results]."
+                " results asked for; a PGD-AT model's training eps]."
             )
         ),
     ] = None,
@@ -221,8 +238,9 @@ def diagnose_cmd(
         typer.Option(
             "--probe/--no-probe",
             help=(
-                "Run the cheap probe attacks the checks need if missing (PGD at eps 1.0 and with a"
-                " second seed)."
+                "Run the attacks the checks need if missing (PGD at eps 1.0 and with a second"
+                " seed, PGD on the logits, Square, transfer, and the undefended reference, trained"
+                " if absent)."
             ),
         ),
     ] = True,
@@ -237,11 +255,11 @@ def diagnose_cmd(
     download: Download = False,
     quiet: Quiet = False,
 ) -> None:
-    """Gradient-masking diagnostics and a verdict (robust / masking suspected / not robust) per
-    model and eval temperature, with the evidence. Stored in the run directory
-    (diagnosis/T<eval>.json)."""
+    """A verdict per model and eval temperature on two axes, robustness (robust / not robust /
+    incomplete) and masking (detected / not detected / not measured), with the evidence. Stored in
+    the run directory (diagnosis/T<eval>.json)."""
     from .. import api
-    from ..evaluate.diagnose import render_diagnoses
+    from ..reports.verdicts import render_diagnoses
 
     check_format(format, LISTING_FORMATS)
     session = Session(workspace, device, quiet, data_dir, download)

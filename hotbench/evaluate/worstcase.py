@@ -1,13 +1,15 @@
 """Per-sample worst case over every stored attack on a model: the robust accuracy hotbench reports.
 
-A sample counts as robust at (threat model, eps) only if it is clean-correct and no stored attack
-broke it
-with a perturbation inside that budget. The rule is the same for every stored result, whatever the
-attack: a result breaks sample i at (norm, eps) when it misclassifies i and its stored perturbation
-size in that norm is <= eps. So a minimum-norm attack (cw, deepfool: no budget of their own) breaks
-a sample only where its perturbation fits, an eps=0.1 success also counts at eps=0.3, and an L2
-attack's success counts under Linf when its Linf size fits. This is exact (no min over averages),
-because results store per-sample outcomes and perturbation sizes.
+A sample counts as robust at (threat model, eps) only if it is clean-correct and no attack that
+counts at that budget broke it with a perturbation inside the budget. The attacks that count at
+(norm, eps) are the minimum-norm ones (cw, deepfool: no budget of their own) and those run in that
+norm at that eps or a smaller one (`counts_at`): an eps=0.1 success also counts at eps=0.3, but an
+attack at eps 8 or in another norm does not enter the eps 0.3 worst case, its sample set or its
+coverage (`attack --method pgd --eps 8 --n-samples 10` once shrank a model's eps 0.3 worst case to
+those 10 samples). A counted result breaks sample i when it misclassifies i and its stored
+perturbation size in that norm is <= eps, so a minimum-norm attack breaks a sample only where its
+perturbation fits. This is exact (no min over averages), because results store per-sample outcomes
+and perturbation sizes.
 
 Results run in skip mode (hotbench.fasteval) carry an "attacked" mask: the samples they skipped were
 broken by an earlier attack in another file, and are listed correct here, so the per-sample AND over
@@ -262,13 +264,20 @@ def budgets(results: list[StoredResult]) -> list[tuple[str, float]]:
     return sorted({(r.threat, float(r.config.eps)) for r in results if r.threat is not None})
 
 
+def counts_at(r: StoredResult, norm: str, eps: float) -> bool:
+    """Whether a result enters the worst case at (norm, eps): minimum-norm, or run in `norm` at a
+    budget no larger than `eps` (a success inside a smaller budget is inside this one)."""
+    return r.threat is None or (r.threat == norm and _fits(np.asarray(r.config.eps), eps).item())
+
+
 def worst_case(
     results: list[StoredResult], run_id: str, eval_temp: float, norm: str, eps: float
 ) -> WorstCase:
-    """Per-sample worst case at (norm, eps) over `results` (all at `eval_temp`), on their shared
-    samples."""
+    """Per-sample worst case at (norm, eps) over those of `results` (all at `eval_temp`) that
+    count at that budget (`counts_at`), on their shared samples."""
+    results = [r for r in results if counts_at(r, norm, eps)]
     if not results:
-        raise ValueError("worst_case needs at least one result")
+        raise ValueError(f"no result counts at {norm} eps {eps:g}")
     common = results[0].index
     for r in results[1:]:
         common = np.intersect1d(common, r.index)

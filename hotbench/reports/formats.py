@@ -37,25 +37,6 @@ class Layout:
     color: bool = False
 
 
-def render_report(
-    ws: Workspace,
-    fmt: str,
-    filters: Filters | None = None,
-    width: int | None = None,
-    wide: bool = False,
-    color: bool = False,
-) -> str:
-    """The report of the workspace's results (restricted by `filters`) in one of FORMATS. The table
-    fits `width` columns (panels per budget) unless `wide` (one table at its natural width). The
-    models' datasets are found where each run.json says (`render` takes verdicts made with another
-    data folder)."""
-    from ..evaluate.diagnose import report_verdicts
-    from .records import Filters, select_runs
-
-    verdicts = report_verdicts(ws, select_runs(ws, filters or Filters()))
-    return render(ws, fmt, filters, verdicts, Layout(width, wide, color))
-
-
 def render(
     ws: Workspace,
     fmt: str,
@@ -67,7 +48,6 @@ def render(
     line makes them once, with its --data-dir, for the gate and the text alike. Warnings also go
     to stderr, one line each, so that JSON and CSV on stdout stay clean."""
     # imported here: FORMATS and check_format serve the CLI's parsing, which must stay light
-    from ..evaluate.diagnose import verdict_lines
     from .html import render_html
     from .records import Filters, flat_records, results_document, select_runs
     from .tables import (
@@ -80,6 +60,7 @@ def render(
         rich_table,
         terminal_report,
     )
+    from .verdicts import verdict_lines
 
     check_format(fmt, FORMATS)
     records = select_runs(ws, filters or Filters())

@@ -35,6 +35,7 @@ from ..errors import HotbenchError
 from ..files import write_output
 from ..progress import plain_text
 from .records import SCHEMA_VERSION
+from .verdicts import verdict_changes
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
 # accuracies that may only go down by the tolerance; robust_acc is the per-model worst case
@@ -48,7 +49,8 @@ DIRECTIONS = ("down", "up", "both")
 TWO_SIDED = ("adv_acc", ROBUST_METRIC)
 
 OK, DROP, RISE, MISSING, NEW, BELOW = "ok", "DROP", "RISE", "MISSING", "new", "BELOW"
-FAILING = (DROP, RISE, MISSING, BELOW)
+CHANGED = "CHANGED"  # a verdict moved on one of its axes (robustness, masking)
+FAILING = (DROP, RISE, MISSING, BELOW, CHANGED)
 
 
 @dataclass
@@ -58,14 +60,14 @@ class Comparison:
     key: str  # "<run_id>/<attack_id>" (or "<run_id>/<robust_id>")
     what: str  # human-readable: model, eval T and attack label
     metric: str
-    baseline: float | None
-    now: float | None
+    baseline: float | str | None  # str: a verdict axis (robustness, masking)
+    now: float | str | None
     status: str
     allowed: float | None = None  # the tolerance this number was held to
 
     @property
     def delta(self) -> float | None:
-        if self.baseline is None or self.now is None:
+        if not isinstance(self.baseline, float) or not isinstance(self.now, float):
             return None
         return self.now - self.baseline
 
@@ -91,7 +93,7 @@ class GateResult:
     def summary(self) -> str:
         counts = {
             s: sum(c.status == s for c in self.checks)
-            for s in (OK, DROP, RISE, MISSING, BELOW, NEW)
+            for s in (OK, DROP, RISE, MISSING, BELOW, CHANGED, NEW)
         }
         parts = [f"{n} {s}" for s, n in counts.items() if n]
         t = self.tolerance
@@ -167,6 +169,9 @@ def filter_records(doc: dict[str, Any], filters) -> dict[str, Any]:
     out = {**doc, "records": [r for r in doc["records"] if keep(r)]}
     if "robust" in doc:
         out["robust"] = [r for r in doc["robust"] if keep(r)]
+    if "verdicts" in doc:  # a verdict carries no config: kept with its model's records
+        runs = {r["run_id"] for r in out["records"] + out.get("robust", [])}
+        out["verdicts"] = [v for v in doc["verdicts"] if v["run_id"] in runs]
     return out
 
 
@@ -277,6 +282,9 @@ def compare(
             else:
                 status = OK
             result.checks.append(Comparison(key, describe(rn), m, b, n, status, tol))
+    for key, what, axis, b, n in verdict_changes(baseline, current):
+        status = MISSING if n is None else OK if n == b else CHANGED
+        result.checks.append(Comparison(key, what, axis, b, n, status))
     for key, (rn, metrics) in now.items():
         if key not in base:
             result.checks.extend(
@@ -362,7 +370,9 @@ def check_thresholds(doc: dict[str, Any], thresholds: list[Threshold]) -> GateRe
 
 
 # ---- output --------------------------------------------------------------------------------------
-def _f(v: float | None) -> str:
+def _f(v: float | str | None) -> str:
+    if isinstance(v, str):
+        return v
     return "-" if v is None or math.isnan(v) else f"{v:.3f}"
 
 

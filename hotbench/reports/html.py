@@ -11,13 +11,13 @@ import datetime as dt
 import html
 from typing import Any
 
-from ..evaluate.diagnose import BROKEN_BY, VERDICT
 from ..stats import fmt_acc
 from ..store import Workspace
 from ..version import __version__
 from .plots import eps_sweeps, min_norm_curves, plot_vs_eps, plot_vs_temperature
 from .records import Filters, flat_records, robust_records
 from .tables import CAPTION, HEAD, TEXT_HEAD, cells, pivot
+from .verdicts import BROKEN_BY, MASKING, ROBUSTNESS, VERDICT_COLUMNS, headline, slug
 
 # Responsive without a script: every table scrolls inside its own box (`.scroll`) instead of pushing
 # the page wider than the screen (at 1280 px the robust, broken-by and verdict columns fell off),
@@ -45,9 +45,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:hover td { background: #fafafa; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: .8rem; font-weight: 600;
          font-size: .85rem; background: #eee; color: #333; }
-.v-robust { background: #dcf5e3; color: #0b5d1e; }
-.v-masking-suspected { background: #fff1c2; color: #6b4e00; }
-.v-not-robust { background: #fde2e1; color: #8a1c17; }
+.v-robustness-robust, .v-masking-not-detected { background: #dcf5e3; color: #0b5d1e; }
+.v-robustness-incomplete, .v-masking-not-measured { background: #fff1c2; color: #6b4e00; }
+.v-robustness-not-robust, .v-masking-detected { background: #fde2e1; color: #8a1c17; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; margin-top: .5rem; }
 @media (max-width: 600px) {
   body { margin: 1rem auto; padding: 0 .5rem; }
@@ -63,21 +63,26 @@ def _img(data: bytes, alt: str) -> str:
     )
 
 
-def badge(verdict: str) -> str:
-    """A verdict as a coloured badge (class v-robust, v-masking-suspected, v-not-robust)."""
-    slug = "-".join(verdict.split())
-    return f'<span class="badge v-{html.escape(slug)}">{html.escape(verdict)}</span>'
+def badge(column: str, value: str, text: str | None = None) -> str:
+    """One axis of a verdict as a coloured badge (class v-robustness-not-robust,
+    v-masking-detected, ...: verdicts.slug)."""
+    return (
+        f'<span class="badge {html.escape(slug(column, value))}">'
+        f"{html.escape(text or value)}</span>"
+    )
 
 
 def _table(
     head: list[str],
     rows: list[list[str]],
     numeric_from: int,
-    badge_col: int | None = None,
+    badge_cols: dict[int, str] | None = None,
     wrap_col: int | None = None,
 ) -> str:
-    """A table in its own scroll box; the cells of column `badge_col` (the verdict) as badges, those
-    of `wrap_col` (the attacks that broke most, a list of names) free to wrap between names."""
+    """A table in its own scroll box; the cells of the columns in `badge_cols` (index -> verdict
+    axis) as badges, those of `wrap_col` (the attacks that broke most, a list of names) free to
+    wrap between names."""
+    badge_cols = badge_cols or {}
     out = [
         '<div class="scroll"><table>',
         "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
@@ -86,8 +91,8 @@ def _table(
     for row in rows:
         cells = "".join(
             (
-                f"<td>{badge(c)}</td>"
-                if i == badge_col and c != "-"  # a seeds' mean row has no verdict
+                f"<td>{badge(badge_cols[i], c)}</td>"
+                if i in badge_cols and c != "-"  # a seeds' mean row has no verdict
                 else f'<td class="wrap">{html.escape(c)}</td>'
                 if i == wrap_col
                 else f'<td class="num">{html.escape(c)}</td>'
@@ -127,7 +132,7 @@ def render_html(
             HEAD + columns,
             [cells(r, columns) for r in rows],
             numeric_from=len(TEXT_HEAD),
-            badge_col=len(HEAD) + columns.index(VERDICT) if VERDICT in columns else None,
+            badge_cols={len(HEAD) + columns.index(c): c for c in VERDICT_COLUMNS if c in columns},
             wrap_col=len(HEAD) + columns.index(BROKEN_BY) if BROKEN_BY in columns else None,
         ),
         f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
@@ -138,10 +143,14 @@ def render_html(
         for d in verdicts.values():
             parts.append(
                 f"<h3>{html.escape(d['run_id'])} at eval T={d['eval_temp']:g}:"
-                f" {badge(d['verdict'])}</h3>"
+                f" {badge(ROBUSTNESS, d['robustness'])}"
+                f" {badge(MASKING, d['masking'], 'masking ' + d['masking'])}</h3>"
             )
+            items = d["evidence"] + [f"masking: {e}" for e in d.get("masking_evidence", [])]
             parts.append(
-                "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in d["evidence"]) + "</ul>"
+                f'<ul aria-label="{html.escape(headline(d))}">'
+                + "".join(f"<li>{html.escape(e)}</li>" for e in items)
+                + "</ul>"
             )
     if robust:
         parts += [

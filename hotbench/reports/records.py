@@ -16,17 +16,18 @@ from .. import draws, stats
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
 from ..data import DATASETS
-from ..errors import HotbenchError
+from ..errors import HotbenchError, warn
 from ..evaluate import worstcase
 from ..evaluate.diagnose import report_verdicts
 from ..registry import ACTIVATIONS
 from ..store import RunRecord, Workspace
 from ..version import __version__
+from .verdicts import verdict_record
 
 # Version of the JSON results document (`--format json`, baselines). Adding a field keeps the
 # version; renaming, removing or changing the meaning of one bumps it. See docs/results-schema.md
 # and hotbench/schemas/results.schema.json.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
 
 
@@ -41,6 +42,11 @@ class Filters:
     run: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if any(not r.strip() for r in self.run):  # "" is a part of every id
+            raise HotbenchError(
+                "--run '' is empty, and would match every model",
+                "pass a run id or its first characters (see `hotbench ls`), or leave --run out",
+            )
         for d in self.dataset:
             DATASETS.check(d)
         for a in self.act:
@@ -237,7 +243,10 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
     labels, _ = _labels(ws, runs)
     for rec in runs:
         cfg = rec.config
-        for doc in worstcase.current_docs(ws.load_results(rec.run_id)):
+        docs = worstcase.current_docs(ws.load_results(rec.run_id))
+        if not docs:
+            warn(not_attacked(rec))
+        for doc in docs:
             acfg = AttackConfig(**doc["config"])
             out.append(
                 {
@@ -272,6 +281,21 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
             )
     out.sort(key=record_key)
     return out
+
+
+def not_attacked(rec: RunRecord) -> str:
+    """A trained model with no attack result has no row in the report: say so, with the clean
+    accuracy training measured (its n and interval), and how to attack it."""
+    metrics = rec.doc["metrics"]
+    n = metrics.get("n_test")
+    clean = f"clean {rec.test_acc:.3f}"
+    if isinstance(n, int) and n > 0:
+        lo, hi = stats.interval(round(rec.test_acc * n), n)
+        clean += f" (95% CI {lo:.3f}-{hi:.3f}, n={n})"
+    return (
+        f"{rec.run_id} has no attack result yet and is not in the report ({clean}): attack it"
+        f" with `hotbench attack --run {rec.run_id}`"
+    )
 
 
 def robust_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str, Any]]:
@@ -380,26 +404,6 @@ def seed_summaries(runs: list[RunRecord], records: list[dict[str, Any]]) -> list
             }
         )
     return out
-
-
-def verdict_record(d: dict[str, Any]) -> dict[str, Any]:
-    """A diagnosis as the JSON document carries it: verdict, evidence, each check's state."""
-    return {
-        "run_id": d["run_id"],
-        "eval_temp": d["eval_temp"],
-        "verdict": d["verdict"],
-        "reference": d.get("reference"),
-        "robust_acc": d.get("robust_acc"),
-        "n_samples": d.get("robust_n"),
-        "ci_low": d.get("ci_low"),
-        "ci_high": d.get("ci_high"),
-        "top_attacks": d.get("top_attacks", []),
-        "evidence": d["evidence"],
-        "checks": [
-            {"name": c["name"], "state": c.get("state"), "evidence": c["evidence"]}
-            for c in d.get("checks", [])
-        ],
-    }
 
 
 def record_key(r: dict[str, Any]):

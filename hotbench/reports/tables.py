@@ -15,10 +15,18 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import stats
-from ..evaluate.diagnose import BROKEN_BY, ROBUST_PREFIX, VERDICT, annotate_rows
 from ..progress import new_console, plain_text
 from ..store import Workspace
 from .records import Filters, flat_records, record_key, seed_key, select_runs
+from .verdicts import (
+    BROKEN_BY,
+    NOTE_COLUMNS,
+    ROBUST_PREFIX,
+    VERDICT_COLUMNS,
+    annotate_rows,
+    line_style,
+    style,
+)
 
 
 @dataclass
@@ -138,7 +146,9 @@ def with_seed_rows(rows: list[Row], keys: dict[str, str]) -> list[Row]:
     rows keep their own intervals, this row shows how much training noise adds."""
     groups: dict[tuple[str, float], list[Row]] = {}
     for r in rows:
-        if r.run_id in keys:
+        # attacked rows only: a model trained for another's sake (a transfer surrogate: the
+        # undefended model with another seed) is no seed of a sweep
+        if r.run_id in keys and r.adv:
             groups.setdefault((keys[r.run_id], r.eval_temp), []).append(r)
     out: list[Row] = []
     for r in rows:
@@ -275,7 +285,7 @@ def latex_table(rows: list[Row], columns: list[str]) -> str:
     its 95% Wilson interval and n, every label escaped, the caption of the other formats. Text
     columns are left-aligned, numbers right-aligned."""
     head = HEAD + columns
-    align = "".join("l" if h in TEXT_HEAD or h in (BROKEN_BY, VERDICT) else "r" for h in head)
+    align = "".join("l" if h in TEXT_HEAD or h in NOTE_COLUMNS else "r" for h in head)
     body = []
     for r in rows:
         fixed = cells(r, [])[: len(HEAD) - 1]  # the text formats' key cells, without clean
@@ -353,11 +363,6 @@ def rich_table(
 
 
 # ---- the terminal report: panels that fit the terminal ------------------------------------------
-VERDICT_STYLES = {
-    "robust": "bold green",
-    "masking suspected": "bold yellow",
-    "not robust": "bold red",
-}
 MIN_NORM = "minimum-norm attacks: accuracy, success rate, mean L2 size"
 
 
@@ -376,7 +381,7 @@ def budget_titles(records: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _robust_title(column: str) -> str | None:
-    """'robust ε=0.3' -> 'Linf ε=0.3'; 'robust L2 ε=0.5' -> 'L2 ε=0.5' (diagnose.annotate_rows)."""
+    """'robust ε=0.3' -> 'Linf ε=0.3'; 'robust L2 ε=0.5' -> 'L2 ε=0.5' (verdicts.annotate_rows)."""
     if not column.startswith(ROBUST_PREFIX + " "):
         return None
     rest = column[len(ROBUST_PREFIX) + 1 :]
@@ -433,9 +438,7 @@ def _panel(b: _Budget, name: str, attack_cols: list[str]) -> Table:
             values.append(r.cell(robust_col))
         for n in notes:
             text = r.notes.get(n) or "-"
-            values.append(
-                Text(text, style=VERDICT_STYLES.get(text, "dim")) if n == VERDICT else Text(text)
-            )
+            values.append(Text(text, style=style(n, text)) if n in VERDICT_COLUMNS else Text(text))
         table.add_row(*values)
     return table
 
@@ -484,7 +487,7 @@ def terminal_report(
     that budget, the worst case ("robust") and the verdict. A panel too wide for `width` is split
     into several, each repeating the id, robust and verdict columns, so that no number is ever cut
     and no row wraps. The evidence under the verdicts is wrapped to `width`."""
-    notes = [c for c in (BROKEN_BY, VERDICT) if c in columns]
+    notes = [c for c in NOTE_COLUMNS if c in columns]
     robust_cols = {t: c for c in columns if (t := _robust_title(c)) is not None}
     groups: dict[str, list[str]] = {}
     for c in columns:
@@ -497,6 +500,10 @@ def terminal_report(
     ids = [
         h for h in HEAD if h not in ("dataset", "defense") or len({getattr(r, h) for r in rows}) > 1
     ]
+    # n only where rows differ in it (the title says it otherwise): room for the verdict's two axes
+    sizes = {r.n_samples for r in rows}
+    if len(sizes) == 1 and None not in sizes:
+        ids.remove("n")
     datasets = sorted({r.dataset for r in rows})
     parts: list[Table | str] = []
     if not groups:  # nothing attacked yet: the models and their clean accuracy
@@ -535,7 +542,12 @@ def terminal_report(
         highlight=False,
     )
     console.print(
-        Text(f"hotbench: clean vs adversarial accuracy ({', '.join(datasets)})", style="bold")
+        Text(
+            f"hotbench: clean vs adversarial accuracy ({', '.join(datasets)}"
+            + ("" if "n" in ids else f", n={next(iter(sizes))} per row")
+            + ")",
+            style="bold",
+        )
     )
     for part in parts:
         console.print(part)
@@ -551,15 +563,8 @@ def terminal_report(
                 subsequent_indent=" " * (indent + 2),
                 break_on_hyphens=False,
             ),
-            style=_evidence_style(line),
+            style=line_style(line),
             markup=False,
             highlight=False,
         )
     return console.export_text(styles=color)
-
-
-def _evidence_style(line: str) -> str:
-    if line.startswith(" "):
-        return ""
-    verdict = line.rsplit(": ", 1)[-1]
-    return VERDICT_STYLES.get(verdict, "")

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..context import Context
-from ..errors import HotbenchError
+from ..errors import HotbenchError, printable
 from ..registry import EXECUTORS
 from .local import run_local
 from .plan import Plan, UnitStatus
@@ -67,9 +67,9 @@ def unit_table(statuses: list[UnitStatus]) -> Table:
     for s in statuses:
         style = colour.get(s.status, "red")
         table.add_row(
-            Text(s.name),
+            Text(printable(s.name)),  # escaped before the table measures it
             s.kind,
-            Text(s.status, style=style),  # Text: no markup in error messages
+            Text(printable(s.status), style=style),  # Text: no markup in error messages
             f"{s.time_s:.1f}s" if s.time_s is not None else "",
         )
     return table

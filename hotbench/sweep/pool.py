@@ -6,6 +6,7 @@ worker takes one device when it starts: cuda:0..k-1 round-robin when several GPU
 CPU with cores / workers torch threads. A worker that dies breaks the whole pool and the pool cannot
 say which unit killed it, so every unit that was in flight is run once more, alone, in a fresh pool;
 a unit whose worker dies while it runs alone is reported failed, and the sweep goes on without it.
+Workers die with the driver, also when it is killed with SIGKILL (sweep.lifeline).
 """
 
 from __future__ import annotations
@@ -18,22 +19,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from typing import Any
 
 import torch
 
 from ..context import Context
 from ..errors import HotbenchError, warn
-from .driver import Driver, Job, Outcome, error_line, init_worker, run_job
+from .driver import Driver, Job, Outcome, error_line, run_job
+from .lifeline import init_pool_worker
 from .plan import Plan, UnitStatus
-
-
-def _init_pool_worker(slots: Any, threads: int) -> None:
-    """Pool initializer: take one device slot (so two workers never share a GPU) and size torch's
-    threads. Ctrl-C is the driver's to handle (it stops the workers): a worker ignores SIGINT, which
-    the terminal sends to the whole process group, instead of printing its own traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    init_worker(slots.get(), threads)
 
 
 @contextmanager
@@ -86,6 +81,7 @@ class PoolBackend:
         self.threads = max(1, cpu_cores() // workers)
         self._mp = multiprocessing.get_context("spawn")
         self._pool: ProcessPoolExecutor | None = None
+        self._lifeline: Connection | None = None  # the write end: the workers' tie to the driver
         self.suspects: set[str] = (
             set()
         )  # units in flight when a worker died: they run alone until cleared
@@ -95,13 +91,24 @@ class PoolBackend:
             slots = self._mp.Queue()
             for d in self.devices:
                 slots.put(d)
+            read_end, self._lifeline = self._mp.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=self._mp,
-                initializer=_init_pool_worker,
-                initargs=(slots, self.threads),
+                initializer=init_pool_worker,
+                initargs=(os.getpid(), read_end, slots, self.threads),
             )
         return self._pool
+
+    def _drop_pool(self, wait: bool) -> ProcessPoolExecutor | None:
+        """Forget the pool and cut its workers' lifeline (after `wait`ing for a clean shutdown)."""
+        pool, self._pool = self._pool, None
+        if pool is not None and wait:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
+        return pool
 
     def capacity(self) -> int:
         return 1 if self.suspects else self.workers
@@ -117,9 +124,7 @@ class PoolBackend:
             done, _ = wait(
                 list(inflight)
             )  # a broken pool fails every future it holds: collect them all
-            assert self._pool is not None
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            self._drop_pool(wait=True)
         out: list[tuple[Any, Outcome]] = []
         for fut in done:
             name = inflight[fut].name
@@ -140,14 +145,12 @@ class PoolBackend:
         return out
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._drop_pool(wait=True)
 
     def abort(self) -> None:
         """Stop now (Ctrl-C, an error in the driver): end the workers instead of waiting for the
         units they run, and reap them, so that no process outlives the command."""
-        pool, self._pool = self._pool, None
+        pool = self._drop_pool(wait=False)
         if pool is None:
             return
         procs = list((getattr(pool, "_processes", None) or {}).values())

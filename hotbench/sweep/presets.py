@@ -15,20 +15,30 @@ is reported as ONE line naming the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..attacks.spec import ATTACKS, Targeted, check_params, check_targeted
-from ..config import AttackConfig, AttackOn, Seed, TrainConfig
+from ..config import AttackConfig, AttackOn, Seed, TrainConfig, temperature_problem
 from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES, NAMED_PARAMS
 from ..draws import MAX_DRAWS, MAX_EOT
 from ..errors import HotbenchError, short, unknown_name
+from ..files import input_file
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 from ..user_arch import is_import_path
 from .plan import Plan, UnitStatus
@@ -45,6 +55,50 @@ class _Loader(yaml.SafeLoader):
     which would turn the attack key `on:` into True and `targeted: no` into False."""
 
 
+# A preset is a few levels deep; PyYAML composes nested nodes recursively, and a few hundred levels
+# reach Python's recursion limit (a RecursionError traceback on 2,990 lines of nesting).
+MAX_DEPTH = 50
+
+
+class TooDeep(yaml.YAMLError):
+    def __init__(self, line: int) -> None:
+        super().__init__(f"it nests deeper than {MAX_DEPTH} levels (at line {line + 1})")
+
+
+def _compose_node(self: _Loader, parent: Any, index: Any) -> Any:
+    self.depth = getattr(self, "depth", 0) + 1
+    try:
+        if self.depth > MAX_DEPTH:
+            raise TooDeep(self.peek_event().start_mark.line)
+        return yaml.SafeLoader.compose_node(self, parent, index)
+    finally:
+        self.depth -= 1
+
+
+def _construct_mapping(self: _Loader, node: yaml.Node, deep: bool = False) -> Any:
+    """A key given twice is an error, not the last value silently winning (a merge key `<<` may
+    still be overridden: that is what it is for)."""
+    if isinstance(node, yaml.MappingNode):
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                key_node, yaml.ScalarNode
+            ):
+                continue
+            key = self.construct_object(key_node)
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {first[key] + 1})",
+                    key_node.start_mark,
+                )
+            first[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(self, node, deep)
+
+
+_Loader.compose_node = _compose_node  # type: ignore[method-assign]
+_Loader.construct_mapping = _construct_mapping  # type: ignore[method-assign]
 _Loader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -105,10 +159,10 @@ def _check_names(kind: str, names: list[str], valid: list[str]) -> list[str]:
     return names
 
 
-def _positive(what: str, values: list[float]) -> list[float]:
+def _temperatures(what: str, values: list[float]) -> list[float]:
     for v in values:
-        if not v > 0 or v != v or v == float("inf"):
-            raise ValueError(f"{what} must be finite numbers > 0, got {v}")
+        if (problem := temperature_problem(v)) is not None:
+            raise ValueError(f"{what} {problem}")
     return values
 
 
@@ -182,14 +236,14 @@ class TrainSection(_Strict):
     @field_validator("temps")
     @classmethod
     def _temps(cls, v: list[float]) -> list[float]:
-        return _positive("temps", v)
+        return _temperatures("temps", v)
 
     @field_validator("temps_by_act")
     @classmethod
     def _temps_by_act(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
         _check_names("activation", list(v), ACTIVATIONS.names())
         for temps in v.values():
-            _positive("temps", temps)
+            _temperatures("temps", temps)
         return v
 
     def _params(self) -> dict[str, Any]:
@@ -320,7 +374,7 @@ class AttackSection(_Strict):
     @field_validator("eval_temps")
     @classmethod
     def _eval_temps(cls, v: list[EvalTemp]) -> list[EvalTemp]:
-        _positive("eval_temps", [t for t in v if t != "train"])
+        _temperatures("eval_temps", [t for t in v if t != "train"])
         return v
 
     def configs(self) -> list[AttackConfig]:
@@ -351,6 +405,7 @@ class AttackSection(_Strict):
 
 
 class Preset(_Strict):
+    _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from
     description: str = ""
     data_dir: Path | None = (
         None  # relative to the current directory, like --data-dir; the CLI's wins
@@ -409,13 +464,9 @@ def resolve(name_or_path: str | Path) -> Path:
     suffix)."""
     text = str(name_or_path)
     path = Path(text)
-    if path.is_file():
-        return path
-    if "/" in text or path.suffix in (".yaml", ".yml"):
-        raise HotbenchError(
-            f"preset file '{text}' not found",
-            f"pass an existing file or a name: {', '.join(available())}",
-        )
+    if "/" in text or path.suffix in (".yaml", ".yml") or os.path.lexists(text):
+        fix = f"pass an existing file or a name: {', '.join(available())}"
+        return input_file(path, "preset file", fix)  # a FIFO or a device would hang the read
     candidate = PRESET_DIR / f"{text}.yaml"
     if candidate.is_file():
         return candidate
@@ -497,14 +548,20 @@ def load(name_or_path: str | Path) -> tuple[Path, Preset]:
         if path.stat().st_size > MAX_PRESET_BYTES:
             raise TooLarge(f"it is larger than {MAX_PRESET_BYTES >> 20} MiB")
         doc = _yaml(path.read_text())
-    except TooLarge as exc:
+    except (TooLarge, TooDeep, RecursionError) as exc:
+        why = exc if not isinstance(exc, RecursionError) else "it nests too deep"
         raise HotbenchError(
-            f"preset '{path}' is too large: {exc}", "write the values out (a preset is small)"
+            f"preset '{path}' is too large: {why}", "write the values out (a preset is small)"
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if problem.startswith("duplicate key"):
+            key, _, first = problem.partition(" (")
+            raise HotbenchError(
+                f"preset '{path}': {key}{where} ({first}", "keep one of them"
+            ) from None
         raise HotbenchError(
             f"preset '{path}': malformed YAML{where}: {problem}", "fix the YAML syntax"
         ) from None
@@ -524,7 +581,46 @@ def load(name_or_path: str | Path) -> tuple[Path, Preset]:
         raise _preset_error(path, exc) from None
     except HotbenchError as exc:
         raise HotbenchError(f"preset '{path}': {exc.problem}", exc.fix) from None
+    preset._source = path
     return path, preset
+
+
+def check_data(preset: Preset, ctx: Context) -> None:
+    """What a preset asks of its datasets exists there: every training and test sample count fits
+    the splits (loaded here, once: training reuses them). Before any unit runs: a preset that asks
+    for 398 of 397 test samples was refused only after its models had been trained."""
+    from ..data import load_dataset
+    from ..models import check_model, train_batch_sizes
+
+    where = f"preset '{preset._source}'" if preset._source is not None else "preset"
+    train, attack = preset.train, preset.attack
+    wanted = [("attack.n_samples", attack.n_samples)] + [
+        (f"attack.attacks[{i}].n_samples", a.n_samples) for i, a in enumerate(attack.attacks)
+    ]
+    for name in train.datasets:
+        try:
+            data = load_dataset(name, ctx.data_dir, ctx.download)
+        except HotbenchError as exc:
+            raise HotbenchError(f"{where}: {exc.problem}", exc.fix) from None
+        n_train, n_test = len(data.train), len(data.test)
+        if train.n_train is not None and train.n_train > n_train:
+            raise HotbenchError(
+                f"{where}: key 'train.n_train': {train.n_train} is larger than the {name}"
+                f" training set ({n_train})",
+                f"set it to {n_train} or fewer, or remove it to train on all",
+            )
+        if train.arch is not None:  # a user's network: one batch in both modes (models.py)
+            batches = train_batch_sizes(train.n_train or n_train, train.batch_size)
+            try:
+                check_model(data.spec, train.arch, train.acts[0], 1.0, batches)
+            except HotbenchError as exc:
+                raise HotbenchError(f"{where}: {exc.problem}", exc.fix) from None
+        for key, n in wanted:
+            if n is not None and n > n_test:
+                raise HotbenchError(
+                    f"{where}: key '{key}': {n} is larger than the {name} test set ({n_test})",
+                    f"set it to {n_test} or fewer",
+                )
 
 
 Part = Literal["train", "attack", "all"]
@@ -556,6 +652,7 @@ def execute(preset: Preset, part: Part, ctx: Context, executor: str = "local") -
             )
     if ctx.data_dir is None and preset.data_dir is not None:
         ctx.data_dir = preset.data_dir
+    check_data(preset, ctx)
     return run_plan(plan, ctx, executor)
 
 

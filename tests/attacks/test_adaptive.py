@@ -12,7 +12,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hotbench.attacks.composite import surrogate_config
+from hotbench.attacks.composite import independent, surrogate_config
 from hotbench.attacks.engine import Tracked, run_attack
 from hotbench.cli import app
 from hotbench.config import AttackConfig
@@ -22,7 +22,7 @@ from hotbench.errors import HotbenchError
 from hotbench.evaluate.suites import SUITES, suite_configs
 from hotbench.models import LogitView
 from hotbench.units import ensure_attacked, ensure_trained
-from tests.conftest import CPU, NONE1, TANH50
+from tests.conftest import CPU, NONE1, SURROGATE, TANH50
 
 N = 24  # samples per attack
 
@@ -94,17 +94,45 @@ def test_autoattack_uses_original_parameters_and_stays_in_budget(tanh_net, test_
     assert out.metrics()["adv_acc"] < out.metrics()["clean_acc"]
 
 
-def test_transfer_reuses_the_surrogate_and_breaks_the_masked_model(trained_ws):
+def test_transfer_reuses_the_surrogate_and_breaks_the_masked_model(surrogate_ws):
+    trained_ws = surrogate_ws
     rec = trained_ws.load_record(TANH50.run_id)
     cfg = AttackConfig(method="transfer", steps=10, n_samples=N, eval_temp=1)
-    # the surrogate of tanh T=50 is the same data/arch/epochs/seed with no activation at T=1: NONE1
-    assert surrogate_config(rec.config, cfg).run_id == NONE1.run_id
+    # the surrogate of tanh T=50 is independent of it: the built-in arch with no activation at
+    # T=1, on the same data and epochs, with another seed (SURROGATE, trained for the session)
+    sur = surrogate_config(rec.config, cfg)
+    assert sur.run_id == SURROGATE.run_id != NONE1.run_id and sur.seed == TANH50.seed + 1
     runs_before = sorted(p.name for p in trained_ws.runs.iterdir())
     doc, fresh = ensure_attacked(Context(trained_ws, CPU), rec, cfg)
     assert (
         fresh and sorted(p.name for p in trained_ws.runs.iterdir()) == runs_before
     )  # reused, not retrained
     assert doc["metrics"]["adv_acc"] <= 0.2
+    # the result says which surrogate it was crafted on, and that it is independent
+    stored = trained_ws.load_record(SURROGATE.run_id)
+    assert doc["surrogate"] == {
+        "run_id": SURROGATE.run_id,
+        "weights_sha256": stored.weights_sha256,
+        "arch": "digits-cnn",
+        "seed": 1,
+        "independent": True,
+    }
+
+
+def test_the_surrogate_is_never_the_target_nor_a_users_module():
+    """Issue 24: the surrogate was trained with the target's own config (arch, seed, act none at
+    T=1): for an undefended target that is the target itself, a white-box self-attack that
+    inherits its masking, and a user's network ran inside the attack."""
+    cfg = AttackConfig(method="transfer", eval_temp=1)
+    own = surrogate_config(NONE1, cfg)
+    assert own.run_id != NONE1.run_id and own.seed == NONE1.seed + 1
+    assert independent(NONE1, own)
+    user = NONE1.model_copy(update={"arch": "examples.zoo.nets:cnn"})
+    assert surrogate_config(user, cfg).arch == "digits-cnn"
+    # on request, the target's own architecture (another seed): not independent of a user's code
+    same_arch = cfg.model_copy(update={"params": {"surrogate_arch": "target"}})
+    mine = surrogate_config(user, same_arch)
+    assert mine.arch == "examples.zoo.nets:cnn" and not independent(user, mine)
 
 
 def test_transfer_trains_a_missing_surrogate(ws):
@@ -114,7 +142,8 @@ def test_transfer_trains_a_missing_surrogate(ws):
     rec, _ = ensure_trained(Context(ws, CPU), tiny)
     cfg = AttackConfig(method="transfer", steps=2, n_samples=8, eval_temp=1)
     sur = surrogate_config(rec.config, cfg)
-    assert (sur.act, sur.temp, sur.epochs, sur.n_train, sur.seed) == ("none", 1.0, 1, 64, tiny.seed)
+    assert (sur.act, sur.temp, sur.epochs, sur.n_train) == ("none", 1.0, 1, 64)
+    assert (sur.seed, sur.arch) == (tiny.seed + 1, "digits-cnn")
     assert not ws.has_run(sur.run_id)
     doc, _ = ensure_attacked(Context(ws, CPU), rec, cfg)
     assert ws.has_run(sur.run_id) and doc["metrics"]["n_samples"] == 8

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from hotbench.cli import app
 from hotbench.config import AttackConfig
 from hotbench.errors import HotbenchError
-from hotbench.reports.formats import render_report
 from hotbench.reports.plots import plot_vs_eps, plot_vs_temperature
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, flat_records, results_document
+from tests.conftest import report_text
 from tests.reports.conftest import populate
 
 runner = CliRunner()
@@ -31,7 +31,7 @@ def invoke(*args: str):
 
 
 def test_json_document_validates_against_the_shipped_schema(results_ws):
-    doc = json.loads(render_report(results_ws, "json"))
+    doc = json.loads(report_text(results_ws, "json"))
     schema = json.loads(SCHEMA_FILE.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(doc, schema)
@@ -71,7 +71,7 @@ def _markdown_rows(md: str) -> list[dict[str, str]]:
 
 def test_markdown_round_trips_the_json_numbers(results_ws):
     records = flat_records(results_ws)
-    md = render_report(results_ws, "markdown")
+    md = report_text(results_ws, "markdown")
     rows = _markdown_rows(md)
     assert len(rows) == len({(r["run_id"], r["eval_temp"]) for r in records})
     seen = 0
@@ -98,7 +98,7 @@ def test_markdown_round_trips_the_json_numbers(results_ws):
 
 def test_csv_round_trips_the_json_numbers_exactly(results_ws):
     records = flat_records(results_ws)
-    rows = list(csv.DictReader(io.StringIO(render_report(results_ws, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(report_text(results_ws, "csv"))))
     for r in records:
         [row] = [
             x
@@ -131,7 +131,7 @@ def test_html_reads_on_a_laptop_and_a_phone(results_ws):
     column sticky; the viewport meta (a phone drew the page at desktop width, 27% zoom); verdicts
     as coloured badges in the table and above their evidence. This checks the markup;
     tests/reports/test_browser.py measures the page in headless Chromium."""
-    page = render_report(results_ws, "html")
+    page = report_text(results_ws, "html")
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     tables = page.count("<table>")
     assert tables >= 2 and page.count('<div class="scroll"><table>') == tables
@@ -139,10 +139,16 @@ def test_html_reads_on_a_laptop_and_a_phone(results_ws):
     css = page.split("<style>")[1].split("</style>")[0]
     assert ".scroll { overflow-x: auto;" in css and "position: sticky; left: 0" in css
     assert "@media (max-width: 600px)" in css
-    verdicts = re.findall(r'<span class="badge v-([a-z-]+)">([a-z ]+)</span>', page)
-    assert verdicts and all(slug == "-".join(text.split()) for slug, text in verdicts)
+    verdicts = re.findall(
+        r'<span class="badge v-(robustness|masking)-([a-z-]+)">([a-z ]+)</span>', page
+    )
+    # the class names the axis and its value; above the evidence the masking badge says "masking"
+    assert verdicts and all(
+        slug == "-".join(text.removeprefix("masking ").split()) for _, slug, text in verdicts
+    )
     body_rows = page.split("<h2>Results</h2>")[1].split("</table>")[0].count("<tr>") - 1
-    assert len(verdicts) >= 2 * body_rows  # one in each row, one above its evidence
+    # both axes in each row, and both above each verdict's evidence
+    assert len(verdicts) >= 4 * body_rows
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])

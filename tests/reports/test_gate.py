@@ -216,7 +216,7 @@ def test_fail_under_bad_input_is_exit_2_not_a_regression(results_ws, tmp_path, s
         ("{not json", "not readable JSON"),
         ('{"records": []}', "no schema_version"),
         ('{"schema_version": 99, "records": []}', "schema_version 99"),
-        ('{"schema_version": 2, "records": [{"run_id": "x"}]}', "lacks attack_id"),
+        ('{"schema_version": 3, "records": [{"run_id": "x"}]}', "lacks attack_id"),
     ],
 )
 def test_bad_baseline_is_exit_2(results_ws, tmp_path, content, needle):

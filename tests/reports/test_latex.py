@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hotbench.cli import app
-from hotbench.reports.formats import render_report
 from hotbench.reports.records import flat_records
 from hotbench.reports.tables import latex_escape
+from tests.conftest import report_text
 
 runner = CliRunner()
 CELL = re.compile(r"(\d\.\d{3}) \{\\scriptsize \[(\d\.\d{3}), (\d\.\d{3})\] \$n\$=(\d+)\}")
@@ -28,7 +28,7 @@ def _table(tex: str) -> tuple[list[str], list[list[str]]]:
 
 
 def test_latex_is_booktabs_with_every_accuracy_its_interval_and_n(results_ws):
-    tex = render_report(results_ws, "latex")
+    tex = report_text(results_ws, "latex")
     for part in ("\\begin{tabular}", "\\toprule", "\\midrule", "\\bottomrule", "\\caption{"):
         assert tex.count(part) == 1, part
     assert "\\hline" not in tex and "ε" not in tex and "±" not in tex  # booktabs, escaped
@@ -76,7 +76,7 @@ def test_latex_compiles(results_ws, tmp_path):
     doc = tmp_path / "doc.tex"
     doc.write_text(
         "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        + render_report(results_ws, "latex")
+        + report_text(results_ws, "latex")
         + "\\end{document}\n"
     )
     done = subprocess.run(

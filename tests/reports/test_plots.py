@@ -20,18 +20,9 @@ from typer.testing import CliRunner
 
 from hotbench.cli import app
 from hotbench.config import AttackConfig
-from hotbench.reports.plots import (
-    ADAPTIVE,
-    GROUP_TITLES,
-    MIN_NORM,
-    PAPER,
-    Z_WORST,
-    eps_figure,
-    finish,
-    min_norm_curves,
-    success_curve,
-    temperature_figure,
-)
+from hotbench.reports.min_norm_plots import min_norm_curves, success_curve
+from hotbench.reports.plot_style import ADAPTIVE, GROUP_TITLES, MIN_NORM, PAPER, Z_WORST, finish
+from hotbench.reports.plots import eps_figure, temperature_figure
 from hotbench.reports.records import flat_records, robust_records
 from hotbench.store import Workspace
 from tests.conftest import private_copy

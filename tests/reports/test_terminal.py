@@ -1,6 +1,7 @@
 """The terminal report fits the terminal: at 80 and 120 columns no line is longer than the width,
 every number appears whole (no cell split across lines or cut with an ellipsis), and every panel
-keeps the robust and verdict columns; `wide` is the single natural-width table."""
+keeps the robust and verdict columns (robustness and masking); `wide` is the single natural-width
+table."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from hotbench.cli import app
-from hotbench.evaluate.diagnose import BROKEN_BY, VERDICT
 from hotbench.reports.records import flat_records
 from hotbench.reports.tables import (
     MIN_NORM,
@@ -20,16 +20,22 @@ from hotbench.reports.tables import (
     rich_table,
     terminal_report,
 )
+from hotbench.reports.verdicts import BROKEN_BY, MASKING, ROBUSTNESS
 from hotbench.stats import fmt_acc
 
 LINF = [f"{m} ε={e:g}" for e in (0.1, 0.3) for m in ("fgsm", "pgd", "mim", "pgd@z", "apgd-dlr@z")]
 L2 = ["pgdl2 ε=0.5"]
 MINNORM = ["cw", "cw success", "cw L2", "deepfool", "deepfool success", "deepfool L2"]
 ROBUST = ["robust ε=0.1", "robust ε=0.3", "robust L2 ε=0.5"]
-COLUMNS = LINF + L2 + MINNORM + ROBUST + [BROKEN_BY, VERDICT]
+COLUMNS = LINF + L2 + MINNORM + ROBUST + [BROKEN_BY, ROBUSTNESS, MASKING]
 TITLES = {c: f"Linf {c.split(' ')[-1]}" for c in LINF} | {"pgdl2 ε=0.5": "L2 ε=0.5"}
 TITLES |= {c: MIN_NORM for c in MINNORM}
-VERDICTS = ["masking suspected", "not robust", "robust", "masking suspected"]
+VERDICTS = [
+    ("not robust", "detected"),
+    ("not robust", "not measured"),
+    ("robust", "not detected"),
+    ("incomplete", "detected"),
+]
 
 
 def rows() -> list[Row]:
@@ -40,7 +46,8 @@ def rows() -> list[Row]:
         adv = {c: round(0.9 - 0.037 * i - 0.011 * j, 3) for j, c in enumerate(LINF + L2 + ROBUST)}
         adv |= {"cw": 0.0, "deepfool": 0.012}
         notes = {"cw success": "1.000", "cw L2": "1.234", "deepfool success": "0.988"}
-        notes |= {"deepfool L2": "0.876", BROKEN_BY: "apgd-dlr@z", VERDICT: VERDICTS[i]}
+        notes |= {"deepfool L2": "0.876", BROKEN_BY: "apgd-dlr@z"}
+        notes |= {ROBUSTNESS: VERDICTS[i][0], MASKING: VERDICTS[i][1]}
         out.append(
             Row(f"digits-{act}-T{t}-x", "digits", act, t, te, 0.975 - i / 100, 397, adv, notes)
         )
@@ -48,7 +55,7 @@ def rows() -> list[Row]:
 
 
 EVIDENCE = [
-    "verdict of digits-tanh-T100-x at eval T=1: masking suspected",
+    "verdict of digits-tanh-T100-x at eval T=1: not robust, masking detected",
     "  - zero gradients: 0.97 of inputs have an exactly-zero output gradient (median norm 0); on"
     " the logits 0.00 (median norm 0.38)",
 ]
@@ -72,7 +79,10 @@ def test_every_line_fits_and_every_number_is_whole(width):
             assert r.notes[c] in found
         assert fmt_acc(r.clean_acc) in found
     # a verdict is never split over two lines
-    assert text.count("masking suspected") >= 2 * len(
+    assert text.count("not robust") >= 2 * len(
+        [line for line in lines if line.startswith(("Linf", "L2"))]
+    )
+    assert text.count("not measured") >= len(
         [line for line in lines if line.startswith(("Linf", "L2"))]
     )
 
@@ -90,14 +100,14 @@ def test_every_budget_panel_has_robust_and_verdict(width):
         if panel.startswith("minimum-norm"):
             continue
         assert "robust" in panel.splitlines()[2] + panel.splitlines()[3]
-        assert "verdict" in panel
-        assert sum(v in panel for v in ("masking suspected", "not robust")) == 2
+        assert "robustness" in panel and "masking" in panel
+        assert sum(v in panel for v in ("incomplete", "not robust", "not measured")) == 3
 
 
 def test_wider_terminal_needs_fewer_panels():
     narrow = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 80)
     wide = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120)
-    assert narrow.count("verdict") > wide.count("verdict")
+    assert narrow.count("robustness") > wide.count("robustness")
 
 
 def test_evidence_is_wrapped_to_the_width():
@@ -110,15 +120,18 @@ def test_verdicts_are_coloured_in_a_terminal_only():
     plain = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120)
     coloured = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120, color=True)
     assert "\x1b[" not in plain
-    assert "\x1b[1;33mmasking suspected" in coloured  # yellow
+    assert "\x1b[1;33mincomplete" in coloured  # yellow
     assert "\x1b[1;31mnot robust" in coloured  # red
     assert "\x1b[1;32mrobust" in coloured  # green
+    assert "\x1b[1;31mdetected" in coloured  # masking: red
+    assert "\x1b[32mnot detected" in coloured  # green
+    assert "\x1b[33mnot measured" in coloured  # yellow
 
 
 def test_wide_is_one_table_at_its_natural_width():
     text = rich_table(rows(), COLUMNS, EVIDENCE)
     header = next(line for line in text.splitlines() if "fgsm ε=0.1" in line)
-    assert all(c in header for c in ("apgd-dlr@z ε=0.3", "robust L2 ε=0.5", VERDICT))
+    assert all(c in header for c in ("apgd-dlr@z ε=0.3", "robust L2 ε=0.5", ROBUSTNESS, MASKING))
 
 
 CAPTURE = Path(__file__).parents[2] / "docs" / "terminal-100.txt"
@@ -143,7 +156,7 @@ def test_the_command_at_100_columns_fits_with_every_number_whole(results_ws):
     numbers = [fmt_acc(x["adv_acc"], (x["adv_ci_low"], x["adv_ci_high"])) for x in records]
     numbers += [fmt_acc(x["clean_acc"], (x["clean_ci_low"], x["clean_ci_high"])) for x in records]
     assert_fits_whole(r.stdout, 100, numbers)
-    assert "verdict" in r.stdout and "95% Wilson interval" in r.stdout  # not str.capitalize()'d
+    assert "robustness" in r.stdout and "95% Wilson interval" in r.stdout  # not capitalize()'d
 
 
 def test_committed_capture_fits_100_columns():
@@ -154,7 +167,8 @@ def test_committed_capture_fits_100_columns():
     rows = [
         line
         for line in text.splitlines()
-        if line.rstrip().endswith(tuple(VERDICTS)) and not line.startswith("verdict of")
+        if line.rstrip().endswith(("not measured", "not detected", " detected"))
+        and not line.startswith("verdict of")
     ]
     assert len(rows) == 9  # ci-smoke: 3 (model, eval T) rows in each of 3 panels
     for row in rows:  # clean, the attack, robust: each whole on its row's line

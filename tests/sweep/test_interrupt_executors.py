@@ -189,3 +189,45 @@ def test_ray_under_quiet_prints_nothing_but_the_result(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", done.stderr
+
+
+def _torch_loaded(pid: int) -> bool:
+    try:
+        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("moment", ["starting", "computing"])
+def test_sigkill_of_the_process_executors_driver_leaves_no_worker(tmp_path, moment):
+    """SIGKILL runs no handler in the driver: the workers must notice on their own (issue 29).
+    `starting`: the driver dies while the workers still import torch (before their initializer
+    runs); `computing`: while they train."""
+    proc = start(tmp_path, "--executor", "process", "--workers", "2")
+    spawned: set[int] = set()
+    try:
+
+        def workers(loaded: bool) -> bool:
+            kids = descendants(proc.pid)
+            spawned.update(kids)
+            return sum(1 for k in kids if not loaded or _torch_loaded(k)) >= 2
+
+        # two workers (the resource tracker also counts as a descendant: a third one)
+        wait_until(lambda: workers(False) and len(descendants(proc.pid)) >= 3, proc, 120, "workers")
+        if moment == "computing":
+            wait_until(lambda: workers(True), proc, 120, "workers past their imports")
+            time.sleep(2)  # inside the training
+        spawned.update(descendants(proc.pid))
+        proc.kill()  # SIGKILL: no handler, no finally, no pool shutdown runs in the driver
+        proc.wait(timeout=30)  # not communicate(): a live worker holds the pipes open
+        deadline = time.monotonic() + 30  # a worker still importing torch under load notices late
+        while alive(spawned) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = alive(spawned)
+        names = [Path(f"/proc/{p}/cmdline").read_bytes()[:120] for p in left if proc_stat(p)]
+        assert left == [], f"processes outlived the killed driver: {names}"
+    finally:
+        for p in alive(spawned | descendants(proc.pid)):
+            os.kill(p, signal.SIGKILL)
+        proc.stdout.close()
+        proc.stderr.close()

@@ -370,3 +370,73 @@ def test_presets_command_lists_names_descriptions_and_files():
     assert table.exit_code == 0 and "paper-mnist-cpu" in table.stdout
     bad = runner.invoke(app, ["presets", "--format", "xml"])
     assert bad.exit_code == 2 and "unknown format 'xml'" in bad.output
+
+
+# ---- the whole preset is valid before anything is trained (issues 29 and 30) ---------------------
+def _refused(tmp_path, text, *words, name="p.yaml"):
+    """`run` fails in one line naming the file and `words`, and trains nothing."""
+    path = write(tmp_path, text, name)
+    ws = tmp_path / "ws"
+    r = runner.invoke(app, ["run", str(path), "-w", str(ws), "--device", "cpu", "-q"])
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output, r.output
+    assert lines[0].startswith("error: ") and str(path) in lines[0], r.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert not (ws / "runs").exists() or not any((ws / "runs").glob("*/run.json")), "it trained"
+    return lines[0]
+
+
+def test_duplicate_key_is_refused_not_the_last_one_taken(tmp_path):
+    text = TINY.replace("  epochs: 2\n", "  epochs: 2\n  lr: 0.01\n  epochs: 200\n")
+    line = _refused(tmp_path, text, "duplicate key 'epochs' at line 9", "first at line 7")
+    assert "keep one" in line
+    # in a nested mapping too; a YAML merge key (<<) may still override what it merges
+    _refused(
+        tmp_path, TINY.replace("      steps: 3\n", "      steps: 3\n      steps: 4\n"), "steps"
+    )
+    merged = "base: &b {epochs: 2}\n" + TINY.replace("  epochs: 2\n", "  <<: *b\n  epochs: 3\n")
+    with pytest.raises(HotbenchError, match="unknown key 'base'"):  # parsed: only the key is bad
+        load(write(tmp_path, merged, "merge.yaml"))
+
+
+@pytest.mark.parametrize("style", ["block", "flow", "sequence"])
+def test_deeply_nested_yaml_is_one_line(tmp_path, style):
+    depth = 3000
+    if style == "block":
+        depth = 1200  # one space a level: 3,000 levels would pass the 1 MiB bound first
+        text = "".join(f"{' ' * i}k{i}:\n" for i in range(depth)) + " " * depth + "v\n"
+    elif style == "flow":
+        text = "train: " + "[" * depth + "]" * depth + "\n"
+    else:
+        text = "train:\n  acts:\n  " + "- " * depth + "tanh\n"
+    _refused(tmp_path, text, "nests deeper than", "levels")
+
+
+@pytest.mark.parametrize(
+    "change,key,words",
+    [
+        (("  n_samples: 30\n", "  n_samples: 1e30\n"), "attack.n_samples", "1e+30"),
+        (("  n_samples: 30\n", "  n_samples: 398\n"), "attack.n_samples", "test set (397)"),
+        (
+            ("      steps: 3\n", "      steps: 3\n      n_samples: 398\n"),
+            "attack.attacks[1].n_samples",
+            "test set (397)",
+        ),
+        (
+            ("  n_train: 300\n", "  n_train: 99999999999999999999\n"),
+            "train.n_train",
+            "training set (1400)",
+        ),
+    ],
+)
+def test_sizes_beyond_the_dataset_are_refused_before_training(tmp_path, change, key, words):
+    """n_samples 1e30 was refused only after a model had been trained, without the file's name."""
+    assert change[0] in TINY
+    _refused(tmp_path, TINY.replace(*change), f"'{key}'", words)
+
+
+@pytest.mark.parametrize("temp", ["1e-320", "1e39"])
+def test_temperatures_beyond_float32_are_refused(tmp_path, temp):
+    _refused(tmp_path, TINY.replace("temps: [5]", f"temps: [{temp}]"), "'train.temps'", "float32")
+    _refused(tmp_path, TINY.replace("eval_temps: [train, 1]", f"eval_temps: [{temp}]"), "float32")

@@ -1,0 +1,48 @@
+"""Every threshold of the diagnosis, in one place, each with the reason for its value. A check
+fires when its number crosses its threshold (CheckSpec.threshold names the field it is held to)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # Fraction of inputs whose output gradient is exactly 0. AutoAttack warns at any zero gradient;
+    # 1% leaves room for a few inputs that a plain classifier saturates in float32.
+    zero_grad: float = 0.01
+    # Fraction of output entries exactly at the activation's bound (tanh: +-1.0): the output cannot
+    # move.
+    saturated: float = 0.10
+    # Fraction of clean predictions decided by an argmax tie among saturated outputs.
+    ties: float = 0.01
+    # Accuracy gap that counts as "attack A beats attack B" (single-step vs iterative, black-box or
+    # transfer vs white-box on the output, logits vs output), as "the paper's attacks overestimate
+    # the worst case" (masking detected) and as "above the undefended reference", on shared samples.
+    # 5 points: smaller gaps do not change what a reader concludes. It applies together with an
+    # exact McNemar test at stats.ALPHA, so on a few dozen samples a 5-point gap alone never fires.
+    beats: float = 0.05
+    # Linf budget at which any image can be turned into any other (inputs live in [0, 1]) ...
+    large_eps: float = 1.0
+    # ... so a working gradient attack must leave at most this accuracy there.
+    large_eps_acc: float = 0.05
+    # An accuracy this much higher at a larger eps than at a smaller one (same attack) is
+    # non-monotone.
+    monotone: float = 0.02
+    # Fraction of clean-correct samples that a second random restart (seed) of PGD breaks and no
+    # other attack at the budget breaks (the drop it causes in the worst case). It applies together
+    # with an exact McNemar test at stats.ALPHA, so PGD's ordinary seed-to-seed variance on samples
+    # that other attacks already break never fires it.
+    restarts: float = 0.03
+    # Worst-case accuracy at the reference eps from which a model is called robust; applied to the
+    # 95% interval (robust: its lower end >= this; not robust: its upper end < this).
+    robust_acc: float = 0.30
+    # Queries a query-based black-box attack (Square) needs before "robust" counts it. Measured on
+    # digits at Linf 0.15, 100 samples (docs/zoo.md, "Square's query budget"): from 1,000 queries
+    # on, Square's accuracy on every zoo model is within 0.02 of its accuracy at 3,000 queries (the
+    # undefended model 0.21 vs 0.22, PGD-AT 0.61 vs 0.61, the wrong-gradient network 0.23 vs 0.24),
+    # where 300 queries still leave up to 0.08 more (0.31 vs 0.24, 0.65 vs 0.61).
+    square_queries: int = 1000
+
+
+THRESHOLDS = Thresholds()
