@@ -162,6 +162,10 @@ class Paired:
     a_only_broken: int  # samples A broke and B did not
     b_only_broken: int  # samples B broke and A did not
     p_value: float
+    # expectations over a randomized model's draws (`sign_test`): the mean accuracies, which the
+    # rounded counts above only approximate
+    a_mean: float | None = None
+    b_mean: float | None = None
 
     @property
     def discordant(self) -> int:
@@ -169,11 +173,11 @@ class Paired:
 
     @property
     def a_acc(self) -> float:
-        return frac(self.a_correct, self.n)
+        return self.a_mean if self.a_mean is not None else frac(self.a_correct, self.n)
 
     @property
     def b_acc(self) -> float:
-        return frac(self.b_correct, self.n)
+        return self.b_mean if self.b_mean is not None else frac(self.b_correct, self.n)
 
 
 def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
@@ -192,6 +196,39 @@ def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
 
     p = 1.0 if d == 0 else float(binomtest(a_only, d, 0.5).pvalue)
     return Paired(int(ra.size), int(ra.sum()), int(rb.sum()), a_only, b_only, p)
+
+
+def sign_test(acc_a: np.ndarray, acc_b: np.ndarray) -> Paired:
+    """Exact sign test (two-sided) of paired per-sample accuracies in [0, 1]: a randomized model's
+    expected accuracy per sample under attacks A and B, over the same draws (hotbench.draws).
+
+    A sample counts for A ("A broke it and B did not") where its accuracy under A is lower, for B
+    where it is higher; under the null each such sample goes either way with probability 1/2
+    (scipy.stats.binomtest), whatever the size of the differences, so the test holds for any
+    distribution of per-sample accuracies. On 0/1 outcomes (one draw) it is `mcnemar` exactly."""
+    a = np.asarray(acc_a, dtype=float)
+    b = np.asarray(acc_b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError("paired outcomes must cover the same samples")
+    a_only = int((a < b).sum())
+    b_only = int((a > b).sum())
+    d = a_only + b_only
+    from scipy.stats import binomtest
+
+    p = 1.0 if d == 0 else float(binomtest(a_only, d, 0.5).pvalue)
+    mean = (lambda v: float(v.mean()) + 0.0) if a.size else (lambda v: float("nan"))
+    return Paired(
+        int(a.size), int(round(a.sum())), int(round(b.sum())), a_only, b_only, p, mean(a), mean(b)
+    )
+
+
+def paired_test(a: np.ndarray, b: np.ndarray) -> Paired:
+    """The paired comparison of per-sample outcomes: `mcnemar` on booleans (a deterministic
+    model), `sign_test` on expected accuracies (a randomized model's, or one of each)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == bool and b.dtype == bool:
+        return mcnemar(a, b)
+    return sign_test(a, b)
 
 
 def fisher(k_a: int, n_a: int, k_b: int, n_b: int) -> float:

@@ -163,3 +163,27 @@ def test_draws_interval_stays_in_unit_range_at_the_edges():
     for y in (np.zeros((50, 8), bool), np.ones((50, 8), bool)):
         lo, hi = stats.draws_interval(y)
         assert 0.0 <= lo < hi <= 1.0
+
+
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=200))
+def test_sign_test_on_one_draw_is_mcnemar(pairs):
+    a = np.array([p[0] for p in pairs])
+    b = np.array([p[1] for p in pairs])
+    exact, sign = stats.mcnemar(a, b), stats.sign_test(a.astype(float), b.astype(float))
+    assert (sign.a_only_broken, sign.b_only_broken, sign.p_value) == (
+        exact.a_only_broken,
+        exact.b_only_broken,
+        exact.p_value,
+    )
+    assert sign.a_acc == pytest.approx(exact.a_acc) and sign.b_acc == pytest.approx(exact.b_acc)
+
+
+def test_sign_test_on_expected_accuracies():
+    """Per-sample accuracies over draws: A lower on 30 samples, higher on none, equal elsewhere:
+    significant; the means are the exact ones, not the rounded counts."""
+    a = np.r_[np.full(30, 0.25), np.full(70, 0.5)]
+    b = np.r_[np.full(30, 0.75), np.full(70, 0.5)]
+    t = stats.sign_test(a, b)
+    assert (t.a_only_broken, t.b_only_broken, t.n) == (30, 0, 100)
+    assert t.p_value < 1e-6
+    assert t.a_acc == pytest.approx(0.425) and t.b_acc == pytest.approx(0.575)

@@ -126,6 +126,14 @@ class StoredResult:
         size = self.linf if norm == "Linf" else self.l2
         return np.where(_fits(size, eps)[:, None], self.adv_draws, self.clean_draws)
 
+    def expected(self, norm: str, eps: float) -> np.ndarray:
+        """Per sample: its accuracy over the model's draws at (norm, eps) (`robust_draws`); on a
+        deterministic model the boolean `robust`, so that comparisons stay exact McNemar tests
+        there (stats.paired_test)."""
+        if not self.randomized:
+            return self.robust(norm, eps)
+        return self.robust_draws(norm, eps).mean(axis=1)
+
     def accuracy(self, norm: str, eps: float) -> float:
         """This attack's accuracy at (norm, eps): what it is worth as a single attack at that
         budget (an integer count over n, so never -0.000; over samples and draws for a randomized
@@ -176,6 +184,12 @@ class WorstCase:
         if self.draws is not None:
             return stats.draws_interval(self.draws)
         return stats.interval(self.n_robust, self.n_samples)
+
+    @property
+    def per_sample(self) -> np.ndarray:
+        """Per sample of `index`: robust (bool) or, on a randomized model, its worst-case
+        expected accuracy over the draws."""
+        return self.robust if self.draws is None else self.draws.mean(axis=1)
 
     @property
     def ci_method(self) -> str:
@@ -333,27 +347,8 @@ def worst_over_draws(
     the attacks are compared on the same draws, which also keeps the downward bias of a minimum
     over estimates small. Results with different draw counts share their first draws; a result of
     a deterministic evaluation (one pass) counts as the same outcome on every draw."""
-    m = min((r.adv_draws.shape[1] for r in results if r.adv_draws is not None), default=1)
-
-    def rows(a: np.ndarray | None, fallback: np.ndarray) -> np.ndarray:
-        return np.repeat(fallback[:, None], m, axis=1) if a is None else a[:, :m]
-
-    first = next(r for r in results if r.randomized)  # its clean draws are every result's
-    pos = positions(first.index, common)
-    clean = rows(first.clean_draws, first.clean_pred == first.label)[pos]
-    worst = clean.copy()
-    breaks: dict[str, int] = {}
-    coverage: dict[str, int] = {}
-    for r in results:
-        pos = positions(r.index, common)
-        size = (r.linf if norm == "Linf" else r.l2)[pos]
-        adv = rows(r.adv_draws, r.adv_pred == r.label)[pos]
-        adv = np.where(_fits(size, eps)[:, None], adv, clean)
-        lower = adv.mean(1) < worst.mean(1)
-        worst[lower] = adv[lower]
-        lost = float((clean & ~adv).sum()) / m  # expected breaks: clean-correct draws lost
-        breaks[r.name] = max(breaks.get(r.name, 0), int(round(lost)))
-        coverage[r.config.label] = int(r.index.size)
+    clean, worst, breaks = rows_over_draws(results, common, norm, eps)
+    coverage = {r.config.label: int(r.index.size) for r in results}
     n = int(common.size)
     return WorstCase(
         run_id,
@@ -370,6 +365,34 @@ def worst_over_draws(
         coverage,
         worst,
     )
+
+
+def rows_over_draws(
+    results: list[StoredResult], common: np.ndarray, norm: str, eps: float
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """For the samples `common` of a randomized model: the clean outcomes per draw, the worst
+    case's (per sample, the row of the point with the lowest mean, see `worst_over_draws`), each
+    [n, m], and the expected breaks per attack name (clean-correct draws it lost, / m, rounded)."""
+    m = min((r.adv_draws.shape[1] for r in results if r.adv_draws is not None), default=1)
+
+    def rows(a: np.ndarray | None, fallback: np.ndarray) -> np.ndarray:
+        return np.repeat(fallback[:, None], m, axis=1) if a is None else a[:, :m]
+
+    first = next((r for r in results if r.randomized), results[0])  # its clean draws are all's
+    pos = positions(first.index, common)
+    clean = rows(first.clean_draws, first.clean_pred == first.label)[pos]
+    worst = clean.copy()
+    breaks: dict[str, int] = {}
+    for r in results:
+        pos = positions(r.index, common)
+        size = (r.linf if norm == "Linf" else r.l2)[pos]
+        adv = rows(r.adv_draws, r.adv_pred == r.label)[pos]
+        adv = np.where(_fits(size, eps)[:, None], adv, clean)
+        lower = adv.mean(1) < worst.mean(1)
+        worst[lower] = adv[lower]
+        lost = float((clean & ~adv).sum()) / m
+        breaks[r.name] = max(breaks.get(r.name, 0), int(round(lost)))
+    return clean, worst, breaks
 
 
 def positions(index: np.ndarray, wanted: np.ndarray) -> np.ndarray:
