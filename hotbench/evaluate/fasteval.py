@@ -173,6 +173,21 @@ def _log(ctx: Context, run_id: str, doc: dict[str, Any], fresh: bool) -> None:
         f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
         f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
         + (f" (n={m['n_samples']})" if "n_samples" in m else "")
+        + _randomness_note(doc)
+    )
+
+
+def _randomness_note(doc: dict[str, Any]) -> str:
+    """What the log says of a randomized model (expected accuracies, EOT), or of --eot/--draws
+    asked for on a deterministic one."""
+    r = doc.get("randomness")
+    if not r:
+        return ""
+    if not r.get("randomized"):
+        return "; the model is deterministic: --eot and --draws change nothing"
+    return (
+        f"; randomized model ({r['changed']:.2f} of predictions change between draws):"
+        f" expected over {r['draws']} draws, EOT {r['eot']}"
     )
 
 

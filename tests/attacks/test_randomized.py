@@ -255,3 +255,26 @@ def test_the_results_document_reports_expectations_over_draws(trained_ws, noisy_
     robust = next(r for r in doc["robust"] if r["run_id"] == run_id)
     assert robust["draws"] == draws.DEFAULT_DRAWS
     assert robust["ci_method"] == stats.DRAWS_INTERVAL_METHOD
+
+
+def test_the_cli_takes_eot_and_draws(trained_ws):
+    """--eot and --draws reach the attack config; a bad value is one line and exit 2; on a
+    deterministic model the log says that they change nothing."""
+    from typer.testing import CliRunner
+
+    from hotbench.cli import app
+
+    runner = CliRunner()
+    ws = str(trained_ws.root)
+    for flag, value in (("--eot", "0"), ("--draws", "65")):
+        r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", flag, value])
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output and len(r.output.strip().splitlines()) <= 2
+        assert flag.strip("-") in r.output
+    run = NONE1.resolved().run_id
+    args = ["attack", "-w", ws, "--run", run, "--method", "fgsm", "--n-samples", "20"]
+    r = runner.invoke(app, [*args, "--eot", "4", "--draws", "8"])
+    assert r.exit_code == 0, r.output
+    assert "deterministic: --eot and --draws change nothing" in " ".join(r.output.split())
+    (doc,) = [d for d in trained_ws.load_results(run) if d["config"].get("eot") == 4]
+    assert doc["config"]["draws"] == 8 and doc["randomness"]["randomized"] is False
