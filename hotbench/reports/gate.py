@@ -424,7 +424,8 @@ def render_checks(
         ("allowed", "right"),
         ("status", "left"),
     ):
-        table.add_column(h, justify=j)
+        # a result's name (a run id, an attack's label) wraps rather than being cut at 80 columns
+        table.add_column(h, justify=j, overflow="fold" if h == "result" else "ellipsis")
     for c in rows:
         d = c.delta
         table.add_row(
