@@ -30,7 +30,7 @@ MAX_DENOMINATOR = 1024  # fractions shown as such: 8/255, 1/3, 16/1023
 
 def _bad(text: Any, flag: str) -> HotbenchError:
     return HotbenchError(
-        f"{flag} '{text}' is not a number or a fraction",
+        f"invalid value for '{flag}': '{text}' is not a number or a fraction",
         f"pass e.g. {flag} 0.3 or {flag} 8/255",
     )
 

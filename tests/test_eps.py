@@ -116,3 +116,53 @@ def test_a_preset_train_eps_fraction(tmp_path: Path):
     path.write_text(text.replace("  epochs: 1\n", "  epochs: 1\n  train_eps: 8\n"))
     with pytest.raises(HotbenchError, match="8/255 = 0.0314"):
         load(path)
+
+
+# ---- the command line (issue 26: `--eps 8/255` got "Input should be a valid number") --------------
+def test_the_cli_takes_a_fraction_and_stores_the_float(trained_ws):
+    from typer.testing import CliRunner
+
+    from hotbench.cli import app
+
+    w = str(trained_ws.root)
+    args = ["attack", "-w", w, "--method", "fgsm", "--n-samples", "5", "-q", "--eps", "8/255"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    eps = {
+        doc["config"]["eps"]
+        for rec in trained_ws.records()
+        for doc in trained_ws.load_results(rec.run_id)
+    }
+    assert 8 / 255 in eps
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("8", "did you mean 8/255 = 0.0314?"),
+        ("1e308", "above 1"),
+        ("1e39", "above 1"),
+        ("abc", "not a number or a fraction"),
+        ("1/0", "divides by zero"),
+    ],
+)
+def test_the_cli_refuses_impossible_budgets_in_one_line(trained_ws, value, words):
+    from typer.testing import CliRunner
+
+    from hotbench.cli import app
+
+    w = str(trained_ws.root)
+    r = CliRunner().invoke(app, ["attack", "-w", w, "--method", "fgsm", "--eps", value, "-q"])
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_the_cli_train_eps_takes_a_fraction(tmp_path):
+    from typer.testing import CliRunner
+
+    from hotbench.cli import app
+
+    args = ["train", "-w", str(tmp_path), "--defense", "pgd-at", "--act", "none", "--epochs", "0"]
+    r = CliRunner().invoke(app, [*args, "--train-eps", "8"])
+    assert r.exit_code == 2 and "8/255 = 0.0314" in r.stderr, r.output

@@ -92,9 +92,9 @@ def train(
         ),
     ] = "none",
     train_eps: Annotated[
-        float | None,
+        str | None,
         typer.Option(
-            help=("Linf budget of the defense's inner attack, in (0, 1]."),
+            help=("Linf budget of the defense's inner attack, in (0, 1]; 0.3 or 8/255."),
             show_default=f"the dataset's: {per_dataset('train_eps')}",
         ),
     ] = None,
@@ -183,9 +183,11 @@ def attack(
         ),
     ] = None,
     eps: Annotated[
-        list[float] | None,
+        list[str] | None,
         typer.Option(
-            help="Perturbation budget (Linf or L2 by attack); repeatable.", show_default="0.3"
+            help="Perturbation budget (Linf or L2 by attack), a number or a fraction (8/255);"
+            " repeatable.",
+            show_default="0.3",
         ),
     ] = None,
     steps: Annotated[

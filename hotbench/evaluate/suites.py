@@ -25,6 +25,7 @@ from typing import Any
 
 from ..attacks.spec import ATTACKS, check_params, check_targeted, check_targeted_mode
 from ..config import AttackConfig
+from ..eps import parse_eps
 from ..errors import HotbenchError
 from ..registry import Registry
 
@@ -120,7 +121,7 @@ class AttackRequest:
 
     methods: list[str] = field(default_factory=list)
     suite: str | None = None
-    eps: list[float] = field(default_factory=lambda: [0.3])
+    eps: list[float | str] = field(default_factory=lambda: [0.3])
     eval_temps: list[float | None] = field(default_factory=lambda: [None])
     steps: int | None = None  # None: 40, or the suite's own
     alpha: float | None = None  # None: 2.5 * eps / steps
@@ -168,7 +169,7 @@ class AttackRequest:
     def configs(self) -> list[AttackConfig]:
         """The attack configs, checked; in the order they run."""
         self.check()
-        eps = self.eps or [0.3]
+        eps = [parse_eps(e) for e in self.eps or [0.3]]  # a number or a fraction (8/255)
         temps = self.eval_temps or [None]
         if self.suite is not None:
             common = {"n_samples": self.n_samples, "batch_size": self.batch_size, "seed": self.seed}
