@@ -25,7 +25,7 @@ from .evaluate.suites import AttackRequest, attack_listing
 from .evaluate.worstcase import load_stored
 from .files import check_outputs, input_file, output_target, write_output
 from .reports.compare import Row, compare_files
-from .reports.formats import FORMATS, Layout, render
+from .reports.formats import Layout, output_format, render
 from .reports.gate import (
     DEFAULT_TOLERANCE,
     GateOutcome,
@@ -40,7 +40,7 @@ from .reports.records import Filters, results_document, select_runs
 from .store import RunRecord, Workspace
 from .sweep.plan import UnitStatus
 from .sweep.presets import Part, execute, listing, load, summary
-from .validate import check_format, check_positive
+from .validate import check_positive
 
 if TYPE_CHECKING:
     from .doctor import Report
@@ -308,7 +308,7 @@ def _check_report_files(files: ReportFiles, gate: Gate) -> None:
 
 def report(
     workspace: Where = None,
-    fmt: str = "table",
+    fmt: str | None = None,
     runs: Runs = None,
     gate: Gate | None = None,
     files: ReportFiles | None = None,
@@ -319,9 +319,10 @@ def report(
     document of `load_results`). Read-only but for `files` and a passing gate's `save_baseline`.
     The models' datasets (for the diagnosis' gradient checks) are where each run.json says, or the
     context's data_dir. Bad input raises HotbenchError before anything is written; a regression
-    does not raise: it is the outcome's `gate` and `exit_code`."""
-    check_format(fmt, FORMATS)
+    does not raise: it is the outcome's `gate` and `exit_code`. `fmt` None: the one the output
+    file's extension names (`r.json`: json; reports.formats.EXTENSIONS), else a table."""
     gate, files = gate or Gate(), files or ReportFiles()
+    fmt = output_format(fmt, files.output)
     _check_report_files(files, gate)
     save_path = None if gate.save_baseline is None else Path(gate.save_baseline)
     request = prepare(

@@ -118,7 +118,7 @@ def test_a_preset_train_eps_fraction(tmp_path: Path):
         load(path)
 
 
-# ---- the command line (issue 26: `--eps 8/255` got "Input should be a valid number") --------------
+# ---- the command line (issue 26: `--eps 8/255` got "Input should be a valid number") ----------
 def test_the_cli_takes_a_fraction_and_stores_the_float(trained_ws):
     from typer.testing import CliRunner
 

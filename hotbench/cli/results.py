@@ -35,12 +35,21 @@ from .options import (
 def report(
     ctx: typer.Context,
     format: Annotated[
-        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"One of: {', '.join(FORMATS)}.",
+            show_default="from --output's extension (.json, .csv, .md, .html, .tex), else table",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write to this file instead of stdout.", show_default="stdout"
+            "--output",
+            "-o",
+            help="Write to this file instead of stdout; its extension sets the format.",
+            show_default="stdout",
         ),
     ] = None,
     dataset: DatasetF = None,

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import HotbenchError
 from ..progress import stderr
 from ..validate import check_format
 
@@ -14,6 +15,42 @@ if TYPE_CHECKING:
     from .records import Filters
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
+# the format an output file's extension names (`-o r.json`); any other extension: a table
+EXTENSIONS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".tex": "latex",
+    ".txt": "table",
+}
+
+
+def output_format(fmt: str | None, output: Any = None) -> str:
+    """The report's format: `fmt` (--format) if given, else the one `output`'s extension names
+    (`-o r.json` is JSON, not a text table in a file called .json), else a table. A --format that
+    contradicts the extension is one line (a CI job that uploads r.json as JSON would otherwise
+    get a table), checked before anything is computed or written."""
+    if fmt is not None:
+        check_format(fmt, FORMATS)
+    if output is None or str(output) == "-":
+        return fmt or "table"
+    suffix = "." + str(output).rsplit(".", 1)[-1].lower() if "." in str(output) else ""
+    named = EXTENSIONS.get(suffix)
+    if fmt is None:
+        return named or "table"
+    if named is not None and named != fmt:
+        raise HotbenchError(
+            f"--format {fmt} contradicts --output '{output}', whose extension means {named}",
+            f"drop --format (the extension decides), or pass an output ending in {_extension(fmt)}",
+        )
+    return fmt
+
+
+def _extension(fmt: str) -> str:
+    return next(e for e, f in EXTENSIONS.items() if f == fmt)
 
 
 def warnings(ws: Workspace, filters: Filters | None, verdicts) -> list[str]:

@@ -219,3 +219,38 @@ def test_plot_rejects_unknown_extension_before_writing_anything(results_ws, tmp_
 def test_plot_with_no_attack_results_is_a_user_error(trained_ws, tmp_path):
     with pytest.raises(HotbenchError, match="no attack results"):
         plot_vs_temperature(flat_records(trained_ws), tmp_path / "p.png")
+
+
+# ---- -o FILE takes its format from the extension (issue 26: `-o r.json` wrote the text table) -----
+@pytest.mark.parametrize(
+    "name, check",
+    [
+        ("r.json", lambda t: json.loads(t)["schema_version"] == SCHEMA_VERSION),
+        ("r.csv", lambda t: "run_id" in next(csv.reader(io.StringIO(t)))),
+        ("r.md", lambda t: t.lstrip().startswith(("#", "|"))),
+        ("r.HTML", lambda t: t.lstrip().lower().startswith("<!doctype html")),
+        ("r.tex", lambda t: "\\begin{" in t),
+        ("r.txt", lambda t: "robust" in t and not t.lstrip().startswith(("{", "<", "|"))),
+        ("report", lambda t: "robust" in t and not t.lstrip().startswith(("{", "<", "|"))),
+    ],
+)
+def test_the_output_extension_sets_the_format(results_ws, tmp_path, name, check):
+    out = tmp_path / name
+    r = invoke("report", "-w", str(results_ws.root), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert check(out.read_text()), out.read_text()[:200]
+
+
+@pytest.mark.parametrize("fmt, name", [("table", "r.json"), ("json", "r.csv"), ("html", "r.md")])
+def test_a_format_that_contradicts_the_extension_is_one_line(results_ws, tmp_path, fmt, name):
+    out, fig = tmp_path / name, tmp_path / "fig.png"
+    r = invoke("report", "-w", str(results_ws.root), "-f", fmt, "-o", str(out), "--plot", str(fig))
+    assert r.exit_code == 2, r.output
+    assert f"--format {fmt} contradicts" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert not out.exists() and not fig.exists()  # nothing written before the check
+
+
+def test_an_agreeing_format_and_extension_pass(results_ws, tmp_path):
+    out = tmp_path / "r.json"
+    r = invoke("report", "-w", str(results_ws.root), "-f", "json", "-o", str(out))
+    assert r.exit_code == 0 and json.loads(out.read_text())
