@@ -11,6 +11,7 @@ describe them. `runs` narrows a call to some stored models: run ids (a prefix is
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,6 +305,26 @@ def _check_report_files(files: ReportFiles, gate: Gate) -> None:
                 "the report and the baseline would both go to stdout",
                 "pass -o FILE for the report, or a file for --save-baseline",
             )
+    # two outputs to one file: the second would silently replace the first (the report, when no
+    # -o is given, is on stdout, so a figure or baseline on `-` shares it)
+    outputs = {"--output": files.output or "-", "--plot": files.plot}
+    outputs |= {"--plot-eps": files.plot_eps, "--plot-defenses": files.plot_defenses}
+    outputs |= {"--save-baseline": gate.save_baseline}
+    seen: dict[str, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        where = "stdout" if str(path) == "-" else os.path.realpath(path)  # a link: its target
+        if where in seen:
+            shown = "stdout" if where == "stdout" else f"'{path}'"
+            implied = seen[where] == "--output" and files.output is None
+            report = " (the report, as no -o FILE is given)" if implied else ""
+            raise HotbenchError(
+                f"{seen[where]}{report} and {flag} would both write {shown}: one would replace"
+                " the other",
+                f"give {flag} a file of its own",
+            )
+        seen[where] = flag
 
 
 def report(

@@ -66,7 +66,9 @@ ROBUST = "robust (worst case)"
 
 def plot_format(path: Path) -> str:
     """'png', 'svg' or 'pdf' from the file name; checked before any work so that a typo fails at
-    once."""
+    once. `-` is stdout, as for every output: a PNG (`--plot - > fig.png`, or piped on)."""
+    if str(path) == "-":
+        return "png"
     fmt = PLOT_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise HotbenchError(

@@ -221,7 +221,7 @@ def test_plot_with_no_attack_results_is_a_user_error(trained_ws, tmp_path):
         plot_vs_temperature(flat_records(trained_ws), tmp_path / "p.png")
 
 
-# ---- -o FILE takes its format from the extension (issue 26: `-o r.json` wrote the text table) -----
+# ---- -o FILE takes its format from the extension (issue 26: `-o r.json` wrote the text table) --
 @pytest.mark.parametrize(
     "name, check",
     [
@@ -254,3 +254,30 @@ def test_an_agreeing_format_and_extension_pass(results_ws, tmp_path):
     out = tmp_path / "r.json"
     r = invoke("report", "-w", str(results_ws.root), "-f", "json", "-o", str(out))
     assert r.exit_code == 0 and json.loads(out.read_text())
+
+
+# ---- --plot - and two outputs to one path (issue 30) ---------------------------------------------
+def test_plot_dash_writes_the_figure_to_stdout(results_ws, tmp_path):
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["report", "-w", str(results_ws.root), "-o", str(out), "--plot", "-"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout_bytes.startswith(PNG_MAGIC) and json.loads(out.read_text())
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["-o", "{d}/same.png", "--plot", "{d}/same.png"], "--output and --plot would both write"),
+        (["--plot", "{d}/f.png", "--plot-eps", "{d}/f.png"], "--plot and --plot-eps would both"),
+        (["--plot", "-"], "--output (the report, as no -o FILE is given) and --plot would both"),
+        (["-o", "-", "--plot-defenses", "-"], "--plot-defenses would both write stdout"),
+    ],
+)
+def test_two_outputs_to_one_path_are_refused_before_writing(results_ws, tmp_path, extra, words):
+    outs = tmp_path / "outs"
+    outs.mkdir()
+    args = [a.format(d=outs) for a in extra]
+    r = runner.invoke(app, ["report", "-w", str(results_ws.root), *args])
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+    assert list(outs.iterdir()) == [] and r.stdout == ""
