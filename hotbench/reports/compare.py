@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import stats
+from . import markdown
 from .gate import ROBUST_METRIC, describe, items, load_baseline
 
 COMPARE_FORMATS = ("table", "json", "csv", "markdown")
@@ -269,7 +270,7 @@ def render(rows: list[Row], fmt: str, names: tuple[str, str]) -> str:
             writer.writerow(r.fields())
         return buf.getvalue()
     lines = [
-        f"A = `{names[0]}`, B = `{names[1]}`: {summary(rows)}.",
+        f"A = {markdown.code(names[0])}, B = {markdown.code(names[1])}: {summary(rows)}.",
         "",
         "| result | metric | A | B | B - A | p | flag |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -284,6 +285,6 @@ def render(rows: list[Row], fmt: str, names: tuple[str, str]) -> str:
             _p(r),
             _flag(r),
         ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(markdown.cell(c) for c in cells) + " |")
     lines += ["", notes(rows).split("\n")[1]]
     return "\n".join(lines) + "\n"

@@ -36,6 +36,7 @@ from ..errors import HotbenchError
 from ..files import write_output
 from ..progress import plain_text
 from .documents import load_document
+from .markdown import cell as md_cell
 from .verdicts import VERDICT_COLUMNS as VERDICT_AXES
 from .verdicts import verdict_changes
 
@@ -534,7 +535,7 @@ def messages(outcome: GateOutcome, width: int = 100) -> list[str]:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    return md_cell(text)
 
 
 def _md_table(rows: list[Comparison], ref: str) -> list[str]:

@@ -18,6 +18,7 @@ from rich.text import Text
 from .. import stats
 from ..progress import new_console, plain_text
 from ..store import Workspace
+from . import markdown
 from .records import Filters, flat_records, record_key, seed_key, select_runs, surrogates
 from .verdicts import (
     BROKEN_BY,
@@ -276,7 +277,7 @@ MARKDOWN_NOTE = f"*Cells after `clean` are {CAPTION}.*"
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    return markdown.cell(text)
 
 
 def markdown_table(rows: list[Row], columns: list[str]) -> str:

@@ -140,3 +140,29 @@ def test_bad_inputs_are_one_line_and_exit_2(docs, tmp_path, content, message):
     assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.output
     r = runner.invoke(app, ["compare", str(good), str(good), "-f", "yaml"])
     assert r.exit_code == 2 and "unknown format 'yaml'" in r.stderr
+
+
+def test_markdown_and_csv_keep_hostile_labels_and_names_in_their_cell(docs, tmp_path):
+    """A label or file name with `|`, a line break or backticks broke the Markdown table (a CI job
+    summary) out of its row; CSV keeps them as data."""
+    a, b, *_ = docs
+    label = "pgd|x\nline two `code` \\ end"
+    for doc in (a, b):
+        doc["records"][2]["label"] = label
+    folder = tmp_path / "we`ird"
+    folder.mkdir()
+    pa, pb = _write(folder, a, b)
+    r = runner.invoke(app, ["compare", str(pa), str(pb), "-f", "markdown"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    head = lines[0]
+    assert head.startswith("A = ``") and f"``{pa}``" in head and f"``{pb}``" in head
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 2 + len(compare_documents(a, b))  # no row broken in two
+    row = next(line for line in table if "line two" in line)
+    assert "pgd\\|x line two `code` \\\\ end" in row
+    cells = [c for c in row.replace("\\|", "").split("|")]
+    assert len(cells) == 9  # 7 cells and the two edges
+    r = runner.invoke(app, ["compare", str(pa), str(pb), "-f", "csv"])
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert any(label in x["what"] for x in rows)  # the label whole, line break and all
