@@ -16,7 +16,7 @@ from ..store import Workspace
 from ..version import __version__
 from .plots import eps_sweeps, min_norm_curves, plot_vs_eps, plot_vs_temperature
 from .records import Filters, flat_records, robust_records
-from .tables import CAPTION, HEAD, TEXT_HEAD, cells, pivot
+from .tables import CAPTION, MODEL, Row, cells, model_cell, n_cell, pivot, robust_title, varying
 from .verdicts import BROKEN_BY, MASKING, ROBUSTNESS, VERDICT_COLUMNS, headline, slug
 
 # Responsive without a script: every table scrolls inside its own box (`.scroll`) instead of pushing
@@ -106,6 +106,30 @@ def _table(
     return "\n".join(out)
 
 
+def _results_table(rows: list[Row], columns: list[str]) -> str:
+    """The results table, read left to right as a reviewer asks: which model (the sticky first
+    column, so that every row still says so while the table scrolls sideways: act, train T @ eval
+    T, and dataset, defense or seed where rows differ), its clean accuracy, its worst case, the
+    verdict, then the attacks one by one."""
+    robust = [c for c in columns if robust_title(c) is not None]
+    notes = [c for c in (*VERDICT_COLUMNS, BROKEN_BY) if c in columns]
+    ordered = robust + notes + [c for c in columns if c not in robust and c not in notes]
+    vary = varying(rows)
+    head = [MODEL, "n", "clean", *ordered]
+    fixed = len(head) - len(ordered)
+    body = [
+        [model_cell(r, vary), n_cell(r), cells(r, [])[-1]] + [r.cell(c) for c in ordered]
+        for r in rows
+    ]
+    return _table(
+        head,
+        body,
+        numeric_from=1,
+        badge_cols={fixed + ordered.index(c): c for c in VERDICT_COLUMNS if c in ordered},
+        wrap_col=fixed + ordered.index(BROKEN_BY) if BROKEN_BY in ordered else None,
+    )
+
+
 def render_html(
     ws: Workspace,
     filters: Filters | None = None,
@@ -128,13 +152,7 @@ def render_html(
             f" {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p>"
         ),
         "<h2>Results</h2>",
-        _table(
-            HEAD + columns,
-            [cells(r, columns) for r in rows],
-            numeric_from=len(TEXT_HEAD),
-            badge_cols={len(HEAD) + columns.index(c): c for c in VERDICT_COLUMNS if c in columns},
-            wrap_col=len(HEAD) + columns.index(BROKEN_BY) if BROKEN_BY in columns else None,
-        ),
+        _results_table(rows, columns),
         f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
     ]
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes or []]

@@ -208,7 +208,7 @@ HEAD = ["dataset", "defense", "act", "train T", "eval T", "n", "clean"]
 TEXT_HEAD = ("dataset", "defense", "act")  # left-aligned
 
 
-def _n_cell(row: Row) -> str:
+def n_cell(row: Row) -> str:
     if row.seeds:
         return f"{row.seeds} seeds"  # a row of means: its cells say `mean sd spread`
     return "-" if row.n_samples is None else str(row.n_samples)
@@ -221,7 +221,7 @@ def cells(row: Row, columns: list[str]) -> list[str]:
         row.act + (" *" if row.mixed else ""),
         f"{row.train_temp:g}",
         f"{row.eval_temp:g}",
-        _n_cell(row),
+        n_cell(row),
         row.notes.get("clean") or stats.fmt_acc(row.clean_acc, row.clean_ci),
     ] + [row.cell(c) for c in columns]
 
@@ -445,7 +445,7 @@ def budget_titles(records: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-def _robust_title(column: str) -> str | None:
+def robust_title(column: str) -> str | None:
     """'robust ε=0.3' -> 'Linf ε=0.3'; 'robust L2 ε=0.5' -> 'L2 ε=0.5' (verdicts.annotate_rows)."""
     if not column.startswith(ROBUST_PREFIX + " "):
         return None
@@ -521,7 +521,7 @@ def _panel(
     for r in rows:
         values: list[str | Text] = [model_cell(r, b.vary)]
         if len(b.sizes) > 1:
-            values.append(_n_cell(r))
+            values.append(n_cell(r))
         values.append(r.notes.get("clean") or stats.fmt_acc(r.clean_acc, r.clean_ci))
         values += [r.cell(c) for c in attack_cols]  # with its interval, and n= where it differs
         if robust_col is not None:
@@ -628,7 +628,7 @@ def terminal_report(
     into several, each repeating the id, robust and verdict columns, so that no number is ever cut
     and no row wraps. The evidence under the verdicts is wrapped to `width`."""
     notes = [c for c in NOTE_COLUMNS if c in columns]
-    robust_cols = {t: c for c in columns if (t := _robust_title(c)) is not None}
+    robust_cols = {t: c for c in columns if (t := robust_title(c)) is not None}
     groups: dict[str, list[str]] = {}
     for c in columns:
         if c in notes or c in robust_cols.values():
