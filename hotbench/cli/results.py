@@ -144,11 +144,13 @@ def report(
     Exit codes (for CI):
     0 = report written, every gate passed.
     1 = regression: an accuracy fell more than --tolerance below --baseline, a baseline record is
-    missing, or a --fail-under threshold is not met. 2 = bad input: a wrong option value, an
-    unreadable baseline, an empty workspace.
+    missing, a baseline verdict moved, a --fail-under threshold is not met, or a model of --preset
+    got another verdict than the preset declares (`expect`: the zoo, the controls).
+    2 = bad input: a wrong option value, an unreadable baseline, an empty workspace.
     """
     from .. import api
     from ..context import Context
+    from ..reports.expected import render as render_expected
     from ..reports.gate import messages
 
     refuse_beside_preset(ctx, preset, [p.name for p in ctx.command.params if p.name != "run"])
@@ -164,7 +166,9 @@ def report(
         outputs = {"--output": output, "--plot": plot, "--plot-eps": plot_eps}
         outputs |= {"--plot-defenses": plot_defenses, "--save-baseline": save_baseline}
         check_outputs(outputs, {"--preset": resolve_preset(preset)})
-    gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline)
+    gate = api.Gate(
+        baseline, tolerance, direction, tuple(fail_under or ()), save_baseline, expect=preset
+    )
     files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)
     layout = api.Layout(width, wide, color)
@@ -175,6 +179,8 @@ def report(
         sys.stdout.write(outcome.text)
     for text in messages(outcome.gate) if outcome.gate is not None else []:
         stderr.out(text, highlight=False)  # stdout may carry JSON
+    if outcome.expected:  # the preset's declared verdicts, expected against got
+        stderr.out(render_expected(outcome.expected, width=width or 100), highlight=False)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 
