@@ -27,7 +27,14 @@ from .files import check_outputs, input_file, output_target, write_output
 from .reports.compare import Row, compare_files
 from .reports.expected import Outcome, outcomes
 from .reports.formats import FORMATS, Layout, render
-from .reports.gate import DEFAULT_TOLERANCE, GateOutcome, evaluate, prepare, save_if_passed
+from .reports.gate import (
+    DEFAULT_TOLERANCE,
+    GateOutcome,
+    evaluate,
+    messages,
+    prepare,
+    save_if_passed,
+)
 from .reports.plots import plot_format, write_report_plots
 from .reports.records import Filters, results_document, select_runs
 from .store import RunRecord, Workspace
@@ -263,7 +270,8 @@ class ReportFiles:
 class ReportOutcome:
     """What `report` produced: its `text` (also what `str()` gives), and the gate's verdict. `gate`
     is None when no gate was asked; otherwise it holds each check's comparisons (`gate.results`:
-    title, reference column, GateResult) and `gate.note` (whether the baseline was written).
+    title, reference column, GateResult) and `gate.note` (whether the baseline was written);
+    `gate_messages()` is what the command line prints of it.
     `exit_code` is the command line's: 0 every check passed (or no gate), 1 a regression."""
 
     text: str
@@ -280,6 +288,11 @@ class ReportOutcome:
     @property
     def passed(self) -> bool:
         return self.exit_code == 0
+
+    def gate_messages(self) -> list[str]:
+        """What the gate says, for stderr: a diff table per check, then whether the baseline was
+        written (none without a gate)."""
+        return [] if self.gate is None else messages(self.gate)
 
     def __str__(self) -> str:
         return self.text

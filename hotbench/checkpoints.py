@@ -25,6 +25,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from .checked_files import sha256_file
 from .config import TrainConfig, imported_run_id
 from .context import Context
 from .data import DATASETS, data_source, load_dataset
@@ -32,7 +33,7 @@ from .errors import HotbenchError, warn
 from .files import input_file
 from .models import HotNet, arch_source, check_model
 from .runtime import hardware, versions
-from .store import RunRecord, sha256_file
+from .store import RunRecord
 from .training import accuracy
 
 SAFETENSORS_SUFFIXES = (".safetensors",)

@@ -135,3 +135,19 @@ def test_where_data_is_resolved_in_one_place():
     assert not elsewhere, "data folders resolved outside data.data_folders:\n" + "\n".join(
         elsewhere
     )
+
+
+def test_a_context_is_made_by_its_constructors_only():
+    """Context.create (a computing command) or Context.for_reading (report, ls): a Context built by
+    hand (the report built one with a device it never resolved, under a `type: ignore`) escapes what
+    they guarantee."""
+    by_hand = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+        for path, tree in _modules()
+        if path.name != "context.py"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "Context"
+    ]
+    assert not by_hand, "Contexts built by hand:\n" + "\n".join(by_hand)

@@ -17,8 +17,9 @@ import sys
 import torch
 from typer.testing import CliRunner
 
+from hotbench.checked_files import atomic_write_json, read_json_checked
 from hotbench.cli import app
-from hotbench.store import Workspace, atomic_write_json, read_json_checked
+from hotbench.store import Workspace
 
 from .conftest import TANH50
 

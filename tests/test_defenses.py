@@ -12,13 +12,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from hotbench.checked_files import atomic_write_json
 from hotbench.cli import app
 from hotbench.config import TrainConfig
 from hotbench.data import load_dataset
 from hotbench.defenses import DEFENSES
 from hotbench.errors import HotbenchError
 from hotbench.models import build_model, check_model
-from hotbench.store import Workspace, atomic_write_json
+from hotbench.store import Workspace
 
 from .conftest import NONE1
 from .test_errors import snapshot

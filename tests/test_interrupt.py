@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from hotbench.checked_files import read_json_checked, sha256_file
 from hotbench.config import AttackConfig, TrainConfig
 from hotbench.context import Context
-from hotbench.store import Workspace, read_json_checked, sha256_file
+from hotbench.store import Workspace
 from hotbench.units import ensure_attacked, ensure_trained
 
 from .conftest import CPU, TANH50, sigint_default

@@ -22,10 +22,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from hotbench.checked_files import _json_checksum, read_json_checked
 from hotbench.cli import app
 from hotbench.config import AttackConfig
 from hotbench.reports.records import SCHEMA_VERSION
-from hotbench.store import _json_checksum, read_json_checked
 
 from .conftest import NONE1, TANH50
 

@@ -83,7 +83,8 @@ def test_truncated_weights_are_refused(trained_ws):
 
 
 def test_weights_sha256_is_the_hash_of_the_stored_file(trained_ws):
-    from hotbench.store import WEIGHTS, sha256_file, weights_sha256
+    from hotbench.checked_files import sha256_file
+    from hotbench.store import WEIGHTS, weights_sha256
 
     for record in trained_ws.records():
         assert record.weights_sha256 == sha256_file(record.path / WEIGHTS)
@@ -191,7 +192,7 @@ def test_perturbation_within_float_tolerance_of_eps_is_kept(attacked_ws):
 
 
 def _write_run(ws, run_id, mutate=None):
-    from hotbench.store import atomic_write_json, read_json_checked
+    from hotbench.checked_files import atomic_write_json, read_json_checked
 
     path = ws.run_dir(run_id) / "run.json"
     doc = read_json_checked(path)

@@ -151,7 +151,6 @@ def report(
     from .. import api
     from ..context import Context
     from ..reports.expected import render as render_expected
-    from ..reports.gate import messages
 
     refuse_beside_preset(ctx, preset, [p.name for p in ctx.command.params if p.name != "run"])
     if baseline is None and (given := typed_options(ctx, ["tolerance", "direction"])):
@@ -177,7 +176,7 @@ def report(
     )
     if output is None:
         sys.stdout.write(outcome.text)
-    for text in messages(outcome.gate) if outcome.gate is not None else []:
+    for text in outcome.gate_messages():
         stderr.out(text, highlight=False)  # stdout may carry JSON
     if outcome.expected:  # the preset's declared verdicts, expected against got
         stderr.out(render_expected(outcome.expected, width=width or 100), highlight=False)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...checked_files import atomic_write_json, read_json_checked
 from ...context import Context
 from ...errors import HotbenchError
-from ...store import RunRecord, Workspace, atomic_write_json, read_json_checked
+from ...store import RunRecord, Workspace
 from ..worstcase import load_stored
 
 if TYPE_CHECKING:

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ... import stats
+from ...checked_files import atomic_write_json, read_json_checked
 from ...config import AttackConfig
 from ...context import Context
 from ...data import data_folders
 from ...errors import HotbenchError
-from ...store import RunRecord, Workspace, atomic_write_json, now, read_json_checked
+from ...store import RunRecord, Workspace, now
 from ..worstcase import StoredResult, counts_at, load_stored, worst_case
 from .commands import Where
 from .measurements import eval_temps, measure
@@ -266,10 +267,10 @@ def report_verdicts(
     """For the report: (run_id, eval T) -> diagnosis. A current stored diagnosis is reused;
     otherwise one is computed from what is stored (no attack is run, nothing is written: the report
     stays read-only)."""
-    # read-only: no probe runs, so no progress; the data is where run.json says unless `data_dir`.
-    # Measurements stored with the run are reused (the weights' hash must match); missing ones are
-    # computed on the CPU and not stored.
-    ctx = Context(ws, "cpu", data_dir=data_dir)  # type: ignore[arg-type]  # torch not imported
+    # read-only: no probe runs, so no progress; the data is where data.data_folders says (run.json's
+    # folder unless `data_dir`). Measurements stored with the run are reused (the weights' hash
+    # must match); missing ones are computed on the CPU and not stored.
+    ctx = Context.for_reading(ws, data_dir)
     out = {}
     for rec in records:
         for t in eval_temps(ws, rec):
