@@ -179,6 +179,38 @@ def test_a_corrupted_gradient_is_never_robust(zoo, tmp_path, monkeypatch):
     )
 
 
+def test_a_strong_adaptive_attack_cannot_erase_the_masking_finding(zoo, tmp_path, monkeypatch):
+    """Issue 24: when APGD-DLR reached the worst case, the verdict said "nothing is hidden" although
+    the paper's attacks were fooled (seen on a defensive-distillation-like model deployed at T = 1).
+    On the zoo's distillation entry APGD-DLR (a margin loss, blind to the logits' scale) does reach
+    the worst case; the paper's attacks still overestimate it, and that stays the finding, with
+    APGD-DLR among the attacks that break what they miss."""
+    zoo_ws, _ = zoo
+    ids = {name: run_id for name, run_id, _ in load("zoo")[1].expectations()}
+    run = ids["distillation"]
+    ws = _fresh(zoo_ws, tmp_path, run, ids["undefended"], keep_results=(run, ids["undefended"]))
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    args = ["-w", str(ws.root), "--run", run, "--eval-temp", "1", "--n-samples", "100"]
+    r = runner.invoke(
+        app,
+        ["attack", *args, "--eps", "0.15", "--steps", "20", "-q", "--method", "apgd"]
+        + ["--param", "loss=dlr"],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["report", "-w", str(ws.root), "--run", run, "-f", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    (v,) = doc["verdicts"]
+    (apgd,) = [x for x in doc["records"] if x["label"].startswith("apgd-dlr") and x["eps"] == 0.15]
+    assert apgd["adv_acc"] <= v["robust_acc"] + 0.05, (apgd["adv_acc"], v["robust_acc"])
+    assert (v["robustness"], v["masking"]) == ("not robust", "detected"), v
+    over = v["overestimate"]
+    assert "apgd" not in " ".join(over["paper_attacks"])
+    assert over["paper_acc"] > apgd["adv_acc"] + 0.3 and over["p_value"] < 0.05, over
+    assert over["found_by"].get("apgd-dlr", 0) > 0, over
+
+
 @pytest.mark.parametrize(
     "train, needle",
     [
