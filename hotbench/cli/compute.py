@@ -11,6 +11,7 @@ import typer
 
 from ..attacks.spec import ATTACKS
 from ..data import DATASETS
+from ..draws import DEFAULT_DRAWS, DEFAULT_EOT, MAX_DRAWS
 from ..errors import HotbenchError
 from ..registry import ACTIVATIONS
 from ..reports.formats import FORMATS
@@ -235,6 +236,27 @@ def attack(
             show_default="the attack's own (hotbench attacks)",
         ),
     ] = None,
+    eot: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Randomized models: forward passes averaged per gradient (Expectation over"
+                " Transformation); --eot 1 is the plain attack. Deterministic models ignore it"
+                " (README, Randomized defenses)."
+            ),
+            show_default=f"{DEFAULT_EOT} on a randomized model",
+        ),
+    ] = None,
+    draws: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Randomized models: draws of the model each sample's accuracy is measured over"
+                f" (1 to {MAX_DRAWS})."
+            ),
+            show_default=f"{DEFAULT_DRAWS} on a randomized model",
+        ),
+    ] = None,
     dataset: DatasetF = None,
     act: ActF = None,
     temp: TempF = None,
@@ -288,7 +310,7 @@ def attack(
 
     request = dict(methods=method or [], suite=suite, eps=eps or [0.3], steps=steps, alpha=alpha)
     request |= dict(eval_temps=list(eval_temp or [None]), n_samples=n_samples, seed=seed)
-    request |= dict(batch_size=batch_size, targeted=targeted, on=on)
+    request |= dict(batch_size=batch_size, targeted=targeted, on=on, eot=eot, draws=draws)
     request["params"] = dict(parse_param(p) for p in param or [])
     runs = filters(dataset, act, temp, run)
     api.attack(session, runs, fast, complete, **request)

@@ -36,6 +36,7 @@ from ..config import AttackConfig, AttackOn, Seed, TrainConfig, temperature_prob
 from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES, NAMED_PARAMS
+from ..draws import MAX_DRAWS, MAX_EOT
 from ..errors import HotbenchError, short, unknown_name
 from ..files import input_file
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
@@ -332,6 +333,9 @@ class AttackEntry(_Strict):
         default=None, gt=0
     )  # overrides the section's (e.g. fewer for slow cw)
     seed: int | None = None  # overrides the section's (e.g. a second PGD restart for diagnose)
+    # randomized models (hotbench.draws): None lets the model decide; `eot: 1` is the plain attack
+    eot: int | None = Field(default=None, ge=1, le=MAX_EOT)
+    draws: int | None = Field(default=None, ge=1, le=MAX_DRAWS)
 
     @field_validator("eps", "targeted", "on", mode="before")
     @classmethod
@@ -411,6 +415,8 @@ class AttackSection(_Strict):
                                     on=on,
                                     targeted=tg,
                                     params=dict(a.params),
+                                    eot=a.eot,
+                                    draws=a.draws,
                                 )
                             )
         return out

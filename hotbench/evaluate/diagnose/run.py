@@ -27,7 +27,7 @@ from .thresholds import THRESHOLDS, Thresholds
 
 # Bumped whenever the verdict rule changes, so that a stored diagnosis made by an older rule is
 # recomputed.
-DIAGNOSIS_SCHEMA = "hotbench.diagnosis/5"
+DIAGNOSIS_SCHEMA = "hotbench.diagnosis/6"
 
 
 def diagnosis_path(ws: Workspace, run_id: str, eval_temp: float) -> Path:
@@ -191,6 +191,7 @@ def diagnose_run(
         measured, data_problem = None, str(exc)
     if measured is not None:
         ev.gradients, ev.saturation = measured["gradients"], measured["saturation"]
+        ev.randomness = measured.get("randomness")
     ev.where.data_problem = data_problem
     v, checks = judge(ev, th)
     wc, ref = ev.worst, ev.reference
@@ -220,7 +221,7 @@ def diagnose_run(
         "robust_n": None if wc is None else wc.n_samples,
         "ci_low": None if wc is None else wc.ci[0],
         "ci_high": None if wc is None else wc.ci[1],
-        "ci_method": stats.INTERVAL_METHOD,
+        "ci_method": stats.INTERVAL_METHOD if wc is None else wc.ci_method,
         "clean_acc": None if wc is None else wc.clean_acc,
         "top_attack": None if wc is None else wc.top_attack,
         "top_attacks": [] if wc is None else wc.top_attacks,
@@ -229,6 +230,7 @@ def diagnose_run(
         "n_samples": ev.where.n_samples,
         "gradients": ev.gradients,
         "saturation": ev.saturation,
+        "randomness": ev.randomness,
         "checks": [asdict(c) for c in checks],
         "thresholds": asdict(th),
         "inputs": inputs(ws, record, eval_temp),
