@@ -26,6 +26,7 @@ from .evaluate.worstcase import load_stored
 from .files import check_outputs, input_file, output_target, write_output
 from .reports.compare import Row, compare_files
 from .reports.expected import Outcome, outcomes
+from .reports.expected import render as render_expected
 from .reports.formats import FORMATS, Layout, render
 from .reports.gate import (
     DEFAULT_TOLERANCE,
@@ -293,6 +294,12 @@ class ReportOutcome:
         """What the gate says, for stderr: a diff table per check, then whether the baseline was
         written (none without a gate)."""
         return [] if self.gate is None else messages(self.gate)
+
+    def messages(self, width: int = 100) -> list[str]:
+        """Everything the command line prints beside the report, on stderr (stdout may carry
+        JSON): the gate's messages, then the preset's expected verdicts against those got."""
+        expected = [render_expected(self.expected, width=width)] if self.expected else []
+        return self.gate_messages() + expected
 
     def __str__(self) -> str:
         return self.text

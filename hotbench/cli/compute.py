@@ -354,7 +354,6 @@ def run_cmd(
     when one differs."""
     from .. import api
     from ..progress import stderr
-    from ..reports.expected import render as render_expected
 
     check_format(format, FORMATS)
     session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
@@ -366,8 +365,8 @@ def run_cmd(
         session(), format, runs, api.Gate(expect=preset), layout=api.Layout(width, color=color)
     )
     sys.stdout.write(outcome.text)
-    if outcome.expected:  # the preset's declared verdicts: exit 1 if one differs
-        stderr.out(render_expected(outcome.expected, width=width or 100), highlight=False)
+    for text in outcome.messages(width or 100):  # expected against got: exit 1 if one differs
+        stderr.out(text, highlight=False)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 

@@ -150,7 +150,6 @@ def report(
     """
     from .. import api
     from ..context import Context
-    from ..reports.expected import render as render_expected
 
     refuse_beside_preset(ctx, preset, [p.name for p in ctx.command.params if p.name != "run"])
     if baseline is None and (given := typed_options(ctx, ["tolerance", "direction"])):
@@ -165,9 +164,7 @@ def report(
         outputs = {"--output": output, "--plot": plot, "--plot-eps": plot_eps}
         outputs |= {"--plot-defenses": plot_defenses, "--save-baseline": save_baseline}
         check_outputs(outputs, {"--preset": resolve_preset(preset)})
-    gate = api.Gate(
-        baseline, tolerance, direction, tuple(fail_under or ()), save_baseline, expect=preset
-    )
+    gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline, preset)
     files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)
     layout = api.Layout(width, wide, color)
@@ -176,10 +173,8 @@ def report(
     )
     if output is None:
         sys.stdout.write(outcome.text)
-    for text in outcome.gate_messages():
+    for text in outcome.messages(width or 100):  # the gate, expected against got
         stderr.out(text, highlight=False)  # stdout may carry JSON
-    if outcome.expected:  # the preset's declared verdicts, expected against got
-        stderr.out(render_expected(outcome.expected, width=width or 100), highlight=False)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 
