@@ -351,8 +351,11 @@ def run_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Run a whole preset: train its models, attack them, print the report. Stored units are
-    skipped, so re-running an interrupted preset resumes it."""
+    skipped, so re-running an interrupted preset resumes it. A preset that declares the verdict
+    its models must get (`expect`: the zoo, the controls) prints expected against got and exits 1
+    when one differs."""
     from .. import api
+    from ..progress import stderr
 
     check_format(format, FORMATS)
     session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
@@ -360,8 +363,14 @@ def run_cmd(
     runs = [s.name for s in statuses if s.kind == "train"]  # the preset's models
     width, color = terminal(None)
     # the context the preset ran in: its --data-dir, or the preset's data_dir
-    outcome = api.report(session(), format, runs, layout=api.Layout(width, color=color))
+    outcome = api.report(
+        session(), format, runs, api.Gate(expect=preset), layout=api.Layout(width, color=color)
+    )
     sys.stdout.write(outcome.text)
+    for text in outcome.messages(width or 100):  # expected against got: exit 1 if one differs
+        stderr.out(text, highlight=False)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 @cli_command("import-weights")

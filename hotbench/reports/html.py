@@ -81,7 +81,8 @@ def _table(
 ) -> str:
     """A table in its own scroll box; the cells of the columns in `badge_cols` (index -> verdict
     axis) as badges, those of `wrap_col` (the attacks that broke most, a list of names) free to
-    wrap between names."""
+    wrap between names. A VERDICT cell holds both axes, "robustness\nmasking": two badges, one
+    above the other (two columns pushed the table past a laptop's width)."""
     badge_cols = badge_cols or {}
     out = [
         '<div class="scroll"><table>',
@@ -91,7 +92,7 @@ def _table(
     for row in rows:
         cells = "".join(
             (
-                f"<td>{badge(badge_cols[i], c)}</td>"
+                f"<td>{_badge_cell(badge_cols[i], c)}</td>"
                 if i in badge_cols and c != "-"  # a seeds' mean row has no verdict
                 else f'<td class="wrap">{html.escape(c)}</td>'
                 if i == wrap_col
@@ -106,27 +107,43 @@ def _table(
     return "\n".join(out)
 
 
+VERDICT = "verdict"  # the results table's one column for both axes
+
+
+def _badge_cell(column: str, cell: str) -> str:
+    if column != VERDICT:
+        return badge(column, cell)
+    robustness, masking = cell.split("\n")
+    return f"{badge(ROBUSTNESS, robustness)}<br>{badge(MASKING, masking, 'masking ' + masking)}"
+
+
 def _results_table(rows: list[Row], columns: list[str]) -> str:
     """The results table, read left to right as a reviewer asks: which model (the sticky first
     column, so that every row still says so while the table scrolls sideways: act, train T @ eval
     T, and dataset, defense or seed where rows differ), its clean accuracy, its worst case, the
-    verdict, then the attacks one by one."""
+    verdict (both axes in one VERDICT column), then the attacks one by one."""
     robust = [c for c in columns if robust_title(c) is not None]
     notes = [c for c in (*VERDICT_COLUMNS, BROKEN_BY) if c in columns]
     ordered = robust + notes + [c for c in columns if c not in robust and c not in notes]
+    merged = all(c in ordered for c in VERDICT_COLUMNS)
+    shown = (
+        [VERDICT if c == ROBUSTNESS else c for c in ordered if c != MASKING] if merged else ordered
+    )
     vary = varying(rows)
-    head = [MODEL, "n", "clean", *ordered]
-    fixed = len(head) - len(ordered)
-    body = [
-        [model_cell(r, vary), n_cell(r), cells(r, [])[-1]] + [r.cell(c) for c in ordered]
-        for r in rows
-    ]
+    body = []
+    for r in rows:
+        full = {c: r.cell(c) for c in ordered}
+        if merged:
+            pair = (full[ROBUSTNESS], full[MASKING])
+            full[VERDICT] = "-" if "-" in pair else "\n".join(pair)
+        body.append([model_cell(r, vary), n_cell(r), cells(r, [])[-1]] + [full[c] for c in shown])
+    fixed = 3
     return _table(
-        head,
+        [MODEL, "n", "clean", *shown],
         body,
         numeric_from=1,
-        badge_cols={fixed + ordered.index(c): c for c in VERDICT_COLUMNS if c in ordered},
-        wrap_col=fixed + ordered.index(BROKEN_BY) if BROKEN_BY in ordered else None,
+        badge_cols={fixed + shown.index(c): c for c in (VERDICT, *VERDICT_COLUMNS) if c in shown},
+        wrap_col=fixed + shown.index(BROKEN_BY) if BROKEN_BY in shown else None,
     )
 
 

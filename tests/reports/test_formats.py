@@ -156,14 +156,14 @@ def test_html_reads_on_a_laptop_and_a_phone(results_ws):
 def test_html_sticky_column_is_the_model_then_clean_robust_verdict(results_ws):
     """Issue 26: the sticky first column was `dataset` (every row said "digits"), so after
     scrolling sideways no row said which model it was; robust and the verdict were off the first
-    screen. Now: model (act, train T @ eval T), n, clean, the worst cases, the verdict's axes."""
+    screen. Now: model (act, train T @ eval T), n, clean, the worst cases, the verdict."""
     page = report_text(results_ws, "html")
     table = page.split("<h2>Results</h2>")[1].split("</table>")[0]
     head = re.findall(r"<th>([^<]*)</th>", table)
     assert head[:3] == ["model", "n", "clean"], head
     robust = [h for h in head if h.startswith("robust ")]
-    after = head[3 : 3 + len(robust) + 2]
-    assert robust and after == [*robust, "robustness", "masking"], head
+    after = head[3 : 3 + len(robust) + 1]
+    assert robust and after == [*robust, "verdict"], head
     firsts = re.findall(r"<tr><td>([^<]*)</td>", table)
     assert firsts and len(set(firsts)) == len(firsts), firsts  # each row says which model
     assert all(re.search(r"(tanh|none) T\d+@\d+", f) for f in firsts), firsts

@@ -70,10 +70,10 @@ def run_probes(ctx: Context, record: RunRecord, ev: Evidence, th: Thresholds) ->
     from ...units import ensure_attacked, ensure_trained
 
     assert ev.budget is not None
+    if ev.budget[0] != "Linf":  # every probe is a Linf attack: an L2 budget gets none
+        return
     base, missing = _base(ev.results, ev.budget, ev.where.eval_temp, ev.where.n_samples)
     probes = probes_for(ev, base, th)
-    if ev.budget[0] != "Linf":  # the probes on the model are Linf attacks
-        probes = [p for p in probes if p.train is not None]
     # the reference trains on the target's data, found where its run.json says
     where = data_folders(ctx.data_dir, record.recorded_data_dir)[0]
     todo = [(record, base)] if missing else []
