@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HotbenchError
+from ..files import write_output
 from ..stats import interval
 from ..store import Workspace
 from .min_norm_plots import (
@@ -360,10 +361,18 @@ def write_report_plots(
             plot_format(p)
     records = flat_records(ws, filters)
     robust = robust_records(ws, filters)
+    # every figure drawn before any is written: one that cannot be drawn (--plot-eps without an
+    # eps sweep) leaves no other half-written beside its error
+    drawn: list[tuple[Path, bytes]] = []
     if temp_path is not None:
         curves = min_norm_curves(ws, records, filters)
-        plot_vs_temperature(records, temp_path, robust=robust, curves=curves)
+        fmt = plot_format(temp_path)
+        drawn.append(
+            (temp_path, plot_vs_temperature(records, fmt=fmt, robust=robust, curves=curves))
+        )
     if eps_path is not None:
-        plot_vs_eps(records, eps_path, robust=robust)
+        drawn.append((eps_path, plot_vs_eps(records, fmt=plot_format(eps_path), robust=robust)))
     if defenses_path is not None:
-        plot_defenses(robust, defenses_path)
+        drawn.append((defenses_path, plot_defenses(robust, fmt=plot_format(defenses_path))))
+    for path, data in drawn:
+        write_output(path, data)

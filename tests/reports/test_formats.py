@@ -297,3 +297,11 @@ def test_two_outputs_to_one_path_are_refused_before_writing(results_ws, tmp_path
     assert r.exit_code == 2, r.output
     assert words in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
     assert list(outs.iterdir()) == [] and r.stdout == ""
+
+
+def test_a_figure_that_cannot_be_drawn_leaves_no_other_written(results_ws, tmp_path):
+    """Issue 26: `--plot x.png --plot-eps e.png` exited 2 (no eps sweep) after writing x.png."""
+    x, e = tmp_path / "x.png", tmp_path / "e.png"
+    r = invoke("report", "-w", str(results_ws.root), "--plot", str(x), "--plot-eps", str(e))
+    assert r.exit_code == 2 and "more than one eps" in r.stderr, r.output
+    assert not x.exists() and not e.exists()
