@@ -703,4 +703,38 @@ def terminal_report(
             markup=False,
             highlight=False,
         )
+    summary = summary_lines(rows, columns)
+    if summary:
+        console.print()
+        console.print(Text("Summary (model: clean, worst case: verdict)", style="bold"))
+    for line in summary:
+        console.print(
+            textwrap.fill(line, width=width, subsequent_indent="    ", break_on_hyphens=False),
+            markup=False,
+            highlight=False,
+        )
     return console.export_text(styles=color)
+
+
+def summary_lines(rows: list[Row], columns: list[str]) -> list[str]:
+    """The report's last word: one line per model and eval T (model, clean accuracy, the worst
+    case at each budget with its interval, the verdict on both axes), so that a reader who skips
+    the panels and the evidence still gets the answer. Seed-mean rows are left to their table."""
+    vary = varying(rows)
+    robust = sorted(
+        (c for c in columns if robust_title(c) is not None),
+        key=lambda c: _panel_order(robust_title(c) or ""),
+    )
+    out = []
+    for r in rows:
+        if r.seeds:
+            continue
+        clean = r.notes.get("clean") or stats.fmt_acc(r.clean_acc, r.clean_ci)
+        worst = [f"{robust_title(c)} {r.cell(c)}" for c in robust if c in r.adv]
+        axes = [r.notes[c] for c in VERDICT_COLUMNS if r.notes.get(c) not in (None, "-")]
+        verdict = f"{axes[0]}, masking {axes[1]}" if len(axes) == 2 else ", ".join(axes)
+        worst_text = "; ".join(worst) if worst else "not attacked"
+        out.append(
+            f"{model_cell(r, vary)}: clean {clean}, worst {worst_text}: {verdict or 'no verdict'}"
+        )
+    return out

@@ -212,3 +212,21 @@ def test_the_model_cell_names_what_tells_rows_apart():
         "digits tanh T50@1 s1",
         "mnist tanh T50@1 s1",
     ]
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_the_report_ends_with_one_line_per_model(width):
+    """Issue 26: the report ended in evidence bullets, with no summary line per model. Now the
+    last lines say, per model and eval T: the model, clean, the worst case at each budget with
+    its interval, and the verdict on both axes."""
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, width)
+    tail = text.split("Summary (model: clean, worst case: verdict)")[1]
+    entries = re.split(r"\n(?=\S)", tail.strip())  # a summary line may wrap, indented
+    assert len(entries) == len(rows())
+    for r, (robustness, masking), entry in zip(rows(), VERDICTS, entries, strict=True):
+        flat = " ".join(entry.split())
+        assert flat.startswith(f"{r.act} T{r.train_temp:g}@{r.eval_temp:g}: clean "), flat
+        for c in ROBUST:
+            assert fmt_acc(r.adv[c], r.ci[c]) in flat
+        assert flat.endswith(f"{robustness}, masking {masking}"), flat
+    assert all(cell_len(line) <= width for line in text.splitlines())
