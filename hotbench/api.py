@@ -25,6 +25,8 @@ from .evaluate.suites import AttackRequest, attack_listing
 from .evaluate.worstcase import load_stored
 from .files import check_outputs, input_file, output_target, write_output
 from .reports.compare import Row, compare_files
+from .reports.expected import Outcome, outcomes
+from .reports.expected import render as render_expected
 from .reports.formats import FORMATS, Layout, render
 from .reports.gate import (
     DEFAULT_TOLERANCE,
@@ -203,10 +205,12 @@ def diagnose(
     eps: float | None = None,
     probe: bool = True,
 ) -> list[dict[str, Any]]:
-    """Gradient-masking checks and a verdict per model and eval temperature (`eval_temps`; default:
-    every one the model was attacked at), with the evidence; stored in the run directory and
-    returned. `eps` is the Linf budget the verdict speaks about (default: the one with the most
-    results); `probe` runs the cheap probe attacks the checks need when missing."""
+    """Gradient-masking checks and a two-axis verdict (robustness, masking) per model and eval
+    temperature (`eval_temps`; default: every one the model was attacked at), with the evidence;
+    stored in the run directory and returned. `eps` is the Linf budget the verdict speaks about
+    (default: the documented rule's); `probe` runs the attacks the checks need when missing (PGD
+    at eps 1.0 and with a second seed, on the logits, Square, transfer, the undefended
+    reference)."""
     check_positive(eps, "--eps", "0.3")
     ctx = _context(workspace)
     records = select_runs(ctx.ws, _filters(runs))
@@ -236,13 +240,16 @@ class Gate:
     `tolerance` (absolute, or "auto": what the two sample sizes explain), in `direction` ("down",
     "up" or "both": adv_acc and robust_acc fail on a move either way, clean_acc on a drop only);
     `fail_under` thresholds "[SCOPE:]METRIC=VALUE" (e.g. "pgd:adv_acc=0.5"); `save_baseline`
-    writes the current results as a baseline if every check passed."""
+    writes the current results as a baseline if every check passed; `expect`: a preset whose
+    train sections declare the verdict their models must get (the zoo, the controls), checked on
+    both axes (`report --preset` and `run` set it)."""
 
     baseline: Path | str | None = None
     tolerance: float | str = DEFAULT_TOLERANCE
     direction: str = "both"
     fail_under: Sequence[str] = ()
     save_baseline: Path | str | None = None
+    expect: str | Path | None = None
 
 
 @dataclass(frozen=True)
@@ -272,10 +279,13 @@ class ReportOutcome:
     text: str
     gate: GateOutcome | None = None
     files: ReportFiles = field(default_factory=ReportFiles)
+    # the preset's expected verdicts against the verdicts got (Gate.expect; None: not asked)
+    expected: list[Outcome] | None = None
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.gate is None else self.gate.exit_code
+        failed = any(not o.match for o in self.expected or [])
+        return max(0 if self.gate is None else self.gate.exit_code, int(failed))
 
     @property
     def passed(self) -> bool:
@@ -285,6 +295,12 @@ class ReportOutcome:
         """What the gate says, for stderr: a diff table per check, then whether the baseline was
         written (none without a gate)."""
         return [] if self.gate is None else messages(self.gate)
+
+    def messages(self, width: int = 100) -> list[str]:
+        """Everything the command line prints beside the report, on stderr (stdout may carry
+        JSON): the gate's messages, then the preset's expected verdicts against those got."""
+        expected = [render_expected(self.expected, width=width)] if self.expected else []
+        return self.gate_messages() + expected
 
     def __str__(self) -> str:
         return self.text
@@ -330,6 +346,7 @@ def report(
         save_path,
         gate.direction,
     )
+    declared = load(gate.expect)[1].expectations() if gate.expect is not None else None
     ctx, filters = _reading(workspace), _filters(runs)
     outputs = {"--output": files.output, "--save-baseline": gate.save_baseline}
     outputs |= {"--plot": files.plot, "--plot-eps": files.plot_eps}
@@ -347,7 +364,8 @@ def report(
         write_report_plots(ctx.ws, filters, *(None if p is None else Path(p) for p in plots))
     if outcome is not None:
         save_if_passed(outcome)
-    return ReportOutcome(text, outcome, files)
+    expected = None if declared is None else outcomes(declared, verdicts)
+    return ReportOutcome(text, outcome, files, expected)
 
 
 def compare(a: Path | str, b: Path | str) -> list[Row]:

@@ -26,6 +26,7 @@ from .attacks.spec import ATTACKS, Targeted, check_params
 from .data import DATASETS
 from .defenses import DEFENSES, NAMED_PARAMS
 from .defenses import label as defense_label
+from .draws import DEFAULT_DRAWS, DEFAULT_EOT, MAX_DRAWS, MAX_EOT
 from .errors import HotbenchError
 from .registry import ACTIVATIONS
 from .user_arch import check_arch_name
@@ -202,6 +203,13 @@ class AttackConfig(_Frozen):
     # worst case stays exact). Empty = a normal, exact run; left out of the hash then, so existing
     # ids do not change.
     skip_after: tuple[str, ...] = ()
+    # A randomized model (hotbench.draws, attacks.randomized): `eot` forward passes averaged per
+    # query of the attack (Expectation over Transformation), `draws` draws that each sample's
+    # outcome is measured over. None: hotbench's measured defaults (draws.DEFAULT_EOT,
+    # draws.DEFAULT_DRAWS) on a randomized model, 1 on a deterministic one: the model decides, and
+    # the result records what ran. Left out of the hash at None, so that existing ids do not change.
+    eot: int | None = None
+    draws: int | None = None
 
     @field_validator("eps")
     @classmethod
@@ -230,6 +238,16 @@ class AttackConfig(_Frozen):
             )
         if self.eval_temp is not None:
             check_temperature(self.eval_temp, "eval temperature")
+        if self.eot is not None and not 1 <= self.eot <= MAX_EOT:
+            raise HotbenchError(
+                f"eot must be in 1..{MAX_EOT}, got {self.eot}",
+                f"pass e.g. --eot {DEFAULT_EOT} (forward passes averaged per gradient), or --eot 1",
+            )
+        if self.draws is not None and not 1 <= self.draws <= MAX_DRAWS:
+            raise HotbenchError(
+                f"draws must be in 1..{MAX_DRAWS}, got {self.draws}",
+                f"pass e.g. --draws {DEFAULT_DRAWS}",
+            )
         return self
 
     def resolved(self, train_temp: float, n_test: int) -> AttackConfig:
@@ -257,7 +275,17 @@ class AttackConfig(_Frozen):
         dump = self.model_dump()
         if not dump["skip_after"]:
             del dump["skip_after"]
+        for key in ("eot", "draws"):
+            if dump[key] is None:
+                del dump[key]
         return f"{self.label_slug}-{stable_hash({'run': run_id, **dump}, 10)}"
+
+    def stored(self) -> dict[str, Any]:
+        """The config as a result document stores it (JSON types): every field but eot and draws
+        at None, so that a deterministic model's documents are what they were before them."""
+        return self.model_dump(
+            mode="json", exclude={k for k in ("eot", "draws") if getattr(self, k) is None}
+        )
 
     @property
     def norm(self) -> str | None:
@@ -277,6 +305,8 @@ class AttackConfig(_Frozen):
             parts.append(self.on)
         if self.targeted:
             parts.append(f"t{self.targeted}")
+        if self.eot is not None:
+            parts.append(f"eot{self.eot}")
         if self.skip_after:
             parts.append("skip")
         return "-".join(parts)
@@ -298,6 +328,10 @@ class AttackConfig(_Frozen):
             self.seed
         ):  # a second random start (diagnose's restart probe) must not overwrite the first's column
             name += f" seed={self.seed}"
+        if self.eot is not None:  # `--eot 1`: the plain attack on a randomized model
+            name += f" eot={self.eot}"
+        if self.draws is not None:
+            name += f" draws={self.draws}"
         if ATTACKS.get(self.method).norm is None:
             return name + (
                 " (partial)" if self.partial else ""

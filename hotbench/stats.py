@@ -31,6 +31,8 @@ import numpy as np
 
 CONFIDENCE = 0.95
 INTERVAL_METHOD = "wilson"
+# A randomized model's expected accuracy over samples and draws (`draws_interval`).
+DRAWS_INTERVAL_METHOD = "wilson-design-effect"
 # Significance level of the McNemar test behind every "A beats B" check.
 ALPHA = 0.05
 
@@ -54,6 +56,77 @@ def interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, flo
 
     ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method=INTERVAL_METHOD)
     return max(0.0, float(ci.low)) + 0.0, min(1.0, float(ci.high)) + 0.0
+
+
+def wilson(p: float, n: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The Wilson score interval of a proportion p observed on n trials, n not necessarily an
+    integer (the design-effect sample size of `draws_interval`). On integers it is
+    `interval(k, n)`'s formula (tests/test_stats.py checks them against each other)."""
+    if n <= 0 or math.isnan(p):
+        return float("nan"), float("nan")
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(max(p * (1 - p), 0.0) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half) + 0.0, min(1.0, centre + half) + 0.0
+
+
+def variance_shares(correct: np.ndarray) -> tuple[float, float]:
+    """The shares of the variance of [n samples, m draws] binary outcomes that lie between samples
+    and between draws (rho_s, rho_d), from the two-way random-effects ANOVA without replication
+    (y_ij = mu + a_i + b_j + e_ij; mean squares MSA, MSB, MSE; sigma_a^2 = (MSA - MSE) / m,
+    sigma_b^2 = (MSB - MSE) / n, sigma_e^2 = MSE, each clamped at 0).
+
+    The draw term matters for a defense that draws one transform per forward pass of a batch (a
+    random resize shared by the batch's rows): a draw then moves many samples at once, which no
+    number of samples averages away. Where a share is not estimable (one sample, or no variation
+    at all) the samples take all of it: the conservative choice, under which the draws add
+    nothing to the sample size."""
+    y = np.asarray(correct, dtype=float)
+    n, m = y.shape
+    if n < 2 or m < 2:
+        return 1.0, 0.0
+    mean = y.mean()
+    rows, cols = y.mean(axis=1), y.mean(axis=0)
+    msa = m * float(((rows - mean) ** 2).sum()) / (n - 1)
+    msb = n * float(((cols - mean) ** 2).sum()) / (m - 1)
+    resid = y - rows[:, None] - cols[None, :] + mean
+    mse = float((resid**2).sum()) / ((n - 1) * (m - 1))
+    s_a, s_b = max(0.0, (msa - mse) / m), max(0.0, (msb - mse) / n)
+    total = s_a + s_b + mse
+    if total <= 0:
+        return 1.0, 0.0
+    return s_a / total, s_b / total
+
+
+def effective_n(correct: np.ndarray) -> float:
+    """The design-effect sample size of [n, m] outcomes: n m / (1 + (m - 1) rho_s + (n - 1) rho_d)
+    (`variance_shares`). It is n when a sample's draws always agree, n m when draws are as
+    independent as samples, and Kish's n m / (1 + (m - 1) icc) when the draws share nothing across
+    samples (rho_d = 0, per-sample noise)."""
+    y = np.asarray(correct, dtype=bool)
+    n, m = y.shape
+    if n == 0:
+        return 0.0
+    rho_s, rho_d = variance_shares(y)
+    return n * m / (1 + (m - 1) * rho_s + (n - 1) * rho_d)
+
+
+def draws_interval(correct: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The 95% interval of an expected accuracy over samples and a randomized model's draws:
+    Wilson on the design-effect sample size (`effective_n`). With the variance components of
+    `variance_shares`, p (1 - p) / n_eff is the variance of the mean over n samples and m draws,
+    sigma_a^2 / n + sigma_b^2 / m + sigma_e^2 / (n m); Wilson keeps the interval inside [0, 1] at
+    accuracies near 0 and 1. With one draw (m = 1) it is `interval`, today's Wilson interval."""
+    y = np.asarray(correct, dtype=bool)
+    if y.ndim != 2:
+        raise ValueError(f"expected [n, m] outcomes, got shape {y.shape}")
+    n, m = y.shape
+    if m == 1 or n == 0:
+        return interval(int(y.sum()), n, confidence)
+    return wilson(float(y.mean()), effective_n(y), confidence)
 
 
 def fmt_acc(
@@ -89,6 +162,10 @@ class Paired:
     a_only_broken: int  # samples A broke and B did not
     b_only_broken: int  # samples B broke and A did not
     p_value: float
+    # expectations over a randomized model's draws (`sign_test`): the mean accuracies, which the
+    # rounded counts above only approximate
+    a_mean: float | None = None
+    b_mean: float | None = None
 
     @property
     def discordant(self) -> int:
@@ -96,11 +173,11 @@ class Paired:
 
     @property
     def a_acc(self) -> float:
-        return frac(self.a_correct, self.n)
+        return self.a_mean if self.a_mean is not None else frac(self.a_correct, self.n)
 
     @property
     def b_acc(self) -> float:
-        return frac(self.b_correct, self.n)
+        return self.b_mean if self.b_mean is not None else frac(self.b_correct, self.n)
 
 
 def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
@@ -119,6 +196,39 @@ def mcnemar(robust_a: np.ndarray, robust_b: np.ndarray) -> Paired:
 
     p = 1.0 if d == 0 else float(binomtest(a_only, d, 0.5).pvalue)
     return Paired(int(ra.size), int(ra.sum()), int(rb.sum()), a_only, b_only, p)
+
+
+def sign_test(acc_a: np.ndarray, acc_b: np.ndarray) -> Paired:
+    """Exact sign test (two-sided) of paired per-sample accuracies in [0, 1]: a randomized model's
+    expected accuracy per sample under attacks A and B, over the same draws (hotbench.draws).
+
+    A sample counts for A ("A broke it and B did not") where its accuracy under A is lower, for B
+    where it is higher; under the null each such sample goes either way with probability 1/2
+    (scipy.stats.binomtest), whatever the size of the differences, so the test holds for any
+    distribution of per-sample accuracies. On 0/1 outcomes (one draw) it is `mcnemar` exactly."""
+    a = np.asarray(acc_a, dtype=float)
+    b = np.asarray(acc_b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError("paired outcomes must cover the same samples")
+    a_only = int((a < b).sum())
+    b_only = int((a > b).sum())
+    d = a_only + b_only
+    from scipy.stats import binomtest
+
+    p = 1.0 if d == 0 else float(binomtest(a_only, d, 0.5).pvalue)
+    mean = (lambda v: float(v.mean()) + 0.0) if a.size else (lambda v: float("nan"))
+    return Paired(
+        int(a.size), int(round(a.sum())), int(round(b.sum())), a_only, b_only, p, mean(a), mean(b)
+    )
+
+
+def paired_test(a: np.ndarray, b: np.ndarray) -> Paired:
+    """The paired comparison of per-sample outcomes: `mcnemar` on booleans (a deterministic
+    model), `sign_test` on expected accuracies (a randomized model's, or one of each)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == bool and b.dtype == bool:
+        return mcnemar(a, b)
+    return sign_test(a, b)
 
 
 def fisher(k_a: int, n_a: int, k_b: int, n_b: int) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import draws
 from .attacks.composite import independent, surrogate_config
 from .attacks.engine import AttackOutcome, Target, run_attack
 from .attacks.spec import ATTACKS
@@ -153,7 +154,7 @@ def attack_doc(
             "train_temp": train_cfg.temp,
             "eval_temp": cfg.eval_temp,
         },
-        "config": cfg.model_dump(mode="json"),
+        "config": cfg.stored(),
         "threat_model": ATTACKS.get(cfg.method).norm,
         "metrics": outcome.metrics(),
         "per_sample": {
@@ -173,7 +174,21 @@ def attack_doc(
                 if getattr(outcome, "target", None) is not None
                 else {}
             ),
+            # a randomized model: one bit per draw, set where that draw classified it correctly
+            **(
+                {
+                    "clean_draws": draws.pack(outcome.clean_draws),
+                    "adv_draws": draws.pack(outcome.adv_draws),
+                }
+                if getattr(outcome, "adv_draws", None) is not None
+                else {}
+            ),
         },
+        **(
+            {"randomness": outcome.randomness}
+            if getattr(outcome, "randomness", None) is not None
+            else {}
+        ),
         "time_s": round(outcome.time_s, 3),
         "provenance": {
             "versions": versions(),
@@ -326,6 +341,15 @@ def merge_completed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         old["metrics"].get("n_invalid", 0) + new["metrics"].get("n_invalid", 0),
         np.asarray(ps["attacked"]) if "attacked" in ps else None,
         np.asarray(ps["target"]) if "target" in ps else None,
+        **(
+            {
+                "clean_draws": draws.unpack(ps["clean_draws"], draws.draws_of(new)),
+                "adv_draws": draws.unpack(ps["adv_draws"], draws.draws_of(new)),
+                "randomness": new["randomness"],
+            }
+            if "adv_draws" in ps
+            else {}
+        ),
     )
     return {
         **new,

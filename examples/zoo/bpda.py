@@ -2,7 +2,7 @@
 Carlini and Wagner, "Obfuscated Gradients Give a False Sense of Security", ICML 2018, section 4.1).
 
 The preprocessing is bit-depth reduction (Xu, Evans and Qi, "Feature Squeezing", NDSS 2018; also
-one of Guo et al.'s input transformations, ICLR 2018): each pixel rounded to 3 bits, g(x) ~ x. It
+one of Guo et al.'s input transformations, ICLR 2018): each pixel rounded to 4 bits, g(x) ~ x. It
 has no useful derivative, and a defense that ships it reports some gradient anyway; here, as
 Athalye et al. describe for shattered gradients, "the gradient is incorrect": the backward pass
 returns the incoming gradient with its pixels in a fixed shuffled order, a direction unrelated to
@@ -10,8 +10,10 @@ g's. The gradient is not zero and its norm is healthy, so no zero-gradient check
 an attack that does not use this gradient (black-box, transfer, or BPDA's identity backward) finds
 that the classifier behind g is not robust.
 
-The forward pass is the undefended classifier on 3-bit inputs: its outputs are those of the
-network, only its input gradient is corrupted."""
+The forward pass is the undefended classifier on 4-bit inputs (15 levels, finer than the 17 grey
+levels of the digits set: the image barely changes): its outputs are about those of the plain
+network, only its input gradient is corrupted. This is the network of issue 24, once reported
+robust."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class _SqueezeWrongGrad(torch.autograd.Function):
 
 
 class SqueezeWithWrongGradient(nn.Module):
-    def __init__(self, input_shape: tuple[int, int, int], bits: int = 3, seed: int = 0) -> None:
+    def __init__(self, input_shape: tuple[int, int, int], bits: int = 4, seed: int = 0) -> None:
         super().__init__()
         self.bits = bits
         n = input_shape[0] * input_shape[1] * input_shape[2]

@@ -48,12 +48,9 @@ class Ensemble:
         for atk in self.attacks:
             adv = atk(x[todo], y[todo]).detach()
             with torch.no_grad():
-                pred = self.model.net.head(self.model.net.logits(adv), self.model.eval_temp).argmax(
-                    1
-                )
-                broke = inside(adv, x[todo], self.eps, self.norm) & (
-                    pred != y[todo]
-                )  # judged on the deployed model
+                # judged on the deployed model (on a randomized one, its mean over the EOT passes)
+                pred = self.model.predict(adv)
+                broke = inside(adv, x[todo], self.eps, self.norm) & (pred != y[todo])
             final[todo[broke]] = adv[broke]
             todo = todo[~broke]
             if todo.numel() == 0:

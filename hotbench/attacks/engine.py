@@ -33,8 +33,10 @@ from torch import nn
 
 from ..config import AttackConfig
 from ..data import Split
+from ..draws import DEFAULT_DRAWS, DEFAULT_EOT, SELECT_DRAWS
 from ..errors import HotbenchError
 from ..models import HotNet, predict
+from . import randomized
 from .batch1 import one_at_a_time
 from .spec import ATTACKS, AttackSpec, Norm, check_targeted
 
@@ -75,18 +77,63 @@ class Tracked(nn.Module):
         self.target: torch.Tensor | None = None  # the attack's target labels, once it chose them
         self.stop_early = False  # set by attack_batch
         self.rows: torch.Tensor | None = None  # set by sign_loop: the batch's rows of a query
+        self.eot = 1  # forward passes averaged per query (set by attack_batch): see forward
         self._queries = 0
         self.sync_free = x0.device.type != "cpu"  # see forward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.eot > 1:
+            return self._expected(x)
         z = self.net.logits(x)
         out = z / self.net.train_temp if self.on == "logits" else self.net.head(z, self.eval_temp)
+        self._watch(x, z, out)
+        return out
+
+    def _expected(self, x: torch.Tensor) -> torch.Tensor:
+        """Expectation over Transformation (Athalye et al. 2018) for a randomized model: the mean
+        of `eot` *separate* forward passes (each draws its own noise; one pass on a repeated batch
+        would draw a per-batch transform, such as a random resize, once), so every attack that
+        queries the model (gradient, score-based, its loss and its checkpoints) follows the
+        expected output, and its gradient is the mean of the passes' gradients through it. The
+        tracking judges the query on the mean deployed output too, not on one draw."""
+        outs, deployed = [], []
+        for _ in range(self.eot):
+            z = self.net.logits(x)
+            if self.on == "logits":
+                outs.append(z / self.net.train_temp)
+                with torch.no_grad():
+                    deployed.append(self.net.head(z, self.eval_temp))
+            else:
+                outs.append(self.net.head(z, self.eval_temp))
+        out = torch.stack(outs).mean(0)
+        with torch.no_grad():
+            mean_deployed = out if self.on == "output" else torch.stack(deployed).mean(0)
+        self._watch(x, None, out, mean_deployed)
+        return out
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The class the deployed model gives `x` (the mean of `eot` passes on a randomized
+        model), without tracking it: what an ensemble judges its sub-attacks with."""
+        if self.eot == 1:
+            return self.net.head(self.net.logits(x), self.eval_temp).argmax(1)
+        passes = [self.net.head(self.net.logits(x), self.eval_temp) for _ in range(self.eot)]
+        return torch.stack(passes).mean(0).argmax(1)
+
+    def _watch(
+        self,
+        x: torch.Tensor,
+        z: torch.Tensor | None,
+        out: torch.Tensor,
+        deployed: torch.Tensor | None = None,
+    ) -> None:
         rows = self.rows
         whole = rows is None and x.shape == self.x0.shape
         if self.norm is not None and (whole or (rows is not None and x.shape[0] == rows.numel())):
             with torch.no_grad():
-                self._track(x, out if self.on == "output" else self.net.head(z, self.eval_temp))
-        return out
+                if deployed is None:
+                    deployed = out if self.on == "output" else self.net.head(z, self.eval_temp)
+                self._track(x, deployed)
 
     def _track(self, x: torch.Tensor, deployed: torch.Tensor) -> None:
         """Record, per sample of the query, whether it is the first success inside the threat
@@ -152,6 +199,11 @@ class AttackOutcome:
     n_invalid: int = 0  # adversarial points outside the threat model, discarded
     attacked: np.ndarray | None = None  # which samples were attacked (None: all clean-correct ones)
     target: np.ndarray | None = None  # targeted attacks: the target class per sample (-1: none)
+    # A randomized model (attacks.randomized): correct per sample and draw, [n, draws], clean and
+    # at the chosen point; clean_pred / adv_pred are then draw 0's classes. None: deterministic.
+    clean_draws: np.ndarray | None = None
+    adv_draws: np.ndarray | None = None
+    randomness: dict[str, Any] | None = None  # what detection found, and the eot and draws used
 
     @property
     def clean_correct(self) -> np.ndarray:
@@ -166,6 +218,8 @@ class AttackOutcome:
         return int(self.labels.shape[0])
 
     def metrics(self) -> dict[str, float | int]:
+        if self.adv_draws is not None and self.clean_draws is not None:
+            return self._metrics_over_draws(self.clean_draws, self.adv_draws)
         correct = self.clean_correct
         broken = correct & ~self.robust
         n_correct = int(correct.sum())
@@ -186,6 +240,36 @@ class AttackOutcome:
                         if n_correct
                         else 0.0
                     )
+                }
+                if self.target is not None
+                else {}
+            ),
+        }
+
+    def _metrics_over_draws(self, clean: np.ndarray, adv: np.ndarray) -> dict[str, float | int]:
+        """Expected accuracies over samples and draws; a sample counts as broken (for the
+        perturbation sizes) where its chosen point is not the clean input."""
+        moved = self.linf > 0
+        n_cells = clean.size
+        return {
+            "n_samples": self.n,
+            "draws": int(clean.shape[1]),
+            "n_clean_correct": int(clean.any(1).sum()),  # correct on some draw: attacked
+            "clean_acc": float(clean.sum() / n_cells) if n_cells else float("nan"),
+            "adv_acc": float(adv.sum() / n_cells) if n_cells else float("nan"),
+            "success_rate": float((clean & ~adv).sum() / clean.sum()) if clean.any() else 0.0,
+            "mean_linf": float(self.linf[moved].mean()) if moved.any() else None,
+            "mean_l2": float(self.l2[moved].mean()) if moved.any() else None,
+            "median_l2": float(np.median(self.l2[moved])) if moved.any() else None,
+            "n_invalid": self.n_invalid,
+            # targeted: on draw 0 (the classes stored per sample)
+            **(
+                {
+                    "targeted_success": float(
+                        (first & (self.adv_pred == self.target)).sum() / first.sum()
+                    )
+                    if (first := self.clean_correct).any()
+                    else 0.0
                 }
                 if self.target is not None
                 else {}
@@ -257,23 +341,38 @@ class Batch:
     index: torch.Tensor | None = None
 
 
-def attack_batch(
+@dataclass
+class Points:
+    """What an attack left for one batch: its final point (the clean input where it is outside the
+    threat model), the first point the tracking saw succeed (`found`), and how many final points
+    were discarded as invalid."""
+
+    x: torch.Tensor  # the clean inputs
+    final: torch.Tensor
+    first: torch.Tensor  # first success where found, else the final point
+    found: torch.Tensor
+    n_invalid: int
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How the tracked model serves an attack: `stop_early` (a batch stops once every sample is
+    found, and the sign-gradient loops drop found samples) and `eot` (forward passes averaged per
+    query, Tracked._expected)."""
+
+    stop_early: bool = True
+    eot: int = 1
+
+
+def attack_points(
     target: Target | HotNet,
     cfg: AttackConfig,
     batch: Batch,
     seed: int,
-    stop_early: bool = True,
     targets: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, int]:
-    """Adversarial inputs for one batch of clean-correct samples, and how many were discarded as
-    invalid.
-
-    The batch's `index` (test-set indices) seeds per-sample randomness where the attack supports it
-    (pgd's random start), so that a sample's outcome does not depend on its batch; without it the
-    per-sample seeds derive from `seed`. `stop_early=False` runs every iteration (the naive
-    baseline). `targets` (filled in place, targeted attacks): the target class the attack chose per
-    sample.
-    """
+    tracking: Tracking = Tracking(),
+) -> Points:
+    """Run the attack on one batch of clean-correct samples (see attack_batch)."""
     target = target if isinstance(target, Target) else Target(target)
     x, y, index = batch.x, batch.y, batch.index
     spec = ATTACKS.get(cfg.method)
@@ -282,7 +381,8 @@ def attack_batch(
         torch.manual_seed(seed)
         tracked = Tracked(target.net, cfg, spec.norm, x, y)
         tracked.surrogate = target.surrogate
-        tracked.stop_early = stop_early
+        tracked.stop_early = tracking.stop_early
+        tracked.eot = tracking.eot
         atk = spec.build(tracked, cfg)
         if hasattr(atk, "seed"):
             atk.seed = seed
@@ -304,10 +404,32 @@ def attack_batch(
     n_invalid = (
         int((~valid & ~tracked.found).sum()) if spec.norm is not None else int((~valid).sum())
     )
-    adv = torch.where(valid.view(-1, 1, 1, 1), adv, x)
-    if spec.norm is not None:
-        adv = torch.where(tracked.found.view(-1, 1, 1, 1), tracked.best, adv)
-    return adv, n_invalid
+    final = torch.where(valid.view(-1, 1, 1, 1), adv, x)
+    if spec.norm is None:
+        return Points(x, final, final, torch.zeros_like(tracked.found), n_invalid)
+    first = torch.where(tracked.found.view(-1, 1, 1, 1), tracked.best, final)
+    return Points(x, final, first, tracked.found, n_invalid)
+
+
+def attack_batch(
+    target: Target | HotNet,
+    cfg: AttackConfig,
+    batch: Batch,
+    seed: int,
+    stop_early: bool = True,
+    targets: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, int]:
+    """Adversarial inputs for one batch of clean-correct samples, and how many were discarded as
+    invalid.
+
+    The batch's `index` (test-set indices) seeds per-sample randomness where the attack supports it
+    (pgd's random start), so that a sample's outcome does not depend on its batch; without it the
+    per-sample seeds derive from `seed`. `stop_early=False` runs every iteration (the naive
+    baseline). `targets` (filled in place, targeted attacks): the target class the attack chose per
+    sample.
+    """
+    p = attack_points(target, cfg, batch, seed, targets, Tracking(stop_early=stop_early))
+    return p.first, p.n_invalid
 
 
 def judge(deployed: nn.Module, adv: torch.Tensor, spec: AttackSpec) -> torch.Tensor:
@@ -349,6 +471,10 @@ def run_attack(
     spec = ATTACKS.get(cfg.method)
     net.eval()
     data = test.head(cfg.n_samples)
+    rnd = randomized.is_randomized(net, data.x)
+    if rnd.randomized:
+        unit = _Unit(target, test, cfg, device, on_batch, only)
+        return _run_over_draws(unit, rnd, start)
     deployed = net.deployed(cfg.eval_temp)
     clean_pred = predict(deployed, data.x)
     adv_pred = clean_pred.clone()
@@ -389,7 +515,112 @@ def run_attack(
         n_invalid,
         attacked.numpy(),
         None if goals is None else goals.numpy(),
+        # --eot / --draws asked for on a deterministic model: say that they changed nothing
+        randomness=_deterministic(cfg, rnd),
     )
+
+
+def _deterministic(cfg: AttackConfig, rnd: randomized.Randomness) -> dict[str, Any] | None:
+    if cfg.eot is None and cfg.draws is None:
+        return None  # the result documents of deterministic models are as they always were
+    return {**rnd.fields(), "eot": 1, "draws": 1}
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """run_attack's arguments, for the randomized path."""
+
+    target: Target
+    test: Split
+    cfg: AttackConfig
+    device: torch.device
+    on_batch: Callable[[int], None] | None
+    only: torch.Tensor | None
+
+
+def _run_over_draws(u: _Unit, rnd: randomized.Randomness, start: float) -> AttackOutcome:
+    """run_attack on a randomized model: each sample's outcome is its accuracy over `draws`
+    draws of the model (common random numbers across attacks: attacks.randomized).
+
+    What changes, and why:
+    - the attack queries the mean of `eot` forward passes (Tracked._expected);
+    - a point is never judged on one draw: the early stop and the narrowing of the batch are off
+      (both would drop a sample after one lucky draw), and each sample's point is chosen among
+      the clean input, the tracking's first success and the attack's final point by its accuracy
+      over SELECT_DRAWS draws that are not the reported ones (no selection bias);
+    - every sample that some clean draw classifies correctly is attacked, and the chosen points
+      are then evaluated on the reported draws in the fixed arrangement (randomized.cover)."""
+    target, test, cfg, device, only = u.target, u.test, u.cfg, u.device, u.only
+    net = target.net
+    spec = ATTACKS.get(cfg.method)
+    m = cfg.draws or DEFAULT_DRAWS
+    k = 1 if spec.surrogate else (cfg.eot or DEFAULT_EOT)  # a transfer never queries the model
+    data = test.head(cfg.n_samples)
+    n = len(data)
+    full = test.head(randomized.cover(n, len(test)))
+    deployed = net.deployed(cfg.eval_temp)
+    clean_draws, clean_pred = randomized.correct_over_draws(
+        deployed, full.x, full.y, m, randomized.REPORT
+    )
+    clean_draws, clean_pred = clean_draws[:n], clean_pred[:n]
+    attacked = torch.from_numpy(clean_draws.any(1))
+    if only is not None:
+        attacked &= only.cpu().bool()
+    todo = attacked.nonzero().flatten()
+    points = full.x.clone()
+    n_invalid = 0
+    goals = torch.full((n,), -1, dtype=torch.int64) if cfg.targeted else None
+    for b, i in enumerate(range(0, todo.numel(), cfg.batch_size)):
+        idx = todo[i : i + cfg.batch_size]
+        x, y = data.x[idx].to(device), data.y[idx].to(device)
+        chosen = torch.full((idx.numel(),), -1, dtype=torch.int64) if goals is not None else None
+        p = attack_points(
+            target, cfg, Batch(x, y, idx), cfg.seed * 100_003 + b, chosen, Tracking(False, k)
+        )
+        if goals is not None:
+            goals[idx] = chosen
+        n_invalid += p.n_invalid
+        points[idx] = _choose(deployed, p, y, b).cpu()
+        if u.on_batch is not None:
+            u.on_batch(idx.numel())
+    adv_draws, adv_pred = randomized.correct_over_draws(
+        deployed, points, full.y, m, randomized.REPORT
+    )
+    d = (points[:n] - data.x).flatten(1)
+    return AttackOutcome(
+        cfg,
+        np.arange(n),
+        data.y.numpy(),
+        clean_pred.numpy(),
+        adv_pred[:n].numpy(),
+        d.abs().amax(1).numpy(),
+        d.norm(dim=1).numpy(),
+        time.perf_counter() - start,
+        n_invalid,
+        attacked.numpy(),
+        None if goals is None else goals.numpy(),
+        clean_draws=clean_draws,
+        adv_draws=adv_draws[:n],
+        randomness={**rnd.fields(), "eot": k, "draws": m, "select_draws": SELECT_DRAWS},
+    )
+
+
+def _choose(deployed: nn.Module, p: Points, y: torch.Tensor, batch: int) -> torch.Tensor:
+    """Per sample, the candidate point (the attack's final point, its first success, the clean
+    input: ties go to the earlier) with the lowest accuracy over SELECT_DRAWS draws of the
+    selection stream, all candidates on the same draws."""
+    candidates = [p.final, p.first, p.x]
+    acc = np.stack(
+        [
+            randomized.correct_over_draws(
+                deployed, c, y, SELECT_DRAWS, randomized.SELECT, part=batch << 8
+            )[0].mean(1)
+            for c in candidates
+        ]
+    )
+    pick = torch.from_numpy(acc.argmin(0)).to(p.x.device)  # argmin: the first of equal ones
+    stacked = torch.stack(candidates)
+    return stacked[pick, torch.arange(p.x.shape[0], device=p.x.device)]
 
 
 def num_classes(m: Tracked) -> int:

@@ -11,6 +11,7 @@ import typer
 
 from ..attacks.spec import ATTACKS
 from ..data import DATASETS
+from ..draws import DEFAULT_DRAWS, DEFAULT_EOT, MAX_DRAWS
 from ..errors import HotbenchError
 from ..registry import ACTIVATIONS
 from ..reports.formats import FORMATS
@@ -155,7 +156,7 @@ def train(
     config |= dict(n_train=n_train, defense=defense, train_eps=train_eps, train_steps=train_steps)
     config |= dict(train_alpha=train_alpha, trades_beta=trades_beta)
     from .. import api
-    from ..sweep.presets import parse_param
+    from ..sweep.preset_files import parse_param
 
     config["defense_params"] = dict(parse_param(p) for p in defense_param or [])
 
@@ -235,6 +236,27 @@ def attack(
             show_default="the attack's own (hotbench attacks)",
         ),
     ] = None,
+    eot: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Randomized models: forward passes averaged per gradient (Expectation over"
+                " Transformation); --eot 1 is the plain attack. Deterministic models ignore it"
+                " (README, Randomized defenses)."
+            ),
+            show_default=f"{DEFAULT_EOT} on a randomized model",
+        ),
+    ] = None,
+    draws: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Randomized models: draws of the model each sample's accuracy is measured over"
+                f" (1 to {MAX_DRAWS})."
+            ),
+            show_default=f"{DEFAULT_DRAWS} on a randomized model",
+        ),
+    ] = None,
     dataset: DatasetF = None,
     act: ActF = None,
     temp: TempF = None,
@@ -284,11 +306,11 @@ def attack(
         _run_preset(preset, "attack", session, executor, complete)
         return
     from .. import api
-    from ..sweep.presets import parse_param
+    from ..sweep.preset_files import parse_param
 
     request = dict(methods=method or [], suite=suite, eps=eps or [0.3], steps=steps, alpha=alpha)
     request |= dict(eval_temps=list(eval_temp or [None]), n_samples=n_samples, seed=seed)
-    request |= dict(batch_size=batch_size, targeted=targeted, on=on)
+    request |= dict(batch_size=batch_size, targeted=targeted, on=on, eot=eot, draws=draws)
     request["params"] = dict(parse_param(p) for p in param or [])
     runs = filters(dataset, act, temp, run)
     api.attack(session, runs, fast, complete, **request)
@@ -327,8 +349,11 @@ def run_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Run a whole preset: train its models, attack them, print the report. Stored units are
-    skipped, so re-running an interrupted preset resumes it."""
+    skipped, so re-running an interrupted preset resumes it. A preset that declares the verdict
+    its models must get (`expect`: the zoo, the controls) prints expected against got and exits 1
+    when one differs."""
     from .. import api
+    from ..progress import stderr
 
     check_format(format, FORMATS)
     session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
@@ -336,8 +361,14 @@ def run_cmd(
     runs = [s.name for s in statuses if s.kind == "train"]  # the preset's models
     width, color = terminal(None)
     # the context the preset ran in: its --data-dir, or the preset's data_dir
-    outcome = api.report(session(), format, runs, layout=api.Layout(width, color=color))
+    outcome = api.report(
+        session(), format, runs, api.Gate(expect=preset), layout=api.Layout(width, color=color)
+    )
     sys.stdout.write(outcome.text)
+    for text in outcome.messages(width or 100):  # expected against got: exit 1 if one differs
+        stderr.out(text, highlight=False)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 @cli_command("import-weights")

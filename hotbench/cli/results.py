@@ -144,8 +144,9 @@ def report(
     Exit codes (for CI):
     0 = report written, every gate passed.
     1 = regression: an accuracy fell more than --tolerance below --baseline, a baseline record is
-    missing, or a --fail-under threshold is not met. 2 = bad input: a wrong option value, an
-    unreadable baseline, an empty workspace.
+    missing, a baseline verdict moved, a --fail-under threshold is not met, or a model of --preset
+    got another verdict than the preset declares (`expect`: the zoo, the controls).
+    2 = bad input: a wrong option value, an unreadable baseline, an empty workspace.
     """
     from .. import api
     from ..context import Context
@@ -163,7 +164,7 @@ def report(
         outputs = {"--output": output, "--plot": plot, "--plot-eps": plot_eps}
         outputs |= {"--plot-defenses": plot_defenses, "--save-baseline": save_baseline}
         check_outputs(outputs, {"--preset": resolve_preset(preset)})
-    gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline)
+    gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline, preset)
     files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)
     layout = api.Layout(width, wide, color)
@@ -172,7 +173,7 @@ def report(
     )
     if output is None:
         sys.stdout.write(outcome.text)
-    for text in outcome.gate_messages():
+    for text in outcome.messages(width or 100):  # the gate, expected against got
         stderr.out(text, highlight=False)  # stdout may carry JSON
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import draws
 from ..attacks.engine import Batch, attack_batch, judge
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
@@ -44,9 +45,20 @@ from ..units import ensure_attacked, load_run_data
 
 
 def robust_mask(doc: dict[str, Any]) -> np.ndarray:
-    """Per sample of a stored result: still classified correctly after the attack."""
+    """Per sample of a stored result: still classified correctly after the attack; on a randomized
+    model (hotbench.draws), on at least one draw. Skip mode stays exact there: a skipped sample
+    was broken on every draw, so its per-sample worst case (worstcase.worst_over_draws) is 0
+    whatever a later attack does."""
     ps = doc["per_sample"]
+    if "adv_draws" in ps:
+        return draws.outcomes(doc)[1].any(1)
     return np.asarray(ps["adv_pred"]) == np.asarray(ps["label"])
+
+
+def expected_robust(doc: dict[str, Any]) -> np.ndarray:
+    """Per sample of a stored result: its accuracy over the model's draws (0 or 1 on a
+    deterministic model)."""
+    return draws.outcomes(doc)[1].mean(1)
 
 
 @dataclass
@@ -58,7 +70,10 @@ class SuiteResult:
 
     @property
     def worst_case(self) -> np.ndarray:
-        """Per sample: robust against every attack of the chain (exact in both modes)."""
+        """Per sample: robust against every attack of the chain (exact in both modes); on a
+        randomized model, the lowest accuracy over draws that an attack of the chain reached."""
+        if any("adv_draws" in d["per_sample"] for d in self.docs):
+            return np.minimum.reduce([expected_robust(d) for d in self.docs])
         out = robust_mask(self.docs[0])
         for d in self.docs[1:]:
             out = out & robust_mask(d)
@@ -158,6 +173,21 @@ def _log(ctx: Context, run_id: str, doc: dict[str, Any], fresh: bool) -> None:
         f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
         f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
         + (f" (n={m['n_samples']})" if "n_samples" in m else "")
+        + _randomness_note(doc)
+    )
+
+
+def _randomness_note(doc: dict[str, Any]) -> str:
+    """What the log says of a randomized model (expected accuracies, EOT), or of --eot/--draws
+    asked for on a deterministic one."""
+    r = doc.get("randomness")
+    if not r:
+        return ""
+    if not r.get("randomized"):
+        return "; the model is deterministic: --eot and --draws change nothing"
+    return (
+        f"; randomized model ({r['changed']:.2f} of predictions change between draws):"
+        f" expected over {r['draws']} draws, EOT {r['eot']}"
     )
 
 

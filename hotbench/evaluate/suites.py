@@ -130,6 +130,9 @@ class AttackRequest:
     targeted: str | None = None  # random or least-likely
     on: str | None = None  # output (default), logits or both
     params: dict[str, Any] = field(default_factory=dict)
+    # randomized models (hotbench.draws): None lets the model decide (AttackConfig.eot, .draws)
+    eot: int | None = None
+    draws: int | None = None
 
     def check(self) -> AttackRequest:
         """Every problem as one user-facing error, before any work starts."""
@@ -169,6 +172,7 @@ class AttackRequest:
         temps = self.eval_temps or [None]
         if self.suite is not None:
             common = {"n_samples": self.n_samples, "batch_size": self.batch_size, "seed": self.seed}
+            common |= {"eot": self.eot, "draws": self.draws}
             return [
                 c
                 for t in temps
@@ -188,6 +192,8 @@ class AttackRequest:
                 targeted=self.targeted,
                 on=o,
                 params=self.params,
+                eot=self.eot,
+                draws=self.draws,
             )
             for m in self.methods or ["pgd"]
             for o in ons

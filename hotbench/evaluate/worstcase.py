@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import stats
+from .. import draws, stats
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig, stable_hash
 from ..store import RunRecord, Workspace
@@ -56,11 +56,16 @@ class StoredResult:
     linf: np.ndarray
     l2: np.ndarray
     doc: dict[str, Any] = field(repr=False, default_factory=dict)
+    # A randomized model (hotbench.draws): correct per sample and draw, clean and at the attack's
+    # point, [n, draws]; None for a deterministic model's result.
+    clean_draws: np.ndarray | None = field(repr=False, default=None)
+    adv_draws: np.ndarray | None = field(repr=False, default=None)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> StoredResult:
         ps = doc["per_sample"]
         cfg = AttackConfig(**doc["config"])
+        clean, adv = draws.outcomes(doc) if "adv_draws" in ps else (None, None)
         return cls(
             cfg,
             doc["attack_id"],
@@ -72,7 +77,19 @@ class StoredResult:
             np.asarray(ps["linf"], dtype=np.float64),
             np.asarray(ps["l2"], dtype=np.float64),
             doc,
+            clean,
+            adv,
         )
+
+    @property
+    def randomized(self) -> bool:
+        """Measured over a randomized model's draws (its outcomes are expectations)."""
+        return self.adv_draws is not None
+
+    @property
+    def eot(self) -> int:
+        """Forward passes the attack averaged per query (1: none, or a deterministic model)."""
+        return int((self.doc.get("randomness") or {}).get("eot", 1))
 
     @property
     def name(self) -> str:
@@ -101,9 +118,29 @@ class StoredResult:
         """Per sample: clean-correct and not broken at (norm, eps)."""
         return (self.clean_pred == self.label) & ~self.broken(norm, eps)
 
+    def robust_draws(self, norm: str, eps: float) -> np.ndarray:
+        """Per sample and draw ([n, m]; m = 1 for a deterministic model): correct at the attack's
+        point where its perturbation fits (norm, eps), else at the clean input."""
+        if self.clean_draws is None or self.adv_draws is None:
+            return self.robust(norm, eps)[:, None]
+        size = self.linf if norm == "Linf" else self.l2
+        return np.where(_fits(size, eps)[:, None], self.adv_draws, self.clean_draws)
+
+    def expected(self, norm: str, eps: float) -> np.ndarray:
+        """Per sample: its accuracy over the model's draws at (norm, eps) (`robust_draws`); on a
+        deterministic model the boolean `robust`, so that comparisons stay exact McNemar tests
+        there (stats.paired_test)."""
+        if not self.randomized:
+            return self.robust(norm, eps)
+        return self.robust_draws(norm, eps).mean(axis=1)
+
     def accuracy(self, norm: str, eps: float) -> float:
         """This attack's accuracy at (norm, eps): what it is worth as a single attack at that
-        budget (an integer count over n, so never -0.000)."""
+        budget (an integer count over n, so never -0.000; over samples and draws for a randomized
+        model)."""
+        if self.randomized:
+            cells = self.robust_draws(norm, eps)
+            return stats.frac(int(cells.sum()), cells.size)
         return stats.frac(int(self.robust(norm, eps).sum()), self.index.size)
 
     def on(self, wanted: np.ndarray) -> np.ndarray:
@@ -129,15 +166,34 @@ class WorstCase:
         default_factory=dict
     )  # attack name -> samples it broke (of `index`)
     coverage: dict[str, int] = field(default_factory=dict)  # attack label -> samples it evaluated
+    # A randomized model: each sample's worst-case outcome per draw, [n, m] (`worst_over_draws`);
+    # `robust` is then "robust on most draws" and `robust_acc` the mean over samples and draws.
+    draws: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_robust(self) -> int:
+        """Samples robust (on a randomized model: the expected count, rounded)."""
+        if self.draws is not None:
+            return int(round(float(self.draws.mean(1).sum())))
         return int(self.robust.sum())
 
     @property
     def ci(self) -> tuple[float, float]:
-        """95% Wilson interval of the robust accuracy (hotbench.stats)."""
+        """95% Wilson interval of the robust accuracy (hotbench.stats); over samples and draws on
+        a randomized model (stats.draws_interval)."""
+        if self.draws is not None:
+            return stats.draws_interval(self.draws)
         return stats.interval(self.n_robust, self.n_samples)
+
+    @property
+    def per_sample(self) -> np.ndarray:
+        """Per sample of `index`: robust (bool) or, on a randomized model, its worst-case
+        expected accuracy over the draws."""
+        return self.robust if self.draws is None else self.draws.mean(axis=1)
+
+    @property
+    def ci_method(self) -> str:
+        return stats.INTERVAL_METHOD if self.draws is None else stats.DRAWS_INTERVAL_METHOD
 
     @property
     def mixed(self) -> bool:
@@ -239,6 +295,8 @@ def worst_case(
     common = results[0].index
     for r in results[1:]:
         common = np.intersect1d(common, r.index)
+    if any(r.randomized for r in results):
+        return worst_over_draws(results, run_id, eval_temp, norm, eps, common)
     robust = np.ones(common.size, dtype=bool)
     breaks: dict[str, int] = {}
     coverage: dict[str, int] = {}
@@ -266,6 +324,75 @@ def worst_case(
         breaks,
         coverage,
     )
+
+
+def worst_over_draws(
+    results: list[StoredResult],
+    run_id: str,
+    eval_temp: float,
+    norm: str,
+    eps: float,
+    common: np.ndarray,
+) -> WorstCase:
+    """The worst case of a randomized model: per sample, the point with the lowest expected
+    accuracy over draws among the clean input and every attack's point that fits (norm, eps),
+    with that point's outcomes on each draw.
+
+    Why a minimum of per-sample expectations and not an AND per draw: the attacker commits to one
+    input before the model draws its noise, so a sample's robustness is the accuracy at the best
+    single point it has. An AND over attacks per draw would let the attacker pick the point after
+    seeing the draw; over independent noise (each attack measured on its own draws) it falls far
+    below every attack's own accuracy (0.14 against at least 0.625, issue 25). The draws are common
+    random numbers (attacks.randomized): draw j of a sample is the same noise in every result, so
+    the attacks are compared on the same draws, which also keeps the downward bias of a minimum
+    over estimates small. Results with different draw counts share their first draws; a result of
+    a deterministic evaluation (one pass) counts as the same outcome on every draw."""
+    clean, worst, breaks = rows_over_draws(results, common, norm, eps)
+    coverage = {r.config.label: int(r.index.size) for r in results}
+    n = int(common.size)
+    return WorstCase(
+        run_id,
+        eval_temp,
+        norm,
+        eps,
+        n,
+        stats.frac(int(clean.sum()), clean.size),
+        stats.frac(int(worst.sum()), worst.size),
+        worst.mean(1) >= 0.5,
+        common,
+        list(breaks),
+        breaks,
+        coverage,
+        worst,
+    )
+
+
+def rows_over_draws(
+    results: list[StoredResult], common: np.ndarray, norm: str, eps: float
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """For the samples `common` of a randomized model: the clean outcomes per draw, the worst
+    case's (per sample, the row of the point with the lowest mean, see `worst_over_draws`), each
+    [n, m], and the expected breaks per attack name (clean-correct draws it lost, / m, rounded)."""
+    m = min((r.adv_draws.shape[1] for r in results if r.adv_draws is not None), default=1)
+
+    def rows(a: np.ndarray | None, fallback: np.ndarray) -> np.ndarray:
+        return np.repeat(fallback[:, None], m, axis=1) if a is None else a[:, :m]
+
+    first = next((r for r in results if r.randomized), results[0])  # its clean draws are all's
+    pos = positions(first.index, common)
+    clean = rows(first.clean_draws, first.clean_pred == first.label)[pos]
+    worst = clean.copy()
+    breaks: dict[str, int] = {}
+    for r in results:
+        pos = positions(r.index, common)
+        size = (r.linf if norm == "Linf" else r.l2)[pos]
+        adv = rows(r.adv_draws, r.adv_pred == r.label)[pos]
+        adv = np.where(_fits(size, eps)[:, None], adv, clean)
+        lower = adv.mean(1) < worst.mean(1)
+        worst[lower] = adv[lower]
+        lost = float((clean & ~adv).sum()) / m
+        breaks[r.name] = max(breaks.get(r.name, 0), int(round(lost)))
+    return clean, worst, breaks
 
 
 def positions(index: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -310,7 +437,8 @@ def flat_worst_cases(ws: Workspace, records: list[RunRecord]) -> list[dict[str, 
                     "n_robust": wc.n_robust,
                     "ci_low": round(wc.ci[0], 6),
                     "ci_high": round(wc.ci[1], 6),
-                    "ci_method": stats.INTERVAL_METHOD,
+                    "ci_method": wc.ci_method,
+                    **({"draws": int(wc.draws.shape[1])} if wc.draws is not None else {}),
                     "samples": wc.samples,
                     "mixed_samples": wc.mixed,
                     "coverage": wc.coverage,

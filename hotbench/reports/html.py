@@ -81,7 +81,8 @@ def _table(
 ) -> str:
     """A table in its own scroll box; the cells of the columns in `badge_cols` (index -> verdict
     axis) as badges, those of `wrap_col` (the attacks that broke most, a list of names) free to
-    wrap between names."""
+    wrap between names. A VERDICT cell holds both axes, "robustness\nmasking": two badges, one
+    above the other (two columns pushed the table past a laptop's width)."""
     badge_cols = badge_cols or {}
     out = [
         '<div class="scroll"><table>',
@@ -91,7 +92,7 @@ def _table(
     for row in rows:
         cells = "".join(
             (
-                f"<td>{badge(badge_cols[i], c)}</td>"
+                f"<td>{_badge_cell(badge_cols[i], c)}</td>"
                 if i in badge_cols and c != "-"  # a seeds' mean row has no verdict
                 else f'<td class="wrap">{html.escape(c)}</td>'
                 if i == wrap_col
@@ -106,6 +107,30 @@ def _table(
     return "\n".join(out)
 
 
+VERDICT = "verdict"  # the results table's one column for both axes
+
+
+def _badge_cell(column: str, cell: str) -> str:
+    if column != VERDICT:
+        return badge(column, cell)
+    robustness, masking = cell.split("\n")
+    return f"{badge(ROBUSTNESS, robustness)}<br>{badge(MASKING, masking, 'masking ' + masking)}"
+
+
+def _results(rows: list, columns: list[str]) -> tuple[list[str], list[list[str]]]:
+    """The results table's columns and cells, both verdict axes in one VERDICT column."""
+    if not all(c in columns for c in VERDICT_COLUMNS):
+        return columns, [cells(r, columns) for r in rows]
+    shown = [VERDICT if c == ROBUSTNESS else c for c in columns if c != MASKING]
+    out = []
+    for r in rows:
+        full = dict(zip(columns, cells(r, columns)[len(HEAD) :], strict=True))
+        pair = (full[ROBUSTNESS], full[MASKING])
+        full[VERDICT] = "-" if "-" in pair else "\n".join(pair)
+        out.append(cells(r, [])[: len(HEAD)] + [full[c] for c in shown])
+    return shown, out
+
+
 def render_html(
     ws: Workspace,
     filters: Filters | None = None,
@@ -113,6 +138,7 @@ def render_html(
     notes: list[str] | None = None,
 ) -> str:
     rows, columns = pivot(ws, filters, verdicts)
+    shown, table_rows = _results(rows, columns)
     records = flat_records(ws, filters)
     robust = robust_records(ws, filters)
     parts = [
@@ -129,11 +155,13 @@ def render_html(
         ),
         "<h2>Results</h2>",
         _table(
-            HEAD + columns,
-            [cells(r, columns) for r in rows],
+            HEAD + shown,
+            table_rows,
             numeric_from=len(TEXT_HEAD),
-            badge_cols={len(HEAD) + columns.index(c): c for c in VERDICT_COLUMNS if c in columns},
-            wrap_col=len(HEAD) + columns.index(BROKEN_BY) if BROKEN_BY in columns else None,
+            badge_cols={
+                len(HEAD) + shown.index(c): c for c in (VERDICT, *VERDICT_COLUMNS) if c in shown
+            },
+            wrap_col=len(HEAD) + shown.index(BROKEN_BY) if BROKEN_BY in shown else None,
         ),
         f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
     ]

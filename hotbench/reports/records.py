@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import stats
+from .. import draws, stats
 from ..attacks.spec import ATTACKS
 from ..config import AttackConfig
 from ..data import DATASETS
@@ -83,6 +83,8 @@ def counts(doc: dict[str, Any]) -> dict[str, Any]:
     counts, each with its 95% interval (hotbench.stats), and targeted success where the attack had
     targets."""
     ps = doc["per_sample"]
+    if "adv_draws" in ps:
+        return _counts_over_draws(doc)
     label = ps["label"]
     n = len(label)
     clean = sum(int(p == y) for p, y in zip(ps["clean_pred"], label, strict=True))
@@ -109,6 +111,44 @@ def counts(doc: dict[str, Any]) -> dict[str, Any]:
         out.update(
             n_target_hit=hit,
             targeted_success=stats.frac(hit, clean),
+            targeted_ci_low=_r(lo),
+            targeted_ci_high=_r(hi),
+        )
+    return out
+
+
+def _counts_over_draws(doc: dict[str, Any]) -> dict[str, Any]:
+    """`counts` of a randomized model's result: expected accuracies over samples and draws
+    (k correct draws of n * m), each with the interval over both (stats.draws_interval); the
+    n_*_correct fields are the expected counts of samples, rounded. The targeted success is on
+    draw 0, the classes stored per sample."""
+    ps = doc["per_sample"]
+    clean, adv = draws.outcomes(doc)
+    n, m = clean.shape
+    out: dict[str, Any] = {
+        "n_samples": n,
+        "draws": m,
+        "eot": int((doc.get("randomness") or {}).get("eot", 1)),
+        "n_clean_correct": int(round(float(clean.mean(1).sum()))),
+        "n_adv_correct": int(round(float(adv.mean(1).sum()))),
+        "clean_acc": stats.frac(int(clean.sum()), clean.size),
+        "adv_acc": stats.frac(int(adv.sum()), adv.size),
+        "ci_method": stats.DRAWS_INTERVAL_METHOD,
+        "samples": worstcase.sample_set(ps["index"]),
+    }
+    for key, cells in (("clean", clean), ("adv", adv)):
+        lo, hi = stats.draws_interval(cells)
+        out[f"{key}_ci_low"], out[f"{key}_ci_high"] = _r(lo), _r(hi)
+    target = ps.get("target")
+    if target is not None:
+        first = [c == y for c, y in zip(ps["clean_pred"], ps["label"], strict=True)]
+        hit = sum(
+            int(ok and a == t) for ok, a, t in zip(first, ps["adv_pred"], target, strict=True)
+        )
+        lo, hi = stats.interval(hit, sum(first))
+        out.update(
+            n_target_hit=hit,
+            targeted_success=stats.frac(hit, sum(first)),
             targeted_ci_low=_r(lo),
             targeted_ci_high=_r(hi),
         )

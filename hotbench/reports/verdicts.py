@@ -68,6 +68,7 @@ def verdict_record(d: dict[str, Any]) -> dict[str, Any]:
         "paper_acc": d.get("paper_acc"),
         "budget": d.get("budget"),
         "undefended": d.get("undefended"),
+        "randomness": d.get("randomness"),
         "robust_acc": d.get("robust_acc"),
         "n_samples": d.get("robust_n"),
         "ci_low": d.get("ci_low"),

@@ -1,8 +1,9 @@
 """Preset files: where the shipped ones are, how a name or a path is resolved, and how a file is
 read safely: a YAML loader that reads YAML 1.2 booleans and exponent floats, refuses duplicate keys,
 and bounds depth and size (a few hundred bytes of nested aliases would otherwise expand to billions
-of values), and one line per validation error naming the file, the key and what is allowed. The
-schema of a preset is `presets.Preset`."""
+of values), one line per validation error naming the file, the key and what is allowed, and a
+--param KEY=VALUE read as a YAML scalar, as presets write values. The schema of a preset is
+`presets.Preset`."""
 
 from __future__ import annotations
 
@@ -128,6 +129,24 @@ def read_yaml(text: str) -> Any:
     return _check_size(yaml.load(text, Loader=_Loader))  # noqa: S506 - a SafeLoader subclass
 
 
+def parse_param(text: str) -> tuple[str, bool | int | float | str]:
+    """`c=1.0` -> ("c", 1.0); `random_start=false` -> ("random_start", False). YAML scalars, as in
+    presets."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise HotbenchError(f"--param '{text}' is not KEY=VALUE", "write e.g. --param c=1.0")
+    try:
+        value = read_yaml(raw) if raw.strip() else None
+    except (yaml.YAMLError, TooLarge):
+        value = raw
+    if not isinstance(value, (bool, int, float, str)):
+        raise HotbenchError(
+            f"--param '{text}' has no value a parameter can take",
+            "write a number, true/false or a word",
+        )
+    return key.strip(), value
+
+
 def available() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.is_dir() else []
 
@@ -162,25 +181,31 @@ def resolve(name_or_path: str | Path) -> Path:
     raise unknown_name("preset", text, available())
 
 
+# pydantic's union-branch tags in an error's location (`train` is one section or a list of them)
+_UNION_TAGS = (
+    "function-",
+    "literal[",
+    "float",
+    "int",
+    "str",
+    "bool",
+    "list[",
+    "dict[",
+    "none",
+    "nullable",
+)
+
+
+def _is_tag(part: Any) -> bool:
+    return isinstance(part, str) and part.startswith(_UNION_TAGS)
+
+
 def key_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not str(part).startswith(
-            (
-                "function-",
-                "literal[",
-                "float",
-                "int",
-                "str",
-                "bool",
-                "list[",
-                "dict[",
-                "none",
-                "nullable",
-            )
-        ):  # pydantic's union-branch tags
+        elif not _is_tag(part):
             out += ("." if out else "") + str(part)
     return out or "(top level)"
 
@@ -190,7 +215,7 @@ def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     location."""
     sub: Any = model
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or _is_tag(part):
             continue
         field = (
             sub.model_fields.get(str(part))
@@ -210,7 +235,12 @@ def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def preset_error(path: Path, exc: ValidationError, schema: type[BaseModel]) -> HotbenchError:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # where a union failed (`train`: one section or a list), the branch that got furthest names
+    # the real problem ("unknown key train[2].epoch", not "train is not a list")
+    err = max(
+        (e for e in errors if e["loc"][:1] == errors[0]["loc"][:1]), key=lambda e: len(e["loc"])
+    )
     key = key_path(err["loc"])
     if err["type"] == "extra_forbidden":
         allowed = ", ".join(allowed_keys(schema, err["loc"]))

@@ -34,6 +34,7 @@ from ..config import AttackConfig, AttackOn, Seed, TrainConfig, temperature_prob
 from ..context import Context
 from ..data import DATASETS
 from ..defenses import DEFENSES, NAMED_PARAMS
+from ..draws import MAX_DRAWS, MAX_EOT
 from ..errors import HotbenchError
 from ..registry import ACTIVATIONS, ARCHS, EXECUTORS
 from ..user_arch import is_import_path
@@ -74,9 +75,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A verdict's two axes, as hotbench.evaluate.diagnose.ROBUSTNESS and MASKING name them (kept here
+# so that loading a preset imports no evaluation code; tests/test_zoo.py checks they agree).
+Robustness = Literal["robust", "not robust", "incomplete"]
+Masking = Literal["detected", "not detected", "not measured"]
+
+
+class Expect(_Strict):
+    """The verdict every model of a train section must get, on both axes, at every eval
+    temperature it is attacked at: a zoo entry's or a control's known answer. `report --preset`
+    and `run` print expected against got and exit 1 when they differ."""
+
+    robustness: Robustness
+    masking: Masking
+
+
 class TrainSection(_Strict):
     """The models: every dataset x activation x temperature (`temps_by_act` narrows one
-    activation)."""
+    activation). A preset may list several sections (e.g. one per architecture: the zoo), each
+    optionally named and with the verdict its models must get (`expect`)."""
 
     datasets: list[str] = ["digits"]
     acts: list[str]
@@ -101,6 +118,8 @@ class TrainSection(_Strict):
     batch_size: int = Field(default=128, gt=0)
     lr: float = Field(default=1e-3, gt=0)
     seed: Seed = 0
+    name: str | None = None  # what the section is (a zoo entry), for expected against got
+    expect: Expect | None = None
 
     @field_validator("datasets", "acts", "temps", "defenses", mode="before")
     @classmethod
@@ -219,6 +238,9 @@ class AttackEntry(_Strict):
         default=None, gt=0
     )  # overrides the section's (e.g. fewer for slow cw)
     seed: int | None = None  # overrides the section's (e.g. a second PGD restart for diagnose)
+    # randomized models (hotbench.draws): None lets the model decide; `eot: 1` is the plain attack
+    eot: int | None = Field(default=None, ge=1, le=MAX_EOT)
+    draws: int | None = Field(default=None, ge=1, le=MAX_DRAWS)
 
     @field_validator("eps", "targeted", "on", mode="before")
     @classmethod
@@ -298,6 +320,8 @@ class AttackSection(_Strict):
                                     on=on,
                                     targeted=tg,
                                     params=dict(a.params),
+                                    eot=a.eot,
+                                    draws=a.draws,
                                 )
                             )
         return out
@@ -309,33 +333,36 @@ class Preset(_Strict):
     data_dir: Path | None = (
         None  # relative to the current directory, like --data-dir; the CLI's wins
     )
-    train: TrainSection
+    train: TrainSection | list[TrainSection]  # one section, or several (one per architecture)
     attack: AttackSection = AttackSection()
 
+    @field_validator("train")
+    @classmethod
+    def _sections(cls, v: TrainSection | list[TrainSection]) -> TrainSection | list[TrainSection]:
+        if isinstance(v, list) and not v:
+            raise ValueError("train lists no section; give at least one")
+        return v
+
+    @property
+    def sections(self) -> list[TrainSection]:
+        return self.train if isinstance(self.train, list) else [self.train]
+
     def plan(self, attacks: bool = True) -> Plan:
-        return Plan(train=self.train.configs(), attack=self.attack.configs() if attacks else [])
+        train = {c.run_id: c for s in self.sections for c in s.configs()}  # a model once
+        return Plan(train=list(train.values()), attack=self.attack.configs() if attacks else [])
+
+    def expectations(self) -> list[tuple[str, str, Expect]]:
+        """(entry name, run id, expected verdict) for every model of a section with `expect`."""
+        return [
+            (s.name or c.run_id, c.run_id, s.expect)
+            for s in self.sections
+            if s.expect is not None
+            for c in s.configs()
+        ]
 
     def run_ids(self) -> list[str]:
         """The preset's models: a report restricted to them shows all their stored results."""
         return [c.run_id for c in self.plan(attacks=False).train]
-
-
-def parse_param(text: str) -> tuple[str, bool | int | float | str]:
-    """`c=1.0` -> ("c", 1.0); `random_start=false` -> ("random_start", False). YAML scalars, as in
-    presets."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise HotbenchError(f"--param '{text}' is not KEY=VALUE", "write e.g. --param c=1.0")
-    try:
-        value = read_yaml(raw) if raw.strip() else None
-    except (yaml.YAMLError, TooLarge):
-        value = raw
-    if not isinstance(value, (bool, int, float, str)):
-        raise HotbenchError(
-            f"--param '{text}' has no value a parameter can take",
-            "write a number, true/false or a word",
-        )
-    return key.strip(), value
 
 
 def load(name_or_path: str | Path) -> tuple[Path, Preset]:
@@ -391,34 +418,38 @@ def check_data(preset: Preset, ctx: Context) -> None:
     from ..models import check_model, train_batch_sizes
 
     where = f"preset '{preset._source}'" if preset._source is not None else "preset"
-    train, attack = preset.train, preset.attack
+    attack = preset.attack
     wanted = [("attack.n_samples", attack.n_samples)] + [
         (f"attack.attacks[{i}].n_samples", a.n_samples) for i, a in enumerate(attack.attacks)
     ]
-    for name in train.datasets:
-        try:
-            data = load_dataset(name, ctx.data_dir, ctx.download)
-        except HotbenchError as exc:
-            raise HotbenchError(f"{where}: {exc.problem}", exc.fix) from None
-        n_train, n_test = len(data.train), len(data.test)
-        if train.n_train is not None and train.n_train > n_train:
-            raise HotbenchError(
-                f"{where}: key 'train.n_train': {train.n_train} is larger than the {name}"
-                f" training set ({n_train})",
-                f"set it to {n_train} or fewer, or remove it to train on all",
-            )
-        if train.arch is not None:  # a user's network: one batch in both modes (models.py)
-            batches = train_batch_sizes(train.n_train or n_train, train.batch_size)
+    several = len(preset.sections) > 1
+    for k, train in enumerate(preset.sections):
+        key = f"train[{k}]" if several else "train"
+        for name in train.datasets:
             try:
-                check_model(data.spec, train.arch, train.acts[0], 1.0, batches)
+                data = load_dataset(name, ctx.data_dir, ctx.download)
             except HotbenchError as exc:
                 raise HotbenchError(f"{where}: {exc.problem}", exc.fix) from None
-        for key, n in wanted:
-            if n is not None and n > n_test:
+            n_train, n_test = len(data.train), len(data.test)
+            if train.n_train is not None and train.n_train > n_train:
                 raise HotbenchError(
-                    f"{where}: key '{key}': {n} is larger than the {name} test set ({n_test})",
-                    f"set it to {n_test} or fewer",
+                    f"{where}: key '{key}.n_train': {train.n_train} is larger than the {name}"
+                    f" training set ({n_train})",
+                    f"set it to {n_train} or fewer, or remove it to train on all",
                 )
+            if train.arch is not None:  # a user's network: one batch in both modes (models.py)
+                batches = train_batch_sizes(train.n_train or n_train, train.batch_size)
+                try:
+                    check_model(data.spec, train.arch, train.acts[0], 1.0, batches)
+                except HotbenchError as exc:
+                    raise HotbenchError(f"{where}: {exc.problem}", exc.fix) from None
+            for wanted_key, n in wanted:
+                if n is not None and n > n_test:
+                    raise HotbenchError(
+                        f"{where}: key '{wanted_key}': {n} is larger than the {name} test set"
+                        f" ({n_test})",
+                        f"set it to {n_test} or fewer",
+                    )
 
 
 Part = Literal["train", "attack", "all"]

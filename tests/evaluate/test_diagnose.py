@@ -437,7 +437,7 @@ def test_every_check_is_one_registration():
     for name, spec in dg.CHECKS.items():
         assert spec.name == name and spec.description
         assert spec.threshold is None or hasattr(dg.THRESHOLDS, spec.threshold)
-        assert spec.effect in ("masking", "not robust")
+        assert spec.effect in ("masking", "not robust", "randomized")
     assert "no better than undefended" in dg.required_checks()
 
 

@@ -17,8 +17,8 @@ import hotbench.units
 from hotbench.cli import app
 from hotbench.errors import HotbenchError
 from hotbench.store import Workspace
-from hotbench.sweep.preset_files import PRESET_DIR, available
-from hotbench.sweep.presets import load, parse_param
+from hotbench.sweep.preset_files import PRESET_DIR, available, parse_param
+from hotbench.sweep.presets import load
 
 runner = CliRunner()
 SHIPPED = sorted(PRESET_DIR.glob("*.yaml"))

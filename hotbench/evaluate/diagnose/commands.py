@@ -20,8 +20,15 @@ class Where:
         n = f" --n-samples {self.n_samples}" if self.n_samples else ""
         return f"hotbench attack --run {self.run_id} --eval-temp {self.eval_temp:g} {what}{eps}{n}"
 
-    def paper_cmd(self) -> str:
-        return self.attack_cmd("--suite paper")
+    def paper_cmd(self, plain: bool = False) -> str:
+        """The paper's attacks; `plain` on a randomized model: without EOT, as their authors run
+        them."""
+        return self.attack_cmd("--suite paper --eot 1" if plain else "--suite paper")
+
+    def eot_cmd(self) -> str:
+        """On a randomized model every attack of the suite averages its queries over the model's
+        draws (EOT, the default there)."""
+        return self.attack_cmd("--suite adaptive")
 
     def transfer_cmd(self) -> str:
         return self.attack_cmd("--method transfer")

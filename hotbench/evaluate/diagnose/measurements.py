@@ -76,7 +76,8 @@ def saturation(net: HotNet, x: torch.Tensor, eval_temp: float) -> dict[str, floa
     }
 
 
-MEASUREMENTS_SCHEMA = "hotbench.measurements/1"
+# /2: entries carry `randomness` (attacks.randomized.detect); /1 entries are measured again
+MEASUREMENTS_SCHEMA = "hotbench.measurements/2"
 
 
 def measurements_path(ws: Workspace, run_id: str) -> Path:
@@ -120,14 +121,21 @@ def measure(
     hit = stored_measurement(ctx.ws, record, eval_temp, n)
     if hit is not None:
         return hit
+    from ...attacks.randomized import detect, draw_seed, seeded
     from ...units import load_run_data
 
     data = load_run_data(record, ctx.data_dir, ctx.download).test.head(n)
     net = ctx.ws.load_model(record, ctx.device)
-    entry = {
-        "gradients": gradient_health(net, data.x, data.y, eval_temp),
-        "saturation": saturation(net, data.x, eval_temp),
-    }
+    net.eval()
+    # a randomized model draws its noise from torch's generators: seeded, the measurement is
+    # reproducible (a deterministic model draws nothing, so nothing changes for it)
+    with seeded(next(net.parameters()).device) as seed:
+        seed(draw_seed(0, 0, 0))
+        entry = {
+            "gradients": gradient_health(net, data.x, data.y, eval_temp),
+            "saturation": saturation(net, data.x, eval_temp),
+            "randomness": detect(net, data.x).fields(),
+        }
     if store:
         with ctx.ws.lock(record.run_id):
             path = measurements_path(ctx.ws, record.run_id)

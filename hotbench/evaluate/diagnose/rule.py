@@ -13,11 +13,19 @@ Masking (one of MASKING): do the attacks a defense's authors would run overestim
   already break the model (their interval lies below Thresholds.robust_acc: nothing to hide).
 - "not measured": the paper's attacks were not run at the budget, or nothing gradient-free was.
 
+A randomized model (the check "randomized model" fired: its forward passes draw random numbers) is
+measured over its draws, and a comparison of two attacks is the sign test on per-sample expected
+accuracies (stats.paired_test; McNemar at one draw). "The paper's attacks" are then those run
+without EOT (`--eot 1`), what a randomized defense's authors run; and its results cannot support
+"robust" or "masking: not detected" unless a gradient attack with EOT ran at the budget
+(`without_eot`): the axis is "incomplete" / "not measured" with the command that runs one.
+
 Robustness (one of ROBUSTNESS), in this order:
 - "not robust": the worst case's 95% interval lies below Thresholds.robust_acc (the attacks found
   the adversarial examples: sound whatever else was measured), or a check whose effect is "not
   robust" fired (the worst case is no better than the undefended reference's).
-- "incomplete": a required check (CheckSpec.required) is not measured; or a masking check fired or
+- "incomplete": a required check (CheckSpec.required) is not measured; a randomized model has no
+  result with EOT at the budget; or a masking check fired or
   masking was detected (the attacks that set the worst case may be fooled too: "robust" is never
   allowed then); or the interval straddles the threshold. The evidence names the command that
   completes it.
@@ -32,7 +40,16 @@ from typing import Any
 
 from ... import stats
 from ..worstcase import positions
-from .select import at_budget, independent_transfer, paper, queries, robust_on
+from .select import (
+    accuracy_interval,
+    at_budget,
+    independent_transfer,
+    paper,
+    queries,
+    robust_on,
+    spec,
+    with_eot,
+)
 from .spec import Check, Evidence
 from .thresholds import Thresholds
 
@@ -64,6 +81,27 @@ class _Masking:
     paper_acc: float | None = None
 
 
+def randomized(ev: Evidence, checks: list[Check]) -> Check | None:
+    """The fired check that says the model is randomized (None: it is not, or not known)."""
+    return next((c for c in checks if c.fired and c.effect == "randomized"), None)
+
+
+def without_eot(ev: Evidence, checks: list[Check]) -> str | None:
+    """On a randomized model with no gradient attack through EOT at the budget: why its results
+    cannot support "robust" or "masking: not detected" (None: they can)."""
+    rnd = randomized(ev, checks)
+    if rnd is None or ev.budget is None:
+        return None
+    if any(with_eot(r) and spec(r).gradient for r in at_budget(ev.results, *ev.budget)):
+        return None
+    norm, eps = ev.budget
+    return (
+        f"{rnd.name}: {rnd.evidence}; no gradient attack with EOT (forward passes averaged over"
+        f" the model's draws, --eot > 1) ran at {norm} ε={eps:g}: results on one draw per query"
+        " cannot show that it is robust, nor that nothing is hidden"
+    )
+
+
 def masking_axis(ev: Evidence, checks: list[Check], th: Thresholds) -> _Masking:
     wc, budget, where = ev.worst, ev.budget, ev.where
     if wc is None or budget is None or wc.n_samples == 0:
@@ -72,20 +110,23 @@ def masking_axis(ev: Evidence, checks: list[Check], th: Thresholds) -> _Masking:
         )
     norm, eps = budget
     counted = at_budget(ev.results, norm, eps)
-    papers = [r for r in counted if paper(r)]
+    # on a randomized model the authors' evaluation is the paper's attacks without EOT
+    plain = randomized(ev, checks) is not None
+    papers = [r for r in counted if paper(r) and not with_eot(r)]
     if not papers:
+        what = "without EOT (--eot 1) " if plain else ""
         return _Masking(
             "not measured",
             [
-                "no paper attack (FGSM, BIM, PGD, MIM, CW, DeepFool on the output) at"
-                f" {norm} ε={eps:g}"
+                "no paper attack (FGSM, BIM, PGD, MIM, CW, DeepFool on the output) "
+                f"{what}at {norm} ε={eps:g}"
             ],
             None,
-            [where.paper_cmd()],
+            [where.paper_cmd(plain)],
         )
     names = _unique([r.name for r in papers])
     paper_robust = robust_on(papers, wc.index, norm, eps)
-    t = stats.mcnemar(paper_robust, wc.robust)
+    t = stats.paired_test(paper_robust, wc.per_sample)
     gap = t.a_acc - t.b_acc
     fired = [c for c in checks if c.fired and c.effect == "masking"]
     signs = [f"{c.name}: {c.evidence}" for c in fired]
@@ -94,11 +135,12 @@ def masking_axis(ev: Evidence, checks: list[Check], th: Thresholds) -> _Masking:
         f" {t.b_acc:.3f} on {t.n} samples ({t.discordant} discordant, {stats.fmt_p(t.p_value)})"
     )
     if t.p_value < stats.ALPHA and gap > th.beats:
-        missed = ~wc.robust & paper_robust  # broken, but by no paper attack
+        missed = wc.per_sample < paper_robust  # broken (more often), but by no paper attack
         found = {}
         for r in counted:
-            if not paper(r):
-                k = int((missed & ~r.robust(norm, eps)[positions(r.index, wc.index)]).sum())
+            if not paper(r) or with_eot(r):
+                own = r.expected(norm, eps)[positions(r.index, wc.index)]
+                k = int((missed & (own < paper_robust)).sum())
                 if k:
                     found[r.name] = max(found.get(r.name, 0), k)
         by = ", ".join(f"{k} ({v})" for k, v in sorted(found.items(), key=lambda kv: -kv[1]))
@@ -124,7 +166,11 @@ def masking_axis(ev: Evidence, checks: list[Check], th: Thresholds) -> _Masking:
             if (queries(r) or 0) >= th.square_queries or independent_transfer(r)
         ]
     )
-    lo, hi = stats.interval(int(paper_robust.sum()), int(paper_robust.size))
+    lo, hi = accuracy_interval(papers, wc.index, norm, eps)
+    missing_eot = without_eot(ev, checks)
+    if missing_eot is not None:
+        lines.append(missing_eot)
+        return _Masking("not measured", lines + signs, None, [where.eot_cmd()], t.a_acc)
     if gradient_free:
         lines.append(f"gradient-free attacks measured at this budget: {', '.join(gradient_free)}")
     elif hi < th.robust_acc:
@@ -175,6 +221,10 @@ def robustness_axis(
     worse = [c for c in checks if c.fired and c.effect == "not robust"]
     if worse:
         return "not robust", lines + [f"{c.name}: {c.evidence}" for c in worse], []
+    missing_eot = without_eot(ev, checks)
+    if missing_eot is not None:
+        cmd = where.eot_cmd()
+        return "incomplete", lines + [missing_eot, f"complete with: {cmd}"], [cmd]
     missing = [c for c in checks if c.required and c.fired is None]
     if missing:
         cmds = _unique([c.complete for c in missing if c.complete])

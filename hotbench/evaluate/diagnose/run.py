@@ -27,7 +27,7 @@ from .thresholds import THRESHOLDS, Thresholds
 
 # Bumped whenever the verdict rule changes, so that a stored diagnosis made by an older rule is
 # recomputed.
-DIAGNOSIS_SCHEMA = "hotbench.diagnosis/5"
+DIAGNOSIS_SCHEMA = "hotbench.diagnosis/6"
 
 
 def diagnosis_path(ws: Workspace, run_id: str, eval_temp: float) -> Path:
@@ -70,10 +70,10 @@ def run_probes(ctx: Context, record: RunRecord, ev: Evidence, th: Thresholds) ->
     from ...units import ensure_attacked, ensure_trained
 
     assert ev.budget is not None
+    if ev.budget[0] != "Linf":  # every probe is a Linf attack: an L2 budget gets none
+        return
     base, missing = _base(ev.results, ev.budget, ev.where.eval_temp, ev.where.n_samples)
     probes = probes_for(ev, base, th)
-    if ev.budget[0] != "Linf":  # the probes on the model are Linf attacks
-        probes = [p for p in probes if p.train is not None]
     # the reference trains on the target's data, found where its run.json says
     where = data_folders(ctx.data_dir, record.recorded_data_dir)[0]
     todo = [(record, base)] if missing else []
@@ -191,6 +191,7 @@ def diagnose_run(
         measured, data_problem = None, str(exc)
     if measured is not None:
         ev.gradients, ev.saturation = measured["gradients"], measured["saturation"]
+        ev.randomness = measured.get("randomness")
     ev.where.data_problem = data_problem
     v, checks = judge(ev, th)
     wc, ref = ev.worst, ev.reference
@@ -220,7 +221,7 @@ def diagnose_run(
         "robust_n": None if wc is None else wc.n_samples,
         "ci_low": None if wc is None else wc.ci[0],
         "ci_high": None if wc is None else wc.ci[1],
-        "ci_method": stats.INTERVAL_METHOD,
+        "ci_method": stats.INTERVAL_METHOD if wc is None else wc.ci_method,
         "clean_acc": None if wc is None else wc.clean_acc,
         "top_attack": None if wc is None else wc.top_attack,
         "top_attacks": [] if wc is None else wc.top_attacks,
@@ -229,6 +230,7 @@ def diagnose_run(
         "n_samples": ev.where.n_samples,
         "gradients": ev.gradients,
         "saturation": ev.saturation,
+        "randomness": ev.randomness,
         "checks": [asdict(c) for c in checks],
         "thresholds": asdict(th),
         "inputs": inputs(ws, record, eval_temp),

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import stats
 from ...attacks.spec import ATTACKS, AttackSpec
-from ..worstcase import StoredResult, budgets, counts_at, positions
+from ..worstcase import StoredResult, budgets, counts_at, positions, rows_over_draws
 from .spec import Finding
 from .thresholds import Thresholds
 
@@ -44,6 +44,11 @@ def paper(r: StoredResult) -> bool:
     return spec(r).paper and r.config.on == "output"
 
 
+def with_eot(r: StoredResult) -> bool:
+    """Run on a randomized model with EOT: more than one forward pass averaged per query."""
+    return r.randomized and r.eot > 1
+
+
 def queries(r: StoredResult) -> int | None:
     """A query-based black-box attack's query budget (None: not such an attack)."""
     s = spec(r)
@@ -72,17 +77,40 @@ def shared(results: list[StoredResult]) -> np.ndarray:
 
 
 def robust_on(results: list[StoredResult], index: np.ndarray, norm: str, eps: float) -> np.ndarray:
-    """Per sample of `index`: robust against every result (their per-sample worst case)."""
+    """Per sample of `index`: robust against every result (their per-sample worst case); on a
+    randomized model, the lowest expected accuracy over draws any of them reached
+    (worstcase.rows_over_draws)."""
+    if any(r.randomized for r in results):
+        return rows_on(results, index, norm, eps).mean(axis=1)
     out = np.ones(index.size, dtype=bool)
     for r in results:
         out &= r.robust(norm, eps)[positions(r.index, index)]
     return out
 
 
+def rows_on(results: list[StoredResult], index: np.ndarray, norm: str, eps: float) -> np.ndarray:
+    """A randomized model's per-sample worst case over `results`, per draw ([n, m])."""
+    return rows_over_draws(results, index, norm, eps)[1]
+
+
+def accuracy_interval(
+    results: list[StoredResult], index: np.ndarray, norm: str, eps: float
+) -> tuple[float, float]:
+    """The 95% interval of the worst case over `results` on `index` (over samples and draws on a
+    randomized model)."""
+    if any(r.randomized for r in results):
+        return stats.draws_interval(rows_on(results, index, norm, eps))
+    robust = robust_on(results, index, norm, eps)
+    return stats.interval(int(robust.sum()), int(robust.size))
+
+
 def paired(a: StoredResult, b: StoredResult, norm: str, eps: float) -> stats.Paired:
-    """McNemar on the samples both results evaluated."""
+    """McNemar on the samples both results evaluated (the sign test on expected accuracies over
+    a randomized model's draws: stats.paired_test)."""
     common = np.intersect1d(a.index, b.index)
-    return stats.mcnemar(a.robust(norm, eps)[a.on(common)], b.robust(norm, eps)[b.on(common)])
+    return stats.paired_test(
+        a.expected(norm, eps)[a.on(common)], b.expected(norm, eps)[b.on(common)]
+    )
 
 
 def beats(

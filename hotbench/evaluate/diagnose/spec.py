@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 CHECK_STATES = ("fired", "clear", "not measured")
 # What a fired check means for the verdict: "masking" (a sign that the gradient attacks are fooled:
-# "robust" is never allowed) or "not robust" (the model is measured to be no better than without
-# its defense).
-Effect = Literal["masking", "not robust"]
+# "robust" is never allowed), "not robust" (the model is measured to be no better than without
+# its defense) or "randomized" (the model draws random numbers: results without EOT cannot support
+# "robust" or "masking: not detected", rule.py).
+Effect = Literal["masking", "not robust", "randomized"]
 
 
 @dataclass
@@ -79,6 +80,8 @@ class Evidence:
     saturation: dict[str, float | None] | None = None
     worst: WorstCase | None = None  # the worst case at the budget
     reference: Reference | None = None
+    # repeated forward passes of clean inputs (attacks.randomized.Randomness.fields)
+    randomness: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,46 @@ def argmax_ties(ev: Evidence, th: Thresholds) -> Finding:
         f"{f:.2f} of clean predictions are decided by an argmax tie",
         {"tie_frac": f},
     )
+
+
+RANDOMIZED = "randomized model"
+
+
+def randomness_of(ev: Evidence) -> dict | None:
+    """What is known of the model's randomness: the measurement stored with the run, else what an
+    attack result recorded when it was computed (each attack unit checks its model)."""
+    if ev.randomness is not None:
+        return ev.randomness
+    for r in ev.results:
+        seen = r.doc.get("randomness")
+        if seen and seen.get("randomized"):
+            return seen
+    return None
+
+
+@check(
+    RANDOMIZED,
+    "repeated eval-mode forward passes of the same clean inputs give different logits (noise,"
+    " random transforms, dropout at inference): only attacks with EOT, measured over draws, speak"
+    " for such a model",
+    effect="randomized",
+)
+def randomized_model(ev: Evidence, th: Thresholds) -> Finding:
+    seen = randomness_of(ev)
+    if seen is None:
+        return Finding(None, _data_missing(ev))
+    numbers = {k: seen[k] for k in ("changed", "moved", "passes", "n") if k in seen}
+    if not seen["randomized"]:
+        return Finding(
+            False,
+            f"deterministic: {seen['passes']} forward passes of {seen['n']} clean inputs give the"
+            " same logits",
+            numbers,
+        )
+    return Finding(
+        True,
+        f"{seen['changed']:.2f} of predictions change between draws ({seen['passes']} forward"
+        f" passes of {seen['n']} clean inputs; logits move by up to {seen['moved']:.2g} of their"
+        " scale)",
+        numbers,
+    )

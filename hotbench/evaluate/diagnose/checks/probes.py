@@ -7,7 +7,7 @@ import numpy as np
 
 from .... import stats
 from ...worstcase import StoredResult
-from ..select import at_budget, large_eps_results, same_but, white_box_output
+from ..select import at_budget, large_eps_results, robust_on, same_but, white_box_output
 from ..spec import Evidence, Finding, Probe, check
 from ..thresholds import Thresholds
 
@@ -114,12 +114,15 @@ def restarts(ev: Evidence, th: Thresholds) -> Finding:
         return Finding(
             None, f"PGD seed {b.config.seed} shares no sample with the other attacks at this budget"
         )
-    without = np.ones(common.size, dtype=bool)
-    for r in others:
-        without &= r.robust(norm, eps)[r.on(common)]
-    with_b = without & b.robust(norm, eps)[b.on(common)]
-    t = stats.mcnemar(with_b, without)
-    correct = int((a.clean_pred[a.on(common)] == a.label[a.on(common)]).sum())
+    # per sample, robust against the others (on a randomized model: the lowest expected accuracy
+    # over draws), and against the others and the second seed
+    without = robust_on(others, common, norm, eps)
+    with_b = robust_on([*others, b], common, norm, eps)
+    t = stats.paired_test(with_b, without)
+    if a.clean_draws is not None:
+        correct = int(round(float(a.clean_draws.mean(1)[a.on(common)].sum())))
+    else:
+        correct = int((a.clean_pred[a.on(common)] == a.label[a.on(common)]).sum())
     only_b = t.a_only_broken  # broken once the second seed is added, by no other attack
     drop = stats.frac(only_b, correct) if correct else 0.0
     fired = t.p_value < stats.ALPHA and drop > th.restarts

@@ -56,9 +56,9 @@ def above_reference(ev: Evidence, th: Thresholds) -> Finding:
             f"the undefended reference {ref.run_id} was attacked on other samples",
             complete=ev.where.diagnose_cmd(),
         )
-    a = wc.robust[positions(wc.index, common)]
-    b = ref.worst.robust[positions(ref.worst.index, common)]
-    t = stats.mcnemar(a, b)
+    a = wc.per_sample[positions(wc.index, common)]
+    b = ref.worst.per_sample[positions(ref.worst.index, common)]
+    t = stats.paired_test(a, b)
     above = t.p_value < stats.ALPHA and t.a_acc > t.b_acc + th.beats
     detail = (
         f"worst case {t.a_acc:.3f} vs {t.b_acc:.3f} of the undefended reference {ref.run_id} on"
