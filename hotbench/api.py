@@ -42,7 +42,8 @@ from .reports.plots import plot_format, write_report_plots
 from .reports.records import Filters, results_document, select_runs
 from .store import RunRecord, Workspace
 from .sweep.plan import UnitStatus
-from .sweep.presets import Part, execute, listing, load, summary
+from .sweep.preset_files import listing
+from .sweep.presets import Part, execute, load, summary
 from .validate import check_positive
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from hotbench.cli import app
 from hotbench.evaluate.diagnose import required_checks
-from hotbench.sweep.presets import PRESET_DIR
+from hotbench.sweep.preset_files import PRESET_DIR
 
 
 @pytest.fixture

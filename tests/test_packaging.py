@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hotbench.sweep.presets import PRESET_DIR
+from hotbench.sweep.preset_files import PRESET_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 

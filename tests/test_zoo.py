@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from hotbench.cli import app
 from hotbench.evaluate.diagnose import MASKING, ROBUSTNESS
 from hotbench.store import Workspace
-from hotbench.sweep.presets import PRESET_DIR, Masking, Robustness, load
+from hotbench.sweep.preset_files import PRESET_DIR
+from hotbench.sweep.presets import Masking, Robustness, load
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

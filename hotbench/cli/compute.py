@@ -156,7 +156,7 @@ def train(
     config |= dict(n_train=n_train, defense=defense, train_eps=train_eps, train_steps=train_steps)
     config |= dict(train_alpha=train_alpha, trades_beta=trades_beta)
     from .. import api
-    from ..sweep.presets import parse_param
+    from ..sweep.preset_files import parse_param
 
     config["defense_params"] = dict(parse_param(p) for p in defense_param or [])
 
@@ -308,7 +308,7 @@ def attack(
         _run_preset(preset, "attack", session, executor, complete)
         return
     from .. import api
-    from ..sweep.presets import parse_param
+    from ..sweep.preset_files import parse_param
 
     request = dict(methods=method or [], suite=suite, eps=eps or [0.3], steps=steps, alpha=alpha)
     request |= dict(eval_temps=list(eval_temp or [None]), n_samples=n_samples, seed=seed)

@@ -23,7 +23,7 @@ def presets_cmd(
     """List the shipped presets (for `hotbench run NAME`): name, what it sweeps, and its file (copy
     it to start a preset of your own, then `hotbench run my.yaml`)."""
     from .. import api
-    from ..sweep.presets import PRESET_DIR
+    from ..sweep.preset_files import PRESET_DIR
 
     check_format(format, LISTING_FORMATS)
     entries = api.presets()

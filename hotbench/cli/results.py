@@ -168,7 +168,7 @@ def report(
         )
     runs = filters(dataset, act, temp, run, preset)
     if preset is not None:  # the preset's file is read too: no output may replace it
-        from ..sweep.presets import resolve as resolve_preset
+        from ..sweep.preset_files import resolve as resolve_preset
 
         outputs = {"--output": output, "--plot": plot, "--plot-eps": plot_eps}
         outputs |= {"--plot-defenses": plot_defenses, "--save-baseline": save_baseline}

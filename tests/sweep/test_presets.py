@@ -17,7 +17,8 @@ import hotbench.units
 from hotbench.cli import app
 from hotbench.errors import HotbenchError
 from hotbench.store import Workspace
-from hotbench.sweep.presets import PRESET_DIR, available, load, parse_param
+from hotbench.sweep.preset_files import PRESET_DIR, available, parse_param
+from hotbench.sweep.presets import load
 
 runner = CliRunner()
 SHIPPED = sorted(PRESET_DIR.glob("*.yaml"))
