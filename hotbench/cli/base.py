@@ -7,13 +7,14 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import logging
 import os
 import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
@@ -188,15 +189,35 @@ def cli_command(*args, **kwargs):
                 stderr.print(
                     "interrupted: finished results are kept; run the same command again to resume"
                 )
-                if PROCESS["standalone"] and "ray" in sys.modules:  # the ray executor ran
-                    from ..sweep.ray import exit_now
-
+                if PROCESS["standalone"]:
                     exit_now(130)
                 raise typer.Exit(130) from None
 
         return app.command(*args, **kwargs)(wrapper)
 
     return deco
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the `hotbench` process after Ctrl-C without Python's teardown, which can turn exit code
+    130 into a signal death in two ways:
+
+    - CPython 3.11 marks a KeyboardInterrupt raised inside `exec(str)` (dataclasses builds __init__
+      that way) as unhandled even when the command caught it; under `python -m` the interpreter then
+      kills itself with SIGINT at exit (rc -2; seen in CI).
+    - The terminal's Ctrl-C reaches raylet too, which may die before the driver's `ray.shutdown()`;
+      Ray's core worker then crashes (SIGSEGV) when destroyed at interpreter exit (rc -11).
+
+    By now every result is on disk (writes are atomic) and executors are shut down by their own
+    `finally`: only the output streams need flushing.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    logging.shutdown()
+    os._exit(code)
 
 
 # Set by main(): this process is the `hotbench` command, whose threads Session sets, and which may

@@ -7,12 +7,10 @@ Ray places each task (`num_gpus=1` when the cluster has GPUs) and resubmits a ta
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, NoReturn
+from typing import Any
 
 import torch
 
@@ -162,23 +160,6 @@ def run_ray(plan: Plan, ctx: Context) -> list[UnitStatus]:
         if started:
             ray.shutdown()
         reaper.finish(watchdog)  # stops whatever Ray left running: its agents, a half-done init
-
-
-def exit_now(code: int) -> NoReturn:
-    """End the process without Python's teardown, after Ctrl-C in a command that ran Ray.
-
-    The terminal's Ctrl-C reaches raylet too, which may die before the driver's `ray.shutdown()`;
-    Ray's core worker then crashes (SIGSEGV) when it is destroyed at interpreter exit, turning exit
-    code 130 into -11. By now the results are on disk (every write is atomic), Ray is shut down and
-    its leftovers stopped (`run_ray`'s `finally`): only the output streams need flushing.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    logging.shutdown()
-    os._exit(code)
 
 
 def _marking(watchdog: reaper.Watchdog | None) -> AbstractContextManager[None]:
