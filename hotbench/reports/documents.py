@@ -47,6 +47,15 @@ ROBUST_FRACTIONS = ("clean_acc", "robust_acc", "ci_low", "ci_high")
 # count -> the n it is a part of
 RECORD_COUNTS = {"n_clean_correct": "n_samples", "n_adv_correct": "n_samples"}
 ROBUST_COUNTS = {"n_robust": "n_samples"}
+# accuracies measured on n_samples: NaN ("not measured") only where n is 0. (Not held to their
+# counts or intervals: a baseline's accuracy edited by hand is a threshold a user may set.)
+RECORD_MEASURED = ("clean_acc", "adv_acc")
+ROBUST_MEASURED = ("robust_acc",)
+# (low, high) of an interval
+RECORD_INTERVALS = (("clean_ci_low", "clean_ci_high"), ("adv_ci_low", "adv_ci_high"))
+ROBUST_INTERVALS = (("ci_low", "ci_high"),)
+# a count beyond float's exact integers is no test set's (and beyond float's range, a traceback)
+MAX_COUNT = 2**53
 # what the gate and compare read besides the numbers
 RECORD_IDS = ("run_id", "attack_id")
 ROBUST_IDS = ("run_id", "robust_id")
@@ -142,12 +151,14 @@ def check_document(doc: Any, path: Path, what: str = "baseline") -> dict[str, An
             field, why = problem
             where = f"verdicts[{i}]" + (f".{field}" if field else "")
             raise HotbenchError(f"{what} '{path}': {where} {why}", fix)
-    for kind, ids, fractions, counts in (
-        ("records", RECORD_IDS, RECORD_FRACTIONS, RECORD_COUNTS),
-        ("robust", ROBUST_IDS, ROBUST_FRACTIONS, ROBUST_COUNTS),
+    for kind, ids, fractions, counts, measured, intervals in (
+        ("records", RECORD_IDS, RECORD_FRACTIONS, RECORD_COUNTS, RECORD_MEASURED, RECORD_INTERVALS),
+        ("robust", ROBUST_IDS, ROBUST_FRACTIONS, ROBUST_COUNTS, ROBUST_MEASURED, ROBUST_INTERVALS),
     ):
         for i, r in enumerate(doc.get(kind, [])):
-            problem = _record_problem(r, ids, fractions, counts)
+            problem = _record_problem(r, ids, fractions, counts) or _consistency_problem(
+                r, measured, intervals
+            )
             if problem is not None:
                 field, why = problem
                 where = f"{kind}[{i}]" + (f".{field}" if field else "")
@@ -174,7 +185,7 @@ def _record_problem(
             return key, why
     for key in NUMBER_FIELDS:
         v = r.get(key)
-        if v is not None and (not _is_number(v) or not math.isfinite(v)):
+        if v is not None and not _is_finite(v):
             return key, f"is {_show(v)}, not a finite number"
     for key in TEXT_FIELDS:
         if r.get(key) is not None and not isinstance(r[key], str):
@@ -201,7 +212,7 @@ def _verdict_problem(v: Any) -> tuple[str, str] | None:
     if not isinstance(v.get("run_id"), str) or not v["run_id"].strip():
         return "run_id", f"is {_show(v.get('run_id'))}, not an id (a non-empty string)"
     t = v.get("eval_temp")
-    if not _is_number(t) or not math.isfinite(t):
+    if not _is_finite(t):
         return "eval_temp", f"is {_show(t)}, not a finite number"
     for axis in VERDICT_AXES:
         if v.get(axis) is not None and not isinstance(v[axis], str):
@@ -211,6 +222,35 @@ def _verdict_problem(v: Any) -> tuple[str, str] | None:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_finite(v: Any) -> bool:
+    """A number that is finite as a float (JSON integers are unbounded: 1e400 written out as an
+    integer made math.isfinite raise OverflowError)."""
+    if not _is_number(v):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def _consistency_problem(
+    r: dict[str, Any], measured: tuple[str, ...], intervals: tuple[tuple[str, str], ...]
+) -> tuple[str, str] | None:
+    """(field, what is wrong) where a record's numbers, each in range, contradict each other: NaN
+    ("not measured") on samples (the gate passed it as "ok", delta +nan), an inverted interval
+    (compare printed "0.400 [.50,.10]" and called two results "CIs apart")."""
+    n = r.get("n_samples")
+    for key in measured:
+        f = r.get(key)
+        if f is not None and n is not None and math.isnan(f) and n > 0:
+            return key, f"is nan (not measured), but n_samples is {_show(n)}"
+    for low, high in intervals:
+        lo, hi = r.get(low), r.get(high)
+        if lo is not None and hi is not None and lo > hi:
+            return low, f"is {_show(lo)}, above {high} ({_show(hi)})"
+    return None
 
 
 def _fraction_problem(v: Any) -> str | None:
@@ -226,7 +266,7 @@ def _fraction_problem(v: Any) -> str | None:
 
 
 def _count_problem(v: Any) -> str | None:
-    if not _is_number(v) or not math.isfinite(v) or v != int(v) or v < 0:
+    if not _is_finite(v) or v != int(v) or not 0 <= v <= MAX_COUNT:
         return f"is {_show(v)}, not a count (a whole number >= 0)"
     return None
 

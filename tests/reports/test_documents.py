@@ -110,6 +110,28 @@ BAD = {
         lambda d: d.update(verdicts=[{"run_id": "r", "eval_temp": 1.0, "masking": 3}]),
         "verdicts[0].masking is 3, not a string",
     ),
+    # an integer JSON reads beyond float's range was an OverflowError traceback
+    "n-huge-integer": (rec(n_samples=10**400), "records[0].n_samples is 1000000000"),
+    "eval-temp-huge-integer": (rec(eval_temp=10**400), "records[0].eval_temp is 10000000"),
+    "verdict-eval-temp-huge": (
+        lambda d: d.update(verdicts=[{"run_id": "r", "eval_temp": 10**400}]),
+        "verdicts[0].eval_temp is 10000000",
+    ),
+    # NaN is "not measured" (n = 0): on 100 samples the gate passed it as "ok" (delta +nan)
+    "adv-acc-nan-on-samples": (
+        rec(adv_acc=math.nan),
+        "records[0].adv_acc is nan (not measured), but n_samples is 100",
+    ),
+    "robust-nan-on-samples": (
+        rob(robust_acc=math.nan),
+        "robust[0].robust_acc is nan (not measured), but n_samples is 100",
+    ),
+    # compare printed "0.400 [.50,.10]" and flagged the two results "CIs apart"
+    "ci-inverted": (
+        rec(adv_ci_low=0.5, adv_ci_high=0.1),
+        "records[0].adv_ci_low is 0.5, above adv_ci_high (0.1)",
+    ),
+    "robust-ci-inverted": (rob(ci_low=0.9, ci_high=0.2), "robust[0].ci_low is 0.9, above ci_high"),
 }
 
 
@@ -117,8 +139,10 @@ def test_a_good_document_loads(tmp_path: Path):
     path = tmp_path / "good.json"
     path.write_text(json.dumps(GOOD))
     assert load_document(path) == GOOD
-    # not measured (n = 0) is null or NaN, not an error
-    check_document(planted(rec(adv_acc=None, clean_acc=math.nan)), path)
+    # not given is null, not measured (n = 0) is NaN: neither is an error
+    check_document(planted(rec(adv_acc=None)), path)
+    empty = dict(n_samples=0, n_clean_correct=0, n_adv_correct=0, adv_ci_low=0.0, adv_ci_high=1.0)
+    check_document(planted(rec(clean_acc=math.nan, adv_acc=math.nan, **empty)), path)
 
 
 @pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
@@ -132,7 +156,16 @@ def test_a_bad_document_names_the_file_and_the_field(case, tmp_path: Path):
     assert message in text and str(path) in text and "\n" not in text
 
 
-@pytest.mark.parametrize("case", ["adv-acc-above-1", "robust-not-list", "run-id-null"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "adv-acc-above-1",
+        "robust-not-list",
+        "run-id-null",
+        "adv-acc-nan-on-samples",
+        "n-huge-integer",
+    ],
+)
 def test_the_gate_and_compare_refuse_them_with_exit_2(case, tmp_path: Path, results_ws):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps(GOOD))
