@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 
 from .data import DATASETS, data_folders
+from .errors import printable
 from .install import PIP_TORCHATTACKS, setup_fix, torchattacks_fix
 from .runtime import versions
 from .store import default_workspace
@@ -292,7 +293,8 @@ def render_text(report: Report) -> str:
         lines += [f"  {p.level}: {p.what}. fix: {p.fix}" for p in report.problems]
     else:
         lines.append("problems   none")
-    return "\n".join(lines) + "\n"
+    # paths come from the user (-w, HOTBENCH_HOME, --data-dir): shown, never acted on by a terminal
+    return printable("\n".join(lines) + "\n", keep="\n")
 
 
 def render_doctor(report: Report, fmt: str) -> str:

@@ -124,3 +124,15 @@ def test_missing_torchattacks_gives_the_pip_command_outside_a_checkout(
         assert "make setup" not in str(exc)
     else:
         raise AssertionError("torchattacks() found a hidden module")
+
+
+def test_paths_with_escape_sequences_are_shown_escaped(tmp_path: Path) -> None:
+    """A workspace or data folder named with an escape sequence (`\\x1b[2J` clears the screen) was
+    written raw by the text report, in its 'workspace', 'data' and warning lines."""
+    esc = "\x1b[2J\x1b]0;title\x07"
+    ws, data = tmp_path / f"ws{esc}", tmp_path / f"data{esc}"
+    result = runner.invoke(app, ["doctor", "-w", str(ws), "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "ws\\x1b[2J\\x1b]0;title\\x07" in result.stdout
+    assert "data\\x1b[2J" in result.stdout
