@@ -860,6 +860,17 @@ def test_clicks_usage_errors_are_one_line_with_the_fix(args, words, tmp_path):
     _no_raw_escapes(result)
 
 
+@pytest.mark.parametrize("prog", ["python -m hotbench.cli", "python -m hotbench", "hotbench"])
+def test_usage_errors_name_a_command_that_runs_whatever_the_program_name(prog):
+    """Under `python -m hotbench.cli` the fix read "`hotbench -m hotbench.cli train -h`", a command
+    that does not run: the program's name was split into words and its first replaced."""
+    result = runner.invoke(app, ["train", "--epochs", "abc"], prog_name=prog)
+    line = one_line_error(result, "'abc' is not a whole number")
+    assert "`hotbench train -h`" in line, line
+    result = runner.invoke(app, ["report", "--bogus"], prog_name=prog)
+    assert "see `hotbench report -h`" in one_line_error(result, "--bogus")
+
+
 def test_bare_hotbench_still_shows_its_help():
     result = runner.invoke(app, [])
     assert "Usage:" in result.output and "Commands" in result.output

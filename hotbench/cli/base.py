@@ -83,7 +83,10 @@ def usage_error(exc: typer.TyperException, args: list[str]) -> HotbenchError:
     """Click's usage error (a value that is not a number, an unknown option, a missing argument)
     as hotbench's one line with the fix, instead of Click's three (usage, hint, error)."""
     ctx = getattr(exc, "ctx", None)
-    sub = ctx.command_path.split()[1:] if ctx is not None else []
+    sub: list[str] = []  # the subcommands' names, not the program's (`python -m hotbench.cli`)
+    while ctx is not None and ctx.parent is not None:
+        sub.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
     command = " ".join(["hotbench", *sub])
     problem = exc.format_message().rstrip(".")
     problem = problem[:1].lower() + problem[1:]
