@@ -27,7 +27,7 @@ from .data import DATASETS
 from .defenses import DEFENSES, NAMED_PARAMS
 from .defenses import label as defense_label
 from .draws import DEFAULT_DRAWS, DEFAULT_EOT, MAX_DRAWS, MAX_EOT
-from .eps import FLOAT32_MAX, check_eps, fmt_eps, parse_eps
+from .eps import FLOAT32_MAX, FLOAT32_TINY, check_eps, fmt_eps, parse_eps
 from .errors import HotbenchError
 from .registry import ACTIVATIONS
 from .user_arch import check_arch_name
@@ -47,7 +47,6 @@ def stable_hash(payload: Any, length: int = 12) -> str:
 # The model computes act(z / T) in float32, which holds T from its smallest normal number to its
 # largest: beyond, T rounds to 0 or to inf (act(z / 1e-320) is act(z / 0)), and a training can only
 # diverge or learn nothing, which the user would read as the model's fault.
-FLOAT32_TINY = 1.1754943508222875e-38
 
 
 def temperature_problem(t: float | None) -> str | None:
@@ -231,7 +230,9 @@ class AttackConfig(_Frozen):
         check_params(self.method, self.params)
         if self.steps <= 0:
             raise HotbenchError(f"steps must be >= 1, got {self.steps}", "pass e.g. --steps 40")
-        if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):
+        # a zero budget takes zero steps (its derived alpha, 2.5 * eps / steps, is 0)
+        step_ok = self.alpha is None or self.alpha > 0 or (self.alpha == 0 and self.eps == 0)
+        if self.alpha is not None and not (step_ok and math.isfinite(self.alpha)):
             raise HotbenchError(
                 f"alpha must be > 0, got {self.alpha}", "omit --alpha for 2.5 * eps / steps"
             )

@@ -25,6 +25,7 @@ from .errors import HotbenchError
 
 LINF_MAX = 1.0  # inputs are in [0, 1]: a larger Linf budget lets any input become any other
 FLOAT32_MAX = 3.4028234663852886e38  # attacks compute in float32 (beyond: inf, or a torch error)
+FLOAT32_TINY = 1.1754943508222875e-38  # float32's smallest normal number (below: denormal, or 0)
 MAX_DENOMINATOR = 1024  # fractions shown as such: 8/255, 1/3, 16/1023
 
 
@@ -83,6 +84,12 @@ def check_eps(v: float, norm: str | None, flag: str = "--eps") -> float:
         raise HotbenchError(
             f"{flag} {fmt_eps(v)} is above 1, the largest Linf budget on inputs in [0, 1]",
             _guess(v),
+        )
+    if 0 < v < FLOAT32_TINY:
+        raise HotbenchError(
+            f"{flag} {fmt_eps(v)} is below float32's smallest normal number ({FLOAT32_TINY:.4g}),"
+            " in which attacks compute: no image would move",
+            f"pass {flag} 0 for no perturbation, or a budget such as 8/255",
         )
     if v > FLOAT32_MAX:
         raise HotbenchError(

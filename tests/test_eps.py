@@ -166,3 +166,25 @@ def test_the_cli_train_eps_takes_a_fraction(tmp_path):
     args = ["train", "-w", str(tmp_path), "--defense", "pgd-at", "--act", "none", "--epochs", "0"]
     r = CliRunner().invoke(app, [*args, "--train-eps", "8"])
     assert r.exit_code == 2 and "8/255 = 0.0314" in r.stderr, r.output
+
+
+def test_a_zero_budget_resolves_to_a_config_that_holds():
+    """`--eps 0` (or -0.0) is accepted, but its derived step 2.5 * 0 / steps = 0 failed the config's
+    own rule after the attack ran: "alpha must be > 0 ... omit --alpha" to a user who gave none.
+    A zero budget takes zero steps."""
+    for method in ("pgd", "bim", "mim", "pgdl2"):
+        resolved = AttackConfig(method=method, eps=-0.0).resolved(50.0, 100)
+        assert resolved.alpha == 0.0
+        assert AttackConfig(**resolved.model_dump()) == resolved  # as the store reads it back
+    with pytest.raises(HotbenchError, match="alpha must be > 0"):
+        AttackConfig(method="pgd", eps=0.3, alpha=0.0)  # a step of 0 on a real budget is no attack
+
+
+@pytest.mark.parametrize("value", ["1e-320", 1e-40, "1e-300/1e10"])
+def test_a_budget_below_float32s_normal_range_is_one_line(value):
+    """1e-320 was stored as a result at 'ε=9.99989e-321': float32, in which attacks compute, holds
+    it as 0 (and below 1.175e-38 only as a denormal, as the temperature rule says)."""
+    with pytest.raises(HotbenchError) as exc:
+        AttackConfig(method="pgd", eps=value)
+    text = str(exc.value)
+    assert "\n" not in text and "float32" in text and "--eps 0" in text
