@@ -64,6 +64,8 @@ def import_callable(path: str) -> Callable[..., Any]:
         raise ArchImportError(
             f"arch '{path}': cannot import module '{module_name}' ({exc})", _ARCH_FIX
         ) from None
+    except HotbenchError:
+        raise  # user_code's own line (a sys.exit), not wrapped in "raised HotbenchError: ..."
     except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
         raise HotbenchError(
             f"arch '{path}': importing '{module_name}' raised {type(exc).__name__}: {exc}",
