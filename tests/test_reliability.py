@@ -977,6 +977,16 @@ def test_a_model_not_attacked_yet_is_listed_with_its_clean_accuracy(reported_ws)
     assert f"hotbench attack --run {NONE1.run_id}" in line
 
 
+def test_the_warning_on_a_model_not_attacked_yet_does_not_say_it_is_missing(reported_ws):
+    """The warning said the model "is not in the report" while the report listed it with its clean
+    accuracy (a row in csv, markdown, html and latex; the terminal's summary)."""
+    result = report(reported_ws, "-f", "csv")
+    assert result.exit_code == 0, result.output
+    assert NONE1.run_id in result.stdout  # its row
+    line = next(ln for ln in result.stderr.splitlines() if NONE1.run_id in ln)
+    assert "no attack result yet" in line and "not in the report" not in line, line
+
+
 # ---- issue 29: FIFOs, devices and over-long names as inputs -----------------------------------
 @pytest.fixture
 def fifo(tmp_path):

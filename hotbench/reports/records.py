@@ -305,8 +305,9 @@ def flat_records(ws: Workspace, filters: Filters | None = None) -> list[dict[str
 
 
 def not_attacked(rec: RunRecord) -> str:
-    """A trained model with no attack result has no row in the report: say so, with the clean
-    accuracy training measured (its n and interval), and how to attack it."""
+    """A trained model with no attack result has only its clean accuracy in the report (no
+    adversarial accuracy, no verdict): say so, with the clean accuracy training measured (its n
+    and interval), and how to attack it."""
     metrics = rec.doc["metrics"]
     n = metrics.get("n_test")
     clean = f"clean {rec.test_acc:.3f}"
@@ -314,8 +315,8 @@ def not_attacked(rec: RunRecord) -> str:
         lo, hi = stats.interval(round(rec.test_acc * n), n)
         clean += f" (95% CI {lo:.3f}-{hi:.3f}, n={n})"
     return (
-        f"{rec.run_id} has no attack result yet and is not in the report ({clean}): attack it"
-        f" with `hotbench attack --run {rec.run_id}`"
+        f"{rec.run_id} has no attack result yet, so no adversarial accuracy or verdict ({clean}):"
+        f" attack it with `hotbench attack --run {rec.run_id}`"
     )
 
 
