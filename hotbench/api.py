@@ -336,10 +336,12 @@ def _check_report_files(files: ReportFiles, gate: Gate) -> None:
             shown = "stdout" if where == "stdout" else f"'{path}'"
             implied = seen[where] == "--output" and files.output is None
             report = " (the report, as no -o FILE is given)" if implied else ""
+            to_stdout = where == "stdout" and seen[where] == "--output"  # `--plot -` beside it
+            also = " (or pass -o FILE for the report)" if to_stdout else ""
             raise HotbenchError(
                 f"{seen[where]}{report} and {flag} would both write {shown}: one would replace"
                 " the other",
-                f"give {flag} a file of its own",
+                f"give {flag} a file of its own{also}",
             )
         seen[where] = flag
 

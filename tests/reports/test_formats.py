@@ -280,6 +280,13 @@ def test_plot_dash_writes_the_figure_to_stdout(results_ws, tmp_path):
     assert r.stdout_bytes.startswith(PNG_MAGIC) and json.loads(out.read_text())
 
 
+def test_plot_dash_beside_the_report_on_stdout_says_how_to_get_it(results_ws):
+    """README says `-` is stdout; `report --plot -` was refused with only "give --plot a file of
+    its own", not the way to what was asked: the report to a file, the figure to stdout."""
+    r = runner.invoke(app, ["report", "-w", str(results_ws.root), "--plot", "-"])
+    assert r.exit_code == 2 and "or pass -o FILE for the report" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize(
     "extra, words",
     [
