@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .config import AttackConfig
+from .data import DATASETS
 from .errors import HotbenchError
 from .files import atomic_write_bytes
 
@@ -100,6 +101,19 @@ def _bad_entry(key: str, values: list[Any], ok: Any, what: str) -> str | None:
     return None
 
 
+def _class_problem(ps: dict[str, Any], dataset: Any) -> str | None:
+    """A class beyond the dataset's (a label 12 of digits' 10 was counted as one more clean error):
+    the model outputs one logit per class, so every label and prediction is below their number."""
+    if not isinstance(dataset, str) or dataset not in DATASETS:
+        return None  # an unknown dataset fails where the result's run is read
+    k = DATASETS.get(dataset).num_classes
+    for key in ("label", "clean_pred", "adv_pred", "target"):
+        for i, v in enumerate(ps.get(key) or []):
+            if v >= k:
+                return f"'{key}' holds {v} at position {i}, beyond the {k} classes of {dataset}"
+    return None
+
+
 def _per_sample_problem(ps: dict[str, Any], cfg: AttackConfig) -> str | None:
     """What makes a result's per-sample outcomes impossible for hotbench to have written (None:
     nothing). Each rule is one that the engine holds by construction (attacks.engine.run_attack)."""
@@ -160,7 +174,13 @@ def check_result(doc: dict[str, Any], path: Path) -> AttackConfig:
             f"result file '{path}' has per-sample lists of different lengths ({sizes})",
             delete_fix(path),
         )
-    problem = _result_identity_problem(doc, cfg, path) or _per_sample_problem(ps, cfg)
+    problem = (
+        _result_identity_problem(doc, cfg, path)
+        or _per_sample_problem(ps, cfg)
+        or _class_problem(
+            ps, model.get("dataset") if isinstance(model := doc.get("model"), dict) else None
+        )
+    )
     if problem is not None:
         raise HotbenchError(f"result file '{path}' cannot be trusted: {problem}", delete_fix(path))
     return cfg

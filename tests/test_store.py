@@ -162,6 +162,15 @@ CORRUPT = {
     "linf-nan": (lambda d: _move(d, "linf", float("nan")), "'linf'"),
     "other-config": (lambda d: d["config"].update(steps=3), "attack id"),
     "other-run": (lambda d: d.update(run_id=NONE1.run_id), "run"),
+    # classes beyond the dataset's were counted (a label 12 of digits' 10: one more clean error)
+    "label-beyond-the-classes": (
+        lambda d: _move(d, "label", 12),
+        "beyond the 10 classes of digits",
+    ),
+    "prediction-beyond-the-classes": (
+        lambda d: _move(d, "adv_pred", 99),
+        "beyond the 10 classes of digits",
+    ),
 }
 
 
