@@ -192,8 +192,9 @@ def cli_command(*args, **kwargs):
                 stderr.print(
                     "interrupted: finished results are kept; run the same command again to resume"
                 )
-                if PROCESS["standalone"]:
+                if PROCESS["standalone"] and "ray" in sys.modules:
                     exit_now(130)
+                forget_interrupt_in_exec()
                 raise typer.Exit(130) from None
 
         return app.command(*args, **kwargs)(wrapper)
@@ -201,15 +202,23 @@ def cli_command(*args, **kwargs):
     return deco
 
 
-def exit_now(code: int) -> NoReturn:
-    """End the `hotbench` process after Ctrl-C without Python's teardown, which can turn exit code
-    130 into a signal death in two ways:
+def forget_interrupt_in_exec() -> None:
+    """Clear CPython's record of a KeyboardInterrupt that escaped code run by `exec(str)`.
 
-    - CPython 3.11 marks a KeyboardInterrupt raised inside `exec(str)` (dataclasses builds __init__
-      that way) as unhandled even when the command caught it; under `python -m` the interpreter then
-      kills itself with SIGINT at exit (rc -2; seen in CI).
-    - The terminal's Ctrl-C reaches raylet too, which may die before the driver's `ray.shutdown()`;
-      Ray's core worker then crashes (SIGSEGV) when destroyed at interpreter exit (rc -11).
+    CPython (3.11 and later) marks such an interrupt as unhandled even when the command caught it
+    (dataclasses builds __init__ with exec, so a Ctrl-C can land there); under `python -m` the
+    interpreter then kills itself with SIGINT after its teardown, and exit code 130 becomes a
+    signal death (rc -2; seen in CI). Every `exec(str)` resets that record before it runs its code,
+    so one that does nothing clears it. Python's normal teardown is kept: it is what unlinks the
+    process pool's semaphores (skipped by os._exit, the resource tracker warns on stderr).
+    """
+    exec("pass", {})
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the `hotbench` process after Ctrl-C without Python's teardown. The terminal's Ctrl-C
+    reaches raylet too, which may die before the driver's `ray.shutdown()`; Ray's core worker then
+    crashes (SIGSEGV) when destroyed at interpreter exit (rc -11).
 
     By now every result is on disk (writes are atomic) and executors are shut down by their own
     `finally`: only the output streams need flushing.
