@@ -85,18 +85,12 @@ def render(
     line makes them once, with its --data-dir, for the gate and the text alike. Warnings also go
     to stderr, one line each, so that JSON and CSV on stdout stay clean."""
     # imported here: FORMATS and check_format serve the CLI's parsing, which must stay light
+    from .file_tables import MARKDOWN_NOTE, csv_table, latex_table, markdown_table
     from .html import render_html
+    from .panels import budget_titles
     from .records import Filters, flat_records, results_document, select_runs
-    from .tables import (
-        MARKDOWN_NOTE,
-        budget_titles,
-        csv_table,
-        latex_table,
-        markdown_table,
-        pivot,
-        rich_table,
-        terminal_report,
-    )
+    from .tables import pivot
+    from .terminal import rich_table, terminal_report
     from .verdicts import verdict_lines
 
     check_format(fmt, FORMATS)
