@@ -133,7 +133,7 @@ def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
             return ws.load_record(run_id), False
         trained = compute_trained(cfg, data, ctx.device, ctx.reporter, ctx.data_dir)
         record = persist_trained(ws, trained)
-    ctx.reporter.log(
+    ctx.reporter.detail(
         f"trained {run_id}: test acc {trained.metrics['test_acc']:.3f} "
         f"in {trained.metrics['train_time_s']:.1f}s"
     )

@@ -56,6 +56,7 @@ class _Budget:
     vary: set[str]
     robust_col: str | None
     notes: list[str]
+    robust_head: str = "robust"  # the worst-case column's header
 
     @property
     def sizes(self) -> set[int | None]:
@@ -90,7 +91,7 @@ def _panel(
     for c in attack_cols:
         table.add_column(_short(c, budget), justify="right", no_wrap=True)
     if robust_col is not None:
-        table.add_column("robust", justify="right", no_wrap=True, style="bold")
+        table.add_column(b.robust_head, justify="right", no_wrap=True, style="bold")
     for i, n in enumerate(notes):  # text may wrap between words, numbers never do
         words = [w for r in rows for w in _note(r, n).plain.split()]
         words += _HEADERS.get(n, n).split()
@@ -141,7 +142,7 @@ def _merged(b: _Budget) -> _Budget | None:
     if not any(n in VERDICT_COLUMNS for n in b.notes):
         return None
     notes = [n for n in b.notes if n not in VERDICT_COLUMNS] + [VERDICT]
-    return _Budget(b.title, b.rows, b.vary, b.robust_col, notes)
+    return _Budget(b.title, b.rows, b.vary, b.robust_col, notes, b.robust_head)
 
 
 def _fitting(b: _Budget, name: str, cols: list[str], width: int, wrap: bool = True) -> Table | None:
@@ -245,3 +246,34 @@ def budget_panels(
             )
     # a panel whose fixed columns alone are wider than the terminal is printed at its natural
     return parts
+
+
+def summary_panels(rows: list[Row], columns: list[str], width: int) -> list[Table]:
+    """The report's last word: one row per model and eval T (model, clean accuracy, the worst case
+    at its verdict's budget with its interval, the verdict on both axes), so that a reader who
+    skips the panels and the evidence still gets the answer. Rows whose verdicts speak about
+    different budgets get a panel per budget; a row without a verdict shows its smallest Linf
+    budget. Seed-mean rows are left to their panels."""
+    robust = sorted(
+        (c for c in columns if robust_title(c) is not None),
+        key=lambda c: panel_order(robust_title(c) or ""),
+    )
+    notes = [c for c in VERDICT_COLUMNS if c in columns]
+    groups: dict[str | None, list[Row]] = {}
+    for r in rows:
+        if r.seeds:
+            continue
+        own = r.budget if r.budget in robust else None
+        col = own or next((c for c in robust if c in r.adv), None)
+        groups.setdefault(col, []).append(r)
+    vary = varying(rows)
+    out = []
+    for col, in_panel in groups.items():
+        title = "Summary" if col is None else f"Summary at {robust_title(col)}"
+        b = _Budget(title, in_panel, vary, col, notes, "worst case")
+        out.append(
+            _fitting(b, title, [], width, wrap=False)
+            or _fitting(b, title, [], width)
+            or _panel(b, title, [])
+        )
+    return out

@@ -35,6 +35,7 @@ class Row:
     arch: str = ""
     seed: int | None = None  # the training seed
     seeds: int = 0  # > 0: a row of means across this many seeds (with_seed_rows)
+    budget: str | None = None  # the worst-case column of its verdict's budget ("robust ε=0.3")
 
     def cell(self, column: str) -> str:
         """An accuracy cell: `0.856 [.82,.89]`, with `n=` where it was measured on other samples
