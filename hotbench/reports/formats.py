@@ -78,9 +78,8 @@ def render(
     # imported here: FORMATS and check_format serve the CLI's parsing, which must stay light
     from .file_tables import MARKDOWN_NOTE, csv_table, latex_table, markdown_table
     from .html import render_html
-    from .panels import budget_titles
     from .records import Filters, flat_records, results_document, select_runs
-    from .tables import pivot
+    from .tables import budget_titles, pivot
     from .terminal import rich_table, terminal_report
     from .verdicts import verdict_lines
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from rich import box
 from rich.cells import cell_len
@@ -16,24 +15,8 @@ from rich.text import Text
 
 from .. import stats
 from ..progress import plain_text
-from .tables import MODEL, Row, model_cell, n_cell, robust_title, varying
+from .tables import MIN_NORM, MODEL, Row, model_cell, n_cell, robust_title, varying
 from .verdicts import BROKEN_BY, NOTE_COLUMNS, VERDICT_COLUMNS, style
-
-MIN_NORM = "minimum-norm attacks: accuracy, success rate, mean L2 size"
-
-
-def budget_titles(records: list[dict[str, Any]]) -> dict[str, str]:
-    """Column label -> the panel it belongs to: its threat model and eps ("Linf ε=0.3"), or the
-    minimum-norm panel. Read from the records (not parsed from labels, whose wording may change)."""
-    out: dict[str, str] = {}
-    for r in records:
-        if r["eps"] is None:
-            for label in (r["label"], f"{r['label']} success", f"{r['label']} L2"):
-                out[label] = MIN_NORM
-        else:
-            title = f"{r.get('threat_model') or 'Linf'} ε={r['eps']:g}"
-            out[r["label"]] = out[f"{r['label']} target hit"] = title
-    return out
 
 
 def _short(label: str, title: str) -> str:

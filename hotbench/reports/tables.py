@@ -265,3 +265,21 @@ def robust_title(column: str) -> str | None:
         return None
     rest = column[len(ROBUST_PREFIX) + 1 :]
     return rest if not rest.startswith("ε=") else f"Linf {rest}"
+
+
+# ---- which panel a column belongs to (terminal panels, HTML sections) --------------------------
+MIN_NORM = "minimum-norm attacks: accuracy, success rate, mean L2 size"
+
+
+def budget_titles(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Column label -> the panel it belongs to: its threat model and eps ("Linf ε=0.3"), or the
+    minimum-norm panel. Read from the records (not parsed from labels, whose wording may change)."""
+    out: dict[str, str] = {}
+    for r in records:
+        if r["eps"] is None:
+            for label in (r["label"], f"{r['label']} success", f"{r['label']} L2"):
+                out[label] = MIN_NORM
+        else:
+            title = f"{r.get('threat_model') or 'Linf'} ε={r['eps']:g}"
+            out[r["label"]] = out[f"{r['label']} target hit"] = title
+    return out

@@ -14,9 +14,8 @@ from typer.testing import CliRunner
 
 from hotbench.cli import app
 from hotbench.reports.layout import Layout
-from hotbench.reports.panels import MIN_NORM
 from hotbench.reports.records import flat_records
-from hotbench.reports.tables import Row
+from hotbench.reports.tables import MIN_NORM, Row
 from hotbench.reports.terminal import rich_table, terminal_report
 from hotbench.reports.verdicts import BROKEN_BY, MASKING, ROBUSTNESS
 from hotbench.stats import fmt_acc
