@@ -46,6 +46,11 @@ class DatasetSpec:
     # the files its loader reads, relative to the data folder (`doctor` checks them without
     # loading); empty: embedded in a package, nothing to find
     files: tuple[str, ...] = ()
+    # torch threads for attacks and measurements on the CPU (None: the process's, HOTBENCH_THREADS).
+    # Tiny inputs make every op a few microseconds, which a second thread only slows down
+    # (fork/join per op, and spinning on a busy machine): on the 8x8 digits DeepFool took 0.1 s of
+    # CPU with one thread and 3-4 s with two, for the same per-sample results.
+    cpu_threads: int | None = None
 
     @property
     def needs_files(self) -> bool:
@@ -332,6 +337,7 @@ register(
         # choice: 8x8 digits have 17 grey levels; 0.1 (1.6 levels) keeps clean accuracy ~0.99
         train_eps=0.1,
         loader=_digits,
+        cpu_threads=1,
     )
 )
 register(

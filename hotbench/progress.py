@@ -5,7 +5,9 @@ Two shapes, chosen by whether stderr is a terminal:
   when it finishes, so a 60-unit sweep ends with the results on screen, not 60 finished bars. The
   unit's name comes last on its line so that a narrow terminal cuts the bar, not the name.
 - piped or redirected (CI logs, `| cat`, `2> log`): no bars (rich would only draw them once, at the
-  end); one line per finished unit, flushed as it happens: `[3/12] pgd ε=0.3 on ... done in 2.1s`.
+  end); a line per finished unit, flushed as it happens: `[3/12] pgd ε=0.3 on ... done in 2.1s`.
+  In a sweep, unless verbose, only the units that reach another tenth of the sweep (or end a
+  minute without a line) get one: a 70-unit `make demo` printed 70 lines before its report.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ from rich.segment import Segment
 from rich.text import Text
 
 from .errors import printable
+
+# Piped, a sweep's unit lines unless verbose: one per tenth of the units, and at least one a
+# minute (a CI job that prints nothing for ten minutes may be killed as hung).
+MILESTONES = 10
+QUIET_LINE_S = 60.0
 
 
 class _ShownConsole(Console):
@@ -132,8 +139,9 @@ class Tracker:
         if self._task is not None and self._r._progress is not None:
             self._r._progress.advance(self._task, n)
         if self.overall and note is not None and n and not self._r.quiet and not self._r.live:
-            total = f"/{int(self.total)}" if self.total else ""
-            self._r._line(f"[{int(self.completed)}{total}] {note}")
+            if self._r.shown(self.completed - n, self.completed, self.total):
+                total = f"/{int(self.total)}" if self.total else ""
+                self._r._line(f"[{int(self.completed)}{total}] {note}")
         if not self.overall and self.total is not None and self.completed >= self.total:
             self.done()
 
@@ -162,9 +170,15 @@ class Reporter:
     terminal; tests pass `live=False` with their own `file` to see the piped shape."""
 
     def __init__(
-        self, quiet: bool = False, live: bool | None = None, file: TextIO | None = None
+        self,
+        quiet: bool = False,
+        live: bool | None = None,
+        file: TextIO | None = None,
+        verbose: bool = False,
     ) -> None:
         self.quiet = quiet
+        self.verbose = verbose  # every unit's line, and every detail, in a sweep too
+        self._last_line = time.perf_counter()
         self._file = file
         self._console = new_console(file=file, highlight=False) if file is not None else stderr
         self.live = self._console.is_terminal if live is None else live
@@ -174,7 +188,10 @@ class Reporter:
     @contextmanager
     def session(self) -> Iterator[Reporter]:
         if self.quiet or not self.live:
-            yield self
+            try:
+                yield self
+            finally:
+                self._overall = None  # a later line is outside the sweep
             return
         self._progress = Progress(
             BarColumn(bar_width=24),
@@ -208,14 +225,33 @@ class Reporter:
         where = ""
         if self._overall is not None and self._overall.total:
             # the overall bar advances after the unit's tracker finishes: count this unit in
-            where = f"[{min(int(self._overall.completed) + 1, int(self._overall.total))}"
-            where += f"/{int(self._overall.total)}] "
+            done = min(int(self._overall.completed) + 1, int(self._overall.total))
+            if not self.shown(done - 1, done, self._overall.total):
+                return
+            where = f"[{done}/{int(self._overall.total)}] "
         self._line(f"{where}{description}: done in {seconds:.1f}s")
 
+    def shown(self, before: float, after: float, total: float | None) -> bool:
+        """Whether a sweep's progress from `before` to `after` units of `total` gets a line when
+        piped: always when verbose or outside a sweep; else the first and the last unit, a unit
+        that reaches another tenth of the sweep, and any after a minute without a line."""
+        if self.verbose or not total:
+            return True
+        tenth = int(MILESTONES * after // total) > int(MILESTONES * before // total)
+        late = time.perf_counter() - self._last_line >= QUIET_LINE_S
+        return before < 1 or after >= total or tenth or late
+
     def _line(self, text: str) -> None:
+        self._last_line = time.perf_counter()
         stream = self._file or sys.stderr
         stream.write(printable(text) + "\n")
         stream.flush()
+
+    def detail(self, message: str) -> None:
+        """A line that matters outside a sweep (`train`: the model's test accuracy) and not in
+        one, unless verbose: the report after the sweep says it again."""
+        if self._overall is None or self.verbose:
+            self.log(message)
 
     def log(self, message: str | RenderableType) -> None:
         if self.quiet:

@@ -28,12 +28,12 @@ from .attacks.outcome import AttackOutcome
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
-from .data import Dataset, data_folders, data_source, load_dataset
+from .data import Dataset, DatasetSpec, data_folders, data_source, load_dataset
 from .defenses import DEFENSES
 from .errors import HotbenchError
 from .models import HotNet, arch_source, check_model, train_batch_sizes
 from .progress import Reporter
-from .runtime import hardware, versions
+from .runtime import fixed_threads, hardware, versions
 from .store import RunRecord, Workspace, now
 from .training import CPU_TRAIN_THREADS, train_model
 
@@ -134,7 +134,7 @@ def ensure_trained(ctx: Context, cfg: TrainConfig) -> tuple[RunRecord, bool]:
             return ws.load_record(run_id), False
         trained = compute_trained(cfg, data, ctx.device, ctx.reporter, ctx.data_dir)
         record = persist_trained(ws, trained)
-    ctx.reporter.log(
+    ctx.reporter.detail(
         f"trained {run_id}: test acc {trained.metrics['test_acc']:.3f} "
         f"in {trained.metrics['train_time_s']:.1f}s"
     )
@@ -214,6 +214,12 @@ class LoadedRun:
     surrogate: HotNet | None = None
 
 
+def cpu_threads(spec: DatasetSpec, device: torch.device | str) -> int | None:
+    """The torch threads an attack or a measurement on `spec`'s inputs runs with (None: leave the
+    process's): the dataset's own count on the CPU (DatasetSpec.cpu_threads)."""
+    return spec.cpu_threads if torch.device(device).type == "cpu" else None
+
+
 def compute_attack(
     run: LoadedRun,
     data: Dataset,
@@ -226,9 +232,10 @@ def compute_attack(
     compute half of `ensure_attacked`. Returns the result document, not yet written."""
     reporter = reporter or Reporter(quiet=True)
     task = reporter.task(f"{cfg.label} on {run.run_id} @T={cfg.eval_temp:g}", cfg.n_samples)
-    outcome = run_attack(
-        Target(run.net, run.surrogate), data.test, cfg, device, on_batch=task.advance, only=only
-    )
+    with fixed_threads(cpu_threads(data.spec, device)):
+        outcome = run_attack(
+            Target(run.net, run.surrogate), data.test, cfg, device, on_batch=task.advance, only=only
+        )
     task.done()
     return attack_doc(run.run_id, run.config, cfg, outcome, device)
 

@@ -235,3 +235,30 @@ def test_idx_file_that_is_a_fifo_is_refused_without_hanging(tmp_path):
     with pytest.raises(HotbenchError, match="not a regular file") as info:
         load_dataset("mnist", tmp_path)
     assert f"'{path}'" in str(info.value)
+
+
+def test_digits_attacks_run_on_one_cpu_thread(monkeypatch):
+    """On 8x8 inputs a second torch thread only adds overhead (DeepFool: 0.1 s of CPU with one
+    thread, 3-4 s with two, the same results; issue 24's Cost), so an attack on digits runs with
+    the dataset's one thread, and the caller's count is restored after it."""
+    from hotbench import units
+    from hotbench.config import AttackConfig
+
+    seen = []
+
+    def fake_run_attack(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise KeyboardInterrupt  # stop before the result document is built
+
+    monkeypatch.setattr(units, "run_attack", fake_run_attack)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run = units.LoadedRun("r", None, torch.nn.Linear(1, 1), None)
+        cfg = AttackConfig(method="fgsm", n_samples=5).resolved(1.0, 397)
+        with pytest.raises(KeyboardInterrupt):
+            units.compute_attack(run, load_dataset("digits"), cfg, torch.device("cpu"))
+        assert seen == [DATASETS.get("digits").cpu_threads] == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

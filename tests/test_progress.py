@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from hotbench.progress import Reporter
+from hotbench.progress import MILESTONES, Reporter
 
 
 class Recording(io.StringIO):
@@ -65,3 +65,40 @@ def test_quiet_prints_nothing():
         rep.task("unit", 1).advance()
         rep.log("a message")
     assert out.getvalue() == ""
+
+
+def _sweep(rep: Reporter, units: int) -> None:
+    with rep.session():
+        bar = rep.overall("sweep", units)
+        for i in range(units):
+            unit = rep.task(f"unit {i}", 1)
+            unit.advance()
+            bar.advance()
+        rep.detail("trained unit 0: test acc 0.980")  # said again by the report after a sweep
+
+
+def test_piped_sweep_prints_a_line_per_tenth_unless_verbose():
+    """Issue 26: piped, `make demo`'s 70 units printed 70 lines (and a 'trained' line per model)
+    before its report. A sweep now prints the first and last unit and one per tenth of the units;
+    --verbose prints every unit and every detail."""
+    out = io.StringIO()
+    _sweep(Reporter(live=False, file=out), 70)
+    lines = out.getvalue().splitlines()
+    assert len(lines) <= MILESTONES + 1, lines
+    assert lines[0].startswith("[1/70] unit 0: done in ") and lines[-1].startswith("[70/70] ")
+    counters = [int(line[1:].split("/")[0]) for line in lines]
+    assert counters == sorted(set(counters))
+    assert "trained" not in out.getvalue()
+    out = io.StringIO()
+    _sweep(Reporter(live=False, file=out, verbose=True), 70)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 71 and lines[-1].startswith("trained unit 0")
+
+
+def test_a_detail_outside_a_sweep_is_printed():
+    """`hotbench train` says the model's test accuracy: outside a sweep a detail is a log line."""
+    out = io.StringIO()
+    rep = Reporter(live=False, file=out)
+    with rep.session():
+        rep.detail("trained digits-tanh: test acc 0.980")
+    assert out.getvalue() == "trained digits-tanh: test acc 0.980\n"

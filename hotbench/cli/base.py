@@ -253,6 +253,7 @@ class Session:
     force: bool = False
     workers: int | None = None  # --workers, for the process executor
     address: str | None = None  # --address, for the ray executor
+    verbose: bool = False  # --verbose: a progress line per unit of a sweep
     made: Context | None = field(default=None, repr=False)
 
     def __call__(self) -> Context:
@@ -266,6 +267,7 @@ class Session:
             ctx = Context.create(
                 self.workspace, self.device, self.quiet, self.data_dir, self.download, self.force
             )
+            ctx.reporter.verbose = self.verbose
             self.made = dataclasses.replace(ctx, workers=self.workers, address=self.address)
         return self.made
 

@@ -3,6 +3,7 @@ checks its input before torch is imported, then calls the Python API (hotbench.a
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -31,6 +32,7 @@ from .options import (
     Quiet,
     RunF,
     TempF,
+    Verbose,
     WorkersO,
     Workspace_,
     choices,
@@ -62,6 +64,19 @@ def _run_preset(
             "run the same command again to retry only what is missing",
         )
     return statuses
+
+
+def full_report(preset: str, workspace: Path | None) -> str:
+    """The line under `run`'s short report that says how to see the full one: the `report`
+    command for this preset and workspace, as the user would type it (the report finds each
+    model's data where its run.json says, so no --data-dir)."""
+    cmd = ["hotbench", "report", "--preset", preset]
+    if workspace is not None:
+        cmd += ["-w", str(workspace)]
+    return (
+        "This is the short report. Every attack at every budget, with all the evidence:"
+        f" {shlex.join(cmd)} --verbose"
+    )
 
 
 @cli_command()
@@ -349,23 +364,26 @@ def run_cmd(
     data_dir: DataDir = None,
     download: Download = False,
     quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Run a whole preset: train its models, attack them, print the report. Stored units are
-    skipped, so re-running an interrupted preset resumes it. A preset that declares the verdict
-    its models must get (`expect`: the zoo, the controls) prints expected against got and exits 1
-    when one differs."""
+    """Run a whole preset: train its models, attack them, print a short report (the verdicts, the
+    evidence that decided them and a summary; --verbose or `hotbench report`: the full one).
+    Stored units are skipped, so re-running an interrupted preset resumes it. A preset that
+    declares the verdict its models must get (`expect`: the zoo, the controls) prints expected
+    against got and exits 1 when one differs."""
     from .. import api
     from ..progress import stderr
 
     check_format(format, FORMATS)
     session = Session(workspace, device, quiet, data_dir, download, force, workers, address)
+    session.verbose = verbose
     statuses = _run_preset(preset, "all", session, executor, complete)
     runs = [s.name for s in statuses if s.kind == "train"]  # the preset's models
     width, color = terminal(None)
+    more = None if verbose else full_report(preset, workspace)
+    layout = api.Layout(width, color=color, verbose=verbose, brief=not verbose, more=more)
     # the context the preset ran in: its --data-dir, or the preset's data_dir
-    outcome = api.report(
-        session(), format, runs, api.Gate(expect=preset), layout=api.Layout(width, color=color)
-    )
+    outcome = api.report(session(), format, runs, api.Gate(expect=preset), layout=layout)
     sys.stdout.write(outcome.text)
     for text in outcome.messages(width or 100):  # expected against got: exit 1 if one differs
         stderr.out(text, highlight=False)

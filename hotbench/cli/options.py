@@ -122,6 +122,16 @@ Workspace_ = Annotated[
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or log lines.")]
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        help=(
+            "Every evidence line under the verdicts, not only those that decided them; `run`:"
+            " also the full report (every attack at every budget) and a line per unit."
+        ),
+    ),
+]
 DataDir = Annotated[
     Path | None,
     typer.Option(

@@ -24,6 +24,7 @@ from .options import (
     Quiet,
     RunF,
     TempF,
+    Verbose,
     Workspace_,
     filters,
     refuse_beside_preset,
@@ -147,6 +148,7 @@ def report(
             show_default="no threshold",
         ),
     ] = None,
+    verbose: Verbose = False,
 ) -> None:
     """Print clean vs adversarial accuracy per (dataset, act, train T, eval T).
 
@@ -176,7 +178,7 @@ def report(
     gate = api.Gate(baseline, tolerance, direction, tuple(fail_under or ()), save_baseline, preset)
     files = api.ReportFiles(output, plot, plot_eps, plot_defenses)
     width, color = terminal(output)
-    layout = api.Layout(width, wide, color)
+    layout = api.Layout(width, wide, color, verbose)
     outcome = api.report(
         Context.for_reading(workspace, data_dir), format, runs, gate, files, layout
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HotbenchError
 from ..progress import stderr
 from ..validate import check_format
+from .layout import Layout
 
 if TYPE_CHECKING:
     from ..store import Workspace
@@ -64,16 +65,6 @@ def warnings(ws: Workspace, filters: Filters | None, verdicts) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How the terminal table is laid out: panels that fit `width` columns, or with `wide` one
-    table at its natural width; verdicts coloured with `color` (a terminal, not NO_COLOR)."""
-
-    width: int | None = None
-    wide: bool = False
-    color: bool = False
-
-
 def render(
     ws: Workspace,
     fmt: str,
@@ -85,18 +76,11 @@ def render(
     line makes them once, with its --data-dir, for the gate and the text alike. Warnings also go
     to stderr, one line each, so that JSON and CSV on stdout stay clean."""
     # imported here: FORMATS and check_format serve the CLI's parsing, which must stay light
+    from .file_tables import MARKDOWN_NOTE, csv_table, latex_table, markdown_table
     from .html import render_html
     from .records import Filters, flat_records, results_document, select_runs
-    from .tables import (
-        MARKDOWN_NOTE,
-        budget_titles,
-        csv_table,
-        latex_table,
-        markdown_table,
-        pivot,
-        rich_table,
-        terminal_report,
-    )
+    from .tables import budget_titles, pivot
+    from .terminal import rich_table, terminal_report
     from .verdicts import verdict_lines
 
     check_format(fmt, FORMATS)
@@ -113,7 +97,9 @@ def render(
         return csv_table(rows, columns)
     if fmt == "latex":
         return latex_table(rows, columns)
-    lines = verdict_lines(ws, records, verdicts)
+    # a document (Markdown) keeps every evidence line; the terminal shows the lines that decided
+    # each verdict unless --verbose
+    lines = verdict_lines(ws, records, verdicts, verbose=layout.verbose or fmt != "table")
     if fmt == "markdown":
         return (
             markdown_table(rows, columns)
@@ -126,8 +112,16 @@ def render(
     evidence = notes + lines
     if layout.wide:
         return rich_table(rows, columns, evidence)  # natural width, whatever the terminal
+    if layout.more is None and len(lines) < len(verdict_lines(ws, records, verdicts)):
+        layout = replace(layout, more=MORE_EVIDENCE)
     titles = budget_titles(flat_records(ws, filters))
-    return terminal_report(rows, columns, evidence, titles, layout.width or 100, layout.color)
+    return terminal_report(rows, columns, evidence, titles, layout)
+
+
+MORE_EVIDENCE = (
+    "Evidence that did not decide a verdict (attack counts, every check measured) is left out:"
+    " add --verbose."
+)
 
 
 def _md_line(line: str) -> str:

@@ -397,7 +397,7 @@ class Driver:
                     )
                     status = "done"
                 self._stored.add(job.run_id)
-                self.ctx.reporter.log(
+                self.ctx.reporter.detail(
                     f"trained {job.run_id}: test acc {result['metrics']['test_acc']:.3f}"
                 )
             else:

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hotbench.cli import app
+from hotbench.reports.file_tables import latex_escape
 from hotbench.reports.records import flat_records
-from hotbench.reports.tables import latex_escape
 from tests.conftest import report_text
 
 runner = CliRunner()

@@ -13,13 +13,10 @@ from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from hotbench.cli import app
+from hotbench.reports.layout import Layout
 from hotbench.reports.records import flat_records
-from hotbench.reports.tables import (
-    MIN_NORM,
-    Row,
-    rich_table,
-    terminal_report,
-)
+from hotbench.reports.tables import MIN_NORM, Row
+from hotbench.reports.terminal import rich_table, terminal_report
 from hotbench.reports.verdicts import BROKEN_BY, MASKING, ROBUSTNESS
 from hotbench.stats import fmt_acc
 
@@ -81,7 +78,7 @@ def tokens(text: str) -> list[str]:
 
 @pytest.mark.parametrize("width", [80, 100, 120])
 def test_every_line_fits_and_every_number_is_whole(width):
-    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, width)
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(width))
     lines = text.splitlines()
     assert max(cell_len(line) for line in lines) <= width  # cells on screen, not code points
     assert "…" not in text  # rich's ellipsis: a cut cell
@@ -100,7 +97,7 @@ def test_every_line_fits_and_every_number_is_whole(width):
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_every_budget_panel_has_robust_and_verdict(width):
-    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, width)
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(width))
     panels = re.split(r"\n(?=(?:Linf|L2|minimum-norm)\b)", text)
     titles = [p.splitlines()[0] for p in panels[1:]]
     assert any(t.startswith("Linf ε=0.1") for t in titles)
@@ -120,21 +117,21 @@ def test_every_budget_panel_has_robust_and_verdict(width):
 
 
 def test_wider_terminal_needs_fewer_panels():
-    narrow = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 80)
-    wide = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120)
+    narrow = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(80))
+    wide = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(120))
     panels = re.compile(r"^(?:Linf|L2|minimum-norm)", re.M)
     assert len(panels.findall(narrow)) > len(panels.findall(wide))
 
 
 def test_evidence_is_wrapped_to_the_width():
-    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 80)
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(80))
     assert "  - zero gradients: 0.97 of inputs" in text
     assert "(median norm 0.38)" in text.replace("\n    ", " ")
 
 
 def test_verdicts_are_coloured_in_a_terminal_only():
-    plain = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120)
-    coloured = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, 120, color=True)
+    plain = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(120))
+    coloured = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(120, color=True))
     assert "\x1b[" not in plain
     assert "\x1b[1;33mincomplete" in coloured  # yellow
     assert "\x1b[1;31mnot robust" in coloured  # red
@@ -155,7 +152,7 @@ CAPTURE = Path(__file__).parents[2] / "docs" / "terminal-100.txt"
 
 def assert_fits_whole(text: str, width: int, numbers: list[str]) -> None:
     """Every line is at most `width` terminal cells, nothing is cut with an ellipsis, and each of
-    `numbers` (an accuracy with its interval, `0.910 ±0.073`) appears whole on one line."""
+    `numbers` (an accuracy with its interval, `0.910 [.83,.95]`) appears whole on one line."""
     lines = text.splitlines()
     assert max(cell_len(line) for line in lines) <= width
     assert "…" not in text
@@ -176,19 +173,24 @@ def test_the_command_at_100_columns_fits_with_every_number_whole(results_ws):
 
 
 def test_committed_capture_fits_100_columns():
-    """docs/terminal-100.txt, shown in the README, is what its command printed: 100 columns wide
-    and every accuracy of its table whole."""
+    """docs/terminal-100.txt, shown in the README, is what its command prints today: 100 columns
+    wide, every accuracy with its interval as the report writes it (`0.980 [.92,1]`; the capture
+    still showed the old `±` form), whole on its row's line, and ending with the summary."""
     text = CAPTURE.read_text(encoding="utf-8")
-    acc = r"\d\.\d{3} ±\d\.\d{3}"
+    assert "±" not in text
+    acc = r"\d\.\d{3} \[[.\d]+,[.\d]+\]"
+    body, summary = text.split("\nSummary at ")
     rows = [
         line
-        for line in text.splitlines()
+        for line in body.splitlines()
         if line.rstrip().endswith(("not measured", "not detected", " detected"))
-        and not line.startswith("verdict of")
+        and not line.startswith(("verdict of", " "))
     ]
-    assert len(rows) == 9  # ci-smoke: 3 (model, eval T) rows in each of 3 panels
-    for row in rows:  # clean, the attack, robust: each whole on its row's line
-        assert len(re.findall(acc, row)) == 3, row
+    assert rows and len(rows) % 3 == 0  # ci-smoke: 3 (model, eval T) rows in each panel
+    for row in rows:  # clean, an attack, robust: each whole on its row's line
+        assert len(re.findall(acc, row)) >= 3, row
+    last = summary.splitlines()[-3:]  # the summary's rows: clean and the worst case
+    assert all(len(re.findall(acc, line)) == 2 for line in last), last
     assert_fits_whole(text, 100, re.findall(acc, text))
     assert max(cell_len(line) for line in text.splitlines()) == 100  # rendered at 100, not less
 
@@ -216,17 +218,35 @@ def test_the_model_cell_names_what_tells_rows_apart():
 
 @pytest.mark.parametrize("width", [80, 100, 120])
 def test_the_report_ends_with_one_line_per_model(width):
-    """Issue 26: the report ended in evidence bullets, with no summary line per model. Now the
-    last lines say, per model and eval T: the model, clean, the worst case at each budget with
-    its interval, and the verdict on both axes."""
-    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, width)
-    tail = text.split("Summary (model: clean, worst case: verdict)")[1]
-    entries = re.split(r"\n(?=\S)", tail.strip())  # a summary line may wrap, indented
-    assert len(entries) == len(rows())
-    for r, (robustness, masking), entry in zip(rows(), VERDICTS, entries, strict=True):
-        flat = " ".join(entry.split())
-        assert flat.startswith(f"{r.act} T{r.train_temp:g}@{r.eval_temp:g}: clean "), flat
-        for c in ROBUST:
-            assert fmt_acc(r.adv[c], r.ci[c]) in flat
-        assert flat.endswith(f"{robustness}, masking {masking}"), flat
+    """Issue 26: the report ended in evidence bullets, with no summary line per model; then in
+    summary lines that wrapped at 80 and 100 columns (the worst case at every budget, the large-eps
+    probe's too). Now it ends with a summary table, one row per model and eval T, each on one
+    line: the model, clean, the worst case at its verdict's budget with its interval, and the
+    verdict on both axes."""
+    budget_rows = rows()
+    for r in budget_rows:
+        r.budget = "robust ε=0.3"  # the verdict's budget, not the first panel's (ε=0.1)
+    text = terminal_report(budget_rows, COLUMNS, EVIDENCE, TITLES, Layout(width))
     assert all(cell_len(line) <= width for line in text.splitlines())
+    tail = text.split("Summary at Linf ε=0.3")[1]
+    lines = tail.splitlines()
+    header = lines[next(i for i, x in enumerate(lines) if x.startswith("─")) - 1]
+    assert header.split()[:4] == ["model", "clean", "worst", "case"], header
+    body = lines[next(i for i, x in enumerate(lines) if x.startswith("─")) + 1 :]
+    assert len(body) == len(budget_rows), body  # one line per model and eval T, nothing after
+    for r, (robustness, masking), line in zip(budget_rows, VERDICTS, body, strict=True):
+        assert line.startswith(f"{r.act} T{r.train_temp:g}@{r.eval_temp:g} "), line
+        assert fmt_acc(r.clean_acc, r.clean_ci) in line
+        assert fmt_acc(r.adv["robust ε=0.3"], r.ci["robust ε=0.3"]) in line
+        assert fmt_acc(r.adv["robust ε=0.1"], r.ci["robust ε=0.1"]) not in line
+        assert line.rstrip().endswith(masking) and robustness in line, line
+
+
+def test_brief_leaves_out_the_panels_and_says_how_to_see_them():
+    """`run`'s short report: no budget panel, the evidence, the line that says how to see the
+    rest, then the summary."""
+    more = "This is the short report: hotbench report --preset quick --verbose"
+    text = terminal_report(rows(), COLUMNS, EVIDENCE, TITLES, Layout(100, brief=True, more=more))
+    assert "Linf ε=0.1" not in text.split("Summary")[0]  # no panel before the summary
+    assert EVIDENCE[0] in text and more in text
+    assert text.index(more) < text.index("Summary at")

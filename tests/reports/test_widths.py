@@ -53,6 +53,9 @@ def test_report_and_gate_fit_on_stdout_and_stderr(width, quick_root, baselines):
     assert_fits(r.stderr, width, "report stderr")
     # the transfer attack's surrogate is no model of the sweep: neither a row nor a warning
     assert "has no attack result yet" not in r.stderr and " s0 " not in r.stdout
+    r = invoke(width, "report", "-w", str(quick_root), "--verbose")  # every evidence line
+    assert r.exit_code == 0, r.output
+    assert_fits(r.stdout, width, "report --verbose")
     r = invoke(width, "report", "-w", str(quick_root), "--baseline", str(moved), "-f", "json")
     assert r.exit_code == 1 and "gate FAILED" in r.stderr, r.output
     assert_fits(r.stderr, width, "gate")
@@ -68,6 +71,10 @@ def test_run_of_a_stored_preset_and_attacks_fit(width, quick_root):
     assert re.search(r"all \d+ units already stored, nothing computed", r.stderr), r.stderr
     assert_fits(r.stdout, width, "run")
     assert_fits(r.stderr, width, "run stderr")
+    r = invoke(width, "run", "quick", "-w", str(quick_root), "--device", "cpu", "--verbose")
+    assert r.exit_code == 0, r.output
+    assert_fits(r.stdout, width, "run --verbose")
+    assert_fits(r.stderr, width, "run --verbose stderr")
     r = invoke(width, "attacks")
     assert r.exit_code == 0, r.output
     assert_fits(r.stdout, width, "attacks")

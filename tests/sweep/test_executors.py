@@ -8,7 +8,9 @@ number of torch threads, so the local reference is computed with the thread coun
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -75,7 +77,7 @@ def references(tmp_path_factory) -> Callable[[int], Path]:
                 statuses = run_plan(PLAN, ctx_for(root), "local")
             finally:
                 torch.set_num_threads(before)
-            assert {s.status for s in statuses} == {"done"} and len(statuses) == N_UNITS - 1
+            assert {s.status for s in statuses} == {"done"} and len(statuses) == N_UNITS
             cache[threads] = root
         return cache[threads]
 
@@ -290,10 +292,11 @@ def test_train_preset_through_the_process_executor_matches_local(tmp_path):
 
 # ---- one status per unit, counted right (issue 26) ----------------------------------------------
 def test_local_lists_each_unit_once_and_counts_what_it_computed(tmp_path):
-    """A fresh sweep computes everything: the transfer attack on the first model trains the
-    surrogate that is also a model of the plan (it was later reported 'stored'), and an attack at
-    eval T 'train' and at eval T 1 on a T = 1 model is one unit (it was listed twice, 'done' and
-    'stored'). A second sweep stores nothing new and says so in one line."""
+    """A fresh sweep computes everything: the transfer attack's surrogate is a unit of its own
+    (trained inside the first transfer attack, it had no status and took that attack's progress
+    number), and an attack at eval T 'train' and at eval T 1 on a T = 1 model is one unit (it was
+    listed twice, 'done' and 'stored'). A second sweep stores nothing new and says so in one
+    line."""
     from hotbench.sweep.presets import summary
 
     plan = Plan(
@@ -307,11 +310,20 @@ def test_local_lists_each_unit_once_and_counts_what_it_computed(tmp_path):
             AttackConfig(method="fgsm", eps=0.1, n_samples=20, eval_temp=1.0),
         ],
     )
-    statuses = run_plan(plan, ctx_for(tmp_path), "local")
+    log = io.StringIO()
+    ctx = ctx_for(tmp_path)
+    ctx.reporter = Reporter(live=False, file=log, verbose=True)
+    statuses = run_plan(plan, ctx, "local")
     names = [s.name for s in statuses]
-    assert len(names) == len(set(names)) == plan.distinct_units()
+    units = plan.distinct_units() + 1  # the transfer surrogate (seed 1) is a unit of its own
+    assert len(names) == len(set(names)) == units
     assert {s.status for s in statuses} == {"done"}, [(s.name, s.status) for s in statuses]
-    assert summary(statuses).startswith(f"{plan.distinct_units()} units: all computed")
+    assert summary(statuses).startswith(f"{units} units: all computed (3 train, ")
+    # piped, one line per unit, each with its own number (the surrogate, trained inside the
+    # transfer attack, took the attack's number: `[6/69]` twice in `make demo`)
+    counters = re.findall(r"^\[(\d+)/(\d+)\] ", log.getvalue(), re.M)
+    assert [int(k) for k, _ in counters] == list(range(1, units + 1)), log.getvalue()
+    assert {int(n) for _, n in counters} == {units}
     again = run_plan(plan, ctx_for(tmp_path), "local")
-    assert len(again) == plan.distinct_units() and {s.status for s in again} == {"stored"}
-    assert summary(again) == f"all {plan.distinct_units()} units already stored, nothing computed"
+    assert len(again) == units and {s.status for s in again} == {"stored"}
+    assert summary(again) == f"all {units} units already stored, nothing computed"

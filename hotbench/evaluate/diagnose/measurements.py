@@ -122,14 +122,17 @@ def measure(
     if hit is not None:
         return hit
     from ...attacks.randomized import detect, draw_seed, seeded
-    from ...units import load_run_data
+    from ...runtime import fixed_threads
+    from ...units import cpu_threads, load_run_data
 
-    data = load_run_data(record, ctx.data_dir, ctx.download).test.head(n)
+    dataset = load_run_data(record, ctx.data_dir, ctx.download)
+    data = dataset.test.head(n)
     net = ctx.ws.load_model(record, ctx.device)
     net.eval()
     # a randomized model draws its noise from torch's generators: seeded, the measurement is
     # reproducible (a deterministic model draws nothing, so nothing changes for it)
-    with seeded(next(net.parameters()).device) as seed:
+    threads = cpu_threads(dataset.spec, ctx.device)
+    with fixed_threads(threads), seeded(next(net.parameters()).device) as seed:
         seed(draw_seed(0, 0, 0))
         entry = {
             "gradients": gradient_health(net, data.x, data.y, eval_temp),

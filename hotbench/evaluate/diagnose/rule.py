@@ -66,6 +66,10 @@ class Verdict:
     overestimate: dict[str, Any] | None = None  # masking detected: the paper's vs the worst case
     complete: list[str] = field(default_factory=list)  # commands that complete what is missing
     paper_acc: float | None = None  # the paper's attacks' worst case on the worst case's samples
+    # the lines of `evidence` and `masking_evidence` that decided each axis (the rest supports them:
+    # which attack broke most, which checks were measured); the terminal shows these unless
+    # --verbose, so a reader sees why without every measurement
+    decided: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -79,6 +83,15 @@ class _Masking:
     overestimate: dict[str, Any] | None = None
     complete: list[str] = field(default_factory=list)
     paper_acc: float | None = None
+    decided: list[str] | None = None  # None: every line decided it
+
+
+@dataclass
+class _Robustness:
+    state: str
+    lines: list[str]
+    complete: list[str]
+    decided: list[str] | None = None  # None: every line decided it
 
 
 def randomized(ev: Evidence, checks: list[Check]) -> Check | None:
@@ -157,7 +170,7 @@ def masking_axis(ev: Evidence, checks: list[Check], th: Thresholds) -> _Masking:
         lines = [f"{detail}: they overestimate robustness by {gap:.3f}"]
         if by:
             lines.append(f"samples the paper's attacks miss are broken by {by}")
-        return _Masking("detected", lines + signs, over, [], t.a_acc)
+        return _Masking("detected", lines + signs, over, [], t.a_acc, lines[:1])
     lines = [f"{detail}: no significant gap"]
     gradient_free = _unique(
         [
@@ -170,7 +183,9 @@ def masking_axis(ev: Evidence, checks: list[Check], th: Thresholds) -> _Masking:
     missing_eot = without_eot(ev, checks)
     if missing_eot is not None:
         lines.append(missing_eot)
-        return _Masking("not measured", lines + signs, None, [where.eot_cmd()], t.a_acc)
+        return _Masking(
+            "not measured", lines + signs, None, [where.eot_cmd()], t.a_acc, [missing_eot]
+        )
     if gradient_free:
         lines.append(f"gradient-free attacks measured at this budget: {', '.join(gradient_free)}")
     elif hi < th.robust_acc:
@@ -185,23 +200,28 @@ def masking_axis(ev: Evidence, checks: list[Check], th: Thresholds) -> _Masking:
             " this budget to show that nothing is hidden"
         )
         return _Masking(
-            "not measured", lines + signs, None, [where.square_cmd(th.square_queries)], t.a_acc
+            "not measured",
+            lines + signs,
+            None,
+            [where.square_cmd(th.square_queries)],
+            t.a_acc,
+            lines[-1:],
         )
     measured = [
         f"{c.name} ({c.state})" for c in checks if c.effect == "masking" and c.fired is not None
     ]
     if measured:
         lines.append("checks measured: " + ", ".join(measured))
+    decided = lines[:2]  # no significant gap, and gradient-free attacks ran (or nothing to hide)
     if fired:
         lines.append("indicators fired, but the paper's attacks still reach the worst case:")
         lines += [f"  {s}" for s in signs]
-    return _Masking("not detected", lines, None, [], t.a_acc)
+    return _Masking("not detected", lines, None, [], t.a_acc, decided)
 
 
-def robustness_axis(
-    ev: Evidence, checks: list[Check], masking: str, th: Thresholds
-) -> tuple[str, list[str], list[str]]:
-    """(state, evidence lines, completing commands)."""
+def robustness_axis(ev: Evidence, checks: list[Check], masking: str, th: Thresholds) -> _Robustness:
+    """The state, its evidence lines (the worst case first), the commands that complete what is
+    missing, and the lines that decided the state."""
     wc, where = ev.worst, ev.where
     if wc is None or wc.n_samples == 0:
         why = (
@@ -209,75 +229,71 @@ def robustness_axis(
             if wc is None
             else "its attacks share no sample"
         )
-        return "incomplete", [why], [where.attack_cmd()]
+        return _Robustness("incomplete", [why], [where.attack_cmd()])
     lines = [wc.summary()]
     lo, hi = wc.ci
     if hi < th.robust_acc:
-        return (
-            "not robust",
-            lines + [f"worst case 95% CI {lo:.3f}-{hi:.3f} is below {th.robust_acc:g}"],
-            [],
-        )
+        below = [f"worst case 95% CI {lo:.3f}-{hi:.3f} is below {th.robust_acc:g}"]
+        return _Robustness("not robust", lines + below, [], below)
     worse = [c for c in checks if c.fired and c.effect == "not robust"]
     if worse:
-        return "not robust", lines + [f"{c.name}: {c.evidence}" for c in worse], []
+        why = [f"{c.name}: {c.evidence}" for c in worse]
+        return _Robustness("not robust", lines + why, [], why)
     missing_eot = without_eot(ev, checks)
     if missing_eot is not None:
         cmd = where.eot_cmd()
-        return "incomplete", lines + [missing_eot, f"complete with: {cmd}"], [cmd]
+        why = [missing_eot, f"complete with: {cmd}"]
+        return _Robustness("incomplete", lines + why, [cmd], why)
     missing = [c for c in checks if c.required and c.fired is None]
     if missing:
         cmds = _unique([c.complete for c in missing if c.complete])
-        return (
-            "incomplete",
-            lines
-            + ["robust needs every required check measured and clear"]
+        why = (
+            ["robust needs every required check measured and clear"]
             + [f"not measured: {c.name} ({c.evidence})" for c in missing]
-            + [f"complete with: {c}" for c in cmds],
-            cmds,
+            + [f"complete with: {c}" for c in cmds]
         )
+        return _Robustness("incomplete", lines + why, cmds, why)
     fired = [c for c in checks if c.fired and c.effect == "masking"]
     if fired or masking == "detected":
         cmd = where.attack_cmd()
-        return (
-            "incomplete",
-            lines
-            + [f"{c.name}: {c.evidence}" for c in fired]
-            + [
-                "a masking sign fired: the attacks that set the worst case may be fooled too, so"
-                " 'robust' is never allowed; an adaptive attack that bypasses it (BPDA, EOT;"
-                f" Tramèr et al. 2020) is needed, e.g. {cmd}"
-            ],
-            [cmd],
-        )
+        why = [
+            "a masking sign fired: the attacks that set the worst case may be fooled too, so"
+            " 'robust' is never allowed; an adaptive attack that bypasses it (BPDA, EOT;"
+            f" Tramèr et al. 2020) is needed, e.g. {cmd}"
+        ]
+        signs = [f"{c.name}: {c.evidence}" for c in fired]
+        return _Robustness("incomplete", lines + signs + why, [cmd], why)
     if lo < th.robust_acc:
         cmd = where.more_samples_cmd(wc.n_samples)
-        return (
-            "incomplete",
-            lines
-            + [
-                f"worst case 95% CI {lo:.3f}-{hi:.3f} straddles {th.robust_acc:g}: too few samples"
-                " to tell",
-                f"complete with: {cmd}",
-            ],
-            [cmd],
-        )
+        why = [
+            f"worst case 95% CI {lo:.3f}-{hi:.3f} straddles {th.robust_acc:g}: too few samples"
+            " to tell",
+            f"complete with: {cmd}",
+        ]
+        return _Robustness("incomplete", lines + why, [cmd], why)
     required = [c.name for c in checks if c.required]
-    return (
-        "robust",
-        lines
-        + [c.evidence for c in checks if c.required and c.effect == "not robust"]
-        + [
-            f"every required check measured and clear ({', '.join(required)}); worst case 95% CI"
-            f" {lo:.3f}-{hi:.3f} >= {th.robust_acc:g}"
-        ],
-        [],
-    )
+    why = [
+        f"every required check measured and clear ({', '.join(required)}); worst case 95% CI"
+        f" {lo:.3f}-{hi:.3f} >= {th.robust_acc:g}"
+    ]
+    clear = [c.evidence for c in checks if c.required and c.effect == "not robust"]
+    return _Robustness("robust", lines + clear + why, [], why)
 
 
 def decide(ev: Evidence, checks: list[Check], th: Thresholds) -> Verdict:
     m = masking_axis(ev, checks, th)
-    robustness, lines, cmds = robustness_axis(ev, checks, m.state, th)
+    r = robustness_axis(ev, checks, m.state, th)
+    decided = {
+        "robustness": r.lines if r.decided is None else r.decided,
+        "masking": m.lines if m.decided is None else m.decided,
+    }
     return Verdict(
-        robustness, m.state, lines, m.lines, m.overestimate, _unique(cmds + m.complete), m.paper_acc
+        r.state,
+        m.state,
+        r.lines,
+        m.lines,
+        m.overestimate,
+        _unique(r.complete + m.complete),
+        m.paper_acc,
+        decided,
     )

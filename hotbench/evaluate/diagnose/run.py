@@ -27,7 +27,7 @@ from .thresholds import THRESHOLDS, Thresholds
 
 # Bumped whenever the verdict rule changes, so that a stored diagnosis made by an older rule is
 # recomputed.
-DIAGNOSIS_SCHEMA = "hotbench.diagnosis/6"
+DIAGNOSIS_SCHEMA = "hotbench.diagnosis/7"
 
 
 def diagnosis_path(ws: Workspace, run_id: str, eval_temp: float) -> Path:
@@ -203,6 +203,7 @@ def diagnose_run(
         "masking": v.masking,
         "evidence": v.evidence,
         "masking_evidence": v.masking_evidence,
+        "decided": v.decided,
         "overestimate": v.overestimate,
         "paper_acc": v.paper_acc,
         "complete": v.complete,
