@@ -16,7 +16,19 @@ from ..store import Workspace
 from ..version import __version__
 from .plots import eps_sweeps, min_norm_curves, plot_vs_eps, plot_vs_temperature
 from .records import Filters, flat_records, robust_records
-from .tables import CAPTION, MODEL, Row, cells, model_cell, n_cell, pivot, robust_title, varying
+from .tables import (
+    CAPTION,
+    MIN_NORM,
+    MODEL,
+    Row,
+    budget_titles,
+    cells,
+    model_cell,
+    n_cell,
+    pivot,
+    robust_title,
+    varying,
+)
 from .verdicts import BROKEN_BY, MASKING, ROBUSTNESS, VERDICT_COLUMNS, headline, slug
 
 # Responsive without a script: every table scrolls inside its own box (`.scroll`) instead of pushing
@@ -48,7 +60,25 @@ tr:hover td { background: #fafafa; }
 .v-robustness-robust, .v-masking-not-detected { background: #dcf5e3; color: #0b5d1e; }
 .v-robustness-incomplete, .v-masking-not-measured { background: #fff1c2; color: #6b4e00; }
 .v-robustness-not-robust, .v-masking-detected { background: #fde2e1; color: #8a1c17; }
-img { max-width: 100%; height: auto; border: 1px solid #eee; margin-top: .5rem; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; margin-top: .5rem;
+      box-sizing: border-box; }
+caption.hint { display: none; caption-side: top; text-align: left; color: #555; font-size: .85rem;
+                padding-bottom: .3rem; }
+caption.hint span { position: sticky; left: 0; }
+.scroll { container-type: scroll-state; }
+@container scroll-state(scrollable: x) { caption.hint { display: table-caption; } }
+@supports not (container-type: scroll-state) {
+  @media (max-width: 600px) { caption.hint { display: table-caption; } }
+}
+figure.zoom { margin: .5rem 0 0; }
+figure.zoom figcaption { color: #555; font-size: .85rem; }
+figure.zoom .close { display: none; }
+figure.zoom:target { position: fixed; inset: 0; z-index: 10; margin: 0; padding: 0 .5rem .5rem;
+                     overflow: auto; background: #fff; }
+figure.zoom:target img { max-width: none; }
+figure.zoom:target figcaption { display: none; }
+figure.zoom:target .close { display: inline-block; position: sticky; top: 0; left: 0;
+                            background: #fff; padding: .5rem .25rem; font-weight: 600; }
 @media (max-width: 600px) {
   body { margin: 1rem auto; padding: 0 .5rem; }
   th, td { padding: .25rem .45rem; }
@@ -56,10 +86,18 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; margin-top: .5rem; 
 """
 
 
-def _img(data: bytes, alt: str) -> str:
+def _figure(data: bytes, alt: str, fid: str, back: str) -> str:
+    """A figure that opens full size on a tap, without a script (the page must work offline, as
+    one file): the image links to its own figure's id, and the CSS rule `figure.zoom:target` then
+    shows that figure over the whole window with the image at its own size, scrolling inside it.
+    At 390 px a 2,608 px figure is drawn at 14% in the page: illegible until opened. The close link
+    goes back to the figure's heading (`back`). The image data is in the file once."""
+    src = f"data:image/png;base64,{base64.b64encode(data).decode()}"
     return (
-        f'<img alt="{html.escape(alt)}"'
-        f' src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+        f'<figure class="zoom" id="{fid}">'
+        f'<a class="close" href="#{back}">✕ close</a>'
+        f'<a href="#{fid}" title="open full size"><img alt="{html.escape(alt)}" src="{src}"></a>'
+        "<figcaption>Tap or click the figure to open it full size.</figcaption></figure>"
     )
 
 
@@ -85,7 +123,7 @@ def _table(
     above the other (two columns pushed the table past a laptop's width)."""
     badge_cols = badge_cols or {}
     out = [
-        '<div class="scroll"><table>',
+        f'<div class="scroll"><table>{HINT}',
         "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
         "<tbody>",
     ]
@@ -107,7 +145,18 @@ def _table(
     return "\n".join(out)
 
 
+# Shown above a table exactly when its box scrolls (a CSS scroll-state container query; where a
+# browser has none, on every table of a narrow screen): at 390 px nothing said that the results
+# table scrolls sideways. It stays in view while the table scrolls (sticky).
+HINT = '<caption class="hint"><span>Scroll the table sideways for more columns →</span></caption>'
+
 VERDICT = "verdict"  # the results table's one column for both axes
+DETAIL_NOTE = (
+    "Minimum-norm attacks (no ε) search for the smallest perturbation that breaks each sample:"
+    " accuracy after the attack, success = broken / clean-correct, L2 = mean L2 size of the"
+    " successful perturbations. Target hit = clean-correct samples sent to the attack's target"
+    " class / clean-correct."
+)
 
 
 def _badge_cell(column: str, cell: str) -> str:
@@ -147,6 +196,28 @@ def _results_table(rows: list[Row], columns: list[str]) -> str:
     )
 
 
+def detail_columns(columns: list[str], records: list[dict[str, Any]]) -> list[str]:
+    """The columns of the detail table, in `columns`' order: the minimum-norm attacks' (accuracy,
+    success rate, mean L2 size: no eps, so no part of a worst case at a budget) and the targeted
+    attacks' target-hit rates (the attack's accuracy stays with the others at its budget)."""
+    titles = budget_titles(records)
+    hits = {f"{r['label']} target hit" for r in records if r.get("targeted_success") is not None}
+    return [c for c in columns if titles.get(c) == MIN_NORM or c in hits]
+
+
+def _detail_table(rows: list[Row], detail: list[str]) -> str:
+    """The detail columns, moved out of the results table (at 1280 px they pushed the quick
+    preset's table to 2,005 px), one row per model that has any, which the sticky first column
+    names as the results table does."""
+    vary = varying(rows)
+    body = [
+        [model_cell(r, vary), n_cell(r), cells(r, [])[-1], *(r.cell(c) for c in detail)]
+        for r in rows
+        if any(r.cell(c) != "-" for c in detail)
+    ]
+    return _table([MODEL, "n", "clean", *detail], body, numeric_from=1)
+
+
 def render_html(
     ws: Workspace,
     filters: Filters | None = None,
@@ -155,6 +226,7 @@ def render_html(
 ) -> str:
     rows, columns = pivot(ws, filters, verdicts)
     records = flat_records(ws, filters)
+    detail = detail_columns(columns, records)
     robust = robust_records(ws, filters)
     parts = [
         "<!DOCTYPE html>",
@@ -169,9 +241,15 @@ def render_html(
             f" {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p>"
         ),
         "<h2>Results</h2>",
-        _results_table(rows, columns),
+        _results_table(rows, [c for c in columns if c not in detail]),
         f'<p class="note">Cells after "clean" are {html.escape(CAPTION)}.</p>',
     ]
+    if detail:
+        parts += [
+            "<h2>Minimum-norm and targeted attacks</h2>",
+            _detail_table(rows, detail),
+            f'<p class="note">{html.escape(DETAIL_NOTE)}</p>',
+        ]
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes or []]
     if verdicts:
         parts.append("<h2>Verdicts and evidence</h2>")
@@ -221,18 +299,25 @@ def render_html(
         ]
     if records:
         parts += [
-            "<h2>Accuracy against training temperature</h2>",
-            _img(
+            '<h2 id="plot-temperature">Accuracy against training temperature</h2>',
+            _figure(
                 plot_vs_temperature(
                     records, fmt="png", robust=robust, curves=min_norm_curves(ws, records, filters)
                 ),
                 "accuracy vs training temperature",
+                "plot-temperature-full",
+                "plot-temperature",
             ),
         ]
         if eps_sweeps(records):
             parts += [
-                "<h2>Accuracy against ε</h2>",
-                _img(plot_vs_eps(records, fmt="png", robust=robust), "accuracy vs epsilon"),
+                '<h2 id="plot-eps">Accuracy against ε</h2>',
+                _figure(
+                    plot_vs_eps(records, fmt="png", robust=robust),
+                    "accuracy vs epsilon",
+                    "plot-eps-full",
+                    "plot-eps",
+                ),
             ]
     parts.append(_details(records))
     parts.append("</body></html>")
