@@ -222,7 +222,7 @@ def complete_runs(
             wanted[w.model_dump_json()] = w
         for cfg in sorted(wanted.values(), key=lambda c: (-c.eval_temp, c.label)):
             doc, fresh = ensure_attacked(ctx, rec, cfg, complete=True)
-            _log(ctx, rec.run_id, doc, fresh)
+            _log(ctx, rec.run_id, doc, fresh, cfg)
             docs.append(doc)
     return docs
 
