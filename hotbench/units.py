@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from . import draws
+from .attacks import randomized
 from .attacks.composite import independent, surrogate_config
 from .attacks.engine import Target, run_attack
 from .attacks.outcome import AttackOutcome
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context
-from .data import Dataset, DatasetSpec, data_folders, data_source, load_dataset
+from .data import Dataset, DatasetSpec, Split, data_folders, data_source, load_dataset
 from .defenses import DEFENSES
 from .errors import HotbenchError
 from .models import HotNet, arch_source, check_model, train_batch_sizes
@@ -203,6 +204,29 @@ def attack_doc(
     }
 
 
+# Whether a model (its run folder and weights) is randomized, once per process: `settled` asks it of
+# every attack config that names eot or draws, and a sweep may hold dozens on one model.
+_RANDOMIZED: dict[tuple[str, str], bool] = {}
+
+
+def settled(ctx: Context, record: RunRecord, test: Split, cfg: AttackConfig) -> AttackConfig:
+    """The config the stored result is keyed by: a *resolved* `cfg` without eot and draws on a
+    deterministic model. They change nothing there (one forward pass is every pass), so its result
+    is the plain attack's, under the plain attack's id: a deterministic model's results stay as
+    they were, bit for bit (issue 25), and a preset that asks `eot: 1` of its randomized models
+    (the authors' plain attacks) does not compute every deterministic model's attack a second
+    time under a new id. The model is loaded and checked (attacks.randomized, as the attack unit
+    checks it) only when cfg names eot or draws."""
+    if cfg.eot is None and cfg.draws is None:
+        return cfg
+    key = (str(record.path.resolve()), record.weights_sha256)
+    if key not in _RANDOMIZED:
+        net = ctx.ws.load_model(record, "cpu").eval()
+        found = randomized.is_randomized(net, test.head(cfg.n_samples).x)
+        _RANDOMIZED[key] = found.randomized
+    return cfg if _RANDOMIZED[key] else cfg.model_copy(update={"eot": None, "draws": None})
+
+
 @dataclass
 class LoadedRun:
     """A stored run ready to attack: its id, its resolved training config, the model, and the model
@@ -280,7 +304,7 @@ def ensure_attacked(
     ws, device = ctx.ws, ctx.device
     train_cfg = record.config
     data = load_run_data(record, ctx.data_dir, ctx.download)
-    cfg = cfg.resolved(train_cfg.temp, len(data.test))
+    cfg = settled(ctx, record, data.test, cfg.resolved(train_cfg.temp, len(data.test)))
     attack_id = cfg.attack_id(record.run_id)
     # a result of earlier weights (the model was trained again since) is computed again
     if not ctx.force and (stored := ws.stored_result(record, attack_id)) is not None:

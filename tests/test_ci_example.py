@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hotbench.store import Workspace
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / "examples" / "ci" / "hotbench.yml"
 
@@ -75,6 +77,16 @@ def test_the_gate_and_summary_steps_run_as_written(checkout: Path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "gate passed" in done.stderr
     assert (checkout / "acc-vs-T.png").stat().st_size > 0
+    # issue 25: deterministic models keep their results' hashes: the ci-smoke run stores exactly
+    # the baseline's (run id, attack id) pairs, none more (the gate only fails on missing ones),
+    # and none of its results carries the randomized models' fields
+    ws = Workspace(checkout / "runner-temp" / "hotbench-ws")
+    base = json.loads((checkout / "ci" / "baseline-ci-smoke.json").read_text())
+    docs = [d for run in {r["run_id"] for r in base["records"]} for d in ws.load_results(run)]
+    assert {(d["run_id"], d["attack_id"]) for d in docs} == {
+        (r["run_id"], r["attack_id"]) for r in base["records"]
+    }
+    assert not any("randomness" in d or "eot" in d["config"] for d in docs)
     assert _run(summary, checkout).returncode == 0
     text = (checkout / "summary").read_text(encoding="utf-8")
     assert text.startswith("## Regression gate: passed")

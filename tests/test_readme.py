@@ -92,3 +92,17 @@ def test_license_and_citation_agree_with_pyproject():
     [paper] = cff["references"]
     assert "arXiv:2202.07342" in str(paper["identifiers"])
     assert "## Cite" in README and "CITATION.cff" in README and "2202.07342" in README
+
+
+def test_the_randomized_defenses_section_states_the_defaults_it_runs_with():
+    """Issue 25: README has a "Randomized defenses" section, and the K and M it names are
+    hotbench's defaults (hotbench.draws), with the zoo module its example trains."""
+    from hotbench.draws import DEFAULT_DRAWS, DEFAULT_EOT
+
+    start = README.index("\n## Randomized defenses\n")
+    section = README[start : README.index("\n## ", start + 1)]
+    text = " ".join(section.split())
+    assert f"`--eot K` separate forward passes (default {DEFAULT_EOT};" in text
+    assert f"`--draws M` draws (default {DEFAULT_DRAWS})" in text
+    module = re.search(r"--arch (examples\.zoo\.\w+):build", section)
+    assert module and (REPO / (module.group(1).replace(".", "/") + ".py")).is_file()

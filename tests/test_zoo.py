@@ -21,7 +21,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from hotbench import stats
 from hotbench.cli import app
+from hotbench.draws import DEFAULT_DRAWS, DEFAULT_EOT
 from hotbench.evaluate.diagnose import MASKING, ROBUSTNESS
 from hotbench.store import Workspace
 from hotbench.sweep.preset_files import PRESET_DIR
@@ -69,6 +71,13 @@ def test_the_zoo_holds_the_literatures_broken_defenses_and_honest_controls():
         "not detected",
     )
     assert entries["undefended"].expect.robustness == "not robust"
+    # issue 25: a randomized defense (Xie et al. 2018), attacked with EOT and without
+    rnd = entries["random resize-pad"]
+    assert rnd.arch == "examples.zoo.resize_pad:build"
+    assert (rnd.expect.robustness, rnd.expect.masking) == ("not robust", "not detected")
+    plain = {(a.method, a.seed) for a in preset.attack.attacks if a.eot == 1}
+    assert {("fgsm", None), ("pgd", 1)} <= plain  # the paper's attacks as its authors run them
+    assert any(a.method == "pgd" and a.eot is None for a in preset.attack.attacks)  # EOT there
     # one model per entry, all evaluated as deployed
     assert len(preset.expectations()) == len(entries) and preset.attack.eval_temps == [1.0]
 
@@ -108,7 +117,62 @@ def test_a_wrong_expectation_fails_with_exit_1(zoo, tmp_path):
     claimed.write_text(head + "  - name: thermometer" + entry)
     r = runner.invoke(app, ["report", "-w", str(ws), "--preset", str(claimed), "-f", "json"])
     assert r.exit_code == 1, r.output
-    assert "1 of 6 differ (thermometer)" in r.stderr
+    assert f"1 of {len(load('zoo')[1].expectations())} differ (thermometer)" in r.stderr
+
+
+def test_a_randomized_entry_is_measured_over_draws_and_needs_eot(zoo, tmp_path):
+    """Issue 25: the zoo's randomized defense (random resize-and-pad, Xie et al. 2018) is detected
+    as randomized; its gradient attacks ran with EOT, the paper's attacks without, every accuracy
+    is an expectation over the model's draws with the interval over samples and draws, and its
+    verdict is the known one. Without its EOT results the same workspace cannot say that nothing
+    is hidden. The deterministic entries took the path they always did: none of their results
+    carries eot, draws or randomness (a preset's `eot: 1` changes nothing there), and the robust
+    control stays robust."""
+    zoo_ws, r = zoo
+    assert r.exit_code == 0, r.output[-3000:]
+    doc = json.loads(r.stdout)
+    ids = {name: run_id for name, run_id, _ in load("zoo")[1].expectations()}
+    run = ids["random resize-pad"]
+    verdicts = {v["run_id"]: v for v in doc["verdicts"]}
+    v = verdicts[run]
+    assert v["randomness"]["randomized"] and v["randomness"]["changed"] > 0.05, v["randomness"]
+    fired = {c["name"]: c for c in v["checks"] if c["state"] == "fired"}
+    assert "of predictions change between draws" in fired["randomized model"]["evidence"]
+    assert (v["robustness"], v["masking"]) == ("not robust", "not detected"), v
+    records = [x for x in doc["records"] if x["run_id"] == run]
+    assert records and all(
+        x["draws"] == DEFAULT_DRAWS and x["ci_method"] == stats.DRAWS_INTERVAL_METHOD
+        for x in records
+    )
+    budget = v["budget"]["eps"]
+    at = [x for x in records if x["eps"] == budget]
+    assert any(x["method"] == "pgd" and x["eot"] == DEFAULT_EOT for x in at)  # EOT-PGD
+    assert {x["method"] for x in at if x["eot"] == 1} >= {"fgsm", "pgd"}
+    assert "eot=1" in v["masking_evidence"][0] and "no significant gap" in v["masking_evidence"][0]
+    assert v["ci_high"] < 0.30
+    for name, other in ids.items():
+        if other != run:
+            assert (
+                verdicts[other]["randomness"] is None
+                or not verdicts[other]["randomness"]["randomized"]
+            ), name
+            stored = Workspace(zoo_ws).load_results(other)
+            assert not any("eot" in d["config"] or "randomness" in d for d in stored), name
+    assert (verdicts[ids["pgd-at"]]["robustness"], verdicts[ids["pgd-at"]]["masking"]) == (
+        "robust",
+        "not detected",
+    )
+
+    # the same results without EOT: one draw per query cannot show that nothing is hidden
+    ws = _fresh(zoo_ws, tmp_path, run, ids["undefended"], keep_results=(run, ids["undefended"]))
+    for d in ws.load_results(run):
+        if (d.get("randomness") or {}).get("eot", 1) > 1:
+            (ws.run_dir(run) / "attacks" / f"{d['attack_id']}.json").unlink()
+    r = runner.invoke(app, ["report", "-w", str(ws.root), "--run", run, "-f", "json"])
+    assert r.exit_code == 0, r.output
+    (v,) = json.loads(r.stdout)["verdicts"]
+    assert v["masking"] == "not measured" and v["robustness"] == "not robust", v
+    assert any("no gradient attack with EOT" in line for line in v["masking_evidence"]), v
 
 
 def _fresh(zoo_ws: Path, tmp_path: Path, *run_ids: str, keep_results: tuple[str, ...] = ()):

@@ -41,7 +41,7 @@ from ..data import Split
 from ..errors import HotbenchError
 from ..models import HotNet
 from ..store import RunRecord
-from ..units import ensure_attacked, load_run_data
+from ..units import ensure_attacked, load_run_data, settled
 
 
 def robust_mask(doc: dict[str, Any]) -> np.ndarray:
@@ -103,8 +103,10 @@ def ensure_suite(
     skip-mode run would), and stored skip-mode results are reused, so an interrupted suite
     resumes."""
     ws = ctx.ws
-    n_test = len(load_run_data(record, ctx.data_dir, ctx.download).test)
-    resolved = [c.resolved(record.config.temp, n_test) for c in configs]
+    test = load_run_data(record, ctx.data_dir, ctx.download).test
+    resolved = [
+        settled(ctx, record, test, c.resolved(record.config.temp, len(test))) for c in configs
+    ]
     if any(c.partial for c in resolved):
         raise HotbenchError(
             "a suite config already carries skip_after",
@@ -160,29 +162,32 @@ def attack_runs(
             continue
         for cfg in configs:
             doc, fresh = ensure_attacked(ctx, rec, cfg, complete=complete)
-            _log(ctx, rec.run_id, doc, fresh)
+            _log(ctx, rec.run_id, doc, fresh, cfg)
             docs.append(doc)
             bar.advance()
     return docs
 
 
-def _log(ctx: Context, run_id: str, doc: dict[str, Any], fresh: bool) -> None:
+def _log(ctx: Context, run_id: str, doc: dict[str, Any], fresh: bool, asked: AttackConfig) -> None:
     m = doc["metrics"]
     ctx.reporter.log(
         f"{'attacked' if fresh else 'stored  '} {run_id}"
         f" {AttackConfig(**doc['config']).label} eval T={doc['config']['eval_temp']:g}:"
         f" clean {m['clean_acc']:.3f} adv {m['adv_acc']:.3f}"
         + (f" (n={m['n_samples']})" if "n_samples" in m else "")
-        + _randomness_note(doc)
+        + _randomness_note(doc, asked)
     )
 
 
-def _randomness_note(doc: dict[str, Any]) -> str:
+def _randomness_note(doc: dict[str, Any], asked: AttackConfig) -> str:
     """What the log says of a randomized model (expected accuracies, EOT), or of --eot/--draws
-    asked for on a deterministic one."""
+    asked for on a deterministic one (whose result is the plain attack's: units.settled)."""
     r = doc.get("randomness")
     if not r:
-        return ""
+        asked_draws = asked.eot is not None or asked.draws is not None
+        return (
+            "; the model is deterministic: --eot and --draws change nothing" if asked_draws else ""
+        )
     if not r.get("randomized"):
         return "; the model is deterministic: --eot and --draws change nothing"
     return (
@@ -217,7 +222,7 @@ def complete_runs(
             wanted[w.model_dump_json()] = w
         for cfg in sorted(wanted.values(), key=lambda c: (-c.eval_temp, c.label)):
             doc, fresh = ensure_attacked(ctx, rec, cfg, complete=True)
-            _log(ctx, rec.run_id, doc, fresh)
+            _log(ctx, rec.run_id, doc, fresh, cfg)
             docs.append(doc)
     return docs
 

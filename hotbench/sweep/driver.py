@@ -46,6 +46,7 @@ from ..units import (
     load_run_data,
     persist_attack,
     persist_trained,
+    settled,
 )
 from .plan import Plan, UnitStatus
 
@@ -314,6 +315,9 @@ class Driver:
                 if n_test is None:  # runs stored before run.json recorded it
                     n_test = len(load_run_data(record, self.ctx.data_dir, self.ctx.download).test)
                 cfg = p.attack.resolved(p.target.temp, int(n_test))
+                if cfg.eot is not None or cfg.draws is not None:  # none on a deterministic model
+                    test = load_run_data(record, self.ctx.data_dir, self.ctx.download).test
+                    cfg = settled(self.ctx, record, test, cfg)
                 name = f"{p.target.run_id}/{cfg.attack_id(p.target.run_id)}"
                 # (a result of weights since replaced is computed again)
                 stored = (

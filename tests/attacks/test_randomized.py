@@ -276,5 +276,45 @@ def test_the_cli_takes_eot_and_draws(trained_ws):
     r = runner.invoke(app, [*args, "--eot", "4", "--draws", "8"])
     assert r.exit_code == 0, r.output
     assert "deterministic: --eot and --draws change nothing" in " ".join(r.output.split())
-    (doc,) = [d for d in trained_ws.load_results(run) if d["config"].get("eot") == 4]
-    assert doc["config"]["draws"] == 8 and doc["randomness"]["randomized"] is False
+
+
+def test_eot_and_draws_leave_a_deterministic_models_results_as_they_were(trained_ws, tmp_path):
+    """Issue 25: a deterministic model is unchanged, bit for bit. --eot and --draws (a preset's
+    `eot: 1`, the randomized verdict's `--suite paper --eot 1`) change nothing on it, so they must
+    not give its result a new id either: it is the plain attack's result, stored once. Before,
+    `eot: 1` in a preset that also holds deterministic models (the zoo) computed every one of their
+    plain attacks again under a second id, with a second column of the same numbers."""
+    from typer.testing import CliRunner
+
+    from hotbench.cli import app
+
+    runner = CliRunner()
+    run = NONE1.resolved().run_id
+    args = ["attack", "-w", str(trained_ws.root), "--run", run, "--method", "fgsm"]
+    args += ["--n-samples", "20", "--eps", "0.1"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    (plain,) = trained_ws.load_results(run)
+    for extra in (["--eot", "1"], ["--eot", "4", "--draws", "8"]):
+        r = runner.invoke(app, [*args, *extra])
+        assert r.exit_code == 0, r.output
+        assert "stored" in r.output and "change nothing" in " ".join(r.output.split()), r.output
+        assert trained_ws.load_results(run) == [plain]
+    # a preset (the sweep driver's path): the plain attack and its `eot: 1` twin are one unit
+    preset = tmp_path / "p.yaml"
+    preset.write_text(
+        f"train: {{acts: [none], temps: [1], epochs: {NONE1.epochs}}}\n"
+        "attack:\n  n_samples: 20\n  eval_temps: [1]\n  attacks:\n"
+        "    - {method: pgd, eps: 0.1, steps: 5}\n"
+        "    - {method: pgd, eps: 0.1, steps: 5, eot: 1}\n"
+        "    - {method: pgd, eps: 0.1, steps: 5, eot: 4, draws: 8}\n"
+    )
+    r = runner.invoke(app, ["run", str(preset), "-w", str(trained_ws.root), "--quiet"])
+    assert r.exit_code == 0, r.output
+    docs = trained_ws.load_results(run)
+    assert [d["config"]["method"] for d in docs].count("pgd") == 1, [d["attack_id"] for d in docs]
+    (pgd,) = [d for d in docs if d["config"]["method"] == "pgd"]
+    assert pgd["attack_id"] == AttackConfig(
+        method="pgd", eps=0.1, steps=5, n_samples=20, eval_temp=1.0
+    ).resolved(1.0, 397).attack_id(run)
+    assert "eot" not in pgd["config"] and "randomness" not in pgd
