@@ -25,19 +25,14 @@ from .evaluate.diagnose import eval_temps as attacked_temps
 from .evaluate.suites import AttackRequest, attack_listing
 from .evaluate.worstcase import load_stored
 from .files import check_outputs, input_file, output_target, write_output
+from .reports.baseline import DEFAULT_TOLERANCE
 from .reports.compare import Row, compare_files
 from .reports.expected import Outcome, outcomes
 from .reports.expected import render as render_expected
 from .reports.formats import Layout, output_format, render
-from .reports.gate import (
-    DEFAULT_TOLERANCE,
-    GateOutcome,
-    evaluate,
-    messages,
-    prepare,
-    save_if_passed,
-)
-from .reports.gate import markdown as gate_markdown
+from .reports.gate import GateOutcome, evaluate, prepare, save_if_passed
+from .reports.gate_text import markdown as gate_markdown
+from .reports.gate_text import messages
 from .reports.plots import plot_format, write_report_plots
 from .reports.records import Filters, results_document, select_runs
 from .store import RunRecord, Workspace

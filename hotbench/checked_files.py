@@ -76,7 +76,7 @@ def first_error(exc: ValidationError | HotbenchError | Exception) -> str:
 
 
 # A stored perturbation size is inside its budget when the engine's own test says so
-# (attacks.engine.inside: eps * (1 + 1e-5) + 1e-6, for float32 error), after the rounding to 6
+# (attacks.tracking.inside: eps * (1 + 1e-5) + 1e-6, for float32 error), after the rounding to 6
 # decimals that result documents store sizes with (up to 5e-7 more).
 BUDGET_RTOL, BUDGET_ATOL = 1e-5, 1e-6 + 5e-7
 

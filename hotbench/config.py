@@ -27,7 +27,7 @@ from .data import DATASETS
 from .defenses import DEFENSES, NAMED_PARAMS
 from .defenses import label as defense_label
 from .draws import DEFAULT_DRAWS, DEFAULT_EOT, MAX_DRAWS, MAX_EOT
-from .eps import FLOAT32_MAX, check_eps, fmt_eps, parse_eps
+from .eps import FLOAT32_MAX, eps_value, fmt_eps
 from .errors import HotbenchError
 from .registry import ACTIVATIONS
 from .user_arch import check_arch_name
@@ -48,6 +48,22 @@ def stable_hash(payload: Any, length: int = 12) -> str:
 # largest: beyond, T rounds to 0 or to inf (act(z / 1e-320) is act(z / 0)), and a training can only
 # diverge or learn nothing, which the user would read as the model's fault.
 FLOAT32_TINY = 1.1754943508222875e-38
+
+
+def attack_budget(value: Any, method: str | None, flag: str = "--eps") -> float:
+    """An attack's eps as the command line (`--eps`) and presets (`eps`) give it: a number or a
+    fraction (8/255) held to the threat model of `method` (hotbench.eps: Linf in [0, 1], L2 its own
+    range; a minimum-norm attack's eps, or one whose method is not known yet, is a number >= 0).
+    One rule for AttackConfig and presets, so that a preset loads only the budgets its attacks
+    run with; an unknown method is refused here with the registry's own message."""
+    return eps_value(value, None if method is None else ATTACKS.get(method).norm, flag)
+
+
+def training_budget(value: Any, flag: str = "--train-eps") -> float:
+    """Adversarial training's eps (`--train-eps`, a preset's `train_eps`): a number or a fraction,
+    an Linf budget (a value above 1 is refused with the fraction it most likely meant); the range
+    (0, 1] is the defense's own rule (DefenseSpec.check)."""
+    return eps_value(value, "Linf", flag)
 
 
 def temperature_problem(t: float | None) -> str | None:
@@ -112,10 +128,7 @@ class TrainConfig(_Frozen):
             if value is not None:
                 params[key] = value
         if params.get("train_eps") is not None:
-            # a fraction (8/255) as the CLI and presets write it; a budget above 1 is refused
-            # with the fraction it most likely meant (hotbench.eps); (0, 1] is the defense's rule
-            eps = parse_eps(params["train_eps"], "--train-eps")
-            params["train_eps"] = eps if eps == 0 else check_eps(eps, "Linf", "--train-eps")
+            params["train_eps"] = training_budget(params["train_eps"])  # (0, 1]: the defense's
         return {**data, "defense_params": params}
 
     @model_validator(mode="after")
@@ -221,13 +234,12 @@ class AttackConfig(_Frozen):
 
     @field_validator("eps", mode="before")
     @classmethod
-    def _eps(cls, v: Any) -> float:
-        return parse_eps(v)  # a number or a fraction (8/255); -0.0 is 0.0
+    def _eps(cls, v: Any, info: ValidationInfo) -> float:
+        return attack_budget(v, info.data.get("method"))  # method: declared before eps
 
     @model_validator(mode="after")
     def _check(self) -> AttackConfig:
         ATTACKS.check(self.method)
-        check_eps(self.eps, ATTACKS.get(self.method).norm)  # Linf in [0, 1]; L2 its own range
         check_params(self.method, self.params)
         if self.steps <= 0:
             raise HotbenchError(f"steps must be >= 1, got {self.steps}", "pass e.g. --steps 40")

@@ -23,7 +23,8 @@ import torch
 
 from . import draws
 from .attacks.composite import independent, surrogate_config
-from .attacks.engine import AttackOutcome, Target, run_attack
+from .attacks.engine import Target, run_attack
+from .attacks.outcome import AttackOutcome
 from .attacks.spec import ATTACKS
 from .config import AttackConfig, TrainConfig
 from .context import Context

@@ -151,3 +151,20 @@ def test_a_context_is_made_by_its_constructors_only():
         and node.func.id == "Context"
     ]
     assert not by_hand, "Contexts built by hand:\n" + "\n".join(by_hand)
+
+
+def test_a_budget_is_held_to_its_threat_model_in_one_place():
+    """hotbench.eps.eps_value is the rule that reads a budget and holds it to its threat model;
+    config's attack_budget and training_budget apply it, and AttackConfig, TrainConfig and presets
+    call those. Nothing else calls check_eps: AttackConfig and presets each held a copy of the
+    rule (issue 27), free to drift apart."""
+    callers = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+        for path, tree in _modules()
+        if path.name != "eps.py"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "check_eps"
+    ]
+    assert not callers, "check_eps called outside hotbench.eps:\n" + "\n".join(callers)

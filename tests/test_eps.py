@@ -166,3 +166,20 @@ def test_the_cli_train_eps_takes_a_fraction(tmp_path):
     args = ["train", "-w", str(tmp_path), "--defense", "pgd-at", "--act", "none", "--epochs", "0"]
     r = CliRunner().invoke(app, [*args, "--train-eps", "8"])
     assert r.exit_code == 2 and "8/255 = 0.0314" in r.stderr, r.output
+
+
+@pytest.mark.parametrize(
+    "method, value",
+    [("pgd", "8"), ("pgd", "1.5"), ("pgd", "-0.1"), ("pgd", "1/0"), ("pgd", "abc")]
+    + [("pgdl2", "1e39"), ("pgdl2", "-1"), ("pgdl2", "nan")],
+)
+def test_a_preset_refuses_the_budgets_a_config_refuses_in_the_same_words(tmp_path, method, value):
+    """One rule (config.attack_budget) reads --eps and a preset's eps: a preset must not load a
+    budget its attacks would be refused with, nor word the refusal otherwise (but for the key)."""
+    with pytest.raises(HotbenchError) as direct:
+        AttackConfig(method=method, eps=value)
+    path = tmp_path / "p.yaml"
+    path.write_text(PRESET.format(eps=f"['{value}']").replace("method: pgd", f"method: {method}"))
+    with pytest.raises(HotbenchError) as preset:
+        load(path)
+    assert direct.value.problem.replace("--eps", "eps") in str(preset.value)

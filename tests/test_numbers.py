@@ -22,7 +22,7 @@ from hotbench.config import AttackConfig
 from hotbench.context import Context
 from hotbench.evaluate import diagnose as dg
 from hotbench.evaluate.worstcase import StoredResult, worst_case
-from hotbench.reports import gate
+from hotbench.reports.baseline import compare
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document, unique_labels
 from hotbench.reports.tables import pivot
 from hotbench.store import Workspace
@@ -466,15 +466,15 @@ def _gate_docs():
 def test_8_an_attack_that_stops_working_fails_the_gate():
     base, rec = _gate_docs()
     now = {"schema_version": SCHEMA_VERSION, "records": [rec(0.9)]}
-    res = gate.compare(base, now, 0.02)  # the old gate passed this (exit 0)
+    res = compare(base, now, 0.02)  # the old gate passed this (exit 0)
     assert res.exit_code == 1 and [c.status for c in res.failures] == ["RISE"]
-    assert gate.compare(base, now, 0.02, direction="down").exit_code == 0
-    assert gate.compare(base, now, 0.02, direction="up").exit_code == 1
+    assert compare(base, now, 0.02, direction="down").exit_code == 0
+    assert compare(base, now, 0.02, direction="up").exit_code == 1
     # auto: a move the two sample sizes explain passes, one they do not fails
-    assert gate.compare(base, {"records": [rec(0.1, 100)]}, "auto").exit_code == 0
-    assert gate.compare(base, {"records": [rec(0.2, 100)]}, "auto").exit_code == 1
+    assert compare(base, {"records": [rec(0.1, 100)]}, "auto").exit_code == 0
+    assert compare(base, {"records": [rec(0.2, 100)]}, "auto").exit_code == 1
     with pytest.raises(Exception, match="direction"):
-        gate.compare(base, now, 0.02, direction="sideways")
+        compare(base, now, 0.02, direction="sideways")
 
 
 def test_8_old_baselines_are_refused_with_the_regenerate_hint(results_ws_or_trained, tmp_path):

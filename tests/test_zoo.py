@@ -25,7 +25,8 @@ from hotbench.cli import app
 from hotbench.evaluate.diagnose import MASKING, ROBUSTNESS
 from hotbench.store import Workspace
 from hotbench.sweep.preset_files import PRESET_DIR
-from hotbench.sweep.presets import Masking, Robustness, load
+from hotbench.sweep.preset_schema import Masking, Robustness
+from hotbench.sweep.presets import load
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -23,12 +23,12 @@ from .spec import (
     torchattacks,
 )
 
-# The builders import the engine (torch, torchattacks) when an attack is built, not when the
+# The builders import the tracked model (torch, torchattacks) when an attack is built, not when the
 # catalog is read: names, norms and descriptions serve `--help`, `hotbench attacks`, config
 # validation and reports, none of which needs torch.
 if TYPE_CHECKING:
     from ..config import AttackConfig
-    from .engine import Tracked
+    from .tracking import Tracked
 
 
 def _patched(name: str) -> type:
@@ -65,7 +65,7 @@ def _autoattack(m: Tracked, c: AttackConfig) -> Any:
 
 
 def _apgd(m: Tracked, c: AttackConfig) -> Any:
-    from .engine import need_classes
+    from .tracking import need_classes
 
     loss = c.params["loss"]
     if loss not in ("ce", "dlr"):
@@ -88,7 +88,7 @@ def _apgd(m: Tracked, c: AttackConfig) -> Any:
 
 
 def _apgdt(m: Tracked, c: AttackConfig) -> Any:
-    from .engine import need_classes
+    from .tracking import need_classes
 
     n = need_classes(m, 4, "APGD-T (targeted DLR)")
     return torchattacks().APGDT(

@@ -12,9 +12,9 @@ from ..data import DATASETS
 from ..errors import HotbenchError
 from ..models import LogitView
 from ..user_arch import is_import_path
-from .engine import Tracked, inside, need_classes
 from .patched import seeded_pgd_class
 from .spec import ATTACKS, Norm, torchattacks
+from .tracking import Tracked, inside, need_classes
 
 
 class Ensemble:

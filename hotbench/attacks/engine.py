@@ -1,27 +1,20 @@
-"""The evaluation of one attack config on one model (through torchattacks): tracking, judging,
-run_attack.
+"""The evaluation of one attack config on one model (through torchattacks): the batched attack
+loop (attack_points, attack_batch), the judging of its points (judge), and run_attack over a test
+set, deterministic or over draws of a randomized model.
 
 What hotbench adds around torchattacks, each for a reason given in ../shared/torchattacks-notes.md:
 - only clean-correct samples are attacked (adversarial accuracy = correct after attack / all
   samples);
 - every point an attack queries is checked on the deployed model, and the first one inside the
-  threat model that it misclassifies is kept: PGD returns its last iterate, so without this a
-  success found at step 10 can be lost by step 40 ("silent success", Pintor et al. 2022);
+  threat model that it misclassifies is kept (attacks.tracking);
 - the global RNG is forked around every batch and each batch gets its own seed, since several
   attacks reset torch's global seed on every call;
-- `on="logits"` attacks z / T_train instead of act(z / T_eval), and the result is judged on the
-  deployed model: the attack that does not trust the saturated output;
-- a targeted attack is tracked towards its target: the kept point is the first one the deployed
-  model assigns to the target class (a misclassification into another class does not stop it),
-  and the targets are stored per sample, so the report shows targeted success. Where the target
-  was never reached, the attack's own final point is judged as usual: it still counts in the
-  untargeted worst case where it misclassified.
+- a targeted attack's targets are chosen on the host and tracked (attacks.targeting).
+The per-sample result and its numbers are attacks.outcome's.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,292 +27,13 @@ from torch import nn
 from ..config import AttackConfig
 from ..data import Split
 from ..draws import DEFAULT_DRAWS, DEFAULT_EOT, SELECT_DRAWS
-from ..errors import HotbenchError
 from ..models import HotNet, predict
 from . import randomized
 from .batch1 import one_at_a_time
-from .spec import ATTACKS, AttackSpec, Norm, check_targeted
-
-
-class _AllFound(Exception):
-    """Raised from inside an attack's loop once every sample of the batch has a kept adversarial
-    point."""
-
-
-_SYNC_EVERY = 8
-
-
-class Tracked(nn.Module):
-    """The model the attack sees. It also watches every full-batch query the attack makes and keeps,
-    per sample, the first point that the deployed model misclassifies inside the threat model.
-
-    Since a found sample's result is that first point whatever the attack does next, the remaining
-    iterations are wasted once every sample of the batch is found: with `stop_early` the query
-    raises `_AllFound` and attack_batch returns the kept points. Results are identical; on a model
-    that breaks in a few steps a 40-step attack costs a few steps. The sign-gradient attacks go
-    further (attacks.loops.sign_loop): they drop found samples from the batch and set `rows`, the
-    rows of the batch their queries now hold, so that a sample costs the steps it takes to break."""
-
-    def __init__(
-        self, net: HotNet, cfg: AttackConfig, norm: Norm | None, x0: torch.Tensor, y: torch.Tensor
-    ):
-        super().__init__()
-        self.net = net
-        self.on = cfg.on
-        self.eval_temp = float(cfg.eval_temp)
-        self.eps = cfg.eps
-        self.norm = norm
-        self.x0, self.y = x0, y
-        self.found = torch.zeros_like(y, dtype=torch.bool)
-        self.best = x0.clone()
-        self.surrogate: HotNet | None = None  # set by attack_batch for transfer attacks
-        self.targeted = cfg.targeted is not None
-        self.target: torch.Tensor | None = None  # the attack's target labels, once it chose them
-        self.stop_early = False  # set by attack_batch
-        self.rows: torch.Tensor | None = None  # set by sign_loop: the batch's rows of a query
-        self.eot = 1  # forward passes averaged per query (set by attack_batch): see forward
-        self._queries = 0
-        self.sync_free = x0.device.type != "cpu"  # see forward
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.eot > 1:
-            return self._expected(x)
-        z = self.net.logits(x)
-        out = z / self.net.train_temp if self.on == "logits" else self.net.head(z, self.eval_temp)
-        self._watch(x, z, out)
-        return out
-
-    def _expected(self, x: torch.Tensor) -> torch.Tensor:
-        """Expectation over Transformation (Athalye et al. 2018) for a randomized model: the mean
-        of `eot` *separate* forward passes (each draws its own noise; one pass on a repeated batch
-        would draw a per-batch transform, such as a random resize, once), so every attack that
-        queries the model (gradient, score-based, its loss and its checkpoints) follows the
-        expected output, and its gradient is the mean of the passes' gradients through it. The
-        tracking judges the query on the mean deployed output too, not on one draw."""
-        outs, deployed = [], []
-        for _ in range(self.eot):
-            z = self.net.logits(x)
-            if self.on == "logits":
-                outs.append(z / self.net.train_temp)
-                with torch.no_grad():
-                    deployed.append(self.net.head(z, self.eval_temp))
-            else:
-                outs.append(self.net.head(z, self.eval_temp))
-        out = torch.stack(outs).mean(0)
-        with torch.no_grad():
-            mean_deployed = out if self.on == "output" else torch.stack(deployed).mean(0)
-        self._watch(x, None, out, mean_deployed)
-        return out
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """The class the deployed model gives `x` (the mean of `eot` passes on a randomized
-        model), without tracking it: what an ensemble judges its sub-attacks with."""
-        if self.eot == 1:
-            return self.net.head(self.net.logits(x), self.eval_temp).argmax(1)
-        passes = [self.net.head(self.net.logits(x), self.eval_temp) for _ in range(self.eot)]
-        return torch.stack(passes).mean(0).argmax(1)
-
-    def _watch(
-        self,
-        x: torch.Tensor,
-        z: torch.Tensor | None,
-        out: torch.Tensor,
-        deployed: torch.Tensor | None = None,
-    ) -> None:
-        rows = self.rows
-        whole = rows is None and x.shape == self.x0.shape
-        if self.norm is not None and (whole or (rows is not None and x.shape[0] == rows.numel())):
-            with torch.no_grad():
-                if deployed is None:
-                    deployed = out if self.on == "output" else self.net.head(z, self.eval_temp)
-                self._track(x, deployed)
-
-    def _track(self, x: torch.Tensor, deployed: torch.Tensor) -> None:
-        """Record, per sample of the query, whether it is the first success inside the threat
-        model (rows: the query's rows of the batch, None for the whole batch)."""
-        rows = self.rows
-        part = (lambda t: t) if rows is None else (lambda t: t[rows])
-        pred = deployed.argmax(1)
-        if not self.targeted:
-            success = pred != part(self.y)
-        elif self.target is not None:
-            success = pred == part(self.target)
-        else:  # the attack has not chosen its targets yet (its first, clean query)
-            success = torch.zeros_like(pred, dtype=torch.bool)
-        hit = success & inside(x, part(self.x0), self.eps, self.norm) & ~part(self.found)
-        if not self.sync_free:
-            if hit.any():
-                at = hit if rows is None else rows[hit]
-                self.best[at] = x[hit].detach()
-                self.found[at] = True
-                if self.stop_early and bool(self.found.all()):
-                    raise _AllFound
-            return
-        # On an accelerator every `.any()` is a host sync per attack step (measured on an H100:
-        # +55% over plain torchattacks PGD). Same kept points without syncing; the early-stop test
-        # syncs once every `_SYNC_EVERY` queries instead.
-        keep = hit.view(-1, *([1] * (x.dim() - 1)))
-        if rows is None:
-            self.best = torch.where(keep, x.detach(), self.best)
-            self.found |= hit
-        else:
-            self.best[rows] = torch.where(keep, x.detach(), self.best[rows])
-            self.found[rows] = self.found[rows] | hit
-        self._queries += 1
-        if self.stop_early and self._queries % _SYNC_EVERY == 0 and bool(self.found.all()):
-            raise _AllFound
-
-
-def inside(x: torch.Tensor, x0: torch.Tensor, eps: float, norm: Norm | None) -> torch.Tensor:
-    """Per sample: is x a valid adversarial input for x0 under the threat model (tolerance for float
-    error)?"""
-    flat = x.flatten(1)
-    low, high = torch.aminmax(flat, dim=1)  # one pass (Tracked runs this at every attack step)
-    in_box = (low >= -1e-6) & (high <= 1 + 1e-6)
-    if norm is None:
-        return in_box
-    size = torch.linalg.vector_norm(flat - x0.flatten(1), math.inf if norm == "Linf" else 2, dim=1)
-    return in_box & (size <= eps * (1 + 1e-5) + 1e-6)
-
-
-@dataclass
-class AttackOutcome:
-    """Per-sample results of one attack config on one model; the aggregate numbers derive from
-    them."""
-
-    config: AttackConfig
-    indices: np.ndarray  # test-set indices of the evaluated samples
-    labels: np.ndarray
-    clean_pred: np.ndarray
-    adv_pred: np.ndarray  # = clean_pred where the sample was not attacked (clean-wrong)
-    linf: np.ndarray  # perturbation size per sample (0 where the attack returned the clean input)
-    l2: np.ndarray
-    time_s: float
-    n_invalid: int = 0  # adversarial points outside the threat model, discarded
-    attacked: np.ndarray | None = None  # which samples were attacked (None: all clean-correct ones)
-    target: np.ndarray | None = None  # targeted attacks: the target class per sample (-1: none)
-    # A randomized model (attacks.randomized): correct per sample and draw, [n, draws], clean and
-    # at the chosen point; clean_pred / adv_pred are then draw 0's classes. None: deterministic.
-    clean_draws: np.ndarray | None = None
-    adv_draws: np.ndarray | None = None
-    randomness: dict[str, Any] | None = None  # what detection found, and the eot and draws used
-
-    @property
-    def clean_correct(self) -> np.ndarray:
-        return self.clean_pred == self.labels
-
-    @property
-    def robust(self) -> np.ndarray:
-        return self.adv_pred == self.labels
-
-    @property
-    def n(self) -> int:
-        return int(self.labels.shape[0])
-
-    def metrics(self) -> dict[str, float | int]:
-        if self.adv_draws is not None and self.clean_draws is not None:
-            return self._metrics_over_draws(self.clean_draws, self.adv_draws)
-        correct = self.clean_correct
-        broken = correct & ~self.robust
-        n_correct = int(correct.sum())
-        return {
-            "n_samples": self.n,
-            "n_clean_correct": n_correct,
-            "clean_acc": float(correct.mean()) if self.n else float("nan"),
-            "adv_acc": float(self.robust.mean()) if self.n else float("nan"),
-            "success_rate": float(broken.sum() / n_correct) if n_correct else 0.0,
-            "mean_linf": float(self.linf[broken].mean()) if broken.any() else None,
-            "mean_l2": float(self.l2[broken].mean()) if broken.any() else None,
-            "median_l2": float(np.median(self.l2[broken])) if broken.any() else None,
-            "n_invalid": self.n_invalid,
-            **(
-                {
-                    "targeted_success": (
-                        float((correct & (self.adv_pred == self.target)).sum() / n_correct)
-                        if n_correct
-                        else 0.0
-                    )
-                }
-                if self.target is not None
-                else {}
-            ),
-        }
-
-    def _metrics_over_draws(self, clean: np.ndarray, adv: np.ndarray) -> dict[str, float | int]:
-        """Expected accuracies over samples and draws; a sample counts as broken (for the
-        perturbation sizes) where its chosen point is not the clean input."""
-        moved = self.linf > 0
-        n_cells = clean.size
-        return {
-            "n_samples": self.n,
-            "draws": int(clean.shape[1]),
-            "n_clean_correct": int(clean.any(1).sum()),  # correct on some draw: attacked
-            "clean_acc": float(clean.sum() / n_cells) if n_cells else float("nan"),
-            "adv_acc": float(adv.sum() / n_cells) if n_cells else float("nan"),
-            "success_rate": float((clean & ~adv).sum() / clean.sum()) if clean.any() else 0.0,
-            "mean_linf": float(self.linf[moved].mean()) if moved.any() else None,
-            "mean_l2": float(self.l2[moved].mean()) if moved.any() else None,
-            "median_l2": float(np.median(self.l2[moved])) if moved.any() else None,
-            "n_invalid": self.n_invalid,
-            # targeted: on draw 0 (the classes stored per sample)
-            **(
-                {
-                    "targeted_success": float(
-                        (first & (self.adv_pred == self.target)).sum() / first.sum()
-                    )
-                    if (first := self.clean_correct).any()
-                    else 0.0
-                }
-                if self.target is not None
-                else {}
-            ),
-        }
-
-
-def _host_targets(atk: Any, mode: str, inputs: torch.Tensor, labels: torch.Tensor | None = None):
-    """torchattacks' own choice of target (least-likely: the k-th smallest output among the other
-    classes; random: one `torch.rand([1])` draw per sample from the global generator), computed on
-    the host.
-
-    torchattacks 3.5.1 loops over the samples on the attack's device: on a GPU every iteration
-    reads and writes single elements, so choosing the targets of one batch of 2,500 MNIST images
-    took about 2 s, against 0.06 s for the whole untargeted FGSM unit (measured on an H100, issue
-    18). The same loop over host copies makes the same choices, in the same order, from the same
-    random draws, in milliseconds."""
-    outputs = atk.get_output_with_eval_nograd(inputs).cpu()
-    labels = outputs.argmax(1) if labels is None else labels.cpu()
-    n_classes = outputs.shape[-1]
-    target = torch.zeros_like(labels)
-    for i in range(labels.shape[0]):
-        others = list(range(n_classes))
-        others.remove(int(labels[i]))
-        if mode == "random":
-            t = int(len(others) * torch.rand([1]))
-        else:
-            t = int(torch.kthvalue(outputs[i][others], atk._kth_min).indices)
-        target[i] = others[t]
-    return target.long().to(atk.device)
-
-
-def _set_target_mode(atk: Any, cfg: AttackConfig, tracked: Tracked) -> None:
-    """Put the attack in its targeted mode and let `tracked` see the targets it chooses."""
-    if check_targeted(cfg.method, cfg.targeted) is None:
-        return
-    if cfg.targeted == "random":
-        atk.set_mode_targeted_random(quiet=True)
-    else:
-        atk.set_mode_targeted_least_likely(quiet=True)
-    atk._target_map_function = functools.partial(_host_targets, atk, cfg.targeted)
-    choose = atk.get_target_label
-
-    def get_target_label(inputs, labels=None):
-        target = choose(inputs, labels)
-        if inputs.shape == tracked.x0.shape:
-            tracked.target = target.detach().to(tracked.y.device)
-        return target
-
-    atk.get_target_label = get_target_label
+from .outcome import AttackOutcome
+from .spec import ATTACKS, AttackSpec
+from .targeting import set_target_mode
+from .tracking import AllFound, Tracked, inside
 
 
 @dataclass(frozen=True)
@@ -391,10 +105,10 @@ def attack_points(
             atk.sample_seeds = cfg.seed * 1_000_003 + ids
             if hasattr(atk, "reuse_starts"):  # evaluation seeds recur across units: keep starts
                 atk.reuse_starts = True
-        _set_target_mode(atk, cfg, tracked)
+        set_target_mode(atk, cfg, tracked)
         try:
             adv = atk(x, y).detach()
-        except _AllFound:
+        except AllFound:
             adv = tracked.best.clone()
     if targets is not None and tracked.target is not None:
         targets.copy_(tracked.target.cpu())
@@ -621,20 +335,3 @@ def _choose(deployed: nn.Module, p: Points, y: torch.Tensor, batch: int) -> torc
     pick = torch.from_numpy(acc.argmin(0)).to(p.x.device)  # argmin: the first of equal ones
     stacked = torch.stack(candidates)
     return stacked[pick, torch.arange(p.x.shape[0], device=p.x.device)]
-
-
-def num_classes(m: Tracked) -> int:
-    """Classes of the attacked model (APGD-T and FAB-T target every other class, so they must know
-    it)."""
-    with torch.no_grad():
-        return int(m.net.logits(m.x0[:1]).shape[1])
-
-
-def need_classes(m: Tracked, k: int, what: str) -> int:
-    n = num_classes(m)
-    if n < k:
-        raise HotbenchError(
-            f"{what} needs at least {k} classes, this model has {n}",
-            "use the ce loss (apgd --param loss=ce) or another attack",
-        )
-    return n

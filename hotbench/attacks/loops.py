@@ -3,8 +3,8 @@ random starts PGD draws per sample. A leaf of hotbench.attacks: patched's copies
 use it.
 
 Why hotbench runs the loop: a found sample's result is fixed (attack_batch keeps the first point
-the deployed model misclassifies, see engine.Tracked), so every step spent on it afterwards is
-wasted. torchattacks' loops step the whole batch to the end, and engine.Tracked can only stop a
+the deployed model misclassifies, see tracking.Tracked), so every step spent on it afterwards is
+wasted. torchattacks' loops step the whole batch to the end, and tracking.Tracked can only stop a
 batch once *every* sample of it is found: with the whole MNIST test set in one GPU batch that
 never happened, and every PGD, BIM and MIM unit of the paper's sweep ran all its steps
 (docs/performance.md, H200). `sign_loop` drops the found samples from the batch instead, so each
@@ -46,7 +46,7 @@ def sign_loop(
     attack's target labels, chosen first on the clean images, when targeted), as torchattacks'
     loops do.
 
-    Where the model is hotbench's tracked view with the early stop on (engine.Tracked,
+    Where the model is hotbench's tracked view with the early stop on (tracking.Tracked,
     `stop_early`), the samples it has found are dropped from the batch as the loop goes; their
     rows of the returned batch are whatever they were when dropped (attack_batch replaces them with
     the kept points). Elsewhere (PGD-AT training, a transfer attack's surrogate, the naive loop of

@@ -4,7 +4,7 @@ Three savings, each exact:
 1. Only clean-correct samples are attacked (`attacks.engine.run_attack`): a misclassified input is
    already an adversarial example at zero perturbation.
 2. Inside a batch, an attack stops as soon as every sample has a kept adversarial point
-   (`attacks.engine.Tracked.stop_early`): a found sample's result is its first success whatever
+   (`attacks.tracking.Tracked.stop_early`): a found sample's result is its first success whatever
    comes next.
 3. Skip mode (AutoAttack's practice): in a suite or worst-case evaluation the attacks run in order,
    each on the samples that every earlier attack left robust. The worst case per sample (an AND over

@@ -38,7 +38,7 @@ from ..store import RunRecord, Workspace
 
 
 def _fits(size: np.ndarray, eps: float) -> np.ndarray:
-    """Same tolerance as attacks.engine.inside (stored sizes are rounded to 6 decimals)."""
+    """Same tolerance as attacks.tracking.inside (stored sizes are rounded to 6 decimals)."""
     return size <= eps * (1 + 1e-5) + 1e-6
 
 

@@ -31,7 +31,8 @@ from rich.table import Table
 
 from .. import stats
 from . import markdown
-from .gate import ROBUST_METRIC, describe, items, load_baseline
+from .baseline import items, load_baseline
+from .gate_result import ROBUST_METRIC, describe
 
 COMPARE_FORMATS = ("table", "json", "csv", "markdown")
 BOTH, ONLY_A, ONLY_B = "both", "A only", "B only"
@@ -80,7 +81,7 @@ class Row:
 
     key: str  # "<run_id>/<attack_id>" or "<run_id>/<robust_id>"
     kind: str  # "attack" or "worst case"
-    what: str  # model, eval T, attack label (gate.describe)
+    what: str  # model, eval T, attack label (gate_result.describe)
     metric: str
     found: str  # BOTH, ONLY_A or ONLY_B
     a: Side | None

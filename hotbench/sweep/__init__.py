@@ -1,5 +1,6 @@
-"""Sweeps: a plan of units (plan), presets that declare one (presets), and the executors that run it
-(local, pool, ray; chosen by name in executors).
+"""Sweeps: a plan of units (plan), presets that declare one (presets; their schema in preset_schema,
+their files in preset_files), and the executors that run it (local, pool, ray; chosen by name in
+executors).
 
 The re-exports load on first use: `hotbench.sweep.presets` is read by the CLI to parse and to list
 presets, which must not import the executors (and torch) with it.

@@ -3,7 +3,7 @@ read safely: a YAML loader that reads YAML 1.2 booleans and exponent floats, ref
 and bounds depth and size (a few hundred bytes of nested aliases would otherwise expand to billions
 of values), one line per validation error naming the file, the key and what is allowed, and a
 --param KEY=VALUE read as a YAML scalar, as presets write values. The schema of a preset is
-`presets.Preset`."""
+`preset_schema.Preset`."""
 
 from __future__ import annotations
 

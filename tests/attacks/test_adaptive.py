@@ -13,7 +13,8 @@ import torch
 from typer.testing import CliRunner
 
 from hotbench.attacks.composite import independent, surrogate_config
-from hotbench.attacks.engine import Tracked, run_attack
+from hotbench.attacks.engine import run_attack
+from hotbench.attacks.tracking import Tracked
 from hotbench.cli import app
 from hotbench.config import AttackConfig
 from hotbench.context import Context

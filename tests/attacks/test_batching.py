@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotbench.attacks.batch1 import one_at_a_time
-from hotbench.attacks.engine import Batch, attack_batch, inside, run_attack
+from hotbench.attacks.engine import Batch, attack_batch, run_attack
 from hotbench.attacks.loops import STARTS, StartBank, random_starts
+from hotbench.attacks.tracking import inside
 from hotbench.config import AttackConfig
 from hotbench.data import DATASETS, load_dataset
 from hotbench.models import build_model
@@ -58,7 +59,7 @@ def test_the_bank_starts_over_past_its_limit():
 
 
 def _inside_before(x, x0, eps, norm):
-    """engine.inside as it was before issue 28 (three reductions where one pass does)."""
+    """tracking.inside as it was before issue 28 (three reductions where one pass does)."""
     d = (x - x0).flatten(1)
     in_box = (x.flatten(1).amin(1) >= -1e-6) & (x.flatten(1).amax(1) <= 1 + 1e-6)
     if norm is None:

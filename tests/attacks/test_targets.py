@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from hotbench.attacks.engine import _host_targets
 from hotbench.attacks.spec import torchattacks
+from hotbench.attacks.targeting import _host_targets
 
 
 class Saturated(nn.Module):

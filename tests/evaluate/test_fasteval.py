@@ -114,9 +114,10 @@ def test_thread_count_env(monkeypatch):
 
 
 def test_sync_free_tracking_keeps_the_same_points(trained_ws, monkeypatch):
-    """The accelerator path of attacks.engine.Tracked (no host sync per step) keeps exactly the CPU
-    path's points."""
+    """The accelerator path of attacks.tracking.Tracked (no host sync per step) keeps exactly the
+    CPU path's points."""
     import hotbench.attacks.engine as A
+    from hotbench.attacks.tracking import Tracked
     from hotbench.config import AttackConfig
     from hotbench.data import load_dataset
     from tests.conftest import TANH50
@@ -126,13 +127,13 @@ def test_sync_free_tracking_keeps_the_same_points(trained_ws, monkeypatch):
     x, y = test.x[:96], test.y[:96]
     cfg = AttackConfig(method="pgd", eps=0.3, steps=10).resolved(50.0, 397)
     plain, _ = A.attack_batch(net, cfg, A.Batch(x, y), seed=3)
-    init = A.Tracked.__init__
+    init = Tracked.__init__
 
     def sync_free_init(self, *args, **kwargs):
         init(self, *args, **kwargs)
         self.sync_free = True
 
-    monkeypatch.setattr(A.Tracked, "__init__", sync_free_init)
+    monkeypatch.setattr(Tracked, "__init__", sync_free_init)
     free, _ = A.attack_batch(net, cfg, A.Batch(x, y), seed=3)
     assert torch.equal(plain, free)
     assert (

@@ -14,18 +14,11 @@ from typer.testing import CliRunner
 import hotbench
 from hotbench.cli import app
 from hotbench.errors import HotbenchError
-from hotbench.reports.gate import (
-    BELOW,
-    DROP,
-    MISSING,
-    NEW,
-    OK,
-    check_thresholds,
-    compare,
-    parse_threshold,
-    render_checks,
-)
+from hotbench.reports.baseline import compare
+from hotbench.reports.gate_result import BELOW, DROP, MISSING, NEW, OK
+from hotbench.reports.gate_text import render_checks
 from hotbench.reports.records import SCHEMA_VERSION, results_document
+from hotbench.reports.thresholds import check_thresholds, parse_threshold
 
 runner = CliRunner()
 

@@ -10,7 +10,8 @@ import jsonschema
 from typer.testing import CliRunner
 
 from hotbench.cli import app
-from hotbench.reports.gate import CHANGED, MISSING, OK, compare
+from hotbench.reports.baseline import compare
+from hotbench.reports.gate_result import CHANGED, MISSING, OK
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document
 from tests.conftest import report_text
 
