@@ -24,7 +24,7 @@ def markdown_table(rows: list[Row], columns: list[str]) -> str:
     """A GitHub-flavoured markdown table: text columns left-aligned, numbers right-aligned (paper/PR
     ready)."""
     head = HEAD + columns
-    align = [":---" if h in TEXT_HEAD else "---:" for h in head]
+    align = [":---" if h in TEXT_HEAD or h in NOTE_COLUMNS else "---:" for h in head]
     lines = ["| " + " | ".join(_md_escape(h) for h in head) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(_md_escape(c) for c in cells(r, columns)) + " |" for r in rows]
     return "\n".join(lines)

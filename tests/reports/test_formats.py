@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -96,6 +97,24 @@ def test_markdown_round_trips_the_json_numbers(results_ws):
     assert (
         "adversarial accuracy = correct after attack / all samples" in md
     )  # the caption travels with it
+
+
+def test_markdown_aligns_text_left_and_numbers_right(results_ws):
+    """Issue 26: the text columns after the attacks (broken most by, robustness, masking) were
+    right-aligned like numbers. Read from the separator row: a column whose cells are numbers
+    (`0.980 [.92,1]`, `100`; `-` where none) is right-aligned, every other one left-aligned."""
+    md = report_text(results_ws, "markdown").splitlines()
+    start = next(i for i, line in enumerate(md) if line.startswith("|"))
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), md[start:]))
+    split = [[c.strip() for c in line.strip("|").split(" | ")] for line in table]
+    head, align, body = split[0], split[1], split[2:]
+    assert {"dataset", "clean", "broken most by", "robustness", "masking"} <= set(head), head
+    for i, name in enumerate(head):
+        values = [row[i] for row in body if row[i] != "-"]
+        if not values:
+            continue
+        numeric = all(re.match(r"\d", v) for v in values)
+        assert align[i] == ("---:" if numeric else ":---"), (name, align[i], values[:3])
 
 
 def test_csv_round_trips_the_json_numbers_exactly(results_ws):
