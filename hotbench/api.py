@@ -111,7 +111,11 @@ def train(
         for cfg in configs:
             record, trained = ensure_trained(ctx, cfg)
             bar.advance()
-            if not trained:
+            # the command's result, one line per model (in a `run` sweep a detail: the report
+            # that follows says it again)
+            if trained:
+                ctx.reporter.log(f"trained {record.run_id}: test acc {record.test_acc:.3f}")
+            else:
                 ctx.reporter.log(
                     f"reused {record.run_id}: test acc {record.test_acc:.3f}"
                     " (pass --force to retrain)"

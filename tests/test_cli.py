@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,11 +82,20 @@ def test_report_table_rows_per_model_and_eval_temperature(attacked_ws):
     assert "clean vs adversarial accuracy (digits)" in r.output
     assert "Linf ε=0.3, n=60" in r.output  # the rows' n in the title when every row has it
     # one model cell per row: act, train T @ eval T (the act says none vs temperature)
-    panels, summary = r.output.split("\nSummary (model: clean, worst case: verdict)\n")
+    panels, summary = re.split(r"\nSummary(?: at [^\n]*)?\n", r.output, maxsplit=1)
     rows = [ln.split()[:2] for ln in panels.splitlines() if ln.startswith(("none ", "tanh "))]
-    # and the report ends with one line per model and eval T
-    models = [ln.split(":")[0] for ln in summary.splitlines() if not ln.startswith(" ")]
+    # and the report ends with a summary table: one row per model and eval T, both axes
+    summary_rows = [ln.split() for ln in summary.splitlines() if ln.startswith(("none ", "tanh "))]
+    models = [" ".join(row[:2]) for row in summary_rows]
     assert models == ["none T1@1", "tanh T50@50", "tanh T50@1"], summary
+    assert summary.split("\n", 1)[0].split() == [
+        "model",
+        "clean",
+        "worst",
+        "case",
+        "robustness",
+        "masking",
+    ], summary
     # every panel (one per budget, split where too wide) lists the same rows in the same order
     assert rows and len(rows) % 3 == 0
     assert rows == [["none", "T1@1"], ["tanh", "T50@50"], ["tanh", "T50@1"]] * (len(rows) // 3)
