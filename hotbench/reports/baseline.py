@@ -141,6 +141,7 @@ def compare(
     current: dict[str, Any],
     tolerance: float | str = DEFAULT_TOLERANCE,
     direction: str = "both",
+    source: Path | str | None = None,
 ) -> GateResult:
     """Check every gated accuracy of every baseline record against the current results.
 
@@ -149,6 +150,9 @@ def compare(
     "down" ("up": only rises of those fail, drops of clean_acc still do). A NaN now where the
     baseline had a number counts as a drop. Current records absent from the baseline are listed as
     "new" and pass: adding configurations must not need a baseline update first.
+
+    A baseline none of whose accuracies is a number to hold a matched current one to (all null)
+    is bad input, raised as a HotbenchError naming `source` (its file): it would check nothing.
     """
     tolerance = parse_tolerance(tolerance)
     check_direction(direction)
@@ -186,6 +190,8 @@ def compare(
                 Comparison(key, describe(rn), m, None, number(rn.get(m)), NEW) for m in metrics
             )
     result.problem = _checks_nothing(base, now, result)
+    if result.problem is None:
+        _check_holds_a_number(result, source)
     return result
 
 
@@ -207,12 +213,21 @@ def _checks_nothing(base: dict[str, Any], now: dict[str, Any], result: GateResul
             " checked; gate against this preset's own baseline, or after an intended change"
             " regenerate it with --save-baseline (docs/ci.md)"
         )
-    held = [c for c in result.checks if c.status in (OK, DROP, RISE) and is_number(c.baseline)]
-    held += [c for c in found if c.baseline is not None]
-    if not held:
-        return (
-            f"the baseline checks nothing: none of its {len(matched) + len(found)} matched results"
-            " holds a value (every accuracy is null); regenerate it with --save-baseline"
-            " (docs/ci.md)"
-        )
     return None
+
+
+def _check_holds_a_number(result: GateResult, source: Path | str | None) -> None:
+    """Raise if no accuracy of the baseline was held against a current one (issue 30). Matched
+    verdicts do not count: a baseline of null accuracies and verdicts passed the gate "5 checks
+    (5 ok)" while checking no number. A numeric baseline record that is MISSING fails the gate as
+    a regression (exit 1) already; only a baseline with no number to check is bad input (exit 2)."""
+    numeric = [c for c in result.checks if c.status != NEW and is_number(c.baseline)]
+    if numeric:
+        return
+    where = f"baseline '{source}'" if source is not None else "the baseline"
+    matched = len({c.key for c in result.checks if c.status not in (NEW, MISSING)})
+    raise HotbenchError(
+        f"{where} checks nothing: no accuracy in it matched a current result (its {matched}"
+        " matched results hold only null accuracies or verdicts)",
+        "regenerate it with --save-baseline (docs/ci.md)",
+    )

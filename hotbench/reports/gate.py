@@ -4,8 +4,9 @@ thresholds, reports.thresholds), and the baseline saved where every check passed
 
 Exit codes (see `hotbench report --help`): 0 every check passed, 1 a regression (a gated accuracy
 moved by more than the tolerance, a baseline record is missing, or a --fail-under threshold is not
-met), 2 bad input (unreadable baseline, malformed --fail-under, a threshold that matches nothing). A
-regression is a result, not an error: it never goes through HotbenchError, whose exit code is 2.
+met), 2 bad input (unreadable baseline, one with no accuracy to check, malformed --fail-under, a
+threshold that matches nothing). A regression is a result, not an error: it never goes through
+HotbenchError, whose exit code is 2.
 """
 
 from __future__ import annotations
@@ -90,7 +91,11 @@ def evaluate(req: GateRequest, current: dict[str, Any], filters=None) -> GateOut
                 f"regression gate against {req.baseline_path}",
                 "baseline",
                 compare(
-                    filter_records(req.baseline, filters), current, req.tolerance, req.direction
+                    filter_records(req.baseline, filters),
+                    current,
+                    req.tolerance,
+                    req.direction,
+                    source=req.baseline_path,
                 ),
             )
         )

@@ -268,24 +268,41 @@ def test_a_baseline_that_matches_nothing_fails_with_one_line():
 
 def test_a_baseline_whose_accuracies_are_all_null_fails():
     null = dict(REC, clean_acc=None, adv_acc=None)
-    res = compare(_doc(null), _doc(REC))
-    assert res.exit_code == 1 and "checks nothing" in res.summary()
+    with pytest.raises(HotbenchError, match="no accuracy in it matched"):
+        compare(_doc(null), _doc(REC))
     # one number is enough to check something
     assert compare(_doc(dict(null, adv_acc=0.5)), _doc(REC)).exit_code == 0
 
 
-def test_a_null_baseline_fails_on_the_command_line(results_ws, baseline):
+def test_a_null_baseline_with_verdicts_checks_no_number_and_fails():
+    """Issue 30: verdicts alone do not make a baseline check numbers; it passed with "ok"s."""
+    verdict = {"run_id": REC["run_id"], "eval_temp": 1.0, "robustness": "robust"}
+    verdict["masking"] = "not detected"
+    null = dict(REC, clean_acc=None, adv_acc=None)
+    base = dict(_doc(null), verdicts=[verdict])
+    with pytest.raises(HotbenchError) as exc:
+        compare(base, dict(_doc(REC), verdicts=[verdict]), source="b.json")
+    msg = str(exc.value)
+    assert "baseline 'b.json'" in msg and "no accuracy in it matched" in msg
+    assert "regenerate it with --save-baseline" in msg
+
+
+@pytest.mark.parametrize("keep_verdicts", [True, False])
+def test_a_null_baseline_fails_on_the_command_line(results_ws, baseline, keep_verdicts):
     def null(doc):
         for r in doc["records"]:
             r.update(clean_acc=None, adv_acc=None)
         for r in doc.get("robust", []):
             r.update(robust_acc=None)
-        doc.pop("verdicts", None)  # the verdicts would be checked
+        if not keep_verdicts:
+            doc.pop("verdicts", None)
 
     edit(baseline, null)
     r = gate(results_ws, "--baseline", str(baseline))
-    assert r.exit_code == 1, r.output
-    assert "checks nothing" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.exit_code == 2, r.output  # a bad baseline (input), not a regression
+    assert str(baseline) in r.stderr and "no accuracy in it matched" in r.stderr
+    assert "--save-baseline" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert "Traceback" not in r.output and not r.stdout
 
 
 # ---- the gate under --preset ---------------------------------------------------------------------

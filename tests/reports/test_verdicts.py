@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 import jsonschema
+import pytest
 from typer.testing import CliRunner
 
 from hotbench.cli import app
+from hotbench.errors import HotbenchError
 from hotbench.reports.baseline import compare
 from hotbench.reports.gate_result import CHANGED, MISSING, OK
 from hotbench.reports.records import SCHEMA_FILE, SCHEMA_VERSION, results_document
@@ -50,14 +52,22 @@ def _docs(robustness: str = "robust", masking: str = "not detected"):
             "masking": m,
         }
 
+    # one accuracy beside the verdicts: a baseline of verdicts alone checks no number (issue 30)
+    record = {
+        "run_id": "digits-none-T1-0123abcd",
+        "attack_id": "pgd-0000000000",
+        "clean_acc": 0.9,
+        "adv_acc": 0.5,
+        "label": "pgd ε=0.3",
+    }
     base = {
         "schema_version": SCHEMA_VERSION,
-        "records": [],
+        "records": [record],
         "verdicts": [verdict("robust", "not detected")],
     }
     now = {
         "schema_version": SCHEMA_VERSION,
-        "records": [],
+        "records": [record],
         "verdicts": [verdict(robustness, masking)],
     }
     return base, now
@@ -65,7 +75,8 @@ def _docs(robustness: str = "robust", masking: str = "not detected"):
 
 def test_a_verdict_that_moves_on_either_axis_fails_the_gate():
     res = compare(*_docs())
-    assert res.exit_code == 0 and [c.status for c in res.checks] == [OK, OK]
+    assert res.exit_code == 0 and [c.status for c in res.checks] == [OK, OK, OK, OK]
+    assert [c.metric for c in res.checks][2:] == ["robustness", "masking"]
     res = compare(*_docs(masking="detected"))
     assert res.exit_code == 1
     (bad,) = res.failures
@@ -78,8 +89,15 @@ def test_a_verdict_that_moves_on_either_axis_fails_the_gate():
     res = compare(*_docs(robustness="incomplete"))
     assert [c.metric for c in res.failures] == ["robustness"]
     base, _ = _docs()
-    gone = compare(base, {"schema_version": SCHEMA_VERSION, "records": []})
+    gone = compare(base, {"schema_version": SCHEMA_VERSION, "records": base["records"]})
     assert {c.status for c in gone.failures} == {MISSING}
+
+
+def test_a_baseline_of_verdicts_alone_checks_no_number():
+    base, now = _docs()
+    base["records"] = []
+    with pytest.raises(HotbenchError, match="no accuracy in it matched"):
+        compare(base, now)
 
 
 def test_the_gate_table_shows_the_verdict_that_moved(results_ws, tmp_path):
