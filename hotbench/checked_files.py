@@ -114,6 +114,19 @@ def _class_problem(ps: dict[str, Any], dataset: Any) -> str | None:
     return None
 
 
+def _index_problem(ps: dict[str, Any], n_test: int | None, dataset: Any) -> str | None:
+    """A sample index beyond the test set (5000 of digits' 397 was counted: n=50, the worst case
+    on the 49 shared): the engine attacks images of the run's test set, so every index is below
+    the size the run recorded (None: a run that did not record it, left unchecked)."""
+    if n_test is None:
+        return None
+    for i in ps["index"]:
+        if i >= n_test:
+            whose = f"{dataset}'" if str(dataset).endswith("s") else f"{dataset}'s"
+            return f"sample index {i} is beyond the {n_test} images of {whose} test set"
+    return None
+
+
 def _per_sample_problem(ps: dict[str, Any], cfg: AttackConfig) -> str | None:
     """What makes a result's per-sample outcomes impossible for hotbench to have written (None:
     nothing). Each rule is one that the engine holds by construction (attacks.engine.run_attack)."""
@@ -148,12 +161,13 @@ def _per_sample_problem(ps: dict[str, Any], cfg: AttackConfig) -> str | None:
     return None
 
 
-def check_result(doc: dict[str, Any], path: Path) -> AttackConfig:
+def check_result(doc: dict[str, Any], path: Path, n_test: int | None = None) -> AttackConfig:
     """Validate a result document read from `path` (its checksum may hold while its content is
     inconsistent, e.g. re-signed by hand, or copied elsewhere): its schema, a known attack config
     that hashes to its attack id, the run and file it is stored as, and per-sample outcomes that
-    hotbench could have written (see `_per_sample_problem`). Returns its config; raises a
-    HotbenchError naming the file."""
+    hotbench could have written (see `_per_sample_problem`), on test images of its run's test set
+    of `n_test` (its run's record knows it; this module reads no data). Returns its config; raises
+    a HotbenchError naming the file."""
     try:
         cfg = AttackConfig(**doc["config"])
         ps = doc["per_sample"]
@@ -174,12 +188,12 @@ def check_result(doc: dict[str, Any], path: Path) -> AttackConfig:
             f"result file '{path}' has per-sample lists of different lengths ({sizes})",
             delete_fix(path),
         )
+    dataset = model.get("dataset") if isinstance(model := doc.get("model"), dict) else None
     problem = (
         _result_identity_problem(doc, cfg, path)
         or _per_sample_problem(ps, cfg)
-        or _class_problem(
-            ps, model.get("dataset") if isinstance(model := doc.get("model"), dict) else None
-        )
+        or _class_problem(ps, dataset)
+        or _index_problem(ps, n_test, dataset)
     )
     if problem is not None:
         raise HotbenchError(f"result file '{path}' cannot be trusted: {problem}", delete_fix(path))

@@ -111,6 +111,14 @@ class RunRecord:
         return float(self.doc["metrics"]["test_acc"])
 
     @property
+    def n_test(self) -> int | None:
+        """The size of the test set this run was trained beside (run.json's metrics; None: a run
+        stored before they recorded it). The store reads no data, and a dataset under --data-dir
+        may hold other files than the published ones: its results' sample indices lie below it."""
+        n = self.doc.get("metrics", {}).get("n_test")
+        return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+    @property
     def weights_sha256(self) -> str:
         """The sha256 of the stored weights file: what every result and diagnosis of this run
         records (`weights_sha256`), so that a result is never reported for weights it did not
@@ -427,7 +435,7 @@ class Workspace:
         if not path.is_file():
             return None
         doc = read_json_checked(path)
-        check_result(doc, path)
+        check_result(doc, path, record.n_test)
         return None if is_stale(doc, record) else doc
 
     def load_results(self, run_id: str) -> list[dict[str, Any]]:
@@ -442,7 +450,7 @@ class Workspace:
         for path in sorted(d.glob("*.json")):
             try:
                 doc = read_json_checked(path)
-                check_result(doc, path)
+                check_result(doc, path, record.n_test)
             except HotbenchError as exc:
                 warn(f"skipped {exc}")
                 continue

@@ -171,6 +171,11 @@ CORRUPT = {
         lambda d: _move(d, "adv_pred", 99),
         "beyond the 10 classes of digits",
     ),
+    # an index beyond the test set was counted (n=50, the worst case on the 49 shared)
+    "index-beyond-the-test-set": (
+        lambda d: _move(d, "index", 5000),
+        "sample index 5000 is beyond the 397 images of digits' test set",
+    ),
 }
 
 
