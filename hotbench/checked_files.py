@@ -210,4 +210,9 @@ def _result_identity_problem(doc: dict[str, Any], cfg: AttackConfig, path: Path)
         return f"its attack id '{doc['attack_id']}' is not its file name"
     if (expected := cfg.attack_id(doc["run_id"])) != doc["attack_id"]:
         return f"its config hashes to attack id '{expected}', not '{doc['attack_id']}'"
+    # not hashed into the id, but what the report groups the worst case by is the config's norm:
+    # an edited one (L2 on a pgd result) showed as L2 on the record, grouped as Linf
+    if (stored := doc.get("threat_model")) != cfg.norm:
+        norm = cfg.norm or "none (minimum-norm)"
+        return f"its threat_model {stored!r} is not its attack's ({cfg.method}: {norm})"
     return None

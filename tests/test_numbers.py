@@ -50,7 +50,7 @@ def _doc(
         "run_id": run_id,
         "attack_id": config.attack_id(run_id),
         "config": config.model_dump(),
-        "threat_model": None,
+        "threat_model": config.norm,  # what the store writes (checked on load)
         "metrics": {"n_samples": n},
         "time_s": 0.0,
         "provenance": {"versions": {}, "hardware": {"device": "cpu"}, "created": "now"},

@@ -176,6 +176,11 @@ CORRUPT = {
         lambda d: _move(d, "index", 5000),
         "sample index 5000 is beyond the 397 images of digits' test set",
     ),
+    # grouped as Linf (its config's) while its record said L2
+    "threat-model-edited": (
+        lambda d: d.update(threat_model="L2"),
+        "its threat_model 'L2' is not its attack's",
+    ),
 }
 
 

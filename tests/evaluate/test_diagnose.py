@@ -47,7 +47,7 @@ def _doc(
         "run_id": TANH50.run_id,
         "attack_id": config.attack_id(TANH50.run_id),
         "config": config.model_dump(),
-        "threat_model": None,
+        "threat_model": config.norm,  # what the store writes (checked on load)
         "metrics": {},
         "time_s": 0.0,
         "provenance": {"versions": {}, "hardware": {"device": "cpu"}, "created": "now"},
