@@ -42,14 +42,14 @@ def test_an_edited_arch_source_is_a_warning_and_results_keep_their_sha(user_modu
         app, ["train", "--arch", "edited_net:build", "--act", "none", "--epochs", "1", *common]
     )
     assert r.exit_code == 0, r.output
-    attack = ["attack", "--n-samples", "10", "--steps", "2", *common]
-    r = runner.invoke(app, [*attack, "--method", "fgsm"])
+    attack = ["attack", "--n-samples", "10", *common]
+    r = runner.invoke(app, [*attack, "--method", "fgsm"])  # one step: it takes no --steps
     assert r.exit_code == 0 and "warning" not in r.stderr, r.output
     (rec,) = Workspace(ws).records()
     trained_sha = rec.doc["provenance"]["arch_source"]["sha256"]
 
     user_module.write_text(NET + "\n# tuned after training\n")
-    r = runner.invoke(app, [*attack, "--method", "pgd"])
+    r = runner.invoke(app, [*attack, "--method", "pgd", "--steps", "2"])
     assert r.exit_code == 0, r.output
     warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, r.stderr

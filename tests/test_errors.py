@@ -282,6 +282,19 @@ CASES = [
         "pass e.g. --eps",
     ),
     Case("steps-zero", attack("--steps", "0"), "steps must be >= 1, got 0", "pass e.g. --steps"),
+    # options the chosen attack does not use were ignored without a word
+    Case(
+        "fgsm-alpha",
+        attack("--method", "fgsm", "--alpha", "0.1"),  # the helper passes --steps 2
+        "fgsm takes no iteration count (--steps) and no step size (--alpha): it steps eps once",
+        "drop --steps and --alpha",
+    ),
+    Case(
+        "square-steps",
+        attack("--method", "square", "--method", "fgsm"),  # the helper passes --steps 2
+        "square takes no iteration count (--steps)",
+        "drop --steps",
+    ),
     Case(
         "n-samples-too-many",
         attack("--n-samples", "5000"),

@@ -465,6 +465,41 @@ def test_every_parameter_of_every_attack_has_a_rule():
                     check_params(name, {key: bad})
 
 
+def test_an_option_the_attack_does_not_use_is_refused_not_ignored(trained_ws):
+    """`--method fgsm --alpha 0.1` ignored --alpha without a word: FGSM steps eps once."""
+    from hotbench.evaluate.suites import AttackRequest
+
+    before = sorted(trained_ws.runs.rglob("*.json"))
+    args = ["attack", "-w", str(trained_ws.root), "--n-samples", "10", "-q", "--method", "fgsm"]
+    result = runner.invoke(app, [*args, "--alpha", "0.1"])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "error: fgsm takes no step size (--alpha): it steps eps once. drop --alpha\n"
+    )
+    result = runner.invoke(app, [*args, "--steps", "10"])
+    assert result.exit_code == 2 and "fgsm takes no iteration count (--steps)" in result.output
+    assert sorted(trained_ws.runs.rglob("*.json")) == before  # nothing attacked
+    # among several methods, it applies to those that take it
+    assert AttackRequest(methods=["fgsm", "pgd"], steps=10, alpha=0.1).configs()
+
+
+def test_every_attack_says_why_it_takes_no_step_option():
+    """Each attack declares in its spec which of --steps and --alpha it uses; one that does not
+    use one says how it steps instead (the reason in the refusal)."""
+    import re
+
+    from hotbench.attacks.spec import ATTACKS, check_options
+    from hotbench.errors import HotbenchError
+
+    for name, spec in ATTACKS.items():
+        if spec.uses_steps and spec.uses_alpha:
+            check_options([name], {"steps": 10, "alpha": 0.1})
+            continue
+        assert spec.schedule, name
+        with pytest.raises(HotbenchError, match=re.escape(spec.schedule)):
+            check_options([name], {"steps": 10, "alpha": 0.1})
+
+
 # ---- diagnose, inconsistent results, messages ----------------------------------------------------
 def test_diagnose_eps_without_probe_on_a_model_without_results(trained_ws):
     result = runner.invoke(

@@ -125,6 +125,7 @@ register(
         "Fast Gradient Sign Method (Goodfellow et al. 2015), one step",
         paper=True,
         single_step=True,
+        schedule="it steps eps once",
         cost="1 gradient",
     )
 )
@@ -194,6 +195,7 @@ register(
         None,
         "Carlini-Wagner L2, minimum-norm (Carlini and Wagner 2017)",
         uses_steps=True,
+        schedule="it optimises with Adam at --param lr",
         defaults={"c": 1.0, "kappa": 0.0, "lr": 0.01},
         rules={"c": POSITIVE, "kappa": NON_NEGATIVE, "lr": POSITIVE},
         paper=True,
@@ -208,6 +210,7 @@ register(
         "DeepFool, minimum-norm L2 (Moosavi-Dezfooli et al. 2016), the reference's step and"
         " overshoot",
         uses_steps=True,
+        schedule="it steps to the nearest decision boundary, past it by --param overshoot",
         targeted=False,
         defaults={"overshoot": 0.02, "push": 1e-4},
         rules={"overshoot": NON_NEGATIVE, "push": NON_NEGATIVE},
@@ -226,6 +229,7 @@ register(
         "Auto-PGD (Croce and Hein 2020), step size free; --param loss=ce|dlr (DLR: scale-invariant"
         " margin)",
         uses_steps=True,
+        schedule="it adapts its step size itself",
         targeted=False,
         label_params=("loss",),
         defaults={"loss": "ce", "n_restarts": 1, "rho": 0.75},
@@ -240,6 +244,7 @@ register(
         "Linf",
         "APGD-T: targeted DLR loss against every other class (Croce and Hein 2020)",
         uses_steps=True,
+        schedule="it adapts its step size itself",
         targeted=False,
         defaults={"n_restarts": 1, "rho": 0.75},
         rules={"n_restarts": COUNT, "rho": FRACTION},
@@ -285,6 +290,7 @@ register(
         " gradients",
         targeted=False,
         gradient=False,
+        schedule="it samples random squares within eps, --param n_queries times",
         defaults={"n_queries": 5000, "n_restarts": 1, "p_init": 0.8, "loss": "margin"},
         rules={
             "n_queries": COUNT,
@@ -304,6 +310,10 @@ register(
         "Linf",
         "AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square with the original's parameters",
         targeted=False,
+        schedule=(
+            "its four attacks keep the original's schedules (--param apgd_steps, fab_steps,"
+            " n_queries)"
+        ),
         defaults={"apgd_steps": 100, "fab_steps": 100, "n_queries": 5000},
         rules={"apgd_steps": COUNT, "fab_steps": COUNT, "n_queries": COUNT},
         ensemble=True,

@@ -31,8 +31,11 @@ class AttackSpec:
     build: Callable[[Any, Any], Any]
     norm: Norm | None  # threat model; None = minimum-norm attack (cw, deepfool): no eps budget
     description: str
+    # which of the attack options (--steps, --alpha; `OPTIONS`) it uses: one it does not use is
+    # refused (check_options), never ignored; `schedule` says how it steps instead (the reason)
     uses_alpha: bool = False
     uses_steps: bool = False
+    schedule: str = ""
     targeted: bool = True  # supports --targeted
     gradient: bool = True  # follows the model's gradient (False: black-box)
     # crafts on a surrogate model (transfer), which hotbench.units supplies: see
@@ -142,6 +145,39 @@ def check_params(
         if msg is not None:
             raise _fail(exc, msg, f"pass e.g. --param {key}={allowed[key]}")
     return params
+
+
+# the options every attack may use, each as (the AttackSpec flag saying it does, what it is)
+OPTIONS: dict[str, tuple[str, str]] = {
+    "steps": ("uses_steps", "iteration count"),
+    "alpha": ("uses_alpha", "step size"),
+}
+
+
+def check_options(
+    methods: list[str],
+    given: dict[str, Any],
+    exc: type[Exception] = HotbenchError,
+    flag: Callable[[str], str] = lambda key: f"--{key}",
+) -> None:
+    """Refuse an option of `OPTIONS` given (not None) that none of `methods` uses: `--method fgsm
+    --alpha 0.1` ignored --alpha without a word (FGSM steps eps once). Among several methods, it
+    applies to those that use it (`--method fgsm --method pgd --steps 10`). `flag` names the option
+    as the user wrote it (--alpha on the command line, alpha in a preset)."""
+    unused = [
+        key
+        for key, value in given.items()
+        if value is not None and not any(getattr(ATTACKS.get(m), OPTIONS[key][0]) for m in methods)
+    ]
+    if not unused:
+        return
+    spec = ATTACKS.get(methods[0])
+    msg = f"{spec.name} takes no " + " and no ".join(f"{OPTIONS[k][1]} ({flag(k)})" for k in unused)
+    msg += f": {spec.schedule}" if spec.schedule else ""
+    flags = " and ".join(flag(k) for k in unused)  # all in one line: one round trip, not two
+    if exc is HotbenchError:
+        raise HotbenchError(msg, f"drop {flags}")
+    raise exc(f"{msg}; remove {flags}")
 
 
 def torchattacks() -> Any:

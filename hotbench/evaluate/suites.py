@@ -23,7 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..attacks.spec import ATTACKS, check_params, check_targeted, check_targeted_mode
+from ..attacks.spec import (
+    ATTACKS,
+    check_options,
+    check_params,
+    check_targeted,
+    check_targeted_mode,
+)
 from ..config import AttackConfig
 from ..eps import parse_eps
 from ..errors import HotbenchError
@@ -164,6 +170,8 @@ class AttackRequest:
             ATTACKS.check(m)
             check_params(m, self.params)
             check_targeted(m, self.targeted)
+        if self.suite is None:  # a suite's iterative attacks take --steps
+            check_options(self.methods or ["pgd"], {"steps": self.steps, "alpha": self.alpha})
         return self
 
     def configs(self) -> list[AttackConfig]:

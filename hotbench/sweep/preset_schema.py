@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..attacks.spec import ATTACKS, Targeted, check_params, check_targeted
+from ..attacks.spec import ATTACKS, Targeted, check_options, check_params, check_targeted
 from ..config import (
     AttackConfig,
     AttackOn,
@@ -278,6 +278,9 @@ class AttackEntry(_Strict):
         if spec.norm is None and self.eps is not None:
             raise ValueError(f"attack '{self.method}' is minimum-norm and takes no eps; remove eps")
         check_params(self.method, self.params, ValueError)
+        # only what the preset sets: steps has a default (40) for every attack
+        given = {k: getattr(self, k) for k in ("steps", "alpha") if k in self.model_fields_set}
+        check_options([self.method], given, ValueError, flag=str)
         return self
 
     @property

@@ -185,6 +185,17 @@ BAD = [
         "no targeted mode",
     ),
     (("- method: fgsm\n", "- method: cw\n"), "attack.attacks[0]", "minimum-norm and takes no eps"),
+    # an option the attack does not use was ignored without a word (fgsm steps eps once)
+    (
+        ("      eps: 0.3\n", "      eps: 0.3\n      alpha: 0.1\n"),
+        "attack.attacks[0]",
+        "fgsm takes no step size (alpha): it steps eps once; remove alpha",
+    ),
+    (
+        ("      eps: 0.3\n", "      eps: 0.3\n      steps: 40\n"),
+        "attack.attacks[0]",
+        "fgsm takes no iteration count (steps): it steps eps once; remove steps",
+    ),
     (("temps_by_act: {none: [1]}", "temps_by_act: {sigmoid: [1]}"), "train", "not in acts"),
     (("  temps: [5]\n", ""), "train.temps", "missing required key"),
 ]
