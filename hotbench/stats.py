@@ -283,8 +283,11 @@ def diff_allowed(n_a: int, n_b: int, p: float = 0.5, confidence: float = CONFIDE
 
 
 def mean_spread(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation across seeds (spread 0.0 for one seed)."""
+    """Mean and sample standard deviation across seeds (spread 0.0 for one seed), to the 15
+    significant digits a double holds in decimal: the mean of 0.54 and 0.6 is 0.57, not the
+    0.5700000000000001 of binary rounding, which CSV and JSON would print."""
     v = np.asarray([x for x in values if not math.isnan(x)], dtype=float)
     if v.size == 0:
         return float("nan"), float("nan")
-    return float(v.mean()) + 0.0, (float(v.std(ddof=1)) if v.size > 1 else 0.0) + 0.0
+    mean, sd = float(v.mean()), (float(v.std(ddof=1)) if v.size > 1 else 0.0)
+    return float(f"{mean:.15g}") + 0.0, float(f"{sd:.15g}") + 0.0

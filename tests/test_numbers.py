@@ -510,3 +510,45 @@ def test_7_a_seed_row_takes_every_identity_column_from_its_rows(tmp_path):
     md = report_text(Workspace(ws), "markdown").splitlines()
     body = [line.split(" | ")[:5] for line in md if line.startswith("| digits")]
     assert len(body) == 3 and body[0] == body[1] == body[2]  # dataset, defense, act, T, eval T
+
+
+def test_7_seed_rows_keep_csv_numeric_and_name_their_seeds(tmp_path):
+    """The seeds' mean row put "0.010 sd 0.014" text in CSV's numeric columns and clean_acc
+    0.5700000000000001; in Markdown and LaTeX the per-seed rows and the mean row shared every
+    identity column (no seed)."""
+    ws = str(tmp_path / "ws")
+    args = ["--act", "tanh", "--temp", "5", "--epochs", "2", "--n-train", "300"]
+    r = runner.invoke(app, ["train", "-w", ws, *args, "--seed", "0", "--seed", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "--n-samples", "30", "-q"])
+    assert r.exit_code == 0, r.output
+    rows, columns = pivot(Workspace(ws))
+    *seeds, mean = rows
+    table = list(csv.DictReader(io.StringIO(report_text(Workspace(ws), "csv"))))
+    head = list(table[0])
+    accuracies = [c for c in columns if all(isinstance(s.adv.get(c), float) for s in seeds)]
+    assert accuracies and set(columns) - set(accuracies)  # the verdict's text columns too
+    numeric = ["clean_acc", *accuracies]
+    assert all(f"{c}_sd" in head and head.index(f"{c}_sd") == head.index(c) + 1 for c in numeric)
+    assert not any(f"{c}_sd" in head for c in set(columns) - set(accuracies))
+    for row in table:
+        for c in numeric + [f"{c}_sd" for c in numeric]:
+            if row[c] != "":
+                float(row[c])  # a number, never "0.010 sd 0.014"
+    csv_mean = table[2]
+    for c, values in [("clean_acc", [s.clean_acc for s in seeds])] + [
+        (c, [s.adv[c] for s in seeds]) for c in accuracies
+    ]:
+        m, sd = np.mean(values), np.std(values, ddof=1)
+        # the numbers in full, without binary rounding's tail (0.5700000000000001)
+        assert csv_mean[c] == repr(float(f"{m:.15g}")), (c, csv_mean[c])
+        assert csv_mean[f"{c}_sd"] == repr(float(f"{sd:.15g}"))
+        assert table[0][f"{c}_sd"] == table[1][f"{c}_sd"] == ""  # a seed's own row has no spread
+    for fmt in ("markdown", "latex"):
+        text = report_text(Workspace(ws), fmt)
+        body = [ln for ln in text.splitlines() if ln.startswith(("| digits", "digits &"))]
+        assert len(body) == 3 and len(set(body)) == 3, fmt
+        assert "mean of 0,1" in body[2], (fmt, body[2])
+        lines = text.splitlines()
+        header = lines[0] if fmt == "markdown" else lines[lines.index(r"\toprule") + 1]
+        assert "seed" in header, (fmt, header)

@@ -10,7 +10,7 @@ import math
 
 from .. import stats
 from . import markdown
-from .tables import CAPTION, HEAD, TEXT_HEAD, Row, cells
+from .tables import CAPTION, HEAD, TEXT_HEAD, Row, cells, seed_cell
 from .verdicts import NOTE_COLUMNS
 
 MARKDOWN_NOTE = f"*Cells after `clean` are {CAPTION}.*"
@@ -20,13 +20,36 @@ def _md_escape(text: str) -> str:
     return markdown.cell(text)
 
 
+# where the seed column goes in the file tables: after the temperatures, before n
+_SEED_AT = HEAD.index("n")
+
+
+def _with_seeds(rows: list[Row]) -> bool:
+    """Whether the file tables get a seed column: where a row of seeds' means is among the rows,
+    whose per-seed rows would otherwise read alike in every identity column (and like their
+    mean)."""
+    return any(r.seeds for r in rows)
+
+
+def _head(rows: list[Row], columns: list[str]) -> list[str]:
+    head = HEAD + columns
+    return head[:_SEED_AT] + ["seed"] + head[_SEED_AT:] if _with_seeds(rows) else head
+
+
+def _cells(row: Row, columns: list[str], seeds: bool) -> list[str]:
+    out = cells(row, columns)
+    return out[:_SEED_AT] + [seed_cell(row)] + out[_SEED_AT:] if seeds else out
+
+
 def markdown_table(rows: list[Row], columns: list[str]) -> str:
     """A GitHub-flavoured markdown table: text columns left-aligned, numbers right-aligned (paper/PR
     ready)."""
-    head = HEAD + columns
+    head, seeds = _head(rows, columns), _with_seeds(rows)
     align = [":---" if h in TEXT_HEAD or h in NOTE_COLUMNS else "---:" for h in head]
     lines = ["| " + " | ".join(_md_escape(h) for h in head) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(_md_escape(c) for c in cells(r, columns)) + " |" for r in rows]
+    lines += [
+        "| " + " | ".join(_md_escape(c) for c in _cells(r, columns, seeds)) + " |" for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -89,11 +112,11 @@ def latex_table(rows: list[Row], columns: list[str]) -> str:
     r"""A booktabs table (`\usepackage{booktabs}`) of the report, for a paper: every accuracy with
     its 95% Wilson interval and n, every label escaped, the caption of the other formats. Text
     columns are left-aligned, numbers right-aligned."""
-    head = HEAD + columns
+    head, seeds = _head(rows, columns), _with_seeds(rows)
     align = "".join("l" if h in TEXT_HEAD or h in NOTE_COLUMNS else "r" for h in head)
     body = []
     for r in rows:
-        fixed = cells(r, [])[: len(HEAD) - 1]  # the text formats' key cells, without clean
+        fixed = _cells(r, [], seeds)[:-1]  # the text formats' key cells, without clean
         line = ["--" if c == "-" else latex_escape(c) for c in fixed]
         line.append(
             latex_escape(r.notes["clean"])
@@ -127,25 +150,42 @@ def latex_table(rows: list[Row], columns: list[str]) -> str:
     )
 
 
+def _csv_values(row: Row, key: str, with_sd: bool) -> list[object]:
+    """A column's number on `row` (the mean on a row of means; `key` "clean" is clean_acc), then
+    its sd (empty but on a row of means) where the table has a `_sd` column for it."""
+    if key in row.spread:
+        num: object = row.spread[key][0]
+    elif key == "clean":
+        num = row.clean_acc
+    else:
+        num = row.notes.get(key, "" if row.adv.get(key) is None else row.adv[key])
+    if not with_sd:
+        return [num]
+    return [num, row.spread[key][1] if key in row.spread else ""]
+
+
 def csv_table(rows: list[Row], columns: list[str]) -> str:
+    """Every number raw, one column each. Where a row of seeds' means is among the rows, each
+    accuracy column is followed by its `<column>_sd` (the seeds' sample sd, empty on other rows)
+    and the mean row holds its means in the accuracy columns: numbers stay numbers, never
+    "0.010 sd 0.014" (docs/results-schema.md)."""
+    # the columns a mean row has a spread of (none without seeds: the CSV is what it was)
+    sd_of = {c for r in rows for c in r.spread} if _with_seeds(rows) else set()
+
+    def named(name: str, key: str) -> list[str]:
+        return [name, f"{name}_sd"] if key in sd_of else [name]
+
+    head = ["run_id", "dataset", "defense", "act", "train_temp", "eval_temp"]
+    head += named("clean_acc", "clean") + ["n_samples"]
+    for c in columns:
+        head += named(c, c)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        ["run_id", "dataset", "defense", "act", "train_temp", "eval_temp", "clean_acc", "n_samples"]
-        + columns
-    )
+    w.writerow(head)
     for r in rows:
-        w.writerow(
-            [
-                r.run_id,
-                r.dataset,
-                r.defense,
-                r.act,
-                r.train_temp,
-                r.eval_temp,
-                r.clean_acc,
-                r.n_samples,
-            ]
-            + [r.notes.get(c, "" if r.adv.get(c) is None else r.adv[c]) for c in columns]
-        )
+        line: list[object] = [r.run_id, r.dataset, r.defense, r.act, r.train_temp, r.eval_temp]
+        line += _csv_values(r, "clean", "clean" in sd_of) + [r.n_samples]
+        for c in columns:
+            line += _csv_values(r, c, c in sd_of)
+        w.writerow(line)
     return buf.getvalue()

@@ -5,6 +5,7 @@ terminal), reports.file_tables (CSV, Markdown, LaTeX) and reports.html."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,10 @@ class Row:
     arch: str = ""
     seed: int | None = None  # the training seed
     seeds: int = 0  # > 0: a row of means across this many seeds (with_seed_rows)
+    # a row of means: the training seeds it summarizes, and per column ("clean" for the clean
+    # accuracy) the mean and sample sd as numbers (CSV); its text cells are in `notes`
+    train_seeds: tuple[int, ...] = ()
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
     budget: str | None = None  # the worst-case column of its verdict's budget ("robust ε=0.3")
 
     def cell(self, column: str) -> str:
@@ -157,27 +162,31 @@ def with_seed_rows(rows: list[Row], keys: dict[str, str]) -> list[Row]:
 
 def seed_row(group: list[Row]) -> Row:
     """The mean and spread of a group of seeds' rows. Every identity column (dataset, defense, act,
-    arch, temperatures) is the rows' own: only the numbers are summaries."""
+    arch, temperatures) is the rows' own: only the numbers are summaries (stats.mean_spread: a
+    mean of 0.54 and 0.6 is 0.57, not 0.5700000000000001)."""
     first = group[0]
     cols = [c for c in first.adv if all(c in r.adv for r in group)]
-    m, sd = stats.mean_spread([r.clean_acc for r in group])
     summary = Row(
         f"mean of {len(group)} seeds",
         first.dataset,
         first.act,
         first.train_temp,
         first.eval_temp,
-        m,
+        math.nan,
         None,
         {},
         defense=first.defense,
         arch=first.arch,
         seeds=len(group),
+        train_seeds=tuple(sorted(r.seed for r in group if r.seed is not None)),
     )
-    summary.notes["clean"] = f"{m:.3f} sd {sd:.3f}"
-    for c in cols:
-        m, sd = stats.mean_spread([r.adv[c] for r in group])
+    for c, values in [("clean", [r.clean_acc for r in group])] + [
+        (c, [r.adv[c] for r in group]) for c in cols
+    ]:
+        m, sd = stats.mean_spread(values)
+        summary.spread[c] = (m, sd)
         summary.notes[c] = f"{m:.3f} sd {sd:.3f}"
+    summary.clean_acc = summary.spread["clean"][0]
     return summary
 
 
@@ -190,6 +199,14 @@ def _order_columns(columns: list[str], records: list[dict[str, Any]]) -> list[st
 
 HEAD = ["dataset", "defense", "act", "train T", "eval T", "n", "clean"]
 TEXT_HEAD = ("dataset", "defense", "act")  # left-aligned
+
+
+def seed_cell(row: Row) -> str:
+    """The seed column of the file tables: a model's training seed; the seeds a row of means
+    summarizes (`mean of 0,1`), so that it reads apart from the rows it summarizes."""
+    if row.seeds:
+        return "mean of " + ",".join(str(s) for s in row.train_seeds)
+    return "-" if row.seed is None else str(row.seed)
 
 
 def n_cell(row: Row) -> str:
