@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from . import interrupts
 from .config import TrainConfig
 from .data import Dataset, Split
 from .errors import HotbenchError
@@ -108,6 +109,7 @@ def _train(
         for i in range(0, n, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
             total += train_step(model, opt, x[idx], y[idx], loss_fn, gen) * idx.numel()
+            interrupts.check()
         losses.append(float(total) / n)
         if on_epoch is not None:
             on_epoch(epoch + 1, losses[-1])

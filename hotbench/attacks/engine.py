@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import interrupts
 from ..config import AttackConfig
 from ..data import Split
 from ..draws import DEFAULT_DRAWS, DEFAULT_EOT, SELECT_DRAWS
@@ -201,6 +202,7 @@ def run_attack(
     n_invalid = 0
     goals = torch.full((len(data),), -1, dtype=torch.int64) if cfg.targeted else None
     for b, i in enumerate(range(0, todo.numel(), cfg.batch_size)):
+        interrupts.check()
         idx = todo[i : i + cfg.batch_size]
         x, y = data.x[idx].to(device), data.y[idx].to(device)
         chosen = torch.full((idx.numel(),), -1, dtype=torch.int64) if goals is not None else None
@@ -285,6 +287,7 @@ def _run_over_draws(u: _Unit, rnd: randomized.Randomness, start: float) -> Attac
     n_invalid = 0
     goals = torch.full((n,), -1, dtype=torch.int64) if cfg.targeted else None
     for b, i in enumerate(range(0, todo.numel(), cfg.batch_size)):
+        interrupts.check()
         idx = todo[i : i + cfg.batch_size]
         x, y = data.x[idx].to(device), data.y[idx].to(device)
         chosen = torch.full((idx.numel(),), -1, dtype=torch.int64) if goals is not None else None

@@ -7,6 +7,7 @@ One module per group of commands (compute, results, info), the options they shar
 
 from __future__ import annotations
 
+from .. import interrupts
 from ..errors import HotbenchError
 from ..runtime import env_threads
 from . import compute, info, results
@@ -29,4 +30,5 @@ def main() -> None:
         raise SystemExit(exc.exit_code) from None
     PROCESS["set_threads"] = True
     PROCESS["standalone"] = True
+    interrupts.install()
     app()

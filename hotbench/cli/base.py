@@ -20,6 +20,7 @@ import typer
 from rich.markup import escape  # messages hold [brackets] (e.g. hotbench[ray]) that are not markup
 from typer.core import TyperGroup
 
+from .. import interrupts
 from ..errors import HotbenchError, printable, reset_warnings
 from ..files import NAME_FIX
 from ..progress import stderr
@@ -189,6 +190,7 @@ def cli_command(*args, **kwargs):
                 print_error(str(validation_error(exc)))
                 raise typer.Exit(2) from None
             except KeyboardInterrupt:
+                interrupts.handled()
                 stderr.print(
                     "interrupted: finished results are kept; run the same command again to resume"
                 )
