@@ -231,7 +231,8 @@ def test_a_corrupted_gradient_is_never_robust(zoo, tmp_path, monkeypatch):
     assert v["masking"] == "not measured"  # nothing gradient-free ran yet
 
     # Square and the large-eps probe, as the completing commands say
-    r = runner.invoke(app, ["attack", *at, "--method", "square", "--param", "n_queries=1000"])
+    square = [*common, "--eps", "0.2", "-q", "--method", "square", "--param", "n_queries=1000"]
+    r = runner.invoke(app, ["attack", *square])  # no --steps: Square takes none
     assert r.exit_code == 0, r.output
     probe = [*common, "--eps", "1.0", "--steps", "20", "-q", "--method", "pgd"]
     assert runner.invoke(app, ["attack", *probe]).exit_code == 0
