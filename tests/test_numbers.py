@@ -492,15 +492,23 @@ def results_ws_or_trained(trained_ws):
     return trained_ws
 
 
-def test_7_a_seed_row_takes_every_identity_column_from_its_rows(tmp_path):
-    """Issue 30: after `train --seed 0 --seed 1` the seeds' row said defense "none" (and act
-    "tanh (mean, sd of 2 seeds)") while its own rows said "temperature" and "tanh"."""
+def _two_seeds_attacked(tmp_path, n_samples: int) -> str:
+    """A workspace with tanh T=5 trained at seeds 0 and 1 and attacked by FGSM: its report has a
+    seed-mean row."""
     ws = str(tmp_path / "ws")
     args = ["--act", "tanh", "--temp", "5", "--epochs", "2", "--n-train", "300"]
     r = runner.invoke(app, ["train", "-w", ws, *args, "--seed", "0", "--seed", "1", "-q"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "--n-samples", "20", "-q"])
+    cmd = ["attack", "-w", ws, "--method", "fgsm", "--n-samples", str(n_samples), "-q"]
+    r = runner.invoke(app, cmd)
     assert r.exit_code == 0, r.output
+    return ws
+
+
+def test_7_a_seed_row_takes_every_identity_column_from_its_rows(tmp_path):
+    """Issue 30: after `train --seed 0 --seed 1` the seeds' row said defense "none" (and act
+    "tanh (mean, sd of 2 seeds)") while its own rows said "temperature" and "tanh"."""
+    ws = _two_seeds_attacked(tmp_path, n_samples=20)
     rows, _ = pivot(Workspace(ws))
     *seeds, mean = rows
     assert len(seeds) == 2 and mean.seeds == 2
@@ -516,12 +524,7 @@ def test_7_seed_rows_keep_csv_numeric_and_name_their_seeds(tmp_path):
     """The seeds' mean row put "0.010 sd 0.014" text in CSV's numeric columns and clean_acc
     0.5700000000000001; in Markdown and LaTeX the per-seed rows and the mean row shared every
     identity column (no seed)."""
-    ws = str(tmp_path / "ws")
-    args = ["--act", "tanh", "--temp", "5", "--epochs", "2", "--n-train", "300"]
-    r = runner.invoke(app, ["train", "-w", ws, *args, "--seed", "0", "--seed", "1", "-q"])
-    assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["attack", "-w", ws, "--method", "fgsm", "--n-samples", "30", "-q"])
-    assert r.exit_code == 0, r.output
+    ws = _two_seeds_attacked(tmp_path, n_samples=30)
     rows, columns = pivot(Workspace(ws))
     *seeds, mean = rows
     table = list(csv.DictReader(io.StringIO(report_text(Workspace(ws), "csv"))))
